@@ -1,0 +1,93 @@
+# memwatch: build, test and demo. `make V=1` shows full commands.
+OUTPUT := .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON ?= python3
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_DIR := vmlinux/$(ARCH)
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf
+LDLIBS := -lbpf -lelf -lz
+# workloads must really call the allocator: no builtin malloc/free elision
+WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
+DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test unit-test demo install clean vmlinux
+
+all: memwatch $(WORKLOADS)
+
+# installs build dependencies only when one is missing
+deps:
+	$(Q)scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/workloads: | deps
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/memwatch.bpf.o: bpf/memwatch.bpf.c bpf/memwatch.h $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/memwatch.skel.h: $(OUTPUT)/memwatch.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< >$@
+
+# the skeleton must exist before the first compile; -MMD tracks who includes it
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user $(OUTPUT)/memwatch.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+memwatch: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
+	$(call msg,WORKLOAD,$@)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+unit-test: $(UNIT_BINS)
+	$(Q)tests/run.sh $(UNIT_BINS)
+
+# every test: unit tests, then the integration tests against real BPF (root)
+test: all $(UNIT_BINS)
+	$(Q)tests/run.sh $(UNIT_BINS) tests/integration/test_*.py
+
+# watch the bundled channel workload live: three threads keep their arenas
+demo: all
+	./memwatch -i 0.5 -- $(OUTPUT)/workloads/channel threads -t boxed -n 2000000 --pace 4
+
+install: memwatch
+	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch
+
+vmlinux:
+	scripts/gen-vmlinux.sh
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) memwatch
+
+-include $(DEPS)

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * memwatch's kernel side: per-thread cumulative counters of one target
+ * process, fed by the memory syscalls' tracepoints and by uprobes on the
+ * malloc family. Nothing is sent to user space per event: user space reads
+ * the counters each interval.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memwatch.h"
+
+#define PROT_WRITE	0x2
+#define MAP_ANONYMOUS	0x20
+#define MADV_DONTNEED	4
+#define MADV_FREE	8
+#define MADV_REMOVE	9
+#define MADV_COLD	20
+#define MADV_PAGEOUT	21
+#define MADV_DONTNEED_LOCKED 24
+#define MAX_ERRNO	4095
+#define EEXIST		17
+
+/* set by user space before load */
+const volatile __u32 target_tgid;
+const volatile __u64 page_size = 4096;
+
+/* counter-map failures and unpaired probe hits: reported, never hidden */
+__u64 lost_events;
+
+/* never written: the initial value of a new thread's counters */
+static const struct mw_thread zero_thread;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);	/* resized by user space */
+	__type(key, __u32);
+	__type(value, struct mw_thread);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 21);	/* --max-allocs */
+	/* grows with the live heap instead of reserving the worst case */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct mw_alloc);
+} allocs SEC(".maps");
+
+static __always_inline bool is_target(__u64 pid_tgid)
+{
+	return (pid_tgid >> 32) == target_tgid;
+}
+
+static __always_inline void count_lost(void)
+{
+	__sync_fetch_and_add(&lost_events, 1);
+}
+
+/* The calling thread's counters, created on its first event. */
+static __noinline struct mw_thread *thread_get(__u32 tid)
+{
+	struct mw_thread *t;
+
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (t)
+		return t;
+	bpf_map_update_elem(&threads, &tid, &zero_thread, BPF_NOEXIST);
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t) {
+		count_lost();
+		return NULL;
+	}
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	return t;
+}
+
+static __always_inline struct mw_thread *current_thread(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!is_target(id))
+		return NULL;
+	return thread_get((__u32)id);
+}
+
+static __always_inline __u64 page_align(__u64 len)
+{
+	return (len + page_size - 1) & ~(page_size - 1);
+}
+
+/* ---- syscalls: enter records the arguments, a successful exit counts ---- */
+
+static __always_inline void sys_begin(enum mw_syscall nr, __u64 a0, __u64 a1, __u64 a2)
+{
+	struct mw_thread *t = current_thread();
+
+	if (!t)
+		return;
+	t->sys.nr = nr;
+	t->sys.args[0] = a0;
+	t->sys.args[1] = a1;
+	t->sys.args[2] = a2;
+}
+
+/* The thread's pending syscall if it is @nr and succeeded, else NULL. */
+static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct mw_thread *t;
+
+	if (!is_target(id))
+		return NULL;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t)
+		return NULL;
+	if (t->sys.nr != nr) {
+		/* attached while the call was under way */
+		return NULL;
+	}
+	t->sys.nr = MW_SYS_NONE;
+	if (ret < 0 && ret >= -MAX_ERRNO)
+		return NULL;
+	t->syscalls[nr]++;
+	return t;
+}
+
+static __always_inline __u64 current_brk(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, mm, brk);
+}
+
+SEC("tp/syscalls/sys_enter_brk")
+int tracepoint__syscalls__sys_enter_brk(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!is_target(bpf_get_current_pid_tgid()))
+		return 0;
+	sys_begin(MW_SYS_BRK, current_brk(), 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_brk")
+int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_thread *t = sys_end(MW_SYS_BRK, ctx->ret);
+	__u64 old_end, new_end;
+
+	if (!t)
+		return 0;
+	/* brk returns the new break, or the old one when it fails */
+	old_end = page_align(t->sys.args[0]);
+	new_end = page_align(ctx->ret);
+	if (new_end > old_end)
+		t->brk_grow_bytes += new_end - old_end;
+	else
+		t->brk_shrink_bytes += old_end - new_end;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mmap")
+int tracepoint__syscalls__sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MMAP, ctx->args[1], ctx->args[2], ctx->args[3]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mmap")
+int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_thread *t = sys_end(MW_SYS_MMAP, ctx->ret);
+	__u64 len, prot, flags;
+
+	if (!t)
+		return 0;
+	len = page_align(t->sys.args[0]);
+	prot = t->sys.args[1];
+	flags = t->sys.args[2];
+	if (!prot)
+		t->mmap_none_bytes += len;
+	else if (flags & MAP_ANONYMOUS)
+		t->mmap_anon_bytes += len;
+	else
+		t->mmap_file_bytes += len;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_munmap")
+int tracepoint__syscalls__sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MUNMAP, ctx->args[1], 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_munmap")
+int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_thread *t = sys_end(MW_SYS_MUNMAP, ctx->ret);
+
+	if (t)
+		t->munmap_bytes += page_align(t->sys.args[0]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mremap")
+int tracepoint__syscalls__sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MREMAP, ctx->args[1], ctx->args[2], 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mremap")
+int tracepoint__syscalls__sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_thread *t = sys_end(MW_SYS_MREMAP, ctx->ret);
+	__u64 old_len, new_len;
+
+	if (!t)
+		return 0;
+	old_len = page_align(t->sys.args[0]);
+	new_len = page_align(t->sys.args[1]);
+	if (new_len > old_len)
+		t->mremap_grow_bytes += new_len - old_len;
+	else
+		t->mremap_shrink_bytes += old_len - new_len;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mprotect")
+int tracepoint__syscalls__sys_enter_mprotect(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MPROTECT, ctx->args[1], ctx->args[2], 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mprotect")
+int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_thread *t = sys_end(MW_SYS_MPROTECT, ctx->ret);
+	__u64 len, prot;
+
+	if (!t)
+		return 0;
+	len = page_align(t->sys.args[0]);
+	prot = t->sys.args[1];
+	/* read-only and exec changes (RELRO, JITs) neither grow nor return memory */
+	if (!prot)
+		t->mprotect_none_bytes += len;
+	else if (prot & PROT_WRITE)
+		t->mprotect_rw_bytes += len;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_madvise")
+int tracepoint__syscalls__sys_enter_madvise(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MADVISE, ctx->args[1], ctx->args[2], 0);
+	return 0;
+}
+
+static __always_inline enum mw_advice advice_bucket(__u64 advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+		return MW_ADV_DONTNEED;
+	case MADV_FREE:
+		return MW_ADV_FREE;
+	case MADV_REMOVE:
+		return MW_ADV_REMOVE;
+	case MADV_PAGEOUT:
+		return MW_ADV_PAGEOUT;
+	case MADV_COLD:
+		return MW_ADV_COLD;
+	default:
+		return MW_ADV_OTHER;
+	}
+}
+
+SEC("tp/syscalls/sys_exit_madvise")
+int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_thread *t = sys_end(MW_SYS_MADVISE, ctx->ret);
+	enum mw_advice bucket;
+
+	if (!t)
+		return 0;
+	bucket = advice_bucket(t->sys.args[1]);
+	t->madvise_bytes[bucket] += page_align(t->sys.args[0]);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int tracepoint__sched__sched_process_exit(void *ctx)
+{
+	struct mw_thread *t = current_thread();
+
+	if (!t)
+		return 0;
+	/* the thread may have renamed itself since its first event */
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	t->exited = 1;
+	return 0;
+}
+
+/* ---- the malloc family: entry uprobes record, one uretprobe accounts ---- */
+
+/* Counts an allocation and enters it in the live table. */
+static __noinline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr, __u64 size)
+{
+	struct mw_alloc block = { .size = size, .tid = tid };
+	long err;
+
+	t->alloc_calls++;
+	t->alloc_bytes += size;
+	err = bpf_map_update_elem(&allocs, &ptr, &block, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* a free we never saw (e.g. an allocator-internal one) left it */
+		count_lost();
+		bpf_map_update_elem(&allocs, &ptr, &block, BPF_ANY);
+	} else if (err) {
+		t->untracked_allocs++;
+		t->untracked_bytes += size;
+	}
+}
+
+/* Credits a freed block to the thread that allocated it. */
+static __noinline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_tid, __u64 size)
+{
+	struct mw_thread *owner = t;
+
+	t->free_bytes += size;
+	if (owner_tid != tid) {
+		t->free_other_calls++;
+		t->free_other_bytes += size;
+		owner = bpf_map_lookup_elem(&threads, &owner_tid);
+		if (!owner) {
+			count_lost();
+			return;
+		}
+	}
+	/* other threads add to the same fields concurrently */
+	__sync_fetch_and_add(&owner->released_calls, 1);
+	__sync_fetch_and_add(&owner->released_bytes, size);
+}
+
+/* Removes @ptr from the live table, counting the free. */
+static __always_inline void free_block(struct mw_thread *t, __u32 tid, __u64 ptr)
+{
+	struct mw_alloc *block;
+	__u64 size;
+	__u32 owner_tid;
+
+	t->free_calls++;
+	block = bpf_map_lookup_elem(&allocs, &ptr);
+	if (!block) {
+		t->free_unknown_calls++;
+		return;
+	}
+	size = block->size;
+	owner_tid = block->tid;
+	bpf_map_delete_elem(&allocs, &ptr);
+	account_free(t, tid, owner_tid, size);
+}
+
+/* The calling thread, if it is not already inside an allocator call. */
+static __always_inline struct mw_thread *call_begin(__u32 *tid, enum mw_alloc_fn fn, __u64 size,
+						    __u64 ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_thread *t;
+
+	if (!is_target(id))
+		return NULL;
+	*tid = (__u32)id;
+	t = thread_get(*tid);
+	if (!t)
+		return NULL;
+	if (t->call.depth++)
+		return NULL;
+	t->call.fn = fn;
+	t->call.size = size;
+	t->call.ptr = ptr;
+	return t;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, size_t size)
+{
+	__u32 tid;
+
+	call_begin(&tid, MW_FN_ALLOC, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
+{
+	__u32 tid;
+
+	/* an overflowing product makes calloc fail: its size never counts */
+	call_begin(&tid, MW_FN_ALLOC, (__u64)nmemb * size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
+{
+	__u32 tid;
+
+	call_begin(&tid, MW_FN_ALLOC, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t size)
+{
+	__u32 tid;
+
+	call_begin(&tid, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr);
+	return 0;
+}
+
+/*
+ * The old block leaves the live table at entry: once the real realloc has
+ * freed it, another thread may get the same address back before our
+ * uretprobe runs.
+ */
+static __always_inline void realloc_begin(__u64 ptr, __u64 size)
+{
+	struct mw_thread *t;
+	struct mw_alloc *block;
+	__u32 tid;
+
+	t = call_begin(&tid, MW_FN_REALLOC, size, ptr);
+	if (!t)
+		return;
+	t->call.old_tracked = 0;
+	if (!ptr)
+		return;
+	block = bpf_map_lookup_elem(&allocs, &ptr);
+	if (!block)
+		return;
+	t->call.old_size = block->size;
+	t->call.old_tid = block->tid;
+	t->call.old_tracked = 1;
+	bpf_map_delete_elem(&allocs, &ptr);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
+{
+	realloc_begin((__u64)ptr, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
+{
+	realloc_begin((__u64)ptr, (__u64)nmemb * size);
+	return 0;
+}
+
+/* realloc is a free of the old block plus an allocation of the new one. */
+static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 ret)
+{
+	struct mw_alloc_inflight *c = &t->call;
+	struct mw_alloc block;
+	bool old_freed;
+
+	/* realloc(p, 0) may free p and return NULL; any other NULL is a failure */
+	old_freed = c->ptr && (ret || !c->size);
+	if (c->ptr && !old_freed) {
+		if (c->old_tracked) {
+			block.size = c->old_size;
+			block.tid = c->old_tid;
+			block.pad = 0;
+			bpf_map_update_elem(&allocs, &c->ptr, &block, BPF_NOEXIST);
+		}
+		return;
+	}
+	if (old_freed) {
+		t->free_calls++;
+		if (c->old_tracked)
+			account_free(t, tid, c->old_tid, c->old_size);
+		else
+			t->free_unknown_calls++;
+	}
+	if (ret)
+		account_alloc(t, tid, ret, c->size);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_return, void *ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct mw_thread *t;
+	__u64 ptr = (__u64)ret;
+	void *slot;
+
+	if (!is_target(id))
+		return 0;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t || !t->call.depth) {
+		/* entered before we attached */
+		return 0;
+	}
+	if (--t->call.depth)
+		return 0;
+
+	switch (t->call.fn) {
+	case MW_FN_ALLOC:
+		if (ptr)
+			account_alloc(t, tid, ptr, t->call.size);
+		break;
+	case MW_FN_REALLOC:
+		realloc_end(t, tid, ptr);
+		break;
+	case MW_FN_POSIX_MEMALIGN:
+		/* returns 0 and stores the block through the pointer */
+		if ((int)ptr)
+			break;
+		slot = (void *)t->call.ptr;
+		if (bpf_probe_read_user(&ptr, sizeof(ptr), slot) || !ptr) {
+			count_lost();
+			break;
+		}
+		account_alloc(t, tid, ptr, t->call.size);
+		break;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, void *ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_thread *t;
+	__u32 tid;
+
+	if (!ptr || !is_target(id))
+		return 0;
+	tid = (__u32)id;
+	t = thread_get(tid);
+	/* inside realloc: the outer call accounts for the block */
+	if (!t || t->call.depth)
+		return 0;
+	free_block(t, tid, (__u64)ptr);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

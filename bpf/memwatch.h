@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The one ABI shared by the BPF programs and user space.
+ *
+ * The kernel side keeps cumulative counters per thread; user space only reads
+ * them and computes deltas. Every size is in bytes, every count in calls.
+ */
+#ifndef MEMWATCH_H
+#define MEMWATCH_H
+
+#define MW_COMM_LEN 16
+
+/* madvise advice buckets, the index into mw_thread.madvise_bytes */
+enum mw_advice {
+	MW_ADV_DONTNEED,	/* MADV_DONTNEED and MADV_DONTNEED_LOCKED */
+	MW_ADV_FREE,
+	MW_ADV_REMOVE,
+	MW_ADV_PAGEOUT,
+	MW_ADV_COLD,
+	MW_ADV_OTHER,		/* WILLNEED, HUGEPAGE, ...: no memory returned */
+	MW_ADV_NR,
+};
+
+/* traced syscalls, the index into mw_thread.syscalls */
+enum mw_syscall {
+	MW_SYS_NONE,
+	MW_SYS_BRK,
+	MW_SYS_MMAP,
+	MW_SYS_MUNMAP,
+	MW_SYS_MREMAP,
+	MW_SYS_MPROTECT,
+	MW_SYS_MADVISE,
+	MW_SYS_NR,
+};
+
+/* allocator entry points, grouped by how their result is accounted */
+enum mw_alloc_fn {
+	MW_FN_NONE,
+	MW_FN_ALLOC,		/* malloc calloc aligned_alloc memalign valloc pvalloc */
+	MW_FN_REALLOC,		/* realloc reallocarray */
+	MW_FN_POSIX_MEMALIGN,	/* result written through a pointer */
+};
+
+/*
+ * A syscall between its enter and exit tracepoints. Syscalls of one thread
+ * never nest, so one slot per thread is enough.
+ */
+struct mw_syscall_inflight {
+	__u64 args[3];
+	__u32 nr;		/* enum mw_syscall, MW_SYS_NONE when idle */
+	__u32 pad;
+};
+
+/*
+ * An allocator call between its entry uprobe and its uretprobe. depth counts
+ * nested calls (glibc's realloc(NULL, n) calls malloc, memalign may too):
+ * only the outermost call is accounted.
+ */
+struct mw_alloc_inflight {
+	__u64 size;		/* bytes asked for */
+	__u64 ptr;		/* realloc: old block; posix_memalign: result slot */
+	__u64 old_size;		/* realloc: size of the old block, if tracked */
+	__u32 old_tid;		/* realloc: thread that allocated the old block */
+	__u16 fn;		/* enum mw_alloc_fn */
+	__u8 old_tracked;	/* realloc: old block was in the live table */
+	__u8 depth;
+};
+
+/* Value of the per-thread counters map, keyed by TID. */
+struct mw_thread {
+	char comm[MW_COMM_LEN];
+	__u32 exited;
+	__u32 pad;
+
+	/* allocator calls made by this thread */
+	__u64 alloc_calls;
+	__u64 alloc_bytes;
+	__u64 free_calls;		/* non-NULL frees, realloc's included */
+	__u64 free_bytes;		/* sizes of the freed blocks that were tracked */
+	__u64 free_other_calls;		/* of which blocks another thread allocated */
+	__u64 free_other_bytes;
+	__u64 free_unknown_calls;	/* blocks allocated before attach or untracked */
+	__u64 untracked_allocs;		/* live table full: not tracked */
+	__u64 untracked_bytes;
+
+	/* this thread's blocks freed by any thread: updated atomically */
+	__u64 released_calls;
+	__u64 released_bytes;
+
+	/* successful syscalls, bytes rounded to whole pages as the kernel does */
+	__u64 syscalls[MW_SYS_NR];
+	__u64 brk_grow_bytes;
+	__u64 brk_shrink_bytes;
+	__u64 mmap_anon_bytes;		/* anonymous, accessible */
+	__u64 mmap_file_bytes;		/* file-backed, accessible */
+	__u64 mmap_none_bytes;		/* PROT_NONE reservations */
+	__u64 munmap_bytes;
+	__u64 mremap_grow_bytes;
+	__u64 mremap_shrink_bytes;
+	__u64 mprotect_rw_bytes;	/* made writable: how glibc arenas grow */
+	__u64 mprotect_none_bytes;	/* made PROT_NONE: how arenas shrink */
+	__u64 madvise_bytes[MW_ADV_NR];
+
+	/* scratch state of the BPF programs, not counters */
+	struct mw_syscall_inflight sys;
+	struct mw_alloc_inflight call;
+};
+
+/* Value of the live-allocation table, keyed by the block's address. */
+struct mw_alloc {
+	__u64 size;
+	__u32 tid;
+	__u32 pad;
+};
+
+#endif /* MEMWATCH_H */

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs memwatch's build and test dependencies from Debian packages.
+# Idempotent: when everything is present it only checks, in well under a second.
+#   scripts/deps.sh          install what is missing
+#   scripts/deps.sh --check  exit 1 (listing them) if something is missing
+set -euo pipefail
+
+packages=(
+	make gcc clang pkg-config	# build
+	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
+	python3				# integration test driver
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	[[ $status == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if [[ ${1:-} == --check ]]; then
+	((${#missing[@]} == 0)) && exit 0
+	echo "missing packages: ${missing[*]}" >&2
+	exit 1
+fi
+
+((${#missing[@]} == 0)) && exit 0
+
+if ! command -v apt-get >/dev/null; then
+	echo "deps.sh: no apt-get here; install these packages by hand: ${missing[*]}" >&2
+	exit 1
+fi
+if ((EUID != 0)); then
+	echo "deps.sh: installing ${missing[*]} needs root: run 'sudo scripts/deps.sh'" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+	apt-get update
+	apt-get install -y --no-install-recommends "${missing[@]}"
+fi

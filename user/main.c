@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * memwatch: options -> target -> open -> configure -> load -> attach ->
+ * report loop -> summary -> cleanup.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "allocator.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "model.h"
+#include "options.h"
+#include "probes.h"
+#include "report.h"
+#include "snapshot.h"
+#include "target.h"
+#include "memwatch.skel.h"
+
+bool mw_verbose;
+static volatile sig_atomic_t exiting_signal;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !mw_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static void on_signal(int sig)
+{
+	exiting_signal = sig;
+}
+
+/* SIGINT and SIGTERM end the report loop; a second Ctrl-C kills at once. */
+static void setup_signals(sigset_t *run_mask)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
+	sigset_t blocked;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* delivered only inside ppoll(), so no wakeup is lost */
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGTERM);
+	sigprocmask(SIG_BLOCK, &blocked, run_mask);
+	sigdelset(run_mask, SIGINT);
+	sigdelset(run_mask, SIGTERM);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int check_kernel(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		elog("this kernel has no BTF (/sys/kernel/btf/vmlinux): it needs CONFIG_DEBUG_INFO_BTF=y");
+		return MW_EXIT_UNSUPPORTED;
+	}
+	return 0;
+}
+
+/* -p: the process of a PID or TID, and the allocator it really uses. */
+static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
+		       struct allocator *a)
+{
+	struct proc_status st;
+	int err;
+
+	err = proc_status_read(o->pid, &st);
+	if (err == -ENOENT || err == -ESRCH) {
+		elog("no such process: %d", o->pid);
+		return MW_EXIT_NO_PROCESS;
+	} else if (err) {
+		elog("cannot read /proc/%d/status: %s", o->pid, strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	if (!st.has_mm) {
+		elog("process %d (%s) has no memory to watch: a kernel thread or a zombie", o->pid,
+		     st.name);
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (st.tgid == getpid()) {
+		elog("process %d is memwatch itself", st.tgid);
+		return MW_EXIT_USAGE;
+	}
+	if (st.tgid != o->pid)
+		vlog("thread %d belongs to process %d", o->pid, st.tgid);
+	info->pid = st.tgid;
+	snprintf(info->comm, sizeof(info->comm), "%s", st.name);
+	if (o->no_malloc)
+		return 0;
+	err = allocator_of_process(info->pid, o->libc, a);
+	if (err == -ESRCH) {
+		elog("process %d exited during attach", info->pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	info->malloc_probed = !err;
+	return 0;
+}
+
+/* -- CMD: resolve it, find its allocator, fork it held before exec. */
+static int prepare_command(const struct mw_options *o, struct mw_target_info *info,
+			   struct allocator *a, struct launch *l)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = command_resolve(o->cmd[0], path, sizeof(path));
+	if (err) {
+		elog("%s: %s", o->cmd[0], err == -EACCES ? "permission denied" : "command not found");
+		return err == -EACCES ? MW_EXIT_CMD_NOT_EXEC : MW_EXIT_CMD_NOT_FOUND;
+	}
+	if (!o->no_malloc)
+		info->malloc_probed = !allocator_of_command(path, o->libc, a);
+	err = launch_prepare(path, o->cmd, l);
+	if (err) {
+		elog("cannot start %s: %s", o->cmd[0], strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	info->pid = l->pid;
+	info->launched = true;
+	/* the name exec will give it: the file's name, truncated like the kernel does */
+	snprintf(info->comm, sizeof(info->comm), "%.*s", (int)sizeof(info->comm) - 1,
+		 strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	return 0;
+}
+
+static void describe_allocator(const struct mw_options *o, struct mw_target_info *info,
+			       const struct allocator *a)
+{
+	if (info->malloc_probed) {
+		snprintf(info->allocator, sizeof(info->allocator), "%s", a->target_path);
+		info->allocator_origin = origin_name(a->origin);
+	} else if (o->no_malloc) {
+		snprintf(info->allocator, sizeof(info->allocator), "--no-malloc");
+	} else {
+		snprintf(info->allocator, sizeof(info->allocator),
+			 "no malloc found: static or Go binary");
+		elog("no malloc to probe in %s (%d): static or Go binary? Tracing syscalls only",
+		     info->comm, info->pid);
+	}
+}
+
+static int load_bpf(const struct mw_options *o, pid_t pid, struct memwatch_bpf **skelp)
+{
+	struct memwatch_bpf *skel;
+	int err;
+
+	skel = memwatch_bpf__open();
+	if (!skel) {
+		elog("cannot open the BPF object: %s", strerror(errno));
+		return MW_EXIT_BPF;
+	}
+	*skelp = skel;
+	skel->rodata->target_tgid = pid;
+	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
+	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
+	if (o->no_malloc)
+		probes_skip_malloc(skel);
+	err = memwatch_bpf__load(skel);
+	if (err == -EPERM || err == -EACCES) {
+		elog("permission denied loading BPF: run as root (or with CAP_BPF and CAP_PERFMON)");
+		return MW_EXIT_PERMISSION;
+	} else if (err) {
+		elog("cannot load the BPF programs: %s (rerun with -v for the verifier log)",
+		     strerror(-err));
+		return MW_EXIT_BPF;
+	}
+	return 0;
+}
+
+static int attach_all(struct memwatch_bpf *skel, const struct mw_target_info *info,
+		      const struct allocator *a, struct probes *p)
+{
+	int err;
+
+	err = probes_attach_tracepoints(skel, p);
+	if (!err && info->malloc_probed)
+		err = probes_attach_allocator(skel, info->pid, a, p);
+	if (err == -ESRCH) {
+		elog("process %d exited during attach", info->pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (err == -EPERM || err == -EACCES) {
+		elog("permission denied attaching probes: run as root (or with CAP_BPF and CAP_PERFMON)");
+		return MW_EXIT_PERMISSION;
+	}
+	return err ? MW_EXIT_BPF : 0;
+}
+
+/* Reports every interval until the target exits, a signal, or --count. */
+static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, struct mw_model *m,
+		       const struct reporter *r, FILE *out, int pidfd, const sigset_t *run_mask)
+{
+	double start = now_s(), next = start + o->interval_s;
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	long reports = 0;
+	int err;
+
+	while (!exiting_signal) {
+		double wait = next - now_s();
+		struct timespec timeout = { 0 };
+
+		if (wait > 0) {
+			timeout.tv_sec = (time_t)wait;
+			timeout.tv_nsec = (long)((wait - timeout.tv_sec) * 1e9);
+		}
+		err = ppoll(&pfd, 1, &timeout, run_mask);
+		if (err < 0 && errno != EINTR) {
+			elog("poll: %s", strerror(errno));
+			return MW_EXIT_ERROR;
+		}
+		if (err > 0) {
+			m->target_exited = true;
+			break;
+		}
+		if (now_s() < next)
+			continue;
+		next += o->interval_s;
+		err = snapshot_take(skel, m, now_s() - start);
+		if (err) {
+			elog("cannot read the counters: %s", strerror(-err));
+			return MW_EXIT_ERROR;
+		}
+		r->interval(out, m);
+		if (o->count && ++reports >= o->count)
+			break;
+	}
+	err = snapshot_take(skel, m, now_s() - start);
+	if (err) {
+		elog("cannot read the counters: %s", strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	return 0;
+}
+
+/* The launched target's exit status as a shell reports it. */
+static int child_exit_code(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int main(int argc, char **argv)
+{
+	struct launch launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 };
+	const struct reporter *reporter;
+	struct memwatch_bpf *skel = NULL;
+	struct probes probes = { 0 };
+	struct allocator alloc;
+	struct mw_options opts;
+	struct mw_model model;
+	sigset_t run_mask;
+	FILE *out = stdout;
+	int pidfd = -1, err, ret;
+
+	ret = options_parse(argc, argv, &opts);
+	if (ret)
+		return ret;
+	mw_verbose = opts.verbose;
+	libbpf_set_print(libbpf_print);
+	reporter = opts.json ? &report_json : &report_text;
+	model_init(&model);
+	model.info.allocator_origin = "";
+
+	ret = check_kernel();
+	if (ret)
+		return ret;
+	if (opts.output) {
+		out = fopen(opts.output, "w");
+		if (!out) {
+			elog("cannot write %s: %s", opts.output, strerror(errno));
+			return MW_EXIT_ERROR;
+		}
+	}
+	setvbuf(out, NULL, _IOLBF, 0);
+	setup_signals(&run_mask);
+
+	if (opts.cmd)
+		ret = prepare_command(&opts, &model.info, &alloc, &launch);
+	else
+		ret = prepare_pid(&opts, &model.info, &alloc);
+	if (ret)
+		goto cleanup;
+	describe_allocator(&opts, &model.info, &alloc);
+
+	ret = load_bpf(&opts, model.info.pid, &skel);
+	if (ret)
+		goto cleanup;
+	ret = attach_all(skel, &model.info, &alloc, &probes);
+	model.info.tracepoints = probes.tracepoints;
+	model.info.uprobes = probes.uprobes;
+	model.info.uretprobes = probes.uretprobes;
+	if (ret)
+		goto cleanup;
+
+	/* the pidfd refers to the child from before its exec on: no PID reuse race */
+	pidfd = syscall(SYS_pidfd_open, model.info.pid, 0);
+	if (pidfd < 0) {
+		ret = errno == ESRCH ? MW_EXIT_NO_PROCESS : MW_EXIT_ERROR;
+		elog("process %d: %s", model.info.pid, strerror(errno));
+		goto cleanup;
+	}
+	if (opts.cmd) {
+		err = launch_release(&launch);
+		if (err) {
+			elog("%s: %s", opts.cmd[0], strerror(-err));
+			ret = err == -ENOENT ? MW_EXIT_CMD_NOT_FOUND : MW_EXIT_CMD_NOT_EXEC;
+			launch.pid = -1;
+			goto cleanup;
+		}
+	}
+	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
+		"Ctrl-C to end.\n", model.info.pid, model.info.comm, probes.tracepoints,
+		probes.uprobes + probes.uretprobes, model.info.allocator);
+
+	ret = report_loop(&opts, skel, &model, reporter, out, pidfd, &run_mask);
+	/* nothing of ours stays in the target while it goes on */
+	probes_detach(&probes);
+	if (opts.cmd) {
+		/* after --count the command runs on to its end; after a signal it is left alone */
+		int flags = exiting_signal && !model.target_exited ? WNOHANG : 0;
+
+		if (waitpid(launch.pid, &model.exit_status, flags) == launch.pid) {
+			model.target_exited = true;
+			ret = ret ?: child_exit_code(model.exit_status);
+		} else {
+			ret = ret ?: 128 + exiting_signal;
+		}
+		launch.pid = -1;
+	}
+	reporter->summary(out, &model);
+
+cleanup:
+	if (launch.pid > 0)
+		launch_abort(&launch);
+	if (pidfd >= 0)
+		close(pidfd);
+	probes_detach(&probes);
+	memwatch_bpf__destroy(skel);
+	model_free(&model);
+	if (out != stdout)
+		fclose(out);
+	return ret;
+}

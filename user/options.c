@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include "exitcodes.h"
+#include "options.h"
+
+#define MW_DEFAULT_MAX_ALLOCS (1UL << 21)
+/* the live table's key space: beyond this a hash map is no longer sensible */
+#define MW_LIMIT_MAX_ALLOCS (1UL << 28)
+
+const char *argp_program_version = "memwatch 0.1.0";
+const char *argp_program_bug_address = "<https://github.com/memwatch/memwatch/issues>";
+
+static const char doc[] =
+	"memwatch: per-thread heap growth against memory returned to the OS.\n"
+	"\n"
+	"Attaches to the brk, mmap, munmap, mremap, mprotect and madvise syscalls and to the\n"
+	"malloc family of one process, and reports per thread what it allocated and freed,\n"
+	"what it took from the OS and what it gave back.\n"
+	"\n"
+	"USAGE: memwatch [OPTIONS] -p PID\n"
+	"       memwatch [OPTIONS] [--] CMD [ARGS...]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    memwatch -p 1234               # watch process 1234, report every second\n"
+	"    memwatch -i 5 -c 3 -p 1234     # three reports, 5 seconds apart\n"
+	"    memwatch -- ./server --port 80 # launch a command, watch it from its first malloc\n"
+	"    memwatch --json -o mw.json -- make  # JSON lines to a file, make's output apart\n"
+	"    memwatch --no-malloc -p 1234   # syscalls only: no uprobe in the target";
+
+enum {
+	OPT_NO_MALLOC = 0x100,
+	OPT_MAX_ALLOCS,
+	OPT_JSON,
+	OPT_LIBC,
+};
+
+static const struct argp_option options[] = {
+	{ "pid", 'p', "PID", 0, "Watch process PID (a thread ID means its process)", 0 },
+	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 1, fractions allowed)", 0 },
+	{ "count", 'c', "N", 0, "Exit after N reports", 0 },
+	{ "no-malloc", OPT_NO_MALLOC, NULL, 0, "Trace syscalls only: attach no uprobe", 0 },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N",
+	  0, "Size of the live-allocation table (default 2097152)", 0 },
+	{ "json", OPT_JSON, NULL, 0, "Print one JSON object per report", 0 },
+	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
+	{ "libc", OPT_LIBC, "PATH", 0, "Probe the malloc family in PATH instead of the one found", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
+	{},
+};
+
+static long parse_long(const char *arg, long min, long max, struct argp_state *state,
+		       const char *what)
+{
+	char *end;
+	long value;
+
+	errno = 0;
+	value = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || value < min || value > max)
+		argp_error(state, "invalid %s '%s': expected an integer from %ld to %ld", what, arg,
+			   min, max);
+	return value;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct mw_options *o = state->input;
+	char *end;
+
+	switch (key) {
+	case 'p':
+		o->pid = parse_long(arg, 1, INT_MAX, state, "PID");
+		break;
+	case 'i':
+		errno = 0;
+		o->interval_s = strtod(arg, &end);
+		if (errno || end == arg || *end || !(o->interval_s >= 0.01 && o->interval_s <= 86400))
+			argp_error(state, "invalid interval '%s': expected seconds from 0.01 to 86400",
+				   arg);
+		break;
+	case 'c':
+		o->count = parse_long(arg, 1, LONG_MAX, state, "count");
+		break;
+	case OPT_NO_MALLOC:
+		o->no_malloc = true;
+		break;
+	case OPT_MAX_ALLOCS:
+		o->max_allocs = parse_long(arg, 1, MW_LIMIT_MAX_ALLOCS, state, "--max-allocs");
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case 'o':
+		o->output = arg;
+		break;
+	case OPT_LIBC:
+		o->libc = arg;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		/* the command and everything after it belong to the command */
+		o->cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!o->pid && !o->cmd)
+			argp_error(state, "give a process with -p PID or a command after --");
+		if (o->pid && o->cmd)
+			argp_error(state, "-p PID and a command exclude each other");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct mw_options *o)
+{
+	static const struct argp argp = {
+		.options = options,
+		.parser = parse_arg,
+		.doc = doc,
+	};
+
+	*o = (struct mw_options){
+		.interval_s = 1.0,
+		.max_allocs = MW_DEFAULT_MAX_ALLOCS,
+	};
+	argp_err_exit_status = MW_EXIT_USAGE;
+	/* in order: the first non-option starts the command, its options stay its own */
+	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, o) ? MW_EXIT_USAGE : 0;
+}

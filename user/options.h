@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* The command line. */
+#ifndef MW_OPTIONS_H
+#define MW_OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct mw_options {
+	pid_t pid;			/* -p, 0 when launching a command */
+	char **cmd;			/* -- CMD ARGS..., NULL-terminated */
+	double interval_s;
+	long count;			/* reports before exiting, 0: until the target exits */
+	bool no_malloc;
+	unsigned long max_allocs;
+	bool json;
+	const char *output;
+	const char *libc;
+	bool verbose;
+};
+
+/* 0, or the exit status for a usage error (already reported). */
+int options_parse(int argc, char **argv, struct mw_options *o);
+
+#endif /* MW_OPTIONS_H */

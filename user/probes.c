@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <bpf/libbpf.h>
+#include "allocator.h"
+#include "log.h"
+#include "probes.h"
+#include "memwatch.skel.h"
+
+static struct bpf_program **entry_programs(struct memwatch_bpf *skel)
+{
+	static struct bpf_program *progs[MW_FUNC_NR];
+
+	progs[MW_FUNC_MALLOC] = skel->progs.malloc_enter;
+	progs[MW_FUNC_CALLOC] = skel->progs.calloc_enter;
+	progs[MW_FUNC_REALLOC] = skel->progs.realloc_enter;
+	progs[MW_FUNC_REALLOCARRAY] = skel->progs.reallocarray_enter;
+	progs[MW_FUNC_FREE] = skel->progs.free_enter;
+	progs[MW_FUNC_POSIX_MEMALIGN] = skel->progs.posix_memalign_enter;
+	progs[MW_FUNC_ALIGNED_ALLOC] = skel->progs.memalign_enter;
+	progs[MW_FUNC_MEMALIGN] = skel->progs.memalign_enter;
+	/* valloc(size) and pvalloc(size) take their size where malloc does */
+	progs[MW_FUNC_VALLOC] = skel->progs.malloc_enter;
+	progs[MW_FUNC_PVALLOC] = skel->progs.malloc_enter;
+	return progs;
+}
+
+void probes_skip_malloc(struct memwatch_bpf *skel)
+{
+	struct bpf_program **progs = entry_programs(skel);
+	int i;
+
+	for (i = 0; i < MW_FUNC_NR; i++)
+		bpf_program__set_autoload(progs[i], false);
+	bpf_program__set_autoload(skel->progs.alloc_return, false);
+}
+
+static int probes_add(struct probes *p, struct bpf_link *link)
+{
+	struct bpf_link **links;
+
+	if (p->count == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 32;
+		links = realloc(p->links, p->cap * sizeof(*links));
+		if (!links) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		p->links = links;
+	}
+	p->links[p->count++] = link;
+	return 0;
+}
+
+int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	int err;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT)
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			err = -errno;
+			elog("cannot attach %s: %s", bpf_program__section_name(prog),
+			     strerror(-err));
+			return err;
+		}
+		err = probes_add(p, link);
+		if (err)
+			return err;
+		p->tracepoints++;
+	}
+	return 0;
+}
+
+static int attach_uprobe(struct bpf_program *prog, pid_t pid, const char *path,
+			 const char *func, bool retprobe, struct probes *p)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, 0, &opts);
+	if (!link) {
+		err = -errno;
+		elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe", func,
+		     path, strerror(-err));
+		return err;
+	}
+	err = probes_add(p, link);
+	if (err)
+		return err;
+	if (retprobe)
+		p->uretprobes++;
+	else
+		p->uprobes++;
+	return 0;
+}
+
+/* An alias (glibc's aligned_alloc is memalign) is probed once. */
+static bool is_alias(const struct allocator *a, int func)
+{
+	int i;
+
+	for (i = 0; i < func; i++) {
+		if (a->addrs[i] == a->addrs[func])
+			return true;
+	}
+	return false;
+}
+
+int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct allocator *a,
+			    struct probes *p)
+{
+	struct bpf_program **progs = entry_programs(skel);
+	int i, err;
+
+	for (i = 0; i < MW_FUNC_NR; i++) {
+		const char *func = allocator_functions[i];
+
+		if (!a->addrs[i] || is_alias(a, i)) {
+			vlog("%s: not probed (%s)", func, a->addrs[i] ? "alias" : "not defined");
+			continue;
+		}
+		err = attach_uprobe(progs[i], pid, a->path, func, false, p);
+		if (err)
+			return err;
+		if (i == MW_FUNC_FREE)
+			continue;
+		err = attach_uprobe(skel->progs.alloc_return, pid, a->path, func, true, p);
+		if (err)
+			return err;
+		vlog("%s: probed at 0x%llx", func, a->addrs[i]);
+	}
+	return 0;
+}
+
+void probes_detach(struct probes *p)
+{
+	int i;
+
+	for (i = 0; i < p->count; i++)
+		bpf_link__destroy(p->links[i]);
+	free(p->links);
+	p->links = NULL;
+	p->count = p->cap = 0;
+}

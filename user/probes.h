@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* Attaching and detaching memwatch's tracepoints and allocator uprobes. */
+#ifndef MW_PROBES_H
+#define MW_PROBES_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct memwatch_bpf;
+struct allocator;
+struct bpf_link;
+
+struct probes {
+	struct bpf_link **links;
+	int count, cap;
+	int tracepoints;
+	int uprobes;
+	int uretprobes;
+};
+
+/* Keeps the uprobe programs from loading at all (--no-malloc). */
+void probes_skip_malloc(struct memwatch_bpf *skel);
+/* 0 or -errno; what was attached stays in @p for probes_detach(). */
+int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p);
+int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct allocator *a,
+			    struct probes *p);
+void probes_detach(struct probes *p);
+
+#endif /* MW_PROBES_H */

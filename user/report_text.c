@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* Plain text: a process line and a thread table per interval, then a summary. */
+#include <stdio.h>
+#include <sys/wait.h>
+#include "format.h"
+#include "report.h"
+
+#define B(v) format_bytes((char[16]){ 0 }, 16, (v))
+#define N(v) format_count((char[16]){ 0 }, 16, (v))
+
+static void print_process_line(FILE *out, const struct mw_model *m)
+{
+	const struct proc_status *st = &m->status;
+	const struct mw_thread *t = &m->total;
+
+	fprintf(out, "%8.1fs pid %d (%s)  rss %s (anon %s, file %s)", m->elapsed_s,
+		m->info.pid, m->info.comm, B(st->rss_bytes), B(st->rss_anon_bytes),
+		B(st->rss_file_bytes));
+	if (m->info.malloc_probed)
+		fprintf(out, "  live heap %s  allocs/s %.0f", B(mw_live_bytes(t)),
+			mw_rate(t->alloc_calls, m->total_prev.alloc_calls, m->interval_s));
+	fprintf(out, "  grown %s  returned %s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)));
+}
+
+static void print_thread_table(FILE *out, const struct mw_model *m)
+{
+	size_t i;
+
+	fprintf(out, "%9s %-15s %-5s %9s %8s %9s %8s %8s %8s %8s %8s\n", "TID", "COMM", "STATE",
+		"ALLOCS", "ALLOC'D", "FREES", "FREED", "OTHERS'", "LIVE", "GROWN", "RETURNED");
+	for (i = 0; i < m->nr_rows; i++) {
+		const struct mw_row *row = &m->rows[i];
+		const struct mw_thread *t = &row->now;
+
+		fprintf(out, "%9u %-15s %-5s ", row->tid, row->comm, row->exited ? "exit" : "live");
+		if (m->info.malloc_probed)
+			fprintf(out, "%9s %8s %9s %8s %8s %8s ", N(t->alloc_calls),
+				B(t->alloc_bytes), N(t->free_calls), B(t->free_bytes),
+				B(t->free_other_bytes), B(mw_live_bytes(t)));
+		else
+			fprintf(out, "%9s %8s %9s %8s %8s %8s ", "-", "-", "-", "-", "-", "-");
+		fprintf(out, "%8s %8s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)));
+	}
+}
+
+static void text_interval(FILE *out, const struct mw_model *m)
+{
+	print_process_line(out, m);
+	print_thread_table(out, m);
+	fputc('\n', out);
+}
+
+static void print_syscall_table(FILE *out, const struct mw_model *m)
+{
+	size_t i;
+
+	fprintf(out, "%9s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "TID",
+		"COMM", "BRK+", "BRK-", "MMAP", "MMAPFILE", "MMAPNONE", "MUNMAP", "MREMAP+",
+		"MREMAP-", "MPROT_RW", "MPROT_NO", "DONTNEED", "MADVFREE", "MADV_ETC");
+	for (i = 0; i < m->nr_rows; i++) {
+		const struct mw_row *row = &m->rows[i];
+		const struct mw_thread *t = &row->now;
+		const __u64 *adv = t->madvise_bytes;
+
+		fprintf(out, "%9u %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n",
+			row->tid, row->comm, B(t->brk_grow_bytes), B(t->brk_shrink_bytes),
+			B(t->mmap_anon_bytes), B(t->mmap_file_bytes), B(t->mmap_none_bytes),
+			B(t->munmap_bytes), B(t->mremap_grow_bytes), B(t->mremap_shrink_bytes),
+			B(t->mprotect_rw_bytes), B(t->mprotect_none_bytes),
+			B(adv[MW_ADV_DONTNEED]), B(adv[MW_ADV_FREE]),
+			B(adv[MW_ADV_REMOVE] + adv[MW_ADV_PAGEOUT] + adv[MW_ADV_COLD] +
+			  adv[MW_ADV_OTHER]));
+	}
+}
+
+static void print_exit(FILE *out, const struct mw_model *m)
+{
+	int status = m->exit_status;
+
+	if (!m->target_exited)
+		fprintf(out, "still running");
+	else if (!m->info.launched)
+		fprintf(out, "exited");
+	else if (WIFSIGNALED(status))
+		fprintf(out, "killed by signal %d", WTERMSIG(status));
+	else
+		fprintf(out, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void text_summary(FILE *out, const struct mw_model *m)
+{
+	const struct mw_target_info *info = &m->info;
+	const struct mw_thread *t = &m->total;
+
+	fprintf(out, "=== memwatch summary: pid %d (%s), ", info->pid, info->comm);
+	print_exit(out, m);
+	fprintf(out, ", watched %.2fs ===\n", m->elapsed_s);
+	if (info->malloc_probed)
+		fprintf(out, "allocator: %s (%s), %d uprobes, %d uretprobes, %d tracepoints\n",
+			info->allocator, info->allocator_origin, info->uprobes, info->uretprobes,
+			info->tracepoints);
+	else
+		fprintf(out, "allocator: not probed (%s), %d tracepoints\n", info->allocator,
+			info->tracepoints);
+	print_process_line(out, m);
+	if (info->malloc_probed)
+		fprintf(out, "heap: %s allocations (%s), %s frees (%s), %s still live\n",
+			N(t->alloc_calls), B(t->alloc_bytes), N(t->free_calls), B(t->free_bytes),
+			B(mw_live_bytes(t)));
+	fputc('\n', out);
+	print_thread_table(out, m);
+	fputc('\n', out);
+	print_syscall_table(out, m);
+	fprintf(out, "\nlost events: %llu  untracked allocations: %llu (%s)  "
+		"frees of blocks allocated before attach: %llu\n",
+		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
+		B(t->untracked_bytes), (unsigned long long)t->free_unknown_calls);
+}
+
+const struct reporter report_text = {
+	.interval = text_interval,
+	.summary = text_summary,
+};

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "target.h"
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		err = -errno;
+	else
+		buf[n] = '\0';
+	close(fd);
+	return err;
+}
+
+static unsigned long long kib_field(const char *line)
+{
+	return strtoull(line, NULL, 10) * 1024;
+}
+
+int proc_status_parse(const char *text, struct proc_status *st)
+{
+	const char *line;
+	bool have_tgid = false;
+
+	memset(st, 0, sizeof(*st));
+	for (line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		const char *val = strchr(line, ':');
+		size_t key_len;
+
+		if (!val)
+			continue;
+		key_len = val - line;
+		val++;
+		while (*val == ' ' || *val == '\t')
+			val++;
+#define KEY(k) (key_len == sizeof(k) - 1 && !strncmp(line, k, key_len))
+		if (KEY("Name")) {
+			size_t n = strcspn(val, "\n");
+
+			if (n >= sizeof(st->name))
+				n = sizeof(st->name) - 1;
+			memcpy(st->name, val, n);
+			st->name[n] = '\0';
+		} else if (KEY("Tgid")) {
+			st->tgid = atoi(val);
+			have_tgid = true;
+		} else if (KEY("VmRSS")) {
+			st->rss_bytes = kib_field(val);
+			st->has_mm = true;
+		} else if (KEY("RssAnon")) {
+			st->rss_anon_bytes = kib_field(val);
+		} else if (KEY("RssFile")) {
+			st->rss_file_bytes = kib_field(val);
+		} else if (KEY("RssShmem")) {
+			st->rss_shmem_bytes = kib_field(val);
+		}
+#undef KEY
+	}
+	return have_tgid ? 0 : -EINVAL;
+}
+
+int proc_status_read(pid_t pid, struct proc_status *st)
+{
+	char path[64], buf[4096];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	err = read_file(path, buf, sizeof(buf));
+	if (err)
+		return err;
+	return proc_status_parse(buf, st);
+}
+
+void thread_comm_read(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	if (read_file(path, buf, len)) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+int for_each_thread(pid_t pid, void (*fn)(pid_t tid, void *arg), void *arg)
+{
+	struct dirent *de;
+	char path[64];
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid > 0)
+			fn(tid, arg);
+	}
+	closedir(dir);
+	return 0;
+}
+
+static bool is_executable_file(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode) && !access(path, X_OK);
+}
+
+int command_resolve(const char *cmd, char *path, size_t len)
+{
+	const char *dirs = getenv("PATH"), *end;
+	bool found_unexecutable = false;
+
+	if (strchr(cmd, '/')) {
+		if ((size_t)snprintf(path, len, "%s", cmd) >= len)
+			return -ENAMETOOLONG;
+		if (access(path, F_OK))
+			return -ENOENT;
+		return is_executable_file(path) ? 0 : -EACCES;
+	}
+	if (!dirs)
+		dirs = "/usr/local/bin:/usr/bin:/bin";
+	for (; *dirs; dirs = *end ? end + 1 : end) {
+		size_t dir_len;
+
+		end = strchrnul(dirs, ':');
+		dir_len = end - dirs;
+		/* an empty PATH entry means the current directory */
+		if ((size_t)snprintf(path, len, "%.*s%s%s", (int)dir_len, dirs,
+				     dir_len ? "/" : "", cmd) >= len)
+			continue;
+		if (is_executable_file(path))
+			return 0;
+		if (!access(path, F_OK))
+			found_unexecutable = true;
+	}
+	return found_unexecutable ? -EACCES : -ENOENT;
+}
+
+/* In the child: wait for the go byte, then exec; report a failed exec. */
+static void __attribute__((noreturn)) launch_child(const char *path, char *const argv[],
+						    int go_fd, int err_fd)
+{
+	char go;
+	int err;
+
+	if (read(go_fd, &go, 1) != 1)
+		_exit(1);
+	close(go_fd);
+	execv(path, argv);
+	err = errno;
+	if (write(err_fd, &err, sizeof(err)) != sizeof(err))
+		_exit(127);
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+int launch_prepare(const char *path, char *const argv[], struct launch *l)
+{
+	int go[2], exec_err[2];
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC))
+		return -errno;
+	if (pipe2(exec_err, O_CLOEXEC)) {
+		int err = -errno;
+
+		close(go[0]);
+		close(go[1]);
+		return err;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(go[0]);
+		close(go[1]);
+		close(exec_err[0]);
+		close(exec_err[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(go[1]);
+		close(exec_err[0]);
+		launch_child(path, argv, go[0], exec_err[1]);
+	}
+	close(go[0]);
+	close(exec_err[1]);
+	l->pid = pid;
+	l->go_fd = go[1];
+	l->exec_err_fd = exec_err[0];
+	return 0;
+}
+
+int launch_release(struct launch *l)
+{
+	int exec_errno = 0;
+	ssize_t n;
+
+	n = write(l->go_fd, "g", 1);
+	close(l->go_fd);
+	l->go_fd = -1;
+	if (n != 1)
+		return -EPIPE;
+	do {
+		n = read(l->exec_err_fd, &exec_errno, sizeof(exec_errno));
+	} while (n < 0 && errno == EINTR);
+	close(l->exec_err_fd);
+	l->exec_err_fd = -1;
+	if (n == sizeof(exec_errno)) {
+		waitpid(l->pid, NULL, 0);
+		return -exec_errno;
+	}
+	return 0;
+}
+
+void launch_abort(struct launch *l)
+{
+	/* closing the go pipe without a byte makes the child exit on its own */
+	if (l->go_fd >= 0)
+		close(l->go_fd);
+	if (l->exec_err_fd >= 0)
+		close(l->exec_err_fd);
+	l->go_fd = l->exec_err_fd = -1;
+	waitpid(l->pid, NULL, 0);
+}
