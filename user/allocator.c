@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "allocator.h"
 #include "elf_file.h"
+#include "fileio.h"
 
 const char *const allocator_functions[MW_FUNC_NR] = {
 	[MW_FUNC_MALLOC] = "malloc",
@@ -44,11 +45,12 @@ int maps_parse_line(const char *line, struct maps_entry *e)
 	int path_at = 0;
 
 	memset(e, 0, sizeof(*e));
-	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &e->start, &e->end, e->perms,
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu%n", &e->start, &e->end, e->perms,
 		   &e->offset, &dev_major, &dev_minor, &e->inode, &path_at) < 7)
 		return -EINVAL;
-	if (!path_at)
-		path_at = strlen(line);
+	/* spaces pad the path column; a newline ends a line without a path */
+	while (line[path_at] == ' ')
+		path_at++;
 	e->path = line + path_at;
 	e->path_len = strcspn(e->path, "\n");
 	return 0;
@@ -62,6 +64,8 @@ static const char *basename_of(const char *path)
 }
 
 /* glibc's libc.so.6, older libc-2.x.so, and musl's loader which is its libc */
+#define PRELOAD_SEPARATORS " \t:\n"
+
 static bool is_libc(const char *path)
 {
 	const char *base = basename_of(path);
@@ -70,25 +74,31 @@ static bool is_libc(const char *path)
 	       !strncmp(base, "ld-musl", 7);
 }
 
-/* Preload entries are separated by spaces, colons or newlines and may be bare names. */
-static bool in_preload(const char *path, const char *preload)
+/*
+ * The position of @path in a preload list (separated by spaces, tabs, colons
+ * or newlines, as glibc's loader splits them), or -1. Entries match by file
+ * name: a preload given as a bare name, or through /lib where the maps show
+ * /usr/lib, is still the same library.
+ */
+static int preload_rank(const char *path, const char *preload)
 {
-	const char *p = preload, *base = basename_of(path);
+	const char *p = preload, *base = basename_of(path), *entry, *slash;
+	size_t len, base_len = strlen(base);
+	int rank = 0;
 
-	while (p && *p) {
-		size_t len = strcspn(p, " :\n");
-
-		if (len && ((strlen(path) == len && !strncmp(p, path, len)) ||
-			    (!memchr(p, '/', len) && strlen(base) == len && !strncmp(p, base, len))))
-			return true;
+	for (p += strspn(p, PRELOAD_SEPARATORS); *p; p += strspn(p, PRELOAD_SEPARATORS), rank++) {
+		len = strcspn(p, PRELOAD_SEPARATORS);
+		slash = memrchr(p, '/', len);
+		entry = slash ? slash + 1 : p;
+		if ((size_t)(p + len - entry) == base_len && !strncmp(entry, base, base_len))
+			return rank;
 		p += len;
-		p += strspn(p, " :\n");
 	}
-	return false;
+	return -1;
 }
 
 static void candidates_add(struct candidates *c, const char *path, size_t len,
-			   enum mw_origin origin)
+			   enum mw_origin origin, int rank)
 {
 	int i;
 
@@ -101,16 +111,22 @@ static void candidates_add(struct candidates *c, const char *path, size_t len,
 	memcpy(c->items[c->count].path, path, len);
 	c->items[c->count].path[len] = '\0';
 	c->items[c->count].origin = origin;
+	c->items[c->count].rank = rank;
 	c->count++;
 }
 
-/* Stable sort by origin: the order in which the dynamic linker binds malloc. */
+/*
+ * Stable sort by origin, preloads by their place in the list: the order in
+ * which the dynamic linker binds malloc.
+ */
 static void candidates_sort(struct candidates *c)
 {
 	int i, j;
 
 	for (i = 1; i < c->count; i++) {
-		for (j = i; j > 0 && c->items[j - 1].origin > c->items[j].origin; j--) {
+		for (j = i; j > 0 && (c->items[j - 1].origin > c->items[j].origin ||
+				      (c->items[j - 1].origin == c->items[j].origin &&
+				       c->items[j - 1].rank > c->items[j].rank)); j--) {
 			typeof(c->items[0]) tmp = c->items[j];
 
 			c->items[j] = c->items[j - 1];
@@ -119,11 +135,21 @@ static void candidates_sort(struct candidates *c)
 	}
 }
 
-static enum mw_origin library_origin(const char *path, const char *preload)
+static void candidates_add_library(struct candidates *c, const char *path, size_t len,
+				   const char *preload)
 {
-	if (preload && in_preload(path, preload))
-		return MW_ORIGIN_PRELOAD;
-	return is_libc(path) ? MW_ORIGIN_LIBC : MW_ORIGIN_LIBRARY;
+	char name[PATH_MAX];
+	int rank;
+
+	if (len >= sizeof(name))
+		return;
+	memcpy(name, path, len);
+	name[len] = '\0';
+	rank = preload ? preload_rank(name, preload) : -1;
+	if (rank >= 0)
+		candidates_add(c, name, len, MW_ORIGIN_PRELOAD, rank);
+	else
+		candidates_add(c, name, len, is_libc(name) ? MW_ORIGIN_LIBC : MW_ORIGIN_LIBRARY, 0);
 }
 
 void candidates_from_maps(const char *maps, const char *exe, const char *preload,
@@ -133,7 +159,7 @@ void candidates_from_maps(const char *maps, const char *exe, const char *preload
 	const char *line;
 
 	c->count = 0;
-	candidates_add(c, exe, strlen(exe), MW_ORIGIN_EXE);
+	candidates_add(c, exe, strlen(exe), MW_ORIGIN_EXE, 0);
 	for (line = maps; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		struct maps_entry e;
 		char path[PATH_MAX];
@@ -149,34 +175,31 @@ void candidates_from_maps(const char *maps, const char *exe, const char *preload
 			continue;
 		memcpy(path, e.path, len);
 		path[len] = '\0';
-		candidates_add(c, path, len, library_origin(path, preload));
+		candidates_add_library(c, path, len, preload);
 	}
 	candidates_sort(c);
 }
 
-void candidates_from_ldd(const char *ldd, const char *exe, struct candidates *c)
+void candidates_from_ldd(const char *ldd, const char *exe, const char *preload,
+			 struct candidates *c)
 {
 	const char *line;
 
 	c->count = 0;
-	candidates_add(c, exe, strlen(exe), MW_ORIGIN_EXE);
-	/* "\tname => /path (0xaddr)" or "\t/path (0xaddr)" */
+	candidates_add(c, exe, strlen(exe), MW_ORIGIN_EXE, 0);
+	/* "\tname => /path (0xaddr)" or "\t/path (0xaddr)"; paths may hold spaces */
 	for (line = ldd; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		const char *path = line + strspn(line, " \t"), *arrow;
-		char buf[PATH_MAX];
-		size_t len;
+		size_t line_len = strcspn(line, "\n");
+		const char *path = line + strspn(line, " \t"), *arrow, *addr;
 
-		arrow = strstr(path, "=> ");
-		if (arrow && arrow < path + strcspn(path, "\n"))
+		arrow = memmem(path, line + line_len - path, "=> ", 3);
+		if (arrow)
 			path = arrow + 3;
 		if (*path != '/')
 			continue;
-		len = strcspn(path, " \n");
-		if (len >= sizeof(buf))
-			continue;
-		memcpy(buf, path, len);
-		buf[len] = '\0';
-		candidates_add(c, buf, len, library_origin(buf, NULL));
+		addr = memmem(path, line + line_len - path, " (0x", 4);
+		candidates_add_library(c, path, addr ? (size_t)(addr - path) : strcspn(path, "\n"),
+				       preload);
 	}
 	candidates_sort(c);
 }
@@ -204,52 +227,8 @@ static int allocator_of_file(const char *libc, struct allocator *a)
 {
 	struct candidates c = { 0 };
 
-	candidates_add(&c, libc, strlen(libc), MW_ORIGIN_LIBRARY);
+	candidates_add(&c, libc, strlen(libc), MW_ORIGIN_LIBRARY, 0);
 	return allocator_choose(&c, "", a);
-}
-
-/* Reads a whole file (or a command's output) into a NUL-terminated buffer. */
-static char *read_all(int fd, size_t *length)
-{
-	size_t len = 0, cap = 16384;
-	char *buf = malloc(cap), *bigger;
-	ssize_t n;
-
-	while (buf) {
-		if (len + 1 >= cap) {
-			cap *= 2;
-			bigger = realloc(buf, cap);
-			if (!bigger)
-				break;
-			buf = bigger;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			buf[len] = '\0';
-			if (length)
-				*length = len;
-			return buf;
-		}
-		len += n;
-	}
-	free(buf);
-	return NULL;
-}
-
-static char *read_proc_file(pid_t pid, const char *name)
-{
-	char path[64], *text;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	text = read_all(fd, NULL);
-	close(fd);
-	return text;
 }
 
 /* The value of LD_PRELOAD in a NUL-separated environment block. */
@@ -284,7 +263,8 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		exe[n - 10] = '\0';
 
-	maps = read_proc_file(pid, "maps");
+	snprintf(link, sizeof(link), "/proc/%d/maps", pid);
+	maps = read_path(link, NULL);
 	c = calloc(1, sizeof(*c));
 	if (!maps || !c) {
 		err = maps ? -ENOMEM : -ESRCH;
@@ -294,7 +274,7 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 	snprintf(link, sizeof(link), "/proc/%d/environ", pid);
 	fd = open(link, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		env = read_all(fd, &env_len);
+		env = read_fd(fd, &env_len);
 		close(fd);
 		env_preload = env ? environ_preload(env, env_len) : NULL;
 		if (env_preload)
@@ -304,7 +284,7 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 	snprintf(link, sizeof(link), "/proc/%d/root/etc/ld.so.preload", pid);
 	fd = open(link, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		preload_file = read_all(fd, NULL);
+		preload_file = read_fd(fd, NULL);
 		close(fd);
 		if (preload_file) {
 			size_t used = strlen(preload);
@@ -345,7 +325,7 @@ static char *loader_listing(const char *path)
 	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	out = read_all(pipefd[0], NULL);
+	out = read_fd(pipefd[0], NULL);
 	waitpid(pid, NULL, 0);
 cleanup:
 	close(pipefd[0]);
@@ -371,13 +351,13 @@ int allocator_of_command(const char *path, const char *libc, struct allocator *a
 	if (!strncmp(basename_of(interp), "ld-linux", 8)) {
 		/* only glibc's loader lists instead of running the program */
 		listing = loader_listing(path);
-		candidates_from_ldd(listing ?: "", path, c);
+		candidates_from_ldd(listing ?: "", path, getenv("LD_PRELOAD"), c);
 		free(listing);
 	} else {
 		/* static (no loader), or a loader that is its own libc like musl's */
-		candidates_add(c, path, strlen(path), MW_ORIGIN_EXE);
+		candidates_add(c, path, strlen(path), MW_ORIGIN_EXE, 0);
 		if (interp[0])
-			candidates_add(c, interp, strlen(interp), library_origin(interp, NULL));
+			candidates_add_library(c, interp, strlen(interp), NULL);
 	}
 	err = allocator_choose(c, "", a);
 	free(c);

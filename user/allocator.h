@@ -46,6 +46,7 @@ struct candidates {
 	struct {
 		char path[PATH_MAX];
 		enum mw_origin origin;
+		int rank;		/* preloads: the place in the preload list */
 	} items[MW_MAX_CANDIDATES];
 };
 
@@ -67,7 +68,8 @@ const char *origin_name(enum mw_origin origin);
 void candidates_from_maps(const char *maps, const char *exe, const char *preload,
 			  struct candidates *c);
 /* Candidates from the loader's LD_TRACE_LOADED_OBJECTS listing, in load order. */
-void candidates_from_ldd(const char *ldd, const char *exe, struct candidates *c);
+void candidates_from_ldd(const char *ldd, const char *exe, const char *preload,
+			 struct candidates *c);
 
 /*
  * The first candidate, in lookup preference, that defines malloc. @root is

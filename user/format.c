@@ -29,7 +29,8 @@ char *format_count(char *buf, size_t len, unsigned long long count)
 {
 	if (count < 10000000ULL)
 		snprintf(buf, len, "%llu", count);
-	else if (count < 10000000000ULL)
+	/* below 9999.95M, so that rounding never prints "10000.0M" */
+	else if (count < 9999950000ULL)
 		snprintf(buf, len, "%.1fM", count / 1e6);
 	else
 		snprintf(buf, len, "%.1fG", count / 1e9);

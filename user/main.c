@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,7 +27,6 @@
 #include "target.h"
 #include "memwatch.skel.h"
 
-bool mw_verbose;
 static volatile sig_atomic_t exiting_signal;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -66,10 +66,20 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+#define TRACEFS "/sys/kernel/tracing"
+
 static int check_kernel(void)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		elog("this kernel has no BTF (/sys/kernel/btf/vmlinux): it needs CONFIG_DEBUG_INFO_BTF=y");
+		return MW_EXIT_UNSUPPORTED;
+	}
+	/* libbpf finds tracepoint IDs in tracefs, which some systems leave unmounted */
+	if (access(TRACEFS "/events", F_OK) && !access(TRACEFS, F_OK) &&
+	    mount("tracefs", TRACEFS, "tracefs", 0, NULL) == 0)
+		vlog("mounted tracefs on " TRACEFS);
+	if (access(TRACEFS "/events/syscalls", F_OK) && geteuid() == 0) {
+		elog("no syscall tracepoints in " TRACEFS "/events: it needs CONFIG_FTRACE_SYSCALLS=y");
 		return MW_EXIT_UNSUPPORTED;
 	}
 	return 0;

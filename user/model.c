@@ -6,9 +6,12 @@
 
 __u64 mw_live_bytes(const struct mw_thread *t)
 {
-	__u64 tracked = t->alloc_bytes - t->untracked_bytes;
+	__u64 tracked;
 
-	/* released can only pass tracked if a counter update was lost */
+	/* a read racing with the counters' updates can see them out of step */
+	if (t->alloc_bytes <= t->untracked_bytes)
+		return 0;
+	tracked = t->alloc_bytes - t->untracked_bytes;
 	return tracked > t->released_bytes ? tracked - t->released_bytes : 0;
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Plain text: a process line and a thread table per interval, then a summary. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include "format.h"
@@ -8,7 +9,7 @@
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
 
-static void print_process_line(FILE *out, const struct mw_model *m)
+static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 {
 	const struct proc_status *st = &m->status;
 	const struct mw_thread *t = &m->total;
@@ -17,7 +18,9 @@ static void print_process_line(FILE *out, const struct mw_model *m)
 		m->info.pid, m->info.comm, B(st->rss_bytes), B(st->rss_anon_bytes),
 		B(st->rss_file_bytes));
 	if (m->info.malloc_probed)
-		fprintf(out, "  live heap %s  allocs/s %.0f", B(mw_live_bytes(t)),
+		fprintf(out, "  live heap %s", B(mw_live_bytes(t)));
+	if (m->info.malloc_probed && rates)
+		fprintf(out, "  allocs/s %.0f",
 			mw_rate(t->alloc_calls, m->total_prev.alloc_calls, m->interval_s));
 	fprintf(out, "  grown %s  returned %s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)));
 }
@@ -45,7 +48,7 @@ static void print_thread_table(FILE *out, const struct mw_model *m)
 
 static void text_interval(FILE *out, const struct mw_model *m)
 {
-	print_process_line(out, m);
+	print_process_line(out, m, true);
 	print_thread_table(out, m);
 	fputc('\n', out);
 }
@@ -102,7 +105,7 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	else
 		fprintf(out, "allocator: not probed (%s), %d tracepoints\n", info->allocator,
 			info->tracepoints);
-	print_process_line(out, m);
+	print_process_line(out, m, false);
 	if (info->malloc_probed)
 		fprintf(out, "heap: %s allocations (%s), %s frees (%s), %s still live\n",
 			N(t->alloc_calls), B(t->alloc_bytes), N(t->free_calls), B(t->free_bytes),

@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "fileio.h"
 #include "target.h"
 
-static int read_file(const char *path, char *buf, size_t len)
+/* A short file such as a thread's comm into @buf; 0 or -errno. */
+static int read_small_file(const char *path, char *buf, size_t len)
 {
 	ssize_t n;
 	int fd, err = 0;
@@ -48,8 +50,9 @@ int proc_status_parse(const char *text, struct proc_status *st)
 		if (!val)
 			continue;
 		key_len = val - line;
+		/* the kernel writes "Key:\tvalue"; a name may itself begin with spaces */
 		val++;
-		while (*val == ' ' || *val == '\t')
+		if (*val == '\t')
 			val++;
 #define KEY(k) (key_len == sizeof(k) - 1 && !strncmp(line, k, key_len))
 		if (KEY("Name")) {
@@ -79,14 +82,17 @@ int proc_status_parse(const char *text, struct proc_status *st)
 
 int proc_status_read(pid_t pid, struct proc_status *st)
 {
-	char path[64], buf[4096];
+	char path[64], *text;
 	int err;
 
+	/* not a fixed buffer: a long Groups: line comes before the Rss lines */
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	err = read_file(path, buf, sizeof(buf));
-	if (err)
-		return err;
-	return proc_status_parse(buf, st);
+	text = read_path(path, NULL);
+	if (!text)
+		return -errno;
+	err = proc_status_parse(text, st);
+	free(text);
+	return err;
 }
 
 void thread_comm_read(pid_t pid, pid_t tid, char *buf, size_t len)
@@ -94,7 +100,7 @@ void thread_comm_read(pid_t pid, pid_t tid, char *buf, size_t len)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
-	if (read_file(path, buf, len)) {
+	if (read_small_file(path, buf, len)) {
 		buf[0] = '\0';
 		return;
 	}
@@ -130,7 +136,7 @@ static bool is_executable_file(const char *path)
 
 int command_resolve(const char *cmd, char *path, size_t len)
 {
-	const char *dirs = getenv("PATH"), *end;
+	const char *dirs = getenv("PATH"), *dir, *end;
 	bool found_unexecutable = false;
 
 	if (strchr(cmd, '/')) {
@@ -142,19 +148,21 @@ int command_resolve(const char *cmd, char *path, size_t len)
 	}
 	if (!dirs)
 		dirs = "/usr/local/bin:/usr/bin:/bin";
-	for (; *dirs; dirs = *end ? end + 1 : end) {
+	/* like execvp: an empty entry, leading, inner or trailing, is the current directory */
+	for (dir = dirs;; dir = end + 1) {
 		size_t dir_len;
 
-		end = strchrnul(dirs, ':');
-		dir_len = end - dirs;
-		/* an empty PATH entry means the current directory */
-		if ((size_t)snprintf(path, len, "%.*s%s%s", (int)dir_len, dirs,
-				     dir_len ? "/" : "", cmd) >= len)
-			continue;
-		if (is_executable_file(path))
-			return 0;
-		if (!access(path, F_OK))
-			found_unexecutable = true;
+		end = strchrnul(dir, ':');
+		dir_len = end - dir;
+		if ((size_t)snprintf(path, len, "%.*s%s%s", (int)dir_len, dir, dir_len ? "/" : "",
+				     cmd) < len) {
+			if (is_executable_file(path))
+				return 0;
+			if (!access(path, F_OK))
+				found_unexecutable = true;
+		}
+		if (!*end)
+			break;
 	}
 	return found_unexecutable ? -EACCES : -ENOENT;
 }

@@ -1,0 +1,210 @@
+"""Shared helpers of memwatch's integration tests: TAP output, running memwatch
+against the bundled workloads, and parsing what both print.
+
+The tests need root and a kernel that loads memwatch's BPF programs. Elsewhere
+they are skipped with a one-line reason; under CI (CI=true) a test that cannot
+run fails instead.
+"""
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MEMWATCH = os.path.join(ROOT, "memwatch")
+WORKLOADS = os.path.join(ROOT, ".output", "workloads")
+CHANNEL = os.path.join(WORKLOADS, "channel")
+# generous bounds for a process to finish: a hung test fails instead of hanging CI
+TIMEOUT = 120
+
+
+class Tap:
+    """TAP test points; `check` returns whether the point held."""
+
+    def __init__(self):
+        self.count = 0
+        self.failures = 0
+
+    def check(self, ok, name, detail=""):
+        self.count += 1
+        print(("ok" if ok else "not ok") + " %d - %s" % (self.count, name))
+        if not ok:
+            self.failures += 1
+            if detail:
+                print("#   " + str(detail).replace("\n", "\n#   "))
+        sys.stdout.flush()
+        return ok
+
+    def eq(self, got, want, name):
+        return self.check(got == want, name, "got %r, want %r" % (got, want))
+
+    def ge(self, got, low, name):
+        return self.check(got >= low, name, "got %r, want >= %r" % (got, low))
+
+    def between(self, got, low, high, name):
+        return self.check(low <= got <= high, name, "got %r, want %r..%r" % (got, low, high))
+
+    def skip(self, name, reason):
+        self.count += 1
+        print("ok %d - %s # SKIP %s" % (self.count, name, reason))
+
+    def done(self):
+        print("1..%d" % self.count)
+        sys.exit(1 if self.failures else 0)
+
+
+def bpf_unavailable_reason():
+    """Why real BPF tests cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "needs root to load BPF"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "kernel has no BTF"
+    if not os.access(MEMWATCH, os.X_OK) or not os.access(CHANNEL, os.X_OK):
+        return "memwatch or the workloads are not built (run make)"
+    return None
+
+
+def start(tap, name):
+    """Returns True when the BPF tests can run; otherwise reports why and ends.
+
+    Under CI a missing precondition is a failure, elsewhere a skip.
+    """
+    reason = bpf_unavailable_reason()
+    if reason is None:
+        return True
+    if os.environ.get("CI") == "true":
+        tap.check(False, name, "cannot run under CI: " + reason)
+    else:
+        tap.skip(name, reason)
+    tap.done()
+    return False
+
+
+def parse_workload(stdout):
+    """The workload's own account: {'total': {...}, 'threads': [{...}, ...]}."""
+    result = {"total": None, "threads": []}
+    for line in stdout.splitlines():
+        kind, _, rest = line.partition(" ")
+        fields = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+        for key, value in fields.items():
+            if re.fullmatch(r"-?\d+", value):
+                fields[key] = int(value)
+        if kind == "total":
+            result["total"] = fields
+        elif kind == "thread":
+            result["threads"].append(fields)
+    return result
+
+
+def parse_reports(text):
+    """memwatch's --json stream: (interval records, summary record)."""
+    intervals, summary = [], None
+    for line in text.splitlines():
+        record = json.loads(line)
+        if record["type"] == "interval":
+            intervals.append(record)
+        elif record["type"] == "summary":
+            summary = record
+    return intervals, summary
+
+
+class Run:
+    """One finished memwatch run: exit code, the target's output, the reports."""
+
+    def __init__(self, code, stdout, stderr, reports):
+        self.code = code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.intervals, self.summary = parse_reports(reports)
+        self.workload = parse_workload(stdout)
+
+    @property
+    def process(self):
+        return self.summary["process"]
+
+    def thread(self, tid):
+        for row in self.summary["threads"]:
+            if row["tid"] == tid:
+                return row
+        return None
+
+
+def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT):
+    """Runs `memwatch --json -o FILE OPTIONS -- CMD`; the target's output stays apart."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as report:
+        argv = [MEMWATCH, "--json", "-o", report.name, *options, "--", *cmd]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+        return Run(proc.returncode, proc.stdout, proc.stderr, report.read())
+
+
+def channel(mode, *args):
+    return [CHANNEL, mode, *[str(a) for a in args]]
+
+
+def wait_for_line(stream, pattern, timeout=30):
+    """Reads @stream until a line matches; returns the match or None at EOF/timeout."""
+    deadline = time.monotonic() + timeout
+    buf = ""
+    fd = stream.fileno()
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 4096).decode(errors="replace")
+        if not chunk:
+            break
+        buf += chunk
+        for line in buf.splitlines():
+            match = re.search(pattern, line)
+            if match:
+                return match
+    return None
+
+
+class Attached:
+    """A workload started with -w (it waits for a line on stdin) and memwatch -p on it.
+
+    start_work() releases the workload only after memwatch said it is watching,
+    so no event can be missed and nothing depends on sleeping.
+    """
+
+    def __init__(self, workload_cmd, options=()):
+        self.report = tempfile.NamedTemporaryFile("r", suffix=".json")
+        self.target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.ready = wait_for_line(self.target.stderr, r"ready pid=(\d+)")
+        argv = [MEMWATCH, "--json", "-o", self.report.name, *options, "-p", str(self.target.pid)]
+        self.memwatch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.watching = wait_for_line(self.memwatch.stderr, r"watching pid (\d+)")
+
+    def start_work(self):
+        self.target.stdin.write(b"\n")
+        self.target.stdin.flush()
+
+    def wait_done(self):
+        """Blocks until a -W workload printed `done` (all its work over, still alive)."""
+        return wait_for_line(self.target.stderr, r"done pid=(\d+)")
+
+    def finish(self):
+        """Lets the target end and collects both; returns a Run of memwatch."""
+        try:
+            self.target.stdin.close()
+        except BrokenPipeError:
+            pass
+        stdout = self.target.stdout.read().decode()
+        self.target.wait(timeout=TIMEOUT)
+        self.memwatch.wait(timeout=TIMEOUT)
+        err = self.memwatch.stderr.read().decode()
+        run = Run(self.memwatch.returncode, stdout, err, self.report.read())
+        self.report.close()
+        return run
+
+    def kill(self):
+        for proc in (self.memwatch, self.target):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Exact malloc-family counts: each channel mode runs under memwatch with N items
+and with 0; the difference must be exactly what the workload says it did."""
+import mwtest
+
+N = 1000000
+COUNTERS = [("alloc_calls", "allocs"), ("alloc_bytes", "alloc_bytes"),
+            ("free_calls", "frees"), ("free_bytes", "free_bytes")]
+
+# (name, mode, extra workload arguments, the analytic item work or None)
+CASES = [
+    ("batch node 64B", "batch", ["-s", 64], {"allocs": N, "alloc_bytes": 64 * N,
+                                             "frees": N, "free_bytes": 64 * N}),
+    ("paired node 64B", "paired", ["-s", 64], {"allocs": N, "alloc_bytes": 64 * N,
+                                               "frees": N, "free_bytes": 64 * N}),
+    ("batch value (504B blocks)", "batch", ["-t", "value"], None),
+    ("batch boxed", "batch", ["-t", "boxed"], None),
+    ("threads", "threads", ["-n", 200000], None),
+    ("xthread", "xthread", [], None),
+    ("bigalloc", "bigalloc", ["-n", 50], None),
+    ("recycler", "recycler", ["-n", 30], None),
+    ("recycler --pool", "recycler", ["-n", 30, "--pool"], None),
+    ("leak", "leak", ["-n", 10000], None),
+    ("trim", "trim", ["-n", 200000], None),
+]
+
+
+def items(args):
+    """The -n of a case (N unless the case sets its own)."""
+    return int(args[args.index("-n") + 1]) if "-n" in args else N
+
+
+def without_n(args):
+    if "-n" not in args:
+        return [str(a) for a in args]
+    i = args.index("-n")
+    return [str(a) for a in args[:i] + args[i + 2:]]
+
+
+def check_case(tap, name, mode, args, analytic):
+    n = items(args)
+    rest = without_n(args)
+    full = mwtest.memwatch_launch(mwtest.channel(mode, "-n", n, *rest))
+    empty = mwtest.memwatch_launch(mwtest.channel(mode, "-n", 0, *rest))
+    if not tap.check(full.code == 0 and empty.code == 0 and full.summary and empty.summary,
+                     "%s: memwatch ran" % name, full.stderr + empty.stderr):
+        return
+    did = full.workload["total"]
+    for counter, field in COUNTERS:
+        tap.eq(full.process[counter] - empty.process[counter], did[field],
+               "%s: %s difference equals the workload's %s" % (name, counter, field))
+    if analytic:
+        for field, value in analytic.items():
+            tap.eq(did[field], value, "%s: workload did %s=%d" % (name, field, value))
+    for run in (full, empty):
+        tap.eq(run.process["lost_events"], 0, "%s: no lost events" % name)
+        tap.eq(run.process["untracked_allocs"], 0, "%s: nothing untracked" % name)
+        tap.eq(run.process["free_unknown_calls"], 0, "%s: every free was of a known block" % name)
+
+
+def main():
+    tap = mwtest.Tap()
+    if not mwtest.start(tap, "exact counts"):
+        return
+    for name, mode, args, analytic in CASES:
+        check_case(tap, name, mode, args, analytic)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Syscall accounting: the bytes memwatch credits to mmap, madvise, munmap, brk,
+mremap and mprotect equal what the workload asked for, per advice."""
+import mwtest
+
+MIB = 1024 * 1024
+
+
+def diff(full, empty, counter, sub=None):
+    if sub:
+        return full.process[counter][sub] - empty.process[counter][sub]
+    return full.process[counter] - empty.process[counter]
+
+
+def run_pair(tap, name, mode, n, *args):
+    full = mwtest.memwatch_launch(mwtest.channel(mode, "-n", n, *args))
+    empty = mwtest.memwatch_launch(mwtest.channel(mode, "-n", 0, *args))
+    ok = tap.check(full.code == 0 and empty.code == 0 and full.workload["total"] is not None,
+                   "%s: memwatch ran" % name, full.stderr + empty.stderr)
+    return (full, empty) if ok else (None, None)
+
+
+def check_madvise(tap, advice, sub):
+    name = "madvise %s" % advice
+    full, empty = run_pair(tap, name, "madvise", 3, "-s", "64M", "--advice", advice)
+    if not full:
+        return
+    did = full.workload["total"]
+    tap.eq(did["mmap_bytes"], 3 * 64 * MIB, "%s: workload mapped 3 x 64 MiB" % name)
+    tap.eq(diff(full, empty, "mmap_anon_bytes"), did["mmap_bytes"], "%s: mmap bytes" % name)
+    tap.eq(diff(full, empty, "madvise", sub), did["madvise_bytes"], "%s: advised bytes" % name)
+    tap.eq(diff(full, empty, "munmap_bytes"), did["munmap_bytes"], "%s: munmap bytes" % name)
+    tap.eq(diff(full, empty, "syscalls", "madvise"), 3, "%s: three madvise calls" % name)
+    tap.eq(diff(full, empty, "returned_bytes"), did["madvise_bytes"] + did["munmap_bytes"],
+           "%s: returned = advised + unmapped" % name)
+
+
+def check_syscall_mode(tap, mode, expect):
+    full, empty = run_pair(tap, mode, mode, 4, "-s", "1M")
+    if not full:
+        return
+    for counter, value in expect.items():
+        tap.eq(diff(full, empty, counter), value, "%s: %s" % (mode, counter))
+
+
+def main():
+    tap = mwtest.Tap()
+    if not mwtest.start(tap, "syscall accounting"):
+        return
+    check_madvise(tap, "dontneed", "dontneed")
+    check_madvise(tap, "free", "free")
+    # sbrk: 4 x +1 MiB then 4 x -1 MiB
+    check_syscall_mode(tap, "sbrk", {"brk_grow_bytes": 4 * MIB, "brk_shrink_bytes": 4 * MIB})
+    # mremap: 4 x (map 1 MiB, grow to 2 MiB, shrink to 1 MiB, unmap)
+    check_syscall_mode(tap, "mremap", {"mremap_grow_bytes": 4 * MIB,
+                                       "mremap_shrink_bytes": 4 * MIB,
+                                       "munmap_bytes": 4 * MIB, "mmap_anon_bytes": 4 * MIB})
+    # mprotect: 4 x (reserve 1 MiB PROT_NONE, make it RW, back to NONE, unmap)
+    check_syscall_mode(tap, "mprotect", {"mmap_none_bytes": 4 * MIB,
+                                         "mprotect_rw_bytes": 4 * MIB,
+                                         "mprotect_none_bytes": 4 * MIB,
+                                         "munmap_bytes": 4 * MIB, "mmap_anon_bytes": 0})
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
