@@ -29,6 +29,24 @@ const volatile __u64 page_size = 4096;
 /* counter-map failures and unpaired probe hits: reported, never hidden */
 __u64 lost_events;
 
+/*
+ * Resident memory of the target's mm. kmem:rss_stat names the mm only by a
+ * hash, learned from the target's first own event; its size is the
+ * counter's exact current value, so the change is the difference to the
+ * last value seen. User space sets rss_now from /proc before attaching.
+ */
+__u32 target_mm_id;
+__u32 target_mm_known;
+__u32 exec_pending;		/* launched: the held child still has memwatch's mm */
+__s64 rss_now[MW_RSS_NR];
+__s64 rss_at_exit[MW_RSS_NR];	/* as the last thread began to exit */
+__u32 target_exiting;
+/* changes the target's threads did not make: reclaim, khugepaged */
+__u64 rss_other_gained[MW_RSS_NR];
+__u64 rss_other_lost[MW_RSS_NR];
+/* what the process's exit released, after its last thread began to exit */
+__u64 rss_exit_lost[MW_RSS_NR];
+
 /* never written: the initial value of a new thread's counters */
 static const struct mw_thread zero_thread;
 
@@ -47,6 +65,13 @@ struct {
 	__type(key, __u64);
 	__type(value, struct mw_alloc);
 } allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct mw_region);
+} regions SEC(".maps");
 
 static __always_inline bool is_target(__u64 pid_tgid)
 {
@@ -161,6 +186,36 @@ int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+static __always_inline void region_created(__u64 start, __u64 len, __u32 tid)
+{
+	struct mw_region region = { .len = len, .tid = tid };
+
+	if (bpf_map_update_elem(&regions, &start, &region, BPF_ANY))
+		count_lost();
+}
+
+/*
+ * Forgets an unmapped region. An unmapped head keeps the rest owned: glibc
+ * reserves twice an arena's size and unmaps the unaligned start.
+ */
+static __always_inline void region_unmapped(__u64 start, __u64 len)
+{
+	struct mw_region *region = bpf_map_lookup_elem(&regions, &start);
+	struct mw_region rest;
+	__u64 rest_start;
+
+	if (!region)
+		return;
+	if (len < region->len) {
+		rest.len = region->len - len;
+		rest.tid = region->tid;
+		rest.pad = 0;
+		rest_start = start + len;
+		bpf_map_update_elem(&regions, &rest_start, &rest, BPF_ANY);
+	}
+	bpf_map_delete_elem(&regions, &start);
+}
+
 SEC("tp/syscalls/sys_enter_mmap")
 int tracepoint__syscalls__sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
@@ -185,13 +240,15 @@ int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 		t->mmap_anon_bytes += len;
 	else
 		t->mmap_file_bytes += len;
+	if (flags & MAP_ANONYMOUS)
+		region_created(ctx->ret, len, (__u32)bpf_get_current_pid_tgid());
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_munmap")
 int tracepoint__syscalls__sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
 {
-	sys_begin(MW_SYS_MUNMAP, ctx->args[1], 0, 0);
+	sys_begin(MW_SYS_MUNMAP, ctx->args[1], ctx->args[0], 0);
 	return 0;
 }
 
@@ -199,9 +256,13 @@ SEC("tp/syscalls/sys_exit_munmap")
 int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
 {
 	struct mw_thread *t = sys_end(MW_SYS_MUNMAP, ctx->ret);
+	__u64 len;
 
-	if (t)
-		t->munmap_bytes += page_align(t->sys.args[0]);
+	if (!t)
+		return 0;
+	len = page_align(t->sys.args[0]);
+	t->munmap_bytes += len;
+	region_unmapped(t->sys.args[1], len);
 	return 0;
 }
 
@@ -294,15 +355,90 @@ int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 }
 
 SEC("tp/sched/sched_process_exit")
-int tracepoint__sched__sched_process_exit(void *ctx)
+int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
 	struct mw_thread *t = current_thread();
+	int i;
 
 	if (!t)
 		return 0;
 	/* the thread may have renamed itself since its first event */
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 	t->exited = 1;
+	if (!ctx->group_dead)
+		return 0;
+	/* the last thread, before the mm is torn down: the final RSS */
+	for (i = 0; i < MW_RSS_NR; i++)
+		rss_at_exit[i] = rss_now[i];
+	target_exiting = 1;
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exec")
+int tracepoint__sched__sched_process_exec(void *ctx)
+{
+	int i;
+
+	if (!is_target(bpf_get_current_pid_tgid()))
+		return 0;
+	/* a new, empty mm: its hash is learned from its first event */
+	target_mm_known = 0;
+	exec_pending = 0;
+	for (i = 0; i < MW_RSS_NR; i++)
+		rss_now[i] = 0;
+	return 0;
+}
+
+static __always_inline bool is_return_call(__u32 nr)
+{
+	return nr == MW_SYS_BRK || nr == MW_SYS_MUNMAP || nr == MW_SYS_MREMAP ||
+	       nr == MW_SYS_MADVISE;
+}
+
+SEC("tp/kmem/rss_stat")
+int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
+{
+	/* volatile: clang must load the context fields directly, as the verifier wants */
+	__u32 mm_id = *(volatile __u32 *)&ctx->mm_id;
+	__u32 curr = *(volatile __u32 *)&ctx->curr;
+	int member = *(volatile int *)&ctx->member;
+	__s64 size = *(volatile long *)&ctx->size;
+	__u64 id = bpf_get_current_pid_tgid();
+	bool own = curr && is_target(id);
+	struct mw_thread *t;
+	__s64 delta;
+	__u32 nr;
+
+	if (member < 0 || member >= MW_RSS_NR)
+		return 0;
+	if (own && !target_mm_known && !exec_pending) {
+		target_mm_id = mm_id;
+		target_mm_known = 1;
+	}
+	if (!target_mm_known || mm_id != target_mm_id)
+		return 0;
+	/* threads fault concurrently: each change is counted exactly once */
+	delta = size - __sync_lock_test_and_set(&rss_now[member], size);
+	if (!own) {
+		if (delta > 0)
+			__sync_fetch_and_add(&rss_other_gained[member], delta);
+		else if (target_exiting)
+			__sync_fetch_and_add(&rss_exit_lost[member], -delta);
+		else
+			__sync_fetch_and_add(&rss_other_lost[member], -delta);
+		return 0;
+	}
+	t = thread_get((__u32)id);
+	if (!t)
+		return 0;
+	if (delta > 0) {
+		t->rss_gained[member] += delta;
+		return 0;
+	}
+	t->rss_lost[member] += -delta;
+	nr = t->sys.nr;
+	if (member != MW_RSS_SWAP && is_return_call(nr) && nr < MW_SYS_NR)
+		t->rss_returned[nr] += -delta;
 	return 0;
 }
 

@@ -33,6 +33,15 @@ enum mw_syscall {
 	MW_SYS_NR,
 };
 
+/* the kernel's mm counters (kmem:rss_stat's member), the index into the rss arrays */
+enum mw_rss {
+	MW_RSS_FILE,
+	MW_RSS_ANON,
+	MW_RSS_SWAP,		/* swap entries: not resident */
+	MW_RSS_SHMEM,
+	MW_RSS_NR,
+};
+
 /* allocator entry points, grouped by how their result is accounted */
 enum mw_alloc_fn {
 	MW_FN_NONE,
@@ -101,9 +110,29 @@ struct mw_thread {
 	__u64 mprotect_none_bytes;	/* made PROT_NONE: how arenas shrink */
 	__u64 madvise_bytes[MW_ADV_NR];
 
+	/*
+	 * Resident memory (kmem:rss_stat) this thread's own faults added and its
+	 * own calls removed, per counter, and of the removed what left during
+	 * each return call (brk, munmap, mremap, madvise: index enum mw_syscall).
+	 */
+	__u64 rss_gained[MW_RSS_NR];
+	__u64 rss_lost[MW_RSS_NR];
+	__u64 rss_returned[MW_SYS_NR];
+
 	/* scratch state of the BPF programs, not counters */
 	struct mw_syscall_inflight sys;
 	struct mw_alloc_inflight call;
+};
+
+/*
+ * Value of the region table, keyed by the start address an mmap returned:
+ * which thread created the mapping. The brk heap and mappings older than
+ * the attach are not in it.
+ */
+struct mw_region {
+	__u64 len;
+	__u32 tid;
+	__u32 pad;
 };
 
 /* Value of the live-allocation table, keyed by the block's address. */

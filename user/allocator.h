@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include "procmaps.h"
 
 /* the malloc family, in the order of allocator_functions[] */
 enum mw_func {
@@ -50,15 +51,6 @@ struct candidates {
 	} items[MW_MAX_CANDIDATES];
 };
 
-struct maps_entry {
-	unsigned long long start, end, offset, inode;
-	char perms[5];
-	const char *path;	/* points into the parsed line; "" if anonymous */
-	int path_len;
-};
-
-/* Parses one /proc/PID/maps line; 0 or -EINVAL. */
-int maps_parse_line(const char *line, struct maps_entry *e);
 const char *origin_name(enum mw_origin origin);
 
 /*

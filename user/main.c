@@ -184,7 +184,8 @@ static int load_bpf(const struct mw_options *o, pid_t pid, struct memwatch_bpf *
 	if (o->no_malloc)
 		probes_skip_malloc(skel);
 	err = memwatch_bpf__load(skel);
-	if (err == -EPERM || err == -EACCES) {
+	/* EACCES is the verifier's refusal, not a missing privilege */
+	if (err == -EPERM) {
 		elog("permission denied loading BPF: run as root (or with CAP_BPF and CAP_PERFMON)");
 		return MW_EXIT_PERMISSION;
 	} else if (err) {
@@ -193,6 +194,28 @@ static int load_bpf(const struct mw_options *o, pid_t pid, struct memwatch_bpf *
 		return MW_EXIT_BPF;
 	}
 	return 0;
+}
+
+/*
+ * Where the resident counters start: /proc's values for a running process,
+ * zero for a launched one, whose counting waits for its exec.
+ */
+static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
+{
+	struct proc_status st;
+	__s64 *base = m->res.base;
+
+	if (m->info.launched) {
+		skel->bss->exec_pending = 1;
+		return;
+	}
+	if (proc_status_read(m->info.pid, &st))
+		return;
+	m->status = st;
+	base[MW_RSS_FILE] = st.rss_file_bytes;
+	base[MW_RSS_ANON] = st.rss_anon_bytes;
+	base[MW_RSS_SHMEM] = st.rss_shmem_bytes;
+	memcpy(skel->bss->rss_now, base, sizeof(skel->bss->rss_now));
 }
 
 static int attach_all(struct memwatch_bpf *skel, const struct mw_target_info *info,
@@ -314,6 +337,7 @@ int main(int argc, char **argv)
 	ret = load_bpf(&opts, model.info.pid, &skel);
 	if (ret)
 		goto cleanup;
+	set_resident_base(skel, &model);
 	ret = attach_all(skel, &model.info, &alloc, &probes);
 	model.info.tracepoints = probes.tracepoints;
 	model.info.uprobes = probes.uprobes;

@@ -28,6 +28,27 @@ __u64 mw_returned_bytes(const struct mw_thread *t)
 	       t->madvise_bytes[MW_ADV_REMOVE];
 }
 
+static __u64 sum_resident(const __u64 *per_member)
+{
+	return per_member[MW_RSS_FILE] + per_member[MW_RSS_ANON] + per_member[MW_RSS_SHMEM];
+}
+
+__u64 mw_resident_gained(const struct mw_thread *t)
+{
+	return sum_resident(t->rss_gained);
+}
+
+__u64 mw_resident_lost(const struct mw_thread *t)
+{
+	return sum_resident(t->rss_lost);
+}
+
+__u64 mw_returned_actual(const struct mw_thread *t)
+{
+	return t->rss_returned[MW_SYS_BRK] + t->rss_returned[MW_SYS_MUNMAP] +
+	       t->rss_returned[MW_SYS_MREMAP] + t->rss_returned[MW_SYS_MADVISE];
+}
+
 double mw_rate(__u64 now, __u64 prev, double interval_s)
 {
 	if (interval_s <= 0 || now < prev)
@@ -56,6 +77,9 @@ void model_init(struct mw_model *m)
 
 void model_free(struct mw_model *m)
 {
+	free(m->regions);
+	m->regions = NULL;
+	m->nr_regions = 0;
 	free(m->rows);
 	m->rows = NULL;
 	m->nr_rows = m->nr_sorted = m->cap_rows = 0;
@@ -157,4 +181,121 @@ void model_end_update(struct mw_model *m, bool pid_alive)
 		row->stale = false;
 		mw_thread_add(&m->total, &row->now);
 	}
+}
+
+static int cmp_region(const void *a, const void *b)
+{
+	const struct mw_region_rec *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void model_set_regions(struct mw_model *m, struct mw_region_rec *regions, size_t count)
+{
+	free(m->regions);
+	qsort(regions, count, sizeof(*regions), cmp_region);
+	m->regions = regions;
+	m->nr_regions = count;
+}
+
+void model_clear_resident(struct mw_model *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr_rows; i++)
+		m->rows[i].resident_now = m->rows[i].advised_resident = 0;
+	m->res.heap_now = m->res.unowned_now = m->res.lazyfree = 0;
+}
+
+/* The region record containing @addr: the last one starting at or below it. */
+static const struct mw_region_rec *region_of(const struct mw_model *m, __u64 addr)
+{
+	size_t lo = 0, hi = m->nr_regions;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->regions[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || addr >= m->regions[lo - 1].start + m->regions[lo - 1].len)
+		return NULL;
+	return &m->regions[lo - 1];
+}
+
+void model_credit_vma(struct mw_model *m, const struct smaps_vma *vma)
+{
+	const struct maps_entry *map = &vma->map;
+	const struct mw_region_rec *region;
+	struct mw_row *row;
+
+	m->res.lazyfree += vma->lazyfree;
+	if (!vma->anonymous)
+		return;
+	if (map->path_len == 6 && !strncmp(map->path, "[heap]", 6)) {
+		m->res.heap_now += vma->anonymous;
+		return;
+	}
+	region = map->path[0] == '/' ? NULL : region_of(m, map->start);
+	row = region ? (struct mw_row *)model_find(m, region->tid) : NULL;
+	if (!row) {
+		m->res.unowned_now += vma->anonymous;
+		return;
+	}
+	row->resident_now += vma->anonymous;
+	row->advised_resident += vma->lazyfree;
+}
+
+__s64 model_rss_tally(const struct mw_model *m, enum mw_rss member)
+{
+	__s64 tally = m->res.base[member];
+	size_t i;
+
+	for (i = 0; i < m->nr_rows; i++)
+		tally += m->rows[i].now.rss_gained[member] - m->rows[i].now.rss_lost[member];
+	return tally + m->res.other_gained[member] - m->res.other_lost[member];
+}
+
+__u64 model_rss_anon(const struct mw_model *m)
+{
+	return m->status.rss_anon_bytes;
+}
+
+__u64 model_retained_bytes(const struct mw_model *m)
+{
+	__u64 anon = model_rss_anon(m), live = mw_live_bytes(&m->total);
+
+	return anon > live ? anon - live : 0;
+}
+
+bool model_rss_tally_ok(const struct mw_model *m)
+{
+	__s64 diff = model_rss_tally(m, MW_RSS_ANON) - (__s64)model_rss_anon(m);
+	__u64 allowed = model_rss_anon(m) / 100;
+
+	if (allowed < 1024 * 1024)
+		allowed = 1024 * 1024;
+	return (__u64)(diff < 0 ? -diff : diff) <= allowed;
+}
+
+__u64 model_resident_gained(const struct mw_model *m)
+{
+	return mw_resident_gained(&m->total) + sum_resident(m->res.other_gained);
+}
+
+__u64 model_resident_lost(const struct mw_model *m)
+{
+	return mw_resident_lost(&m->total) + sum_resident(m->res.other_lost);
+}
+
+__u64 model_resident_now(const struct mw_model *m)
+{
+	__u64 sum = m->res.heap_now + m->res.unowned_now;
+	size_t i;
+
+	for (i = 0; i < m->nr_rows; i++)
+		sum += m->rows[i].resident_now;
+	return sum;
 }

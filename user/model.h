@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "memwatch.h"
+#include "procmaps.h"
 #include "target.h"
 
 struct mw_row {
@@ -21,6 +22,31 @@ struct mw_row {
 	char comm[MW_COMM_LEN];
 	struct mw_thread now;		/* counters at this update */
 	struct mw_thread prev;		/* counters at the previous update */
+	/* anonymous memory of the regions this thread created, from smaps */
+	__u64 resident_now;
+	__u64 advised_resident;		/* of which MADV_FREE'd (LazyFree) */
+};
+
+/* A region the target mmap'd while watched, and the thread that did it. */
+struct mw_region_rec {
+	__u64 start;
+	__u64 len;
+	__u32 tid;
+};
+
+/* The process's resident memory as kmem:rss_stat saw it, per mm counter. */
+struct mw_resident {
+	__s64 base[MW_RSS_NR];		/* at attach, from /proc */
+	__s64 now[MW_RSS_NR];		/* the kernel's current value */
+	__s64 at_exit[MW_RSS_NR];	/* when the last thread began to exit */
+	__u64 other_gained[MW_RSS_NR];	/* by other tasks: reclaim, khugepaged */
+	__u64 other_lost[MW_RSS_NR];
+	__u64 exit_lost[MW_RSS_NR];	/* released by the process's exit */
+	bool exited;			/* at_exit and exit_lost are set */
+	/* anonymous resident memory no thread row owns, from smaps */
+	__u64 heap_now;			/* the brk heap */
+	__u64 unowned_now;		/* mapped before attach, stacks, file COW */
+	__u64 lazyfree;			/* whole process: MADV_FREE'd, still resident */
 };
 
 /* What was attached to what: fixed after start. */
@@ -39,7 +65,11 @@ struct mw_model {
 	struct mw_row *rows;		/* sorted by tid after each update */
 	size_t nr_rows, nr_sorted, cap_rows;
 	struct mw_thread total, total_prev;
-	struct proc_status status;	/* the last one read while the target lived */
+	/* the last one read while the target lived, RSS as it began to exit after */
+	struct proc_status status;
+	struct mw_resident res;
+	struct mw_region_rec *regions;	/* sorted by start */
+	size_t nr_regions;
 	__u64 lost_events;
 	double elapsed_s;		/* since attach */
 	double interval_s;		/* since the previous update */
@@ -51,6 +81,11 @@ struct mw_model {
 __u64 mw_live_bytes(const struct mw_thread *t);
 __u64 mw_grown_bytes(const struct mw_thread *t);
 __u64 mw_returned_bytes(const struct mw_thread *t);
+/* Resident bytes (file, anon, shmem) the thread's own faults added and its calls removed. */
+__u64 mw_resident_gained(const struct mw_thread *t);
+__u64 mw_resident_lost(const struct mw_thread *t);
+/* Resident bytes that left during the thread's brk, munmap, mremap and madvise calls. */
+__u64 mw_returned_actual(const struct mw_thread *t);
 /* Per-second rate of a counter between two updates. */
 double mw_rate(__u64 now, __u64 prev, double interval_s);
 /* Adds every counter of @src into @dst (not the in-flight state). */
@@ -67,5 +102,26 @@ int model_add_live_thread(struct mw_model *m, __u32 tid);
 /* Finishes an update: sorts, names, sums. @pid_alive reads names from /proc. */
 void model_end_update(struct mw_model *m, bool pid_alive);
 const struct mw_row *model_find(const struct mw_model *m, __u32 tid);
+
+/* Takes ownership of @regions (malloc'd, any order) for the next model_credit_vma()s. */
+void model_set_regions(struct mw_model *m, struct mw_region_rec *regions, size_t count);
+/* Clears what the previous smaps reading credited. */
+void model_clear_resident(struct mw_model *m);
+/* Credits one smaps mapping's anonymous memory to the thread that created it. */
+void model_credit_vma(struct mw_model *m, const struct smaps_vma *vma);
+
+/* The resident bytes of counter @member by the kernel's events: base + gained - lost. */
+__s64 model_rss_tally(const struct mw_model *m, enum mw_rss member);
+/* Anonymous RSS the allocator holds beyond the live heap: rss_anon - live. */
+__u64 model_retained_bytes(const struct mw_model *m);
+/* The process's anonymous RSS (status.rss_anon_bytes). */
+__u64 model_rss_anon(const struct mw_model *m);
+/* Whether the anonymous tally agrees with model_rss_anon() within 1% or 1 MiB. */
+bool model_rss_tally_ok(const struct mw_model *m);
+/* Process-wide resident bytes gained and lost while attached (not at exit). */
+__u64 model_resident_gained(const struct mw_model *m);
+__u64 model_resident_lost(const struct mw_model *m);
+/* Anonymous resident memory now, over all owners. */
+__u64 model_resident_now(const struct mw_model *m);
 
 #endif /* MW_MODEL_H */

@@ -68,7 +68,12 @@ static void json_counters(FILE *out, const struct mw_thread *t)
 	for (i = 1; i < MW_SYS_NR; i++)
 		fprintf(out, "%s\"%s\":%llu", i > 1 ? "," : "", syscalls[i],
 			(unsigned long long)t->syscalls[i]);
-	fputc('}', out);
+	fprintf(out, "},\"returned_actual\":{\"brk\":%llu,\"munmap\":%llu,\"mremap\":%llu,"
+		"\"madvise\":%llu}", (unsigned long long)t->rss_returned[MW_SYS_BRK],
+		(unsigned long long)t->rss_returned[MW_SYS_MUNMAP],
+		(unsigned long long)t->rss_returned[MW_SYS_MREMAP],
+		(unsigned long long)t->rss_returned[MW_SYS_MADVISE]);
+	json_u64(out, "returned_actual_bytes", mw_returned_actual(t));
 }
 
 static void json_process(FILE *out, const struct mw_model *m)
@@ -85,6 +90,20 @@ static void json_process(FILE *out, const struct mw_model *m)
 	json_u64(out, "rss_file_bytes", st->rss_file_bytes);
 	json_u64(out, "rss_shmem_bytes", st->rss_shmem_bytes);
 	json_counters(out, &m->total);
+	json_u64(out, "retained_bytes", m->info.malloc_probed ? model_retained_bytes(m) : 0);
+	json_u64(out, "resident_gained_bytes", model_resident_gained(m));
+	json_u64(out, "resident_lost_bytes", model_resident_lost(m));
+	json_u64(out, "resident_lost_other_bytes",
+		 model_resident_lost(m) - mw_returned_actual(&m->total));
+	json_u64(out, "resident_released_at_exit_bytes",
+		 m->res.exit_lost[MW_RSS_FILE] + m->res.exit_lost[MW_RSS_ANON] +
+		 m->res.exit_lost[MW_RSS_SHMEM]);
+	json_u64(out, "resident_now_bytes", model_resident_now(m));
+	json_u64(out, "heap_resident_bytes", m->res.heap_now);
+	json_u64(out, "unowned_resident_bytes", m->res.unowned_now);
+	json_u64(out, "advised_resident_bytes", m->res.lazyfree);
+	fprintf(out, ",\"rss_tally_anon_bytes\":%lld,\"rss_tally_ok\":%s",
+		(long long)model_rss_tally(m, MW_RSS_ANON), model_rss_tally_ok(m) ? "true" : "false");
 	json_u64(out, "lost_events", m->lost_events);
 	json_u64(out, "threads", m->nr_rows);
 	json_u64(out, "exited_threads", exited);
@@ -103,6 +122,12 @@ static void json_threads(FILE *out, const struct mw_model *m)
 		json_string(out, row->comm);
 		fprintf(out, ",\"exited\":%s", row->exited ? "true" : "false");
 		json_counters(out, &row->now);
+		json_u64(out, "resident_gained_bytes", mw_resident_gained(&row->now));
+		json_u64(out, "resident_lost_bytes", mw_resident_lost(&row->now));
+		json_u64(out, "resident_lost_other_bytes",
+			 mw_resident_lost(&row->now) - mw_returned_actual(&row->now));
+		json_u64(out, "resident_now_bytes", row->resident_now);
+		json_u64(out, "advised_resident_bytes", row->advised_resident);
 		fputc('}', out);
 	}
 	fputc(']', out);

@@ -18,19 +18,22 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 		m->info.pid, m->info.comm, B(st->rss_bytes), B(st->rss_anon_bytes),
 		B(st->rss_file_bytes));
 	if (m->info.malloc_probed)
-		fprintf(out, "  live heap %s", B(mw_live_bytes(t)));
+		fprintf(out, "  live heap %s  retained %s", B(mw_live_bytes(t)),
+			B(model_retained_bytes(m)));
 	if (m->info.malloc_probed && rates)
 		fprintf(out, "  allocs/s %.0f",
 			mw_rate(t->alloc_calls, m->total_prev.alloc_calls, m->interval_s));
-	fprintf(out, "  grown %s  returned %s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)));
+	fprintf(out, "  grown %s  returned %s asked / %s actual\n", B(mw_grown_bytes(t)),
+		B(mw_returned_bytes(t)), B(mw_returned_actual(t)));
 }
 
 static void print_thread_table(FILE *out, const struct mw_model *m)
 {
 	size_t i;
 
-	fprintf(out, "%9s %-15s %-5s %9s %8s %9s %8s %8s %8s %8s %8s\n", "TID", "COMM", "STATE",
-		"ALLOCS", "ALLOC'D", "FREES", "FREED", "OTHERS'", "LIVE", "GROWN", "RETURNED");
+	fprintf(out, "%9s %-15s %-5s %9s %8s %9s %8s %8s %8s %8s %8s %8s %8s\n", "TID", "COMM",
+		"STATE", "ALLOCS", "ALLOC'D", "FREES", "FREED", "OTHERS'", "LIVE", "GROWN",
+		"RET_ASK", "RET_ACT", "RES_NOW");
 	for (i = 0; i < m->nr_rows; i++) {
 		const struct mw_row *row = &m->rows[i];
 		const struct mw_thread *t = &row->now;
@@ -42,8 +45,14 @@ static void print_thread_table(FILE *out, const struct mw_model *m)
 				B(t->free_other_bytes), B(mw_live_bytes(t)));
 		else
 			fprintf(out, "%9s %8s %9s %8s %8s %8s ", "-", "-", "-", "-", "-", "-");
-		fprintf(out, "%8s %8s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)));
+		fprintf(out, "%8s %8s %8s %8s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)),
+			B(mw_returned_actual(t)), B(row->resident_now));
 	}
+	/* resident memory no thread created while we watched */
+	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[brk heap]", "", 82, "",
+		B(m->res.heap_now));
+	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[other anon]", "", 82, "",
+		B(m->res.unowned_now));
 }
 
 static void text_interval(FILE *out, const struct mw_model *m)
@@ -114,6 +123,15 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	print_thread_table(out, m);
 	fputc('\n', out);
 	print_syscall_table(out, m);
+	fprintf(out, "\nresident: gained %s, lost %s (%s during return calls, %s other), "
+		"released at exit %s; MADV_FREE'd still resident %s\n",
+		B(model_resident_gained(m)), B(model_resident_lost(m)), B(mw_returned_actual(t)),
+		B(model_resident_lost(m) - mw_returned_actual(t)),
+		B(m->res.exit_lost[MW_RSS_FILE] + m->res.exit_lost[MW_RSS_ANON] +
+		  m->res.exit_lost[MW_RSS_SHMEM]), B(m->res.lazyfree));
+	fprintf(out, "anon RSS tally %s from the kernel's events vs %s %s\n",
+		B(model_rss_tally(m, MW_RSS_ANON)), B(model_rss_anon(m)),
+		model_rss_tally_ok(m) ? "(agrees)" : "(DOES NOT AGREE: events were missed)");
 	fprintf(out, "\nlost events: %llu  untracked allocations: %llu (%s)  "
 		"frees of blocks allocated before attach: %llu\n",
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,

@@ -3,43 +3,51 @@
 #include <stdlib.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <stdio.h>
+#include <string.h>
+#include "fileio.h"
 #include "snapshot.h"
 #include "memwatch.skel.h"
 
-/* Copies every thread's counters out of the map, a batch at a time. */
-static int read_threads(int map_fd, __u32 max_entries, struct mw_model *m)
+/*
+ * Copies up to @max entries of a hash map into @keys and @values, a batch at
+ * a time; their number in *@count. 0 or -errno.
+ */
+static int read_map(int fd, __u32 max, void *keys, size_t key_size, void *values,
+		    size_t value_size, __u32 *count)
 {
-	struct mw_thread *values = calloc(max_entries, sizeof(*values));
-	__u32 *keys = calloc(max_entries, sizeof(*keys));
-	__u32 batch, count, i;
-	bool first = true;
-	int err = 0;
+	__u64 batch;
+	__u32 n;
+	int err;
 
-	if (!values || !keys) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (;;) {
-		count = max_entries;
-		err = bpf_map_lookup_batch(map_fd, first ? NULL : &batch, &batch, keys, values,
-					   &count, NULL);
+	*count = 0;
+	do {
+		n = max - *count;
+		err = bpf_map_lookup_batch(fd, *count ? &batch : NULL, &batch,
+					   (char *)keys + *count * key_size,
+					   (char *)values + *count * value_size, &n, NULL);
 		/* ENOENT marks the last batch, which may still hold entries */
-		if (err && errno != ENOENT) {
-			err = -errno;
-			goto cleanup;
-		}
-		for (i = 0; i < count; i++) {
-			if (model_set_thread(m, keys[i], &values[i])) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-		}
-		if (err) {
-			err = 0;
-			break;
-		}
-		first = false;
-	}
+		if (err && errno != ENOENT)
+			return -errno;
+		*count += n;
+	} while (!err && *count < max);
+	return 0;
+}
+
+/* Every thread's counters. */
+static int read_threads(struct bpf_map *map, struct mw_model *m)
+{
+	__u32 max = bpf_map__max_entries(map), count, i;
+	struct mw_thread *values = calloc(max, sizeof(*values));
+	__u32 *keys = calloc(max, sizeof(*keys));
+	int err = -ENOMEM;
+
+	if (!values || !keys)
+		goto cleanup;
+	err = read_map(bpf_map__fd(map), max, keys, sizeof(*keys), values, sizeof(*values),
+		       &count);
+	for (i = 0; !err && i < count; i++)
+		err = model_set_thread(m, keys[i], &values[i]);
 cleanup:
 	free(values);
 	free(keys);
@@ -51,6 +59,65 @@ static void add_live_thread(pid_t tid, void *model)
 	model_add_live_thread(model, tid);
 }
 
+/* The region table: who mmap'd what. */
+static int read_regions(struct bpf_map *map, struct mw_model *m)
+{
+	__u32 max = bpf_map__max_entries(map), count, i;
+	struct mw_region *values = calloc(max, sizeof(*values));
+	__u64 *keys = calloc(max, sizeof(*keys));
+	struct mw_region_rec *recs = calloc(max, sizeof(*recs));
+	int err = -ENOMEM;
+
+	if (!values || !keys || !recs)
+		goto cleanup;
+	err = read_map(bpf_map__fd(map), max, keys, sizeof(*keys), values, sizeof(*values),
+		       &count);
+	if (err)
+		goto cleanup;
+	for (i = 0; i < count; i++)
+		recs[i] = (struct mw_region_rec){ keys[i], values[i].len, values[i].tid };
+	model_set_regions(m, recs, count);
+	recs = NULL;
+cleanup:
+	free(recs);
+	free(keys);
+	free(values);
+	return err;
+}
+
+static void credit_vma(const struct smaps_vma *vma, void *model)
+{
+	model_credit_vma(model, vma);
+}
+
+/* Who holds resident memory now: each anonymous mapping credited to its creator. */
+static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
+{
+	char path[64], *smaps;
+
+	if (read_regions(skel->maps.regions, m))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", m->info.pid);
+	smaps = read_path(path, NULL);
+	if (!smaps)
+		return;
+	model_clear_resident(m);
+	smaps_parse(smaps, credit_vma, m);
+	free(smaps);
+}
+
+static void read_resident(const struct memwatch_bpf *skel, struct mw_resident *res)
+{
+	const typeof(*skel->bss) *bss = skel->bss;
+
+	memcpy(res->now, bss->rss_now, sizeof(res->now));
+	memcpy(res->at_exit, bss->rss_at_exit, sizeof(res->at_exit));
+	memcpy(res->other_gained, bss->rss_other_gained, sizeof(res->other_gained));
+	memcpy(res->other_lost, bss->rss_other_lost, sizeof(res->other_lost));
+	memcpy(res->exit_lost, bss->rss_exit_lost, sizeof(res->exit_lost));
+	res->exited = bss->target_exiting;
+}
+
 int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_s)
 {
 	struct bpf_map *threads = skel->maps.threads;
@@ -59,7 +126,7 @@ int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_
 	int err;
 
 	model_begin_update(m, elapsed_s);
-	err = read_threads(bpf_map__fd(threads), bpf_map__max_entries(threads), m);
+	err = read_threads(threads, m);
 	if (err)
 		return err;
 	/* a zombie keeps its /proc entry but no longer any memory */
@@ -69,6 +136,19 @@ int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_
 		for_each_thread(m->info.pid, add_live_thread, m);
 	}
 	m->lost_events = skel->bss->lost_events;
+	read_resident(skel, &m->res);
+	if (!alive && m->res.exited) {
+		/* /proc has nothing left: what the kernel counted as the exit began */
+		const __s64 *rss = m->res.at_exit;
+
+		m->status.rss_anon_bytes = rss[MW_RSS_ANON];
+		m->status.rss_file_bytes = rss[MW_RSS_FILE];
+		m->status.rss_shmem_bytes = rss[MW_RSS_SHMEM];
+		m->status.rss_bytes = rss[MW_RSS_ANON] + rss[MW_RSS_FILE] + rss[MW_RSS_SHMEM];
+	}
 	model_end_update(m, alive);
+	/* after the rows exist: regions are credited to them */
+	if (alive)
+		read_ownership(skel, m);
 	return 0;
 }

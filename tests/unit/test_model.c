@@ -48,7 +48,9 @@ static void fill(struct mw_thread *t, __u64 base)
 		t->madvise_bytes[i] = k++;
 }
 
-#define NR_COUNTERS (11 + MW_SYS_NR + 10 + MW_ADV_NR)
+/* the counters up to madvise_bytes[], then the resident ones */
+#define NR_SYSCALL_COUNTERS (11 + MW_SYS_NR + 10 + MW_ADV_NR)
+#define NR_COUNTERS (NR_SYSCALL_COUNTERS + 2 * MW_RSS_NR + MW_SYS_NR)
 
 /* How many counters of @t hold @a + @b times their position (as after fill+add). */
 static int count_sums(const struct mw_thread *t, __u64 a, __u64 b)
@@ -176,7 +178,7 @@ static void test_thread_add(void)
 
 	mw_thread_add(&dst, &src);
 	ASSERT_EQ(count_sums(&dst, 1000, 1), NR_COUNTERS, "add: every counter summed");
-	ASSERT_EQ(dst.madvise_bytes[MW_ADV_OTHER], 1000 + 1 + 2 * (NR_COUNTERS - 1),
+	ASSERT_EQ(dst.madvise_bytes[MW_ADV_OTHER], 1000 + 1 + 2 * (NR_SYSCALL_COUNTERS - 1),
 		  "add: last madvise bucket summed");
 	ASSERT_EQ(dst.syscalls[MW_SYS_NONE], 1000 + 1 + 2 * 11, "add: syscalls[0] summed");
 	ASSERT_EQ(dst.alloc_calls, 1001, "add: first counter summed");
