@@ -1,5 +1,5 @@
 /*
- * channel - the C workload of memwatch's scenarios (shared/SCENARIOS.md).
+ * channel - the C workload of memwatch's scenarios (SCENARIOS.md).
  *
  * A mutex+condvar FIFO filled and drained in the patterns that make glibc keep memory (paired,
  * batch, per-thread arenas, cross-thread frees), plus a buffer recycler, a leak, large blocks and
@@ -33,6 +33,9 @@
 #define KIB 1024ULL
 #define MIB (1024 * KIB)
 
+/* --advice none: munmap the region without advising it first */
+#define ADVICE_NONE -1
+
 /* main plus the longest chain of workers -T accepts */
 #define MAX_THREADS 64
 
@@ -58,6 +61,7 @@ static struct options {
 	bool pool;
 	int advice;
 	bool untouched;
+	bool keep_mapped;
 	enum trim_point trim_at;
 	bool hold;
 	unsigned int delay_ms;
@@ -120,6 +124,47 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(int status, con
 #define die(...) fail(1, __VA_ARGS__)
 #define usage_error(...) fail(2, __VA_ARGS__)
 
+/* ---- channel layout ---- */
+
+/* -t node: each message is one malloc(SIZE) starting with this header */
+struct node {
+	struct node *next;
+	uint64_t value;
+};
+
+/*
+ * -t value and -t boxed: the block of Rust's std mpsc (list flavour) for an 8-byte T: 31 slots of
+ * (message, state) and the next pointer. One malloc per 31 messages.
+ */
+#define BLOCK_CAP 31
+#define SLOT_WRITTEN 1
+
+struct slot {
+	uint64_t msg;		/* the value, or the address of the boxed value */
+	uint64_t state;
+};
+
+struct block {
+	struct slot slots[BLOCK_CAP];
+	struct block *next;
+};
+
+static_assert(sizeof(struct block) == 504, "Rust's mpsc block for a u64 is 504 bytes");
+
+struct channel {
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty;
+	uint64_t len;
+	struct node *first;	/* -t node: oldest and newest node */
+	struct node *last;
+	struct block *head;	/* -t value/boxed: block read from and block written to */
+	struct block *tail;
+	unsigned int head_slot;	/* next slot to read in head */
+	unsigned int tail_slot;	/* next slot to write in tail */
+};
+
+#define CHANNEL_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, .nonempty = PTHREAD_COND_INITIALIZER }
+
 /* ---- per-thread accounting ---- */
 
 struct counters {
@@ -138,6 +183,7 @@ struct actor {
 	char role[16];
 	pid_t tid;
 	struct counters c;
+	struct channel ch;	/* its own channel; with --hold it is kept until exit */
 };
 
 /* actors[0] is main; workers and the producer/consumer pair take the next slots */
@@ -155,6 +201,7 @@ static struct actor *actor_enter(struct actor *a)
 	char name[16];
 
 	a->tid = gettid();
+	a->ch = (struct channel)CHANNEL_INIT;
 	if (a != &actors[0]) {
 		/* the kernel keeps 15 characters of a thread name */
 		snprintf(name, sizeof(name), "mw-%s", a->role);
@@ -215,92 +262,7 @@ static void join(pthread_t thread)
 		die("pthread_join: %s", strerror(err));
 }
 
-/*
- * An exiting thread hands its tcache back from inside glibc (tcache_thread_shutdown): one free()
- * per cached chunk, then one for the cache itself. Uprobes on free() see those calls. Items leave
- * up to tcache_count chunks in their bins, while a -n 0 thread has no cache at all, so the two
- * runs would differ by a few frees nobody asked for. Filling the bins the items use, in both runs,
- * makes the exit frees the same: each bin is full whatever the items left in it.
- */
-#define TCACHE_FILL 16	/* more than glibc's default tcache_count (7) */
-
-static unsigned int item_sizes(size_t sizes[2]);
-
-static void tcache_settle(void)
-{
-	void *volatile held[TCACHE_FILL];
-	size_t sizes[2];
-	unsigned int nr = item_sizes(sizes);
-
-	for (unsigned int s = 0; s < nr; s++) {
-		for (unsigned int i = 0; i < TCACHE_FILL; i++) {
-			held[i] = malloc(sizes[s]);
-			if (!held[i])
-				die("malloc(%zu) failed", sizes[s]);
-		}
-		for (unsigned int i = 0; i < TCACHE_FILL; i++)
-			free(held[i]);
-	}
-}
-
 /* ---- the channel ---- */
-
-/* -t node: each message is one malloc(SIZE) starting with this header */
-struct node {
-	struct node *next;
-	uint64_t value;
-};
-
-/*
- * -t value and -t boxed: the block of Rust's std mpsc (list flavour) for an 8-byte T: 31 slots of
- * (message, state) and the next pointer. One malloc per 31 messages.
- */
-#define BLOCK_CAP 31
-#define SLOT_WRITTEN 1
-
-struct slot {
-	uint64_t msg;		/* the value, or the address of the boxed value */
-	uint64_t state;
-};
-
-struct block {
-	struct slot slots[BLOCK_CAP];
-	struct block *next;
-};
-
-static_assert(sizeof(struct block) == 504, "Rust's mpsc block for a u64 is 504 bytes");
-
-/* The allocation sizes the items of opts.type use. */
-static unsigned int item_sizes(size_t sizes[2])
-{
-	switch (opts.type) {
-	case ITEM_NODE:
-		sizes[0] = opts.size;
-		return 1;
-	case ITEM_VALUE:
-		sizes[0] = sizeof(struct block);
-		return 1;
-	case ITEM_BOXED:
-		sizes[0] = sizeof(struct block);
-		sizes[1] = sizeof(uint64_t);
-		return 2;
-	}
-	return 0;
-}
-
-struct channel {
-	pthread_mutex_t lock;
-	pthread_cond_t nonempty;
-	uint64_t len;
-	struct node *first;	/* -t node: oldest and newest node */
-	struct node *last;
-	struct block *head;	/* -t value/boxed: block read from and block written to */
-	struct block *tail;
-	unsigned int head_slot;	/* next slot to read in head */
-	unsigned int tail_slot;	/* next slot to write in tail */
-};
-
-#define CHANNEL_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, .nonempty = PTHREAD_COND_INITIALIZER }
 
 static void node_push(struct channel *ch, struct node *node)
 {
@@ -325,7 +287,7 @@ static void block_push(struct channel *ch, struct actor *a, uint64_t msg)
 {
 	struct slot *slot;
 
-	/* as in Rust, a block is allocated (zeroed) when its first slot is written */
+	/* as in Rust, a block is allocated when its first slot is written, and zeroed */
 	if (!ch->tail || ch->tail_slot == BLOCK_CAP) {
 		struct block *block = item_alloc(a, sizeof(*block));
 
@@ -443,16 +405,35 @@ static void channel_drained(struct channel *ch, struct actor *a)
 	pthread_mutex_unlock(&ch->lock);
 }
 
-/* Send all N messages, then receive all N, on a channel of the calling thread. */
+/* Send all N messages, then receive all N, on the thread's own channel. */
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec left = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&left, &left) && errno == EINTR)
+		;
+}
+
+/* -i in channel modes: a pause after every twentieth of the items, to watch it live */
+static void pace(uint64_t i)
+{
+	uint64_t step = opts.count / 20 ? opts.count / 20 : 1;
+
+	if (opts.interval_ms && i && i % step == 0)
+		sleep_ms(opts.interval_ms);
+}
+
 static void channel_batch(struct actor *a)
 {
-	struct channel ch = CHANNEL_INIT;
-
-	for (uint64_t i = 0; i < opts.count; i++)
-		channel_send(&ch, a, i);
-	for (uint64_t i = 0; i < opts.count; i++)
-		expect(channel_recv(&ch, a), i);
-	channel_drained(&ch, a);
+	for (uint64_t i = 0; i < opts.count; i++) {
+		channel_send(&a->ch, a, i);
+		pace(i);
+	}
+	for (uint64_t i = 0; i < opts.count; i++) {
+		expect(channel_recv(&a->ch, a), i);
+		pace(i);
+	}
+	channel_drained(&a->ch, a);
 }
 
 /* ---- channel modes ---- */
@@ -460,13 +441,12 @@ static void channel_batch(struct actor *a)
 static void run_paired(void)
 {
 	struct actor *a = actor_enter(&actors[0]);
-	struct channel ch = CHANNEL_INIT;
 
 	for (uint64_t i = 0; i < opts.count; i++) {
-		channel_send(&ch, a, i);
-		expect(channel_recv(&ch, a), i);
+		channel_send(&a->ch, a, i);
+		expect(channel_recv(&a->ch, a), i);
 	}
-	channel_drained(&ch, a);
+	channel_drained(&a->ch, a);
 	trim_point(a, TRIM_JOINED);
 	actor_finish(a);
 }
@@ -492,7 +472,6 @@ static void *chain_thread(void *arg)
 	channel_batch(a);
 	if (has_child)
 		join(child);
-	tcache_settle();
 	actor_finish(a);
 	return NULL;
 }
@@ -522,7 +501,6 @@ static void *producer_thread(void *arg)
 
 	for (uint64_t i = 0; i < opts.count; i++)
 		channel_send(&xchannel, a, i);
-	tcache_settle();
 	actor_finish(a);
 	return NULL;
 }
@@ -534,7 +512,6 @@ static void *consumer_thread(void *arg)
 	for (uint64_t i = 0; i < opts.count; i++)
 		expect(channel_recv(&xchannel, a), i);
 	channel_drained(&xchannel, a);
-	tcache_settle();
 	actor_finish(a);
 	return NULL;
 }
@@ -602,13 +579,6 @@ static void list_free(struct actor *a, struct buffer_list *list)
 		item_free(a, b, b->size);
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec left = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&left, &left) && errno == EINTR)
-		;
-}
 
 #define RECYCLER_MIN (5 * MIB)
 #define RECYCLER_MAX (10 * MIB)
@@ -713,14 +683,84 @@ static void run_madvise(void)
 		a->c.mmap_bytes += len;
 		if (!opts.untouched)
 			memset(p, 0x5a, len);
-		if (madvise(p, len, opts.advice))
-			die("madvise: %s", strerror(errno));
-		a->c.madvise_bytes += len;
+		if (opts.advice != ADVICE_NONE) {
+			if (madvise(p, len, opts.advice))
+				die("madvise: %s", strerror(errno));
+			a->c.madvise_bytes += len;
+		}
+		/* --keep-mapped: left to the exit, so MADV_FREE'd pages can be seen resident */
+		if (opts.keep_mapped)
+			continue;
 		if (munmap(p, len))
 			die("munmap: %s", strerror(errno));
 		a->c.munmap_bytes += len;
 	}
 	trim_point(a, TRIM_JOINED);
+	actor_finish(a);
+}
+
+static void *map_region(size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap(%zu): %s", len, strerror(errno));
+	return p;
+}
+
+static void unmap_region(void *p, size_t len)
+{
+	if (munmap(p, len))
+		die("munmap: %s", strerror(errno));
+}
+
+/* The program break: N times up by SIZE, then N times down by SIZE. */
+static void run_sbrk(void)
+{
+	struct actor *a = actor_enter(&actors[0]);
+
+	for (uint64_t i = 0; i < opts.count; i++)
+		if (sbrk(opts.size) == (void *)-1)
+			die("sbrk(+%zu): %s", (size_t)opts.size, strerror(errno));
+	for (uint64_t i = 0; i < opts.count; i++)
+		if (sbrk(-(intptr_t)opts.size) == (void *)-1)
+			die("sbrk(-%zu): %s", (size_t)opts.size, strerror(errno));
+	actor_finish(a);
+}
+
+/* N times: map SIZE, grow it to twice SIZE, shrink it back, unmap. */
+static void run_mremap(void)
+{
+	struct actor *a = actor_enter(&actors[0]);
+	size_t len = opts.size;
+
+	for (uint64_t i = 0; i < opts.count; i++) {
+		void *p = map_region(len, PROT_READ | PROT_WRITE), *q;
+
+		q = mremap(p, len, 2 * len, MREMAP_MAYMOVE);
+		if (q == MAP_FAILED)
+			die("mremap grow: %s", strerror(errno));
+		p = mremap(q, 2 * len, len, 0);
+		if (p == MAP_FAILED)
+			die("mremap shrink: %s", strerror(errno));
+		unmap_region(p, len);
+	}
+	actor_finish(a);
+}
+
+/* N times: reserve SIZE PROT_NONE, make it writable, PROT_NONE again, unmap: an arena's life. */
+static void run_mprotect(void)
+{
+	struct actor *a = actor_enter(&actors[0]);
+	size_t len = opts.size;
+
+	for (uint64_t i = 0; i < opts.count; i++) {
+		void *p = map_region(len, PROT_NONE);
+
+		if (mprotect(p, len, PROT_READ | PROT_WRITE) || mprotect(p, len, PROT_NONE))
+			die("mprotect: %s", strerror(errno));
+		unmap_region(p, len);
+	}
 	actor_finish(a);
 }
 
@@ -736,6 +776,9 @@ static const struct mode modes[] = {
 	{ .name = "leak", .run = run_leak, .count = 100000, .size = 64 },
 	{ .name = "bigalloc", .run = run_bigalloc, .count = 16, .size = MIB },
 	{ .name = "madvise", .run = run_madvise, .count = 1, .size = 64 * MIB },
+	{ .name = "sbrk", .run = run_sbrk, .count = 4, .size = MIB },
+	{ .name = "mremap", .run = run_mremap, .count = 4, .size = MIB },
+	{ .name = "mprotect", .run = run_mprotect, .count = 4, .size = MIB },
 };
 
 static const char *const type_names[] = { "node", "value", "boxed" };
@@ -789,11 +832,13 @@ static uint64_t parse_number(const char *what, const char *s, uint64_t unit, uin
 
 static void usage(void)
 {
-	say(STDOUT_FILENO,
+	/* longer than say()'s buffer */
+	static const char text[] =
 	    "Usage: channel [OPTIONS] MODE\n"
 	    "Allocate and free in one of memwatch's scenarios, then print what was done.\n"
 	    "\n"
 	    "Modes: paired batch threads xthread trim recycler leak bigalloc madvise\n"
+	    "       sbrk mremap mprotect (syscalls only: -n times with -s bytes)\n"
 	    "\n"
 	    "  -n, --count N        items or iterations (k, M, G = 10^3, 10^6, 10^9)\n"
 	    "  -s, --size SIZE      bytes per node or block (K, M, G = 2^10, 2^20, 2^30)\n"
@@ -801,9 +846,11 @@ static void usage(void)
 	    "  -T, --threads N      threads mode: main plus N-1 chained workers (default 3)\n"
 	    "  -k, --keep K         recycler: buffers kept alive (default 20)\n"
 	    "      --pool           recycler: reuse buffers from a free list\n"
-	    "  -i, --interval MS    recycler: sleep per iteration\n"
-	    "      --advice ADVICE  madvise: dontneed or free (default dontneed)\n"
+	    "  -i, --interval MS    recycler: sleep per iteration; channel modes: pause after\n"
+	    "                       every twentieth of the items (to watch them live)\n"
+	    "      --advice ADVICE  madvise: dontneed, free or none (default dontneed)\n"
 	    "      --untouched      madvise: do not write the region first\n"
+	    "      --keep-mapped    madvise: leave the region mapped until exit\n"
 	    "      --trim-at POINT  malloc_trim(0) at none, drained, joined or exit\n"
 	    "      --drop, --hold   free the drained channel's last block, or keep it (default drop)\n"
 	    "  -d, --delay MS       sleep before starting\n"
@@ -816,7 +863,9 @@ static void usage(void)
 	    "Examples:\n"
 	    "  channel -n 1M -t boxed batch\n"
 	    "  channel -w -W --trim-at joined threads\n"
-	    "  channel -n 60 --pool recycler\n");
+	    "  channel -n 60 --pool recycler\n";
+
+	write_all(STDOUT_FILENO, text, sizeof(text) - 1);
 }
 
 enum {
@@ -827,6 +876,7 @@ enum {
 	OPT_DROP,
 	OPT_HOLD,
 	OPT_EXIT_CODE,
+	OPT_KEEP_MAPPED,
 };
 
 static const struct option long_options[] = {
@@ -848,6 +898,7 @@ static const struct option long_options[] = {
 	{ "drop", no_argument, NULL, OPT_DROP },
 	{ "hold", no_argument, NULL, OPT_HOLD },
 	{ "exit-code", required_argument, NULL, OPT_EXIT_CODE },
+	{ "keep-mapped", no_argument, NULL, OPT_KEEP_MAPPED },
 	{ 0 },
 };
 
@@ -901,6 +952,8 @@ static void parse_options(int argc, char **argv)
 				opts.advice = MADV_DONTNEED;
 			else if (!strcmp(optarg, "free"))
 				opts.advice = MADV_FREE;
+			else if (!strcmp(optarg, "none"))
+				opts.advice = ADVICE_NONE;
 			else
 				usage_error("unknown advice '%s'", optarg);
 			break;
@@ -918,6 +971,9 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_EXIT_CODE:
 			opts.exit_code = parse_number("exit code", optarg, 1000, 255);
+			break;
+		case OPT_KEEP_MAPPED:
+			opts.keep_mapped = true;
 			break;
 		default:
 			/* getopt has printed the one-line complaint */

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Resident truth: what actually left RSS during each return call, MADV_FREE'd
+memory still resident, who holds resident memory after threads exit, and a
+tally of the kernel's events that agrees with /proc."""
+import json
+import os
+import time
+
+import mwtest
+
+MIB = 1024 * 1024
+REGION = 64 * MIB
+
+
+def run(*cmd, env=None):
+    return mwtest.memwatch_launch(list(cmd), env=env)
+
+
+def near(value, want, tolerance=0.01):
+    return abs(value - want) <= want * tolerance
+
+
+def check_madvise(tap):
+    # touched, then DONTNEED: asked 64 MiB, actual 64 MiB; the munmap after returns nothing
+    r = run(*mwtest.channel("madvise", "-n", 1, "-s", "64M", "--advice", "dontneed"))
+    p = r.process
+    tap.eq(p["madvise"]["dontneed"], REGION, "dontneed touched: asked 64 MiB")
+    tap.check(near(p["returned_actual"]["madvise"], REGION),
+              "dontneed touched: actual 64 MiB", p["returned_actual"])
+    tap.check(p["returned_actual"]["munmap"] < MIB, "dontneed touched: the munmap after returns ~0",
+              p["returned_actual"])
+    # untouched: nothing was resident, nothing can leave
+    r = run(*mwtest.channel("madvise", "-n", 1, "-s", "64M", "--untouched"))
+    tap.eq(r.process["madvise"]["dontneed"], REGION, "dontneed untouched: asked 64 MiB")
+    tap.check(r.process["returned_actual"]["madvise"] < MIB, "dontneed untouched: actual ~0",
+              r.process["returned_actual"])
+    # MADV_FREE without memory pressure: nothing leaves until the munmap
+    r = run(*mwtest.channel("madvise", "-n", 1, "-s", "64M", "--advice", "free"))
+    tap.eq(r.process["madvise"]["free"], REGION, "free: asked 64 MiB")
+    tap.check(r.process["returned_actual"]["madvise"] < MIB, "free: actual ~0 at the madvise",
+              r.process["returned_actual"])
+    tap.check(near(r.process["returned_actual"]["munmap"], REGION),
+              "free: the munmap of the still resident pages returns 64 MiB",
+              r.process["returned_actual"])
+
+
+def check_advised_resident(tap):
+    """MADV_FREE'd and held: shown as advised but still resident."""
+    att = mwtest.Attached(mwtest.channel("madvise", "-n", 1, "-s", "64M", "--advice", "free",
+                                         "--keep-mapped", "-w", "-W"), ["-i", "0.1"])
+    try:
+        if not tap.check(att.ready and att.watching, "advised resident: attached"):
+            return
+        att.start_work()
+        tap.check(att.wait_done() is not None, "advised resident: workload advised")
+        record = wait_record(att, lambda rec: rec["process"]["advised_resident_bytes"] >= REGION)
+        run_ = att.finish()
+        p = record["process"] if record else {}
+        tap.check(record and near(p["advised_resident_bytes"], REGION),
+                  "advised resident: ~64 MiB MADV_FREE'd and still resident",
+                  p.get("advised_resident_bytes"))
+        tap.eq(run_.code, 0, "advised resident: memwatch exits 0")
+    finally:
+        att.kill()
+
+
+def check_munmap_touched(tap):
+    r = run(*mwtest.channel("madvise", "-n", 1, "-s", "64M", "--advice", "none"))
+    tap.eq(r.process["munmap_bytes"] >= REGION and r.code == 0, True, "munmap touched: ran")
+    tap.check(near(r.process["returned_actual"]["munmap"], REGION),
+              "munmap touched: actual equals the region", r.process["returned_actual"])
+
+
+def check_batch_vs_paired(tap):
+    n = 1000000
+    # boxed items: one 504-byte block per 31 messages and a malloc(8) (32-byte chunk) each
+    floor = n * 32 * 8 // 10
+    batch = run(*mwtest.channel("batch", "-n", n, "-t", "boxed"))
+    paired = run(*mwtest.channel("paired", "-n", n, "-t", "boxed"))
+    for name, r in (("batch", batch), ("paired", paired)):
+        tap.check(r.process["live_bytes"] < MIB, "%s: live heap ~0 at the end" % name,
+                  r.process["live_bytes"])
+        tap.check(r.process["rss_tally_ok"], "%s: event tally agrees with RSS" % name,
+                  (r.process["rss_tally_anon_bytes"], r.process["rss_anon_bytes"]))
+    tap.check(batch.process["returned_actual_bytes"] < MIB, "batch: ~0 actually returned",
+              batch.process["returned_actual_bytes"])
+    tap.ge(batch.process["retained_bytes"], floor, "batch: retained by the allocator >= 80% of N x 32")
+    tap.check(paired.process["retained_bytes"] < 4 * MIB, "paired: retains little",
+              paired.process["retained_bytes"])
+    tap.ge(batch.process["resident_released_at_exit_bytes"], floor,
+           "batch: the exit released what was retained")
+
+
+def wait_record(att, cond, timeout=30):
+    """The first report in the stream satisfying @cond, polled until @timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        att.report.seek(0)
+        for line in att.report.read().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                if rec["type"] == "interval" and cond(rec):
+                    return rec
+        time.sleep(0.05)
+    return None
+
+
+def threads_after_exit(n, extra=(), env=None):
+    """The first report after both workers exited, and the workload's roles."""
+    cmd = mwtest.channel("threads", "-n", n, "-t", "boxed", *extra, "-w", "-W")
+    if env:
+        cmd = ["env", *["%s=%s" % kv for kv in env.items()], *cmd]
+    att = mwtest.Attached(cmd, ["-i", "0.1"])
+    try:
+        if not (att.ready and att.watching):
+            return None, None
+        att.start_work()
+        att.wait_done()
+        record = wait_record(att, lambda rec: sum(t["exited"] for t in rec["threads"]) >= 2)
+        done = att.finish()
+        return record, {t["role"]: t["tid"] for t in done.workload["threads"]}
+    finally:
+        att.kill()
+
+
+def check_threads(tap):
+    n = 300000
+    floor = n * 32 * 6 // 10
+    record, roles = threads_after_exit(n)
+    if not tap.check(record is not None, "threads: report after the workers exited"):
+        return
+    rows = {t["tid"]: t for t in record["threads"]}
+    for role in ("worker1", "worker2"):
+        row = rows.get(roles.get(role), {})
+        tap.check(row.get("exited"), "threads: %s exited, row kept" % role)
+        tap.ge(row.get("resident_now_bytes", 0), floor,
+               "threads: exited %s still holds its arena's resident memory" % role)
+        tap.eq(row.get("returned_actual", {}).get("munmap"), 0,
+               "threads: %s's arena alignment munmap returned nothing" % role)
+        tap.ge(row.get("munmap_bytes", 0), 1, "threads: %s asked to munmap" % role)
+    tap.check(record["process"]["rss_tally_ok"], "threads: event tally agrees with RSS",
+              (record["process"]["rss_tally_anon_bytes"], record["process"]["rss_anon_bytes"]))
+
+    record, roles = threads_after_exit(n, env={"MALLOC_ARENA_MAX": "1"})
+    if tap.check(record is not None, "MALLOC_ARENA_MAX=1: report after the workers exited"):
+        rows = {t["tid"]: t for t in record["threads"]}
+        worker = max(rows.get(roles.get(r), {}).get("resident_now_bytes", 0)
+                     for r in ("worker1", "worker2"))
+        tap.check(worker < MIB, "MALLOC_ARENA_MAX=1: workers hold no arena", worker)
+        tap.ge(record["process"]["heap_resident_bytes"], floor,
+               "MALLOC_ARENA_MAX=1: the brk heap holds it")
+
+    # trimmed while each worker still holds its drained queue: RSS really goes down
+    record, roles = threads_after_exit(n, ["--trim-at", "drained"])
+    if tap.check(record is not None, "trim while held: report"):
+        rows = {t["tid"]: t for t in record["threads"]}
+        for role in ("worker1", "worker2"):
+            row = rows.get(roles.get(role), {})
+            tap.ge(row.get("returned_actual", {}).get("madvise", 0), floor,
+                   "trim while held: %s's trim actually returned memory" % role)
+    # trimmed after the workers exited: glibc 2.36 trims only the main arena
+    record, roles = threads_after_exit(n, ["--trim-at", "joined", "-T", "2"])
+    if tap.check(record is not None, "trim after exit: report"):
+        row = {t["tid"]: t for t in record["threads"]}.get(roles.get("worker1"), {})
+        tap.ge(row.get("resident_now_bytes", 0), floor,
+               "trim after exit: the exited worker's arena stays resident")
+
+
+def check_trim_counted_once(tap):
+    """malloc_trim madvises free pages and shrinks brk over some of them: actual counts each page once."""
+    n = 1000000
+    r = run(*mwtest.channel("trim", "-n", n, "-t", "boxed"))
+    p = r.process
+    asked = p["returned_bytes"]
+    actual = p["returned_actual_bytes"]
+    tap.ge(actual, n * 32 * 8 // 10, "trim: the trim actually returned the retained memory")
+    tap.check(actual <= asked, "trim: actual never exceeds asked", (actual, asked))
+    tap.check(actual <= p["resident_gained_bytes"], "trim: actual never exceeds what was resident",
+              (actual, p["resident_gained_bytes"]))
+
+
+def main():
+    tap = mwtest.Tap()
+    if not mwtest.start(tap, "resident truth"):
+        return
+    check_madvise(tap)
+    check_advised_resident(tap)
+    check_munmap_touched(tap)
+    check_batch_vs_paired(tap)
+    check_threads(tap)
+    check_trim_counted_once(tap)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
