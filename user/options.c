@@ -11,24 +11,23 @@
 #define MW_LIMIT_MAX_ALLOCS (1UL << 28)
 
 const char *argp_program_version = "memwatch 0.1.0";
-const char *argp_program_bug_address = "<https://github.com/memwatch/memwatch/issues>";
+
+static const char args_doc[] = "-p PID\n[--] CMD [ARGS...]";
 
 static const char doc[] =
-	"memwatch: per-thread heap growth against memory returned to the OS.\n"
+	"Per-thread heap growth against memory returned to the OS.\n"
 	"\n"
-	"Attaches to the brk, mmap, munmap, mremap, mprotect and madvise syscalls and to the\n"
-	"malloc family of one process, and reports per thread what it allocated and freed,\n"
-	"what it took from the OS and what it gave back.\n"
-	"\n"
-	"USAGE: memwatch [OPTIONS] -p PID\n"
-	"       memwatch [OPTIONS] [--] CMD [ARGS...]\n"
+	"Traces brk, mmap, munmap, mremap, mprotect and madvise and the malloc\n"
+	"family of one process, and reports per thread what it allocated and\n"
+	"freed, what it took from the OS, and what it gave back: asked for, and\n"
+	"actually left RSS.\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    memwatch -p 1234               # watch process 1234, report every second\n"
-	"    memwatch -i 5 -c 3 -p 1234     # three reports, 5 seconds apart\n"
-	"    memwatch -- ./server --port 80 # launch a command, watch it from its first malloc\n"
-	"    memwatch --json -o mw.json -- make  # JSON lines to a file, make's output apart\n"
-	"    memwatch --no-malloc -p 1234   # syscalls only: no uprobe in the target";
+	"  memwatch -p 1234                 # report every second until it exits\n"
+	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
+	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
+	"  memwatch --json -o mw.json -- make   # JSON lines to a file\n"
+	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234";
 
 enum {
 	OPT_NO_MALLOC = 0x100,
@@ -124,6 +123,7 @@ int options_parse(int argc, char **argv, struct mw_options *o)
 	static const struct argp argp = {
 		.options = options,
 		.parser = parse_arg,
+		.args_doc = args_doc,
 		.doc = doc,
 	};
 
