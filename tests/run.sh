@@ -5,6 +5,8 @@
 set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 for test in "$@"; do
 	echo "# $test"
@@ -12,9 +14,10 @@ for test in "$@"; do
 	*.py) cmd=("${PYTHON:-python3}" "$test") ;;
 	*) cmd=("$test") ;;
 	esac
-	out=$("${cmd[@]}" 2>&1)
-	status=$?
-	printf '%s\n' "$out"
+	# streamed as it runs, so a slow or stuck test shows where it is
+	"${cmd[@]}" 2>&1 | tee "$log"
+	status=${PIPESTATUS[0]}
+	out=$(<"$log")
 	p=$(grep -cE '^ok [0-9]+' <<<"$out" | tr -d ' ')
 	s=$(grep -cE '^ok [0-9]+.*# SKIP' <<<"$out" | tr -d ' ')
 	f=$(grep -cE '^not ok [0-9]+' <<<"$out" | tr -d ' ')

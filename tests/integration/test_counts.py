@@ -63,12 +63,27 @@ def check_case(tap, name, mode, args, analytic):
         tap.eq(full.process["free_unknown_calls"], 0, "%s: every free was of a known block" % name)
 
 
+def check_table_full(tap):
+    """A live table too small: the rest is counted as untracked, never dropped silently."""
+    n, table = 5000, 1000
+    run = mwtest.memwatch_launch(mwtest.channel("leak", "-n", n), ["--max-allocs", str(table)])
+    if not tap.check(run.code == 0 and run.summary, "table full: memwatch ran", run.stderr):
+        return
+    p = run.process
+    tap.ge(p["alloc_calls"], n, "table full: every allocation still counted")
+    tap.ge(p["untracked_allocs"], n - table, "table full: the overflow is counted as untracked")
+    tap.eq(p["alloc_calls"] - p["untracked_allocs"] <= table, True,
+           "table full: no more tracked than the table holds")
+    tap.eq(p["lost_events"], 0, "table full: no lost events")
+
+
 def main():
     tap = mwtest.Tap()
     if not mwtest.start(tap, "exact counts"):
         return
     for name, mode, args, analytic in CASES:
         check_case(tap, name, mode, args, analytic)
+    check_table_full(tap)
     tap.done()
 
 
