@@ -84,6 +84,16 @@ def start(tap, name):
     return False
 
 
+def run_checks(name, *checks):
+    """A test program's main: each check(tap) in turn, when BPF can run here."""
+    tap = Tap()
+    if not start(tap, name):
+        return
+    for check in checks:
+        check(tap)
+    tap.done()
+
+
 def parse_workload(stdout):
     """The workload's own account: {'total': {...}, 'threads': [{...}, ...]}."""
     result = {"total": None, "threads": []}
@@ -143,6 +153,20 @@ def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT):
 
 def channel(mode, *args):
     return [CHANNEL, mode, *[str(a) for a in args]]
+
+
+def channel_pair(tap, name, mode, n, *args, options=()):
+    """The channel workload under memwatch with -n N and with -n 0: (full, empty).
+
+    The difference between the two is exactly the item work. (None, None) when
+    either run failed, reported as a failed point.
+    """
+    full = memwatch_launch(channel(mode, "-n", n, *args), options)
+    empty = memwatch_launch(channel(mode, "-n", 0, *args), options)
+    ok = tap.check(full.code == 0 and empty.code == 0 and full.summary is not None
+                   and empty.summary is not None and full.workload["total"] is not None,
+                   "%s: memwatch ran" % name, full.stderr + empty.stderr)
+    return (full, empty) if ok else (None, None)
 
 
 def wait_for_line(stream, pattern, timeout=30):

@@ -119,16 +119,9 @@ def check_errors(tap):
     tap.eq(me.returncode, 0, "a python process can be watched")
 
 
-def main():
-    tap = mwtest.Tap()
-    if not mwtest.start(tap, "command line"):
-        return
-    check_attach(tap)
-    check_tid_resolves(tap)
-    check_passthrough(tap)
-    check_errors(tap)
-    tap.done()
-
-
 if __name__ == "__main__":
-    main()
+    mwtest.run_checks("command line",
+                      check_attach,
+                      check_tid_resolves,
+                      check_passthrough,
+                      check_errors)

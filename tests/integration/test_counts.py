@@ -42,10 +42,8 @@ def without_n(args):
 def check_case(tap, name, mode, args, analytic):
     n = items(args)
     rest = without_n(args)
-    full = mwtest.memwatch_launch(mwtest.channel(mode, "-n", n, *rest))
-    empty = mwtest.memwatch_launch(mwtest.channel(mode, "-n", 0, *rest))
-    if not tap.check(full.code == 0 and empty.code == 0 and full.summary and empty.summary,
-                     "%s: memwatch ran" % name, full.stderr + empty.stderr):
+    full, empty = mwtest.channel_pair(tap, name, mode, n, *rest)
+    if not full:
         return
     did = full.workload["total"]
     for run in (full, empty):
@@ -77,15 +75,10 @@ def check_table_full(tap):
     tap.eq(p["lost_events"], 0, "table full: no lost events")
 
 
-def main():
-    tap = mwtest.Tap()
-    if not mwtest.start(tap, "exact counts"):
-        return
+def check_cases(tap):
     for name, mode, args, analytic in CASES:
         check_case(tap, name, mode, args, analytic)
-    check_table_full(tap)
-    tap.done()
 
 
 if __name__ == "__main__":
-    main()
+    mwtest.run_checks("exact counts", check_cases, check_table_full)

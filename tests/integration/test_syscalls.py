@@ -12,17 +12,9 @@ def diff(full, empty, counter, sub=None):
     return full.process[counter] - empty.process[counter]
 
 
-def run_pair(tap, name, mode, n, *args):
-    full = mwtest.memwatch_launch(mwtest.channel(mode, "-n", n, *args))
-    empty = mwtest.memwatch_launch(mwtest.channel(mode, "-n", 0, *args))
-    ok = tap.check(full.code == 0 and empty.code == 0 and full.workload["total"] is not None,
-                   "%s: memwatch ran" % name, full.stderr + empty.stderr)
-    return (full, empty) if ok else (None, None)
-
-
 def check_madvise(tap, advice, sub):
     name = "madvise %s" % advice
-    full, empty = run_pair(tap, name, "madvise", 3, "-s", "64M", "--advice", advice)
+    full, empty = mwtest.channel_pair(tap, name, "madvise", 3, "-s", "64M", "--advice", advice)
     if not full:
         return
     did = full.workload["total"]
@@ -36,19 +28,19 @@ def check_madvise(tap, advice, sub):
 
 
 def check_syscall_mode(tap, mode, expect):
-    full, empty = run_pair(tap, mode, mode, 4, "-s", "1M")
+    full, empty = mwtest.channel_pair(tap, mode, mode, 4, "-s", "1M")
     if not full:
         return
     for counter, value in expect.items():
         tap.eq(diff(full, empty, counter), value, "%s: %s" % (mode, counter))
 
 
-def main():
-    tap = mwtest.Tap()
-    if not mwtest.start(tap, "syscall accounting"):
-        return
+def check_advices(tap):
     check_madvise(tap, "dontneed", "dontneed")
     check_madvise(tap, "free", "free")
+
+
+def check_brk_mremap_mprotect(tap):
     # sbrk: 4 x +1 MiB then 4 x -1 MiB
     check_syscall_mode(tap, "sbrk", {"brk_grow_bytes": 4 * MIB, "brk_shrink_bytes": 4 * MIB})
     # mremap: 4 x (map 1 MiB, grow to 2 MiB, shrink to 1 MiB, unmap)
@@ -60,8 +52,7 @@ def main():
                                          "mprotect_rw_bytes": 4 * MIB,
                                          "mprotect_none_bytes": 4 * MIB,
                                          "munmap_bytes": 4 * MIB, "mmap_anon_bytes": 0})
-    tap.done()
 
 
 if __name__ == "__main__":
-    main()
+    mwtest.run_checks("syscall accounting", check_advices, check_brk_mremap_mprotect)

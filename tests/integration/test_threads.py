@@ -31,10 +31,8 @@ def value(row, counter):
 
 
 def check_threads_mode(tap):
-    full = mwtest.memwatch_launch(mwtest.channel("threads", "-n", N))
-    empty = mwtest.memwatch_launch(mwtest.channel("threads", "-n", 0))
-    if not tap.check(full.code == 0 and empty.code == 0, "threads: memwatch ran",
-                     full.stderr + empty.stderr):
+    full, empty = mwtest.channel_pair(tap, "threads", "threads", N)
+    if not full:
         return
     full_rows, empty_rows = rows_by_role(full), rows_by_role(empty)
     tap.eq(sorted(full_rows), ["main", "worker1", "worker2"], "threads: three working threads")
@@ -59,10 +57,8 @@ def check_threads_mode(tap):
 
 
 def check_xthread_mode(tap):
-    full = mwtest.memwatch_launch(mwtest.channel("xthread", "-n", N))
-    empty = mwtest.memwatch_launch(mwtest.channel("xthread", "-n", 0))
-    if not tap.check(full.code == 0 and empty.code == 0, "xthread: memwatch ran",
-                     full.stderr + empty.stderr):
+    full, empty = mwtest.channel_pair(tap, "xthread", "xthread", N)
+    if not full:
         return
     rows, base = rows_by_role(full), rows_by_role(empty)
     producer = next(t for t in full.workload["threads"] if t["role"] == "producer")
@@ -127,15 +123,8 @@ def check_exited_rows_while_alive(tap):
         att.kill()
 
 
-def main():
-    tap = mwtest.Tap()
-    if not mwtest.start(tap, "per-thread attribution"):
-        return
-    check_threads_mode(tap)
-    check_xthread_mode(tap)
-    check_exited_rows_while_alive(tap)
-    tap.done()
-
-
 if __name__ == "__main__":
-    main()
+    mwtest.run_checks("per-thread attribution",
+                      check_threads_mode,
+                      check_xthread_mode,
+                      check_exited_rows_while_alive)

@@ -45,6 +45,29 @@ static inline bool tap_point(bool ok, const char *name, const char *file, int li
 		tap_point(!strcmp(_g, _w), name, __FILE__, __LINE__, _d);		\
 	})
 
+static inline void tap_skip(const char *name, const char *why)
+{
+	printf("ok %d - %s # SKIP %s\n", ++tap_count, name, why);
+}
+
+/* The text of tests/unit/fixtures/NAME (tests run from the top directory), NULL if missing. */
+static inline const char *fixture(const char *name)
+{
+	static char text[65536];
+	char path[256];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "tests/unit/fixtures/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
 /* The exit status of a test program: failing points already say why. */
 static inline int tap_done(void)
 {

@@ -25,29 +25,8 @@
 #define MEMUSAGE LIBDIR "libmemusage.so"
 #define LSAN LIBDIR "liblsan.so.0"
 
-static char text[65536];
 static struct candidates cands;
 
-static const char *fixture(const char *name)
-{
-	char path[256];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "tests/unit/fixtures/%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
-}
-
-static void tap_skip(const char *name, const char *why)
-{
-	printf("ok %d - %s # SKIP %s\n", ++tap_count, name, why);
-}
 
 /*
  * ASSERT_STREQ on a PATH_MAX array trips -Wformat-truncation in its 512-byte

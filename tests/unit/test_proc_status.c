@@ -20,28 +20,7 @@
 
 #define KIB 1024ULL
 
-static char text[16384];
 
-static const char *fixture(const char *name)
-{
-	char path[256];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "tests/unit/fixtures/%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
-}
-
-static void tap_skip(const char *name, const char *why)
-{
-	printf("ok %d - %s # SKIP %s\n", ++tap_count, name, why);
-}
 
 /* Parses fixture @name into @st; false (after a failed point) if it cannot. */
 static bool parse_fixture(const char *name, struct proc_status *st)
