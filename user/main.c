@@ -218,14 +218,24 @@ static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
 	memcpy(skel->bss->rss_now, base, sizeof(skel->bss->rss_now));
 }
 
-static int attach_all(struct memwatch_bpf *skel, const struct mw_target_info *info,
-		      const struct allocator *a, struct probes *p)
+/*
+ * Uprobes first: placing one copies a text page of the target into an
+ * anonymous one, in memwatch's context, before the target's mm is known to
+ * the rss_stat program. The resident base read after them includes those
+ * pages; the tracepoints count from there.
+ */
+static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struct allocator *a,
+		      struct probes *p)
 {
-	int err;
+	const struct mw_target_info *info = &m->info;
+	int err = 0;
 
-	err = probes_attach_tracepoints(skel, p);
-	if (!err && info->malloc_probed)
+	if (info->malloc_probed)
 		err = probes_attach_allocator(skel, info->pid, a, p);
+	if (!err) {
+		set_resident_base(skel, m);
+		err = probes_attach_tracepoints(skel, p);
+	}
 	if (err == -ESRCH) {
 		elog("process %d exited during attach", info->pid);
 		return MW_EXIT_NO_PROCESS;
@@ -337,8 +347,7 @@ int main(int argc, char **argv)
 	ret = load_bpf(&opts, model.info.pid, &skel);
 	if (ret)
 		goto cleanup;
-	set_resident_base(skel, &model);
-	ret = attach_all(skel, &model.info, &alloc, &probes);
+	ret = attach_all(skel, &model, &alloc, &probes);
 	model.info.tracepoints = probes.tracepoints;
 	model.info.uprobes = probes.uprobes;
 	model.info.uretprobes = probes.uretprobes;
