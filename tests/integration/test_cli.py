@@ -17,9 +17,24 @@ def memwatch(*args, **kw):
                           timeout=mwtest.TIMEOUT, **kw)
 
 
-def bpf_program_names():
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
-    return {p.get("name") for p in json.loads(out.stdout or "[]")}
+def bpf_program_names(pid):
+    """Names of the BPF programs process @pid holds, found through its fds' fdinfo
+    (another memwatch on the machine has its own)."""
+    names = set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                fields = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except OSError:
+            continue
+        if "prog_id" not in fields:
+            continue
+        out = subprocess.run(["bpftool", "-j", "prog", "show", "id", fields["prog_id"].strip()],
+                             capture_output=True, text=True)
+        if out.returncode == 0:
+            names.add(json.loads(out.stdout).get("name"))
+    return names
 
 
 def attached_run(n, options=()):
@@ -27,7 +42,7 @@ def attached_run(n, options=()):
     try:
         if not (att.ready and att.watching):
             return None, None
-        names = bpf_program_names()
+        names = bpf_program_names(att.memwatch.pid)
         att.start_work()
         return att.finish(), names
     finally:
