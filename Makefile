@@ -78,7 +78,7 @@ test: all $(UNIT_BINS)
 
 # watch the bundled channel workload live: three threads keep their arenas
 demo: all
-	./memwatch -i 0.5 -- $(OUTPUT)/workloads/channel threads -t boxed -n 2000000 -i 150
+	./memwatch -- $(OUTPUT)/workloads/channel threads -t boxed -n 1000000 -i 100 -q
 
 install: memwatch
 	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch

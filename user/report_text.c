@@ -133,7 +133,7 @@ static void text_summary(FILE *out, const struct mw_model *m)
 		B(model_rss_tally(m, MW_RSS_ANON)), B(model_rss_anon(m)),
 		model_rss_tally_ok(m) ? "(agrees)" : "(DOES NOT AGREE: events were missed)");
 	fprintf(out, "\nlost events: %llu  untracked allocations: %llu (%s)  "
-		"frees of blocks allocated before attach: %llu\n",
+		"frees of unknown blocks (older than the attach, or a tcache flush): %llu\n",
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
 		B(t->untracked_bytes), (unsigned long long)t->free_unknown_calls);
 }
