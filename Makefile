@@ -22,6 +22,8 @@ LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
+# a static, stripped channel: a target with no malloc symbol to probe
+WORKLOADS += $(OUTPUT)/workloads/channel-static
 DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 ifeq ($(V),1)
@@ -64,6 +66,10 @@ memwatch: $(USER_OBJS)
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
+$(OUTPUT)/workloads/%-static: tests/workloads/%.c | $(OUTPUT)/workloads
+	$(call msg,WORKLOAD,$@)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) -static -s $< -o $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)

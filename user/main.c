@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -67,6 +68,26 @@ static double now_s(void)
 }
 
 #define TRACEFS "/sys/kernel/tracing"
+
+/* Whether capability @cap is in our effective set. */
+static bool has_capability(int cap)
+{
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &header, data))
+		return false;
+	return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
+}
+
+/* Refuses early and plainly: what fails later (reading /proc, loading) says less. */
+static int check_privileges(void)
+{
+	if (geteuid() == 0 || (has_capability(CAP_BPF) && has_capability(CAP_PERFMON)))
+		return 0;
+	elog("needs root, or CAP_BPF and CAP_PERFMON: run it with sudo");
+	return MW_EXIT_PERMISSION;
+}
 
 static int check_kernel(void)
 {
@@ -323,7 +344,9 @@ int main(int argc, char **argv)
 	model_init(&model);
 	model.info.allocator_origin = "";
 
-	ret = check_kernel();
+	ret = check_privileges();
+	if (!ret)
+		ret = check_kernel();
 	if (ret)
 		return ret;
 	if (opts.output) {
