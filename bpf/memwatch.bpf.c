@@ -28,6 +28,12 @@ const volatile __u64 page_size = 4096;
 
 /* counter-map failures and unpaired probe hits: reported, never hidden */
 __u64 lost_events;
+/* blocks of threads whose exited rows user space folded and deleted, freed since */
+__u64 orphan_released_calls;
+__u64 orphan_released_bytes;
+/* what the target did that memwatch does not follow: child processes, new images */
+__u64 forks;
+__u64 execs;
 
 /*
  * Resident memory of the target's mm. kmem:rss_stat names the mm only by a
@@ -374,6 +380,22 @@ int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_e
 	return 0;
 }
 
+/* The old image's heap is gone with its mm: each of its blocks is released. */
+static long forget_block(struct bpf_map *map, __u64 *ptr, struct mw_alloc *block, void *ctx)
+{
+	struct mw_thread *owner = bpf_map_lookup_elem(&threads, &block->tid);
+
+	if (owner) {
+		__sync_fetch_and_add(&owner->released_calls, 1);
+		__sync_fetch_and_add(&owner->released_bytes, block->size);
+	} else {
+		__sync_fetch_and_add(&orphan_released_calls, 1);
+		__sync_fetch_and_add(&orphan_released_bytes, block->size);
+	}
+	bpf_map_delete_elem(map, ptr);
+	return 0;
+}
+
 SEC("tp/sched/sched_process_exec")
 int tracepoint__sched__sched_process_exec(void *ctx)
 {
@@ -381,11 +403,26 @@ int tracepoint__sched__sched_process_exec(void *ctx)
 
 	if (!is_target(bpf_get_current_pid_tgid()))
 		return 0;
+	/* a launched command's own exec starts it; a later one replaces it */
+	if (!exec_pending) {
+		__sync_fetch_and_add(&execs, 1);
+		bpf_for_each_map_elem(&allocs, forget_block, NULL, 0);
+	}
+	exec_pending = 0;
 	/* a new, empty mm: its hash is learned from its first event */
 	target_mm_known = 0;
-	exec_pending = 0;
 	for (i = 0; i < MW_RSS_NR; i++)
 		rss_now[i] = 0;
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tp_btf__sched__sched_process_fork, struct task_struct *parent,
+	     struct task_struct *child)
+{
+	/* a new thread shares the tgid; a new process is not followed, only counted */
+	if (parent->tgid == target_tgid && child->tgid != parent->tgid)
+		__sync_fetch_and_add(&forks, 1);
 	return 0;
 }
 
@@ -474,7 +511,8 @@ static __noinline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_
 		t->free_other_bytes += size;
 		owner = bpf_map_lookup_elem(&threads, &owner_tid);
 		if (!owner) {
-			count_lost();
+			__sync_fetch_and_add(&orphan_released_calls, 1);
+			__sync_fetch_and_add(&orphan_released_bytes, size);
 			return;
 		}
 	}

@@ -317,14 +317,46 @@ cleanup:
 	return out;
 }
 
-int allocator_of_command(const char *path, const char *libc, struct allocator *a)
+/*
+ * The program the kernel really runs for @path: a "#!" script's interpreter,
+ * followed as far as the kernel does. 0 or -errno.
+ */
+static int script_interpreter(const char *path, char *real, size_t len)
 {
-	char interp[PATH_MAX], *listing;
+	char line[PATH_MAX + 2];
+	int depth, fd;
+	ssize_t n;
+
+	snprintf(real, len, "%s", path);
+	for (depth = 0; depth < 4; depth++) {
+		fd = open(real, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		n = read(fd, line, sizeof(line) - 1);
+		close(fd);
+		if (n < 2 || line[0] != '#' || line[1] != '!')
+			return 0;
+		line[n] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		/* "#! /bin/sh -e": the path is the first word */
+		n = strspn(line + 2, " \t");
+		line[2 + n + strcspn(line + 2 + n, " \t")] = '\0';
+		snprintf(real, len, "%s", line + 2 + n);
+	}
+	return -ELOOP;
+}
+
+int allocator_of_command(const char *script, const char *libc, struct allocator *a)
+{
+	char interp[PATH_MAX], path[PATH_MAX], *listing;
 	struct candidates *c;
 	int err;
 
 	if (libc)
 		return allocator_of_file(libc, a);
+	err = script_interpreter(script, path, sizeof(path));
+	if (err)
+		return err;
 	err = elf_interpreter(path, interp, sizeof(interp));
 	if (err)
 		return err;

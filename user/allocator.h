@@ -71,7 +71,11 @@ int allocator_choose(const struct candidates *c, const char *root, struct alloca
 
 /* The allocator of running process @pid, or of @libc when given. */
 int allocator_of_process(pid_t pid, const char *libc, struct allocator *a);
-/* The allocator executable @path will use once started with our environment. */
+/*
+ * The allocator executable @path (or the interpreter of a "#!" script) will
+ * use once started with our environment. A script's later execs keep it probed
+ * while they use the same file: uprobes belong to the file, not the image.
+ */
 int allocator_of_command(const char *path, const char *libc, struct allocator *a);
 
 #endif /* MW_ALLOCATOR_H */

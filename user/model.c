@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
@@ -161,10 +162,31 @@ int model_add_live_thread(struct mw_model *m, __u32 tid)
 	return 0;
 }
 
+/* The TID 0 row shows the folded threads, plus the releases of their blocks since. */
+static void update_folded_row(struct mw_model *m)
+{
+	struct mw_row *row;
+
+	if (!m->nr_folded)
+		return;
+	row = row_get(m, MW_FOLDED_TID);
+	if (!row)
+		return;
+	row->now = m->folded;
+	row->now.released_calls += m->orphan_released_calls;
+	row->now.released_bytes += m->orphan_released_bytes;
+	row->exited = true;
+	row->stale = false;
+	snprintf(row->now.comm, sizeof(row->now.comm), "exited(%llu)",
+		 (unsigned long long)m->nr_folded);
+	memcpy(row->comm, row->now.comm, sizeof(row->comm));
+}
+
 void model_end_update(struct mw_model *m, bool pid_alive)
 {
 	size_t i;
 
+	update_folded_row(m);
 	qsort(m->rows, m->nr_rows, sizeof(*m->rows), cmp_row);
 	m->nr_sorted = m->nr_rows;
 	memset(&m->total, 0, sizeof(m->total));
@@ -174,7 +196,7 @@ void model_end_update(struct mw_model *m, bool pid_alive)
 		/* listed by /proc earlier, gone now, and never traced */
 		if (row->stale)
 			row->exited = true;
-		if (pid_alive && !row->exited)
+		if (pid_alive && !row->exited && row->tid != MW_FOLDED_TID)
 			thread_comm_read(m->info.pid, row->tid, row->comm, sizeof(row->comm));
 		if (!row->comm[0] || row->exited)
 			memcpy(row->comm, row->now.comm, sizeof(row->comm));
@@ -240,6 +262,9 @@ void model_credit_vma(struct mw_model *m, const struct smaps_vma *vma)
 	}
 	region = map->path[0] == '/' ? NULL : region_of(m, map->start);
 	row = region ? (struct mw_row *)model_find(m, region->tid) : NULL;
+	/* every mmap makes a row, so a creator without one was folded */
+	if (region && !row && m->nr_folded)
+		row = (struct mw_row *)model_find(m, MW_FOLDED_TID);
 	if (!row) {
 		m->res.unowned_now += vma->anonymous;
 		return;
@@ -298,4 +323,58 @@ __u64 model_resident_now(const struct mw_model *m)
 	for (i = 0; i < m->nr_rows; i++)
 		sum += m->rows[i].resident_now;
 	return sum;
+}
+
+/* Fold order: the least resident first, then the oldest. */
+static int cmp_fold(const void *a, const void *b)
+{
+	const struct mw_row *x = *(const struct mw_row *const *)a;
+	const struct mw_row *y = *(const struct mw_row *const *)b;
+
+	if (x->resident_now != y->resident_now)
+		return x->resident_now < y->resident_now ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+size_t model_fold_exited(struct mw_model *m, __u32 *tids)
+{
+	__u64 resident = 0, advised = 0;
+	size_t i, n = 0, nr_fold, kept;
+	struct mw_row **exited, *folded;
+
+	exited = calloc(m->nr_rows ?: 1, sizeof(*exited));
+	if (!exited)
+		return 0;
+	for (i = 0; i < m->nr_rows; i++) {
+		if (m->rows[i].exited && m->rows[i].tid != MW_FOLDED_TID)
+			exited[n++] = &m->rows[i];
+	}
+	nr_fold = n > MW_MAX_EXITED_ROWS ? n - MW_MAX_EXITED_ROWS : 0;
+	qsort(exited, n, sizeof(*exited), cmp_fold);
+	for (i = 0; i < nr_fold; i++) {
+		tids[i] = exited[i]->tid;
+		mw_thread_add(&m->folded, &exited[i]->now);
+		resident += exited[i]->resident_now;
+		advised += exited[i]->advised_resident;
+		exited[i]->stale = true;	/* marks it for removal below */
+	}
+	free(exited);
+	if (!nr_fold)
+		return 0;
+	for (i = kept = 0; i < m->nr_rows; i++) {
+		if (!m->rows[i].stale)
+			m->rows[kept++] = m->rows[i];
+	}
+	m->nr_rows = m->nr_sorted = kept;
+	m->nr_folded += nr_fold;
+	update_folded_row(m);
+	qsort(m->rows, m->nr_rows, sizeof(*m->rows), cmp_row);
+	m->nr_sorted = m->nr_rows;
+	/* until the next smaps reading credits their regions to it */
+	folded = (struct mw_row *)model_find(m, MW_FOLDED_TID);
+	if (folded) {
+		folded->resident_now += resident;
+		folded->advised_resident += advised;
+	}
+	return nr_fold;
 }

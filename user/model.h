@@ -68,6 +68,15 @@ struct mw_model {
 	/* the last one read while the target lived, RSS as it began to exit after */
 	struct proc_status status;
 	struct mw_resident res;
+	/*
+	 * Exited threads beyond MW_MAX_EXITED_ROWS are folded into one row with
+	 * TID 0: their counters summed here, their map entries deleted. Blocks
+	 * they allocated and others free later are the kernel's orphan releases.
+	 */
+	struct mw_thread folded;
+	__u64 nr_folded;
+	__u64 orphan_released_calls, orphan_released_bytes;
+	__u64 forks, execs;		/* child processes and new images: not followed */
 	struct mw_region_rec *regions;	/* sorted by start */
 	size_t nr_regions;
 	__u64 lost_events;
@@ -76,6 +85,10 @@ struct mw_model {
 	bool target_exited;
 	int exit_status;		/* launched target: its wait status */
 };
+
+/* exited rows kept apart; older ones fold into the TID 0 row */
+#define MW_MAX_EXITED_ROWS 32
+#define MW_FOLDED_TID 0
 
 /* Derived quantities of one thread's (or the process's summed) counters. */
 __u64 mw_live_bytes(const struct mw_thread *t);
@@ -102,6 +115,13 @@ int model_add_live_thread(struct mw_model *m, __u32 tid);
 /* Finishes an update: sorts, names, sums. @pid_alive reads names from /proc. */
 void model_end_update(struct mw_model *m, bool pid_alive);
 const struct mw_row *model_find(const struct mw_model *m, __u32 tid);
+
+/*
+ * Folds the exited rows beyond MW_MAX_EXITED_ROWS, those holding the least
+ * resident memory first, into the TID 0 row. Their TIDs go to @tids (room
+ * for nr_rows); returns how many, for the caller to forget in the kernel.
+ */
+size_t model_fold_exited(struct mw_model *m, __u32 *tids);
 
 /* Takes ownership of @regions (malloc'd, any order) for the next model_credit_vma()s. */
 void model_set_regions(struct mw_model *m, struct mw_region_rec *regions, size_t count);

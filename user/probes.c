@@ -59,7 +59,9 @@ int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
 	int err;
 
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT)
+		enum bpf_prog_type type = bpf_program__type(prog);
+
+		if (type != BPF_PROG_TYPE_TRACEPOINT && type != BPF_PROG_TYPE_TRACING)
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {

@@ -107,6 +107,9 @@ static void json_process(FILE *out, const struct mw_model *m)
 	json_u64(out, "lost_events", m->lost_events);
 	json_u64(out, "threads", m->nr_rows);
 	json_u64(out, "exited_threads", exited);
+	json_u64(out, "folded_threads", m->nr_folded);
+	json_u64(out, "forks_not_followed", m->forks);
+	json_u64(out, "execs", m->execs);
 	fputc('}', out);
 }
 

@@ -132,6 +132,12 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	fprintf(out, "anon RSS tally %s from the kernel's events vs %s %s\n",
 		B(model_rss_tally(m, MW_RSS_ANON)), B(model_rss_anon(m)),
 		model_rss_tally_ok(m) ? "(agrees)" : "(DOES NOT AGREE: events were missed)");
+	if (m->nr_folded)
+		fprintf(out, "exited(N) row: %llu exited threads folded into one\n",
+			(unsigned long long)m->nr_folded);
+	if (m->forks || m->execs)
+		fprintf(out, "not followed: %llu child processes; the target exec'd %llu times\n",
+			(unsigned long long)m->forks, (unsigned long long)m->execs);
 	fprintf(out, "\nlost events: %llu  untracked allocations: %llu (%s)  "
 		"frees of unknown blocks (older than the attach, or a tcache flush): %llu\n",
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,

@@ -118,6 +118,25 @@ static void read_resident(const struct memwatch_bpf *skel, struct mw_resident *r
 	res->exited = bss->target_exiting;
 }
 
+/*
+ * Keeps the rows and the kernel's thread map bounded when threads come and
+ * go: the oldest exited rows fold into one, their entries are deleted.
+ */
+static int fold_exited(struct memwatch_bpf *skel, struct mw_model *m)
+{
+	int fd = bpf_map__fd(skel->maps.threads);
+	__u32 *tids = calloc(m->nr_rows ?: 1, sizeof(*tids));
+	size_t i, n;
+
+	if (!tids)
+		return -ENOMEM;
+	n = model_fold_exited(m, tids);
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &tids[i]);
+	free(tids);
+	return 0;
+}
+
 int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_s)
 {
 	struct bpf_map *threads = skel->maps.threads;
@@ -136,6 +155,10 @@ int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_
 		for_each_thread(m->info.pid, add_live_thread, m);
 	}
 	m->lost_events = skel->bss->lost_events;
+	m->orphan_released_calls = skel->bss->orphan_released_calls;
+	m->orphan_released_bytes = skel->bss->orphan_released_bytes;
+	m->forks = skel->bss->forks;
+	m->execs = skel->bss->execs;
 	read_resident(skel, &m->res);
 	if (!alive && m->res.exited) {
 		/* /proc has nothing left: what the kernel counted as the exit began */
@@ -150,5 +173,5 @@ int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_
 	/* after the rows exist: regions are credited to them */
 	if (alive)
 		read_ownership(skel, m);
-	return 0;
+	return fold_exited(skel, m);
 }

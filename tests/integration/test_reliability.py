@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -181,10 +182,48 @@ def check_no_malloc_to_probe(tap):
               "static: the heap's growth is still seen")
 
 
+CHURN = """
+import threading
+def work():
+    blocks = [bytearray(100) for _ in range(100)]
+for _ in range(1000):
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+"""
+
+
+def check_thread_churn(tap):
+    """1,000 threads come and go: rows stay bounded, counters are kept in one row."""
+    run = mwtest.memwatch_launch([sys.executable, "-c", CHURN])
+    if not tap.check(run.code == 0 and run.summary, "churn: memwatch ran", run.stderr):
+        return
+    p = run.process
+    tap.check(len(run.summary["threads"]) <= 32 + 2, "churn: rows stay bounded",
+              len(run.summary["threads"]))
+    tap.ge(p["folded_threads"], 1000 - 32, "churn: exited threads folded into one row")
+    folded = [t for t in run.summary["threads"] if t["tid"] == 0]
+    tap.check(folded and folded[0]["comm"].startswith("exited("), "churn: the folded row is named")
+    tap.eq(sum(t["alloc_calls"] for t in run.summary["threads"]), p["alloc_calls"],
+           "churn: no allocation lost in folding")
+    tap.eq(p["lost_events"], 0, "churn: no lost events")
+
+
+def check_fork_exec(tap):
+    """Children are not followed and execs are counted, both said in the summary."""
+    run = mwtest.memwatch_launch(["sh", "-c", "true; ls / >/dev/null; exec true"])
+    tap.eq(run.code, 0, "fork/exec: the command's status")
+    tap.ge(run.process["forks_not_followed"], 1, "fork/exec: the forked child is counted")
+    tap.eq(run.process["execs"], 1, "fork/exec: the exec is counted")
+    tap.eq(run.process["live_bytes"], 0, "fork/exec: the old image's heap went with it")
+
+
 if __name__ == "__main__":
     mwtest.run_checks("reliability",
                       check_launch_unharmed,
                       check_sigkill,
                       check_exit_paths,
                       check_bad_targets,
-                      check_no_malloc_to_probe)
+                      check_no_malloc_to_probe,
+                      check_thread_churn,
+                      check_fork_exec)
