@@ -12,7 +12,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf
-LDLIBS := -lbpf -lelf -lz
+LDLIBS := -lbpf -lelf -lz -lncursesw -lm
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
 

@@ -8,7 +8,8 @@ set -euo pipefail
 packages=(
 	make gcc clang pkg-config	# build
 	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
-	python3				# integration test driver
+	libncurses-dev			# the live view (ncursesw)
+	python3 tmux			# integration test drivers; tmux runs the live view
 )
 
 missing=()

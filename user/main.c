@@ -26,6 +26,7 @@
 #include "report.h"
 #include "snapshot.h"
 #include "target.h"
+#include "tui.h"
 #include "memwatch.skel.h"
 
 static volatile sig_atomic_t exiting_signal;
@@ -268,12 +269,15 @@ static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struc
 	return err ? MW_EXIT_BPF : 0;
 }
 
-/* Reports every interval until the target exits, a signal, or --count. */
+/* Reports every interval until the target exits, a signal, --count, or the view's q. */
 static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, struct mw_model *m,
 		       const struct reporter *r, FILE *out, int pidfd, const sigset_t *run_mask)
 {
 	double start = now_s(), next = start + o->interval_s;
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	/* an interactive view also wakes the loop with its keys */
+	struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN },
+				 { .fd = STDIN_FILENO, .events = POLLIN } };
+	enum report_input state = REPORT_RUN;
 	long reports = 0;
 	int err;
 
@@ -285,18 +289,26 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 			timeout.tv_sec = (time_t)wait;
 			timeout.tv_nsec = (long)((wait - timeout.tv_sec) * 1e9);
 		}
-		err = ppoll(&pfd, 1, &timeout, run_mask);
+		err = ppoll(pfd, r->input ? 2 : 1, &timeout, run_mask);
 		if (err < 0 && errno != EINTR) {
 			elog("poll: %s", strerror(errno));
 			return MW_EXIT_ERROR;
 		}
-		if (err > 0) {
+		if (err > 0 && pfd[0].revents) {
 			m->target_exited = true;
 			break;
+		}
+		/* keys, or a resize signal that interrupted the wait */
+		if (r->input) {
+			state = r->input(m);
+			if (state == REPORT_QUIT)
+				break;
 		}
 		if (now_s() < next)
 			continue;
 		next += o->interval_s;
+		if (state == REPORT_PAUSE)
+			continue;
 		err = snapshot_take(skel, m, now_s() - start);
 		if (err) {
 			elog("cannot read the counters: %s", strerror(-err));
@@ -312,6 +324,13 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 		return MW_EXIT_ERROR;
 	}
 	return 0;
+}
+
+/* The live view takes a terminal that nothing else was asked to write to. */
+static bool use_tui(const struct mw_options *o)
+{
+	return !o->no_tui && !o->json && !o->output && isatty(STDOUT_FILENO) &&
+	       isatty(STDIN_FILENO);
 }
 
 /* The launched target's exit status as a shell reports it. */
@@ -396,6 +415,13 @@ int main(int argc, char **argv)
 	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
 		"Ctrl-C to end.\n", model.info.pid, model.info.comm, probes.tracepoints,
 		probes.uprobes + probes.uretprobes, model.info.allocator);
+	if (use_tui(&opts)) {
+		if (!tui_init(&model))
+			reporter = &report_tui;
+		else
+			elog("cannot open the live view on this terminal (TERM=%s): text reports",
+			     getenv("TERM") ?: "");
+	}
 
 	ret = report_loop(&opts, skel, &model, reporter, out, pidfd, &run_mask);
 	/* nothing of ours stays in the target while it goes on */
@@ -415,6 +441,7 @@ int main(int argc, char **argv)
 	reporter->summary(out, &model);
 
 cleanup:
+	tui_done();
 	if (launch.pid > 0)
 		launch_abort(&launch);
 	if (pidfd >= 0)

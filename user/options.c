@@ -23,7 +23,8 @@ static const char doc[] =
 	"actually left RSS.\n"
 	"\n"
 	"EXAMPLES:\n"
-	"  memwatch -p 1234                 # report every second until it exits\n"
+	"  memwatch -p 1234                 # live view on a terminal until it exits\n"
+	"  memwatch --no-tui -p 1234 | less # text reports, as on a pipe\n"
 	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
 	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
 	"  memwatch --json -o mw.json -- make   # JSON lines to a file\n"
@@ -34,16 +35,19 @@ enum {
 	OPT_MAX_ALLOCS,
 	OPT_JSON,
 	OPT_LIBC,
+	OPT_NO_TUI,
 };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "Watch process PID (a thread ID means its process)", 0 },
 	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 1, fractions allowed)", 0 },
-	{ "count", 'c', "N", 0, "Exit after N reports", 0 },
+	{ "count", 'c', "N", 0, "Exit after N reports (refreshes of the live view)", 0 },
+	{ "iterations", 'n', "N", OPTION_ALIAS, NULL, 0 },
 	{ "no-malloc", OPT_NO_MALLOC, NULL, 0, "Trace syscalls only: attach no uprobe", 0 },
 	{ "max-allocs", OPT_MAX_ALLOCS, "N",
 	  0, "Size of the live-allocation table (default 2097152)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print one JSON object per report", 0 },
+	{ "no-tui", OPT_NO_TUI, NULL, 0, "Text reports even when stdout is a terminal", 0 },
 	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
 	{ "libc", OPT_LIBC, "PATH", 0, "Probe the malloc family in PATH instead of the one found", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
@@ -81,6 +85,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				   arg);
 		break;
 	case 'c':
+	case 'n':
 		o->count = parse_long(arg, 1, LONG_MAX, state, "count");
 		break;
 	case OPT_NO_MALLOC:
@@ -91,6 +96,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_JSON:
 		o->json = true;
+		break;
+	case OPT_NO_TUI:
+		o->no_tui = true;
 		break;
 	case 'o':
 		o->output = arg;

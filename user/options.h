@@ -10,10 +10,12 @@ struct mw_options {
 	pid_t pid;			/* -p, 0 when launching a command */
 	char **cmd;			/* -- CMD ARGS..., NULL-terminated */
 	double interval_s;
-	long count;			/* reports before exiting, 0: until the target exits */
+	long count;			/* reports (refreshes of the live view) before exiting,
+					 * 0: until the target exits */
 	bool no_malloc;
 	unsigned long max_allocs;
 	bool json;
+	bool no_tui;			/* text reports even on a terminal */
 	const char *output;
 	const char *libc;
 	bool verbose;
