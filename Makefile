@@ -12,7 +12,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf
-LDLIBS := -lbpf -lelf -lz -lncursesw -lm
+LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
 
@@ -35,7 +35,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test unit-test demo install clean vmlinux
+.PHONY: all deps test unit-test fuzz demo install clean vmlinux
 
 all: memwatch $(WORKLOADS)
 
@@ -78,9 +78,41 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run.sh $(UNIT_BINS)
 
+# the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer
+SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_OBJS := $(patsubst $(OUTPUT)/user/%,$(OUTPUT)/san/user/%,$(LIB_OBJS))
+SAN_UNIT_BINS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/san/tests/%,$(UNIT_BINS))
+DEPS += $(SAN_OBJS:.o=.d) $(SAN_UNIT_BINS:=.d)
+
+$(OUTPUT)/san/user/%.o: user/%.c | $(OUTPUT)/memwatch.skel.h
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/san/tests/%: tests/unit/%.c $(SAN_OBJS)
+	$(call msg,TEST-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< $(SAN_OBJS) $(LDLIBS) -o $@
+
+# libFuzzer targets of the parsers, built with the sources they exercise
+FUZZ_SECONDS ?= 5
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser -I$(OUTPUT)
+FUZZ_SRCS := user/procmaps.c user/target.c user/fileio.c user/allocator.c user/elf_file.c \
+	user/model.c user/log.c
+FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) | $(OUTPUT)/memwatch.skel.h
+	$(call msg,FUZZER,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lelf -lz -o $@
+
+fuzz: $(FUZZERS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh tests/fuzz/run.sh
+
 # every test: unit tests, then the integration tests against real BPF (root)
-test: all $(UNIT_BINS)
-	$(Q)tests/run.sh $(UNIT_BINS) tests/integration/test_*.py
+test: all $(UNIT_BINS) $(SAN_UNIT_BINS) $(FUZZERS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(UNIT_BINS) $(SAN_UNIT_BINS) tests/fuzz/run.sh \
+		tests/integration/test_*.py
 
 # watch the bundled channel workload live: three threads keep their arenas
 demo: all

@@ -9,7 +9,9 @@ packages=(
 	make gcc clang pkg-config	# build
 	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
 	libncurses-dev			# the live view (ncursesw)
+	libcapstone-dev			# decoding prologues to choose uprobe sites
 	python3 tmux			# integration test drivers; tmux runs the live view
+	libc6-dev libclang-rt-14-dev	# the static workload; libFuzzer and sanitizer runtimes
 )
 
 missing=()

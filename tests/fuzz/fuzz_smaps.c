@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* libFuzzer target: /proc/PID/smaps parsing and crediting mappings to threads. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+#include "procmaps.h"
+
+static void credit(const struct smaps_vma *vma, void *model)
+{
+	model_credit_vma(model, vma);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mw_thread counters = { .mmap_anon_bytes = 4096 };
+	struct mw_region_rec *regions = calloc(2, sizeof(*regions));
+	char *text = malloc(size + 1);
+	struct mw_model m;
+
+	if (!text || !regions) {
+		free(text);
+		free(regions);
+		return 0;
+	}
+	memcpy(text, data, size);
+	text[size] = '\0';
+	model_init(&m);
+	m.info.pid = -1;
+	model_begin_update(&m, 1.0);
+	model_set_thread(&m, 100, &counters);
+	model_end_update(&m, false);
+	regions[0] = (struct mw_region_rec){ .start = 0x1000, .len = 0x10000, .tid = 100 };
+	regions[1] = (struct mw_region_rec){ .start = 0x7f0000000000, .len = 0x1000, .tid = 200 };
+	model_set_regions(&m, regions, 2);
+	model_clear_resident(&m);
+	smaps_parse(text, credit, &m);
+	model_free(&m);
+	free(text);
+	return 0;
+}
