@@ -24,6 +24,12 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
 # a static, stripped channel: a target with no malloc symbol to probe
 WORKLOADS += $(OUTPUT)/workloads/channel-static
+# targets beyond glibc C (Rust, Go, static musl): a note instead where the compiler is missing
+WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
+	$(OUTPUT)/workloads/channel-musl
+RUSTC ?= rustc
+GO ?= go
+MUSL_GCC ?= musl-gcc
 DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 ifeq ($(V),1)
@@ -71,6 +77,27 @@ $(OUTPUT)/workloads/%-static: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -static -s $< -o $@
 
+# rustup installs into ~/.cargo/bin, which root's PATH may lack
+$(OUTPUT)/workloads/rust_channel: tests/workloads/rust_channel.rs | $(OUTPUT)/workloads
+	$(call msg,RUSTC,$@)
+	$(Q)rustc=$$(command -v $(RUSTC) || command -v $(HOME)/.cargo/bin/rustc) || \
+		{ echo "  note: no rustc: $@ not built, its tests skip"; exit 0; }; \
+	$$rustc --edition 2021 -O $< -o $@
+
+# a pure Go binary (no cgo), its build cache inside the build directory
+$(OUTPUT)/workloads/go_heap: tests/workloads/go_heap.go | $(OUTPUT)/workloads
+	$(call msg,GO,$@)
+	$(Q)command -v $(GO) >/dev/null || { echo "  note: no go: $@ not built, its tests skip"; exit 0; }; \
+	GOCACHE=$(abspath $(OUTPUT))/go-cache GOPATH=$(abspath $(OUTPUT))/go GO111MODULE=off \
+		GOFLAGS= CGO_ENABLED=0 $(GO) build -o $@ $<
+
+# malloc defined in the executable itself: musl's, statically linked, symbols kept
+$(OUTPUT)/workloads/channel-musl: tests/workloads/channel.c | $(OUTPUT)/workloads
+	$(call msg,MUSL-CC,$@)
+	$(Q)command -v $(MUSL_GCC) >/dev/null || \
+		{ echo "  note: no musl-gcc: $@ not built, its tests skip"; exit 0; }; \
+	$(MUSL_GCC) $(WORKLOAD_CFLAGS) -static $< -o $@
+
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -o $@
@@ -98,7 +125,7 @@ $(OUTPUT)/san/tests/%: tests/unit/%.c $(SAN_OBJS)
 FUZZ_SECONDS ?= 5
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser -I$(OUTPUT)
 FUZZ_SRCS := user/procmaps.c user/target.c user/fileio.c user/allocator.c user/elf_file.c \
-	user/model.c user/log.c
+	user/model.c user/log.c user/go_binary.c
 FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) | $(OUTPUT)/memwatch.skel.h

@@ -10,6 +10,7 @@
 #include "allocator.h"
 #include "elf_file.h"
 #include "fileio.h"
+#include "go_binary.h"
 
 const char *const allocator_functions[MW_FUNC_NR] = {
 	[MW_FUNC_MALLOC] = "malloc",
@@ -214,6 +215,16 @@ static int allocator_of_file(const char *libc, struct allocator *a)
 	return allocator_choose(&c, "", a);
 }
 
+/* A Go program's heap is the runtime's: no malloc of it is probed, even a cgo libc's. */
+static bool is_go_program(const char *exe, struct allocator *a)
+{
+	if (go_binary_version(exe, a->go_runtime, sizeof(a->go_runtime)) != 1)
+		return false;
+	if (!a->go_runtime[0])
+		snprintf(a->go_runtime, sizeof(a->go_runtime), "go");
+	return true;
+}
+
 /* The value of LD_PRELOAD in a NUL-separated environment block. */
 static const char *environ_preload(const char *env, size_t len)
 {
@@ -236,9 +247,12 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 	ssize_t n;
 	int fd, err = -ENOENT;
 
+	a->go_runtime[0] = '\0';
 	if (libc)
 		return allocator_of_file(libc, a);
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	if (is_go_program(link, a))
+		return -ENOENT;
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n < 0)
 		return -errno;
@@ -352,11 +366,14 @@ int allocator_of_command(const char *script, const char *libc, struct allocator 
 	struct candidates *c;
 	int err;
 
+	a->go_runtime[0] = '\0';
 	if (libc)
 		return allocator_of_file(libc, a);
 	err = script_interpreter(script, path, sizeof(path));
 	if (err)
 		return err;
+	if (is_go_program(path, a))
+		return -ENOENT;
 	err = elf_interpreter(path, interp, sizeof(interp));
 	if (err)
 		return err;

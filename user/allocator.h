@@ -38,6 +38,8 @@ struct allocator {
 	char target_path[PATH_MAX];	/* the same file as the target sees it */
 	enum mw_origin origin;
 	unsigned long long addrs[MW_FUNC_NR];	/* 0: not defined there */
+	/* a Go program, none probed: its toolchain ("go1.19.8", or "go" if unknown) */
+	char go_runtime[32];
 };
 
 #define MW_MAX_CANDIDATES 64
@@ -69,12 +71,16 @@ void candidates_from_ldd(const char *ldd, const char *exe, const char *preload,
  */
 int allocator_choose(const struct candidates *c, const char *root, struct allocator *a);
 
-/* The allocator of running process @pid, or of @libc when given. */
+/*
+ * The allocator of running process @pid, or of @libc when given. -ENOENT with
+ * a->go_runtime set for a Go program, whose heap has no malloc.
+ */
 int allocator_of_process(pid_t pid, const char *libc, struct allocator *a);
 /*
  * The allocator executable @path (or the interpreter of a "#!" script) will
  * use once started with our environment. A script's later execs keep it probed
  * while they use the same file: uprobes belong to the file, not the image.
+ * -ENOENT with a->go_runtime set for a Go program.
  */
 int allocator_of_command(const char *path, const char *libc, struct allocator *a);
 

@@ -181,6 +181,13 @@ static void describe_allocator(const struct mw_options *o, struct mw_target_info
 		info->allocator_origin = origin_name(a->origin);
 	} else if (o->no_malloc) {
 		snprintf(info->allocator, sizeof(info->allocator), "--no-malloc");
+	} else if (a->go_runtime[0]) {
+		snprintf(info->allocator, sizeof(info->allocator),
+			 "Go runtime %s: no libc malloc, heap via mmap/madvise", a->go_runtime);
+		info->allocator_origin = "go";
+		elog("%s (%d) is a Go program (%s): its heap grows with mmap and returns with "
+		     "madvise, which memwatch traces; no malloc uprobe", info->comm, info->pid,
+		     a->go_runtime);
 	} else {
 		snprintf(info->allocator, sizeof(info->allocator),
 			 "no malloc found: static or Go binary");
