@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""The live view on a real terminal: memwatch runs in a tmux pane against the
+channel workload, and the test reads the screen with capture-pane. Header,
+meters, chart and thread rows appear; keys sort, reverse, hide exited threads,
+switch to rates and pause; a resize refits the table; q, the target's exit and
+-n N each end it with the terminal restored and the summary printed."""
+import os
+import re
+import subprocess
+import time
+
+import mwtest
+
+N = 100000
+# every wait polls the screen until this many seconds have passed
+DEADLINE = 30
+ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+(live|exit)\b")
+BRAILLE = re.compile("[\u2801-\u28ff]")
+
+
+class Pane:
+    """A shell in a detached tmux session of its own server, sized @width x @height."""
+    servers = 0
+
+    def __init__(self, width, height, env):
+        Pane.servers += 1
+        socket = "mwtest-%d-%d" % (os.getpid(), Pane.servers)
+        self.tmux = ["tmux", "-L", socket, "-f", "/dev/null", "-u"]
+        vars_ = ["-e", "PS1=$ "] + [a for k, v in env.items() for a in ("-e", "%s=%s" % (k, v))]
+        self.run("new-session", "-d", "-x", str(width), "-y", str(height), *vars_, "sh")
+        self.run("set-option", "-g", "window-size", "manual")
+
+    def run(self, *args):
+        return subprocess.run(self.tmux + list(args), capture_output=True, text=True,
+                              encoding="utf-8", errors="replace", timeout=mwtest.TIMEOUT)
+
+    def type(self, line):
+        self.run("send-keys", "-l", line)
+        self.run("send-keys", "Enter")
+
+    def key(self, key):
+        self.run("send-keys", key)
+
+    def screen(self, scrollback=False):
+        """The visible screen, or with @scrollback all the lines that scrolled off too."""
+        return self.run("capture-pane", "-p", *(["-S", "-"] if scrollback else [])).stdout
+
+    def wait(self, ok, timeout=DEADLINE, scrollback=False):
+        """The screen once ok(screen) holds, or None at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen(scrollback)
+            if ok(screen):
+                return screen
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
+    def kill(self):
+        self.run("kill-server")
+
+
+def rows(screen):
+    """The thread rows of the table, top to bottom: [(tid, name, state)]."""
+    return [(int(m.group(1)), m.group(2), m.group(3))
+            for m in map(ROW.match, screen.splitlines()) if m]
+
+
+def names(screen):
+    return [name for _, name, _ in rows(screen)]
+
+
+def threads_done(screen):
+    """All three threads shown, the workers exited, the main thread still alive."""
+    states = {name: state for _, name, state in rows(screen)}
+    return states == {"channel": "live", "mw-worker1": "exit", "mw-worker2": "exit"}
+
+
+class Watched:
+    """The threads workload waiting on -w/-W, and memwatch -p on it in @pane."""
+
+    def __init__(self, pane, options):
+        self.pane = pane
+        self.target = subprocess.Popen(mwtest.channel("threads", "-w", "-W", "-t", "boxed",
+                                                      "-n", N),
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE)
+        self.ready = mwtest.wait_for_line(self.target.stderr, r"ready pid=(\d+)")
+        self.pid = self.target.pid
+        pane.type("%s %s -p %d; echo mw-exit=$?" % (mwtest.MEMWATCH, " ".join(options),
+                                                   self.pid))
+
+    def header(self):
+        """The screen once the view is up: memwatch attached before drawing it."""
+        return self.pane.wait(lambda s: "pid %d (channel)" % self.pid in s and "TID" in s)
+
+    def run_work(self):
+        """Releases the workload and waits until its threads are done."""
+        self.target.stdin.write(b"\n")
+        self.target.stdin.flush()
+        return mwtest.wait_for_line(self.target.stderr, r"done pid=(\d+)")
+
+    def end_target(self):
+        try:
+            self.target.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.target.wait(timeout=mwtest.TIMEOUT)
+
+    def exited(self):
+        """The terminal's text, scrollback too, once memwatch ended and the shell printed
+        its status."""
+        return self.pane.wait(lambda s: re.search(r"^mw-exit=\d+", s, re.M), scrollback=True)
+
+    def kill(self):
+        if self.target.poll() is None:
+            self.target.kill()
+            self.target.wait()
+
+
+def check_clean_shell(tap, pane, name):
+    """The shell takes a command again, echoed as typed: the terminal is restored."""
+    pane.type("echo clean-$((6*7))")
+    screen = pane.wait(lambda s: "echo clean-$((6*7))" in s and
+                       re.search(r"^clean-42$", s, re.M))
+    tap.check(screen is not None, "%s: the shell echoes and runs a command after memwatch" % name,
+              pane.screen())
+    tap.check(screen is not None and "q quit" not in screen,
+              "%s: nothing of the view is left on the screen" % name, screen)
+
+
+def check_live_view(tap):
+    pane = Pane(120, 40, {"LANG": "C.UTF-8"})
+    watched = None
+    try:
+        watched = Watched(pane, ["-i", "0.3"])
+        screen = watched.header()
+        if not tap.check(watched.ready and screen, "120x40: the view is up", pane.screen()):
+            return
+        top = screen.splitlines()
+        tap.check(top[0].startswith("memwatch") and "watching" in top[0] and
+                  "events/s" in top[0] and "lost 0" in top[0], "header: pid, uptime, events/s, lost",
+                  top[0])
+        tap.check(top[1].startswith("cmd: ") and mwtest.CHANNEL + " threads -w -W" in top[1],
+                  "header: the command line from /proc", top[1])
+        tap.check(re.match(r"allocator: \S*libc\S* \(libc\)  probes: \d+ uprobes, \d+ uretprobes, "
+                           r"\d+ tracepoints", top[2]), "header: allocator and probes", top[2])
+        for meter in ("RSS", "live heap", "retained", "grown", "ret asked", "ret actual"):
+            tap.check(re.search(r"^(.{60})?%s\s+\[" % re.escape(meter), screen, re.M),
+                      "meter: %s" % meter, screen)
+        tap.check(re.search(r"^RSS\s+\[.*\]\s+\S+ anon \S+ file \S+", screen, re.M),
+                  "meter: RSS split into anon and file", screen)
+
+        if not tap.check(watched.run_work(), "120x40: the workload ran"):
+            return
+        screen = pane.wait(threads_done)
+        tap.check(screen is not None, "rows: main live, both workers shown as exited",
+                  pane.screen())
+        screen = screen or pane.screen()
+        lines = screen.splitlines()
+        legend = next((i for i, l in enumerate(lines) if l.startswith("history")), None)
+        table = next((i for i, l in enumerate(lines) if re.match(r"\s+TID COMM", l)), None)
+        tap.check(legend is not None and "RSS" in lines[legend] and
+                  "live heap" in lines[legend] and "returned (actual)" in lines[legend],
+                  "chart: legend of RSS, live heap and returned", screen)
+        chart = lines[legend + 1:table] if legend is not None and table else []
+        tap.check(len(chart) == 10 and any(BRAILLE.search(l) for l in chart),
+                  "chart: 10 lines of braille on a 40-line terminal", "\n".join(chart))
+        tap.check(chart and re.match(r"\s*\d+(\.\d)?[BKMG] ┤", chart[0]) and
+                  re.match(r"\s*0 ┤", chart[-1]), "chart: labelled scale, top and 0",
+                  "\n".join(chart))
+        tap.eq(lines[table].split() if table else None,
+               ["TID", "COMM", "STATE", "ALLOC'D", "FREED", "OTHERS'", "LIVE", "GROWN",
+                "RET_ASK", "RET_ACT", "RES_NOW", "EVENTS/s"], "table: the columns of 120 cells")
+        tap.check(rows(screen) and rows(screen)[0][0] == watched.pid,
+                  "table: sorted by TID, the main thread first", screen)
+        tap.check(re.search(r"-\s+\[brk heap\]\s+\S+", screen), "table: the brk heap's row",
+                  screen)
+
+        pane.key("r")
+        screen = pane.wait(lambda s: names(s) == ["mw-worker2", "mw-worker1", "channel"] or
+                           names(s) == ["mw-worker1", "mw-worker2", "channel"])
+        tap.check(screen and rows(screen)[-1][0] == watched.pid and "TID descending" in screen,
+                  "r: TID order reversed", pane.screen())
+        pane.key(">")
+        screen = pane.wait(lambda s: "sort: COMM descending" in s)
+        tap.eq(names(screen) if screen else None, ["mw-worker2", "mw-worker1", "channel"],
+               "> sorts by COMM (still reversed)")
+        pane.key("r")
+        screen = pane.wait(lambda s: "sort: COMM ascending" in s)
+        tap.eq(names(screen) if screen else None, ["channel", "mw-worker1", "mw-worker2"],
+               "r again: COMM ascending")
+        pane.key("e")
+        screen = pane.wait(lambda s: "exited hidden" in s)
+        tap.eq(names(screen) if screen else None, ["channel"], "e hides the exited threads")
+        pane.key("e")
+        pane.key("d")
+        screen = pane.wait(lambda s: "ALLOC'D/s" in s and "exited shown" in s)
+        tap.check(screen and "per second" in screen and len(rows(screen)) == 3,
+                  "d: per-second columns, e again: exited threads back", pane.screen())
+        pane.key("p")
+        screen = pane.wait(lambda s: "PAUSED" in s.splitlines()[0])
+        tap.check(screen is not None, "p: paused", pane.screen())
+        pane.key("p")
+        pane.key("?")
+        screen = pane.wait(lambda s: "memwatch live view keys" in s and "PAUSED" not in s)
+        tap.check(screen is not None, "?: help over the view, p again: running", pane.screen())
+        pane.key("x")
+        tap.check(pane.wait(lambda s: "memwatch live view keys" not in s),
+                  "any key closes the help")
+
+        pane.run("resize-window", "-x", "80", "-y", "24")
+        screen = pane.wait(lambda s: len(s.splitlines()) <= 24 and any(
+            l.replace("/s", "").split() == ["TID", "COMM", "STATE", "LIVE", "GROWN", "RET_ASK",
+                                            "RET_ACT", "RES_NOW"] for l in s.splitlines()))
+        tap.check(screen is not None, "resize to 80x24: the table refits", pane.screen())
+
+        pane.key("q")
+        screen = watched.exited()
+        tap.check(screen and re.search(r"^mw-exit=0$", screen, re.M),
+                  "q: memwatch exits with 0", pane.screen())
+        tap.check(screen and "=== memwatch summary: pid %d (channel), still running" %
+                  watched.pid in screen, "q: the summary is printed on the restored terminal",
+                  screen)
+        check_clean_shell(tap, pane, "120x40")
+        watched.end_target()
+    finally:
+        if watched:
+            watched.kill()
+        pane.kill()
+
+
+def check_small_terminal(tap):
+    """80x24 in the C locale: ASCII glyphs, fitted columns, and the target's exit ends it."""
+    pane = Pane(80, 24, {"LC_ALL": "C"})
+    watched = None
+    try:
+        watched = Watched(pane, ["-i", "0.3"])
+        if not tap.check(watched.ready and watched.header(), "80x24: the view is up",
+                         pane.screen()):
+            return
+        if not tap.check(watched.run_work(), "80x24: the workload ran"):
+            return
+        screen = pane.wait(threads_done)
+        tap.check(screen is not None, "80x24: the workers shown as exited", pane.screen())
+        screen = screen or pane.screen()
+        lines = screen.splitlines()
+        tap.check(len(lines) <= 24 and all(len(l) <= 80 for l in lines),
+                  "80x24: everything inside the terminal", screen)
+        tap.check(all(ord(c) < 128 for c in screen), "80x24: ASCII only in the C locale", screen)
+        tap.check(re.search(r"^\s*\d+(\.\d)?[BKMG] \|.*#", screen, re.M) and
+                  re.search(r"^\s*0 \|", screen, re.M), "80x24: an ASCII chart with its scale",
+                  screen)
+        tap.check(any(l.split() == ["TID", "COMM", "STATE", "LIVE", "GROWN", "RET_ASK",
+                                    "RET_ACT", "RES_NOW"] for l in lines),
+                  "80x24: the columns that fit 80 cells", screen)
+        tap.check(re.search(r"^RSS\s+\[\|", screen, re.M), "80x24: ASCII meter bars", screen)
+
+        watched.end_target()
+        screen = watched.exited()
+        tap.check(screen and re.search(r"^mw-exit=0$", screen, re.M) and
+                  "=== memwatch summary: pid %d (channel), exited" % watched.pid in screen,
+                  "target exit: memwatch ends with the summary", pane.screen())
+        check_clean_shell(tap, pane, "80x24")
+    finally:
+        if watched:
+            watched.kill()
+        pane.kill()
+
+
+def check_iterations(tap):
+    pane = Pane(100, 30, {"LANG": "C.UTF-8"})
+    watched = None
+    try:
+        watched = Watched(pane, ["-n", "3", "-i", "0.2"])
+        screen = watched.exited()
+        tap.check(watched.ready and screen and re.search(r"^mw-exit=0$", screen, re.M) and
+                  "still running" in screen, "-n 3: the view ends by itself, target untouched",
+                  pane.screen())
+        tap.check(watched.target.poll() is None, "-n 3: the target still runs")
+        watched.run_work()
+        watched.end_target()
+    finally:
+        if watched:
+            watched.kill()
+        pane.kill()
+
+
+def check_no_tui(tap):
+    """--no-tui on a terminal prints the text report, as on a pipe."""
+    pane = Pane(200, 30, {"LANG": "C.UTF-8"})
+    watched = None
+    try:
+        watched = Watched(pane, ["--no-tui", "-c", "1", "-i", "0.2"])
+        screen = watched.exited()
+        tap.check(screen and re.search(r"^\s+TID COMM\s+STATE\s+ALLOCS", screen, re.M) and
+                  "q quit" not in screen and re.search(r"^mw-exit=0$", screen, re.M),
+                  "--no-tui: text reports on a terminal", pane.screen())
+        watched.run_work()
+        watched.end_target()
+    finally:
+        if watched:
+            watched.kill()
+        pane.kill()
+
+
+if __name__ == "__main__":
+    mwtest.run_checks("live view", check_live_view, check_small_terminal, check_iterations,
+                      check_no_tui)
