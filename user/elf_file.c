@@ -126,3 +126,69 @@ int elf_defined_functions(const char *path, const char *const *names, size_t cou
 	close(fd);
 	return 0;
 }
+
+/* The size of the largest STT_FUNC symbol at @addr, 0 if there is none. */
+static size_t function_size(Elf *elf, unsigned long long addr)
+{
+	Elf_Scn *scn = NULL;
+	size_t best = 0;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr shdr;
+		size_t i, nsyms;
+
+		if (!gelf_getshdr(scn, &shdr) ||
+		    (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) || !shdr.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		nsyms = data ? shdr.sh_size / shdr.sh_entsize : 0;
+		for (i = 0; i < nsyms; i++) {
+			GElf_Sym sym;
+
+			/* an IFUNC's address is its resolver's, not the function's */
+			if (gelf_getsym(data, i, &sym) && sym.st_value == addr &&
+			    GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_size > best)
+				best = sym.st_size;
+		}
+	}
+	return best;
+}
+
+int elf_function_code(const char *path, unsigned long long addr, unsigned char *buf, size_t cap,
+		      size_t *len)
+{
+	size_t i, nphdr, size, raw_size;
+	int fd, err = -ENOENT;
+	char *raw;
+	Elf *elf;
+
+	*len = 0;
+	elf = elf_open(path, &fd, &err);
+	if (!elf)
+		return err;
+	size = function_size(elf, addr);
+	raw = elf_rawfile(elf, &raw_size);
+	if (!size || !raw || elf_getphdrnum(elf, &nphdr))
+		goto cleanup;
+	for (i = 0; i < nphdr; i++) {
+		GElf_Phdr phdr;
+		unsigned long long off;
+
+		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_LOAD ||
+		    !(phdr.p_flags & PF_X) || addr < phdr.p_vaddr ||
+		    addr + size > phdr.p_vaddr + phdr.p_filesz)
+			continue;
+		off = addr - phdr.p_vaddr + phdr.p_offset;
+		if (off + size > raw_size)
+			break;
+		err = size > cap ? -EFBIG : 0;
+		*len = size < cap ? size : cap;
+		memcpy(buf, raw + off, *len);
+		break;
+	}
+cleanup:
+	elf_end(elf);
+	close(fd);
+	return err;
+}

@@ -15,4 +15,13 @@ int elf_interpreter(const char *path, char *interp, size_t len);
 int elf_defined_functions(const char *path, const char *const *names, size_t count,
 			  unsigned long long *addrs);
 
+/*
+ * The code of the function that @path defines at address @addr, read from the
+ * file into @buf; *@len is how many bytes. 0 or -errno: -ENOENT when no sized
+ * STT_FUNC symbol is there or no executable segment holds it, -EFBIG when it is
+ * longer than @cap (its first @cap bytes are in @buf).
+ */
+int elf_function_code(const char *path, unsigned long long addr, unsigned char *buf, size_t cap,
+		      size_t *len);
+
 #endif /* MW_ELF_FILE_H */

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include "allocator.h"
 #include "log.h"
+#include "probe_site.h"
 #include "probes.h"
 #include "memwatch.skel.h"
 
@@ -78,14 +79,15 @@ int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
 	return 0;
 }
 
+/* @offset is from the start of @func: libbpf adds it to the function's own offset */
 static int attach_uprobe(struct bpf_program *prog, pid_t pid, const char *path,
-			 const char *func, bool retprobe, struct probes *p)
+			 const char *func, unsigned long offset, bool retprobe, struct probes *p)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe);
 	struct bpf_link *link;
 	int err;
 
-	link = bpf_program__attach_uprobe_opts(prog, pid, path, 0, &opts);
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
 	if (!link) {
 		err = -errno;
 		elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe", func,
@@ -102,42 +104,42 @@ static int attach_uprobe(struct bpf_program *prog, pid_t pid, const char *path,
 	return 0;
 }
 
-/* An alias (glibc's aligned_alloc is memalign) is probed once. */
-static bool is_alias(const struct allocator *a, int func)
+int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *ret,
+		       pid_t pid, const struct allocator *a, const struct probe_plan *plan,
+		       struct probes *p)
 {
-	int i;
+	int i, err;
 
-	for (i = 0; i < func; i++) {
-		if (a->addrs[i] == a->addrs[func])
-			return true;
+	for (i = 0; i < MW_FUNC_NR; i++) {
+		const struct probe_site *site = &plan->fn[i].entry;
+		const char *func = allocator_functions[i];
+
+		if (!plan->fn[i].probe) {
+			vlog("%s: not probed (%s)", func, a->addrs[i] ? "alias" : "not defined");
+			continue;
+		}
+		err = attach_uprobe(entry[i], pid, a->path, func, site->offset, false, p);
+		if (err)
+			return err;
+		vlog("%s: entry probe at %s+%lu, %s (%s): %s", func, func, site->offset,
+		     site->insn[0] ? site->insn : "?", site->emulated ? "emulated" : "single-stepped",
+		     site->why);
+		if (!plan->fn[i].retprobe)
+			continue;
+		err = attach_uprobe(ret, pid, a->path, func, 0, true, p);
+		if (err)
+			return err;
 	}
-	return false;
+	return 0;
 }
 
 int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct allocator *a,
 			    struct probes *p)
 {
-	struct bpf_program **progs = entry_programs(skel);
-	int i, err;
+	struct probe_plan plan;
 
-	for (i = 0; i < MW_FUNC_NR; i++) {
-		const char *func = allocator_functions[i];
-
-		if (!a->addrs[i] || is_alias(a, i)) {
-			vlog("%s: not probed (%s)", func, a->addrs[i] ? "alias" : "not defined");
-			continue;
-		}
-		err = attach_uprobe(progs[i], pid, a->path, func, false, p);
-		if (err)
-			return err;
-		if (i == MW_FUNC_FREE)
-			continue;
-		err = attach_uprobe(skel->progs.alloc_return, pid, a->path, func, true, p);
-		if (err)
-			return err;
-		vlog("%s: probed at 0x%llx", func, a->addrs[i]);
-	}
-	return 0;
+	probe_plan_make(a, MW_SITES_CHOSEN, &plan);
+	return probes_attach_plan(entry_programs(skel), skel->progs.alloc_return, pid, a, &plan, p);
 }
 
 void probes_detach(struct probes *p)

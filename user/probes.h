@@ -9,6 +9,8 @@
 struct memwatch_bpf;
 struct allocator;
 struct bpf_link;
+struct bpf_program;
+struct probe_plan;
 
 struct probes {
 	struct bpf_link **links;
@@ -24,6 +26,12 @@ void probes_skip_malloc(struct memwatch_bpf *skel);
 int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p);
 int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct allocator *a,
 			    struct probes *p);
+/*
+ * Attaches @entry[func] at each probed function's planned entry site and
+ * @ret as its uretprobe (memwatch's programs, or the benchmark's empty ones).
+ */
+int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *ret, pid_t pid,
+		       const struct allocator *a, const struct probe_plan *plan, struct probes *p);
 void probes_detach(struct probes *p);
 
 #endif /* MW_PROBES_H */
