@@ -76,19 +76,34 @@ def start(tap, name):
     reason = bpf_unavailable_reason()
     if reason is None:
         return True
+    cannot_run(tap, name, reason)
+    return False
+
+
+def cannot_run(tap, name, reason):
+    """Ends the test program: a skip with @reason, a failure under CI."""
     if os.environ.get("CI") == "true":
         tap.check(False, name, "cannot run under CI: " + reason)
     else:
         tap.skip(name, reason)
     tap.done()
-    return False
 
 
-def run_checks(name, *checks):
-    """A test program's main: each check(tap) in turn, when BPF can run here."""
+def run_checks(name, *checks, needs=()):
+    """A test program's main: each check(tap) in turn, when BPF can run here.
+
+    @needs: (path, toolchain) of workloads the Makefile builds only where their
+    compiler is (rustc, go, musl-gcc); one that is missing is a skip, or a
+    failure under CI.
+    """
     tap = Tap()
     if not start(tap, name):
         return
+    for path, tool in needs:
+        if not os.access(path, os.X_OK):
+            cannot_run(tap, name, "%s is not built: no %s here (run make)"
+                       % (os.path.relpath(path, ROOT), tool))
+            return
     for check in checks:
         check(tap)
     tap.done()
@@ -196,9 +211,9 @@ class Attached:
     so no event can be missed and nothing depends on sleeping.
     """
 
-    def __init__(self, workload_cmd, options=()):
+    def __init__(self, workload_cmd, options=(), env=None):
         self.report = tempfile.NamedTemporaryFile("r", suffix=".json")
-        self.target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE,
+        self.target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.ready = wait_for_line(self.target.stderr, r"ready pid=(\d+)")
         argv = [MEMWATCH, "--json", "-o", self.report.name, *options, "-p", str(self.target.pid)]
@@ -208,6 +223,29 @@ class Attached:
     def start_work(self):
         self.target.stdin.write(b"\n")
         self.target.stdin.flush()
+
+    def records(self):
+        """Every record memwatch has written so far (complete lines only)."""
+        self.report.seek(0)
+        lines = self.report.read().split("\n")[:-1]
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def record_after(self, timeout=30):
+        """An interval record whose snapshot began after this call, or None at the deadline.
+
+        The first record written after the call may come from a snapshot begun
+        before it; the second cannot. Needs a short memwatch -i.
+        """
+        deadline = time.monotonic() + timeout
+        seen = len(self.records())
+        while time.monotonic() < deadline:
+            records = [r for r in self.records()[seen:] if r["type"] == "interval"]
+            if len(records) >= 2:
+                return records[1]
+            if self.memwatch.poll() is not None:
+                return None
+            time.sleep(0.02)
+        return None
 
     def wait_done(self):
         """Blocks until a -W workload printed `done` (all its work over, still alive)."""
