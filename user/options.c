@@ -24,7 +24,7 @@ static const char doc[] =
 	"\n"
 	"EXAMPLES:\n"
 	"  memwatch -p 1234                 # live view on a terminal until it exits\n"
-	"  memwatch --no-tui -p 1234 | less # text reports, as on a pipe\n"
+	"  memwatch --no-tui -p 1234        # text reports on the terminal too\n"
 	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
 	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
 	"  memwatch --json -o mw.json -- make   # JSON lines to a file\n"

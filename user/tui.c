@@ -178,21 +178,22 @@ static void draw_meters(const struct mw_model *m, const struct view_layout *l)
 	struct view_meter_value mv[VIEW_M_NR];
 	__u64 scale = view_meters(m, mv);
 	char rss_detail[64];
-	int half = COLS / 2, bar, i;
-	bool show_detail = true;
+	int detail, bar, i;
 
-	snprintf(rss_detail, sizeof(rss_detail), "anon %s file %s",
+	/* fixed widths: the right column stays where it is as the numbers change */
+	snprintf(rss_detail, sizeof(rss_detail), "anon %6s file %6s",
 		 B(m->status.rss_anon_bytes), B(m->status.rss_file_bytes));
-	/* one scale, so one bar width in both columns; the RSS split takes its room */
-	bar = half - 1 - METER_TEXT - 1 - (int)strlen(rss_detail);
+	/* one scale, so one bar width in both columns; the RSS split widens the left one */
+	detail = 1 + strlen(rss_detail);
+	bar = (COLS - 2 * (METER_TEXT + 1) - detail) / 2;
 	if (bar < METER_MIN_BAR) {
-		bar = half - 1 - METER_TEXT;
-		show_detail = false;
+		detail = 0;
+		bar = (COLS - 2 * (METER_TEXT + 1)) / 2;
 	}
 	for (i = 0; i < VIEW_M_NR; i++)
-		draw_meter(l->meters_top + i % VIEW_METER_ROWS, i < VIEW_METER_ROWS ? 0 : half,
-			   bar, &mv[i], meter_pair[i], scale,
-			   i == VIEW_M_RSS && show_detail ? rss_detail : NULL);
+		draw_meter(l->meters_top + i % VIEW_METER_ROWS,
+			   i < VIEW_METER_ROWS ? 0 : METER_TEXT + bar + 1 + detail, bar, &mv[i],
+			   meter_pair[i], scale, i == VIEW_M_RSS && detail ? rss_detail : NULL);
 }
 
 static void draw_chart(const struct mw_model *m, const struct view_layout *l)
