@@ -41,7 +41,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test unit-test fuzz demo install clean vmlinux
+.PHONY: all deps test unit-test fuzz demo bench install clean vmlinux
 
 all: memwatch $(WORKLOADS)
 
@@ -144,6 +144,31 @@ test: all $(UNIT_BINS) $(SAN_UNIT_BINS) $(FUZZERS)
 # watch the bundled channel workload live: three threads keep their arenas
 demo: all
 	./memwatch -- $(OUTPUT)/workloads/channel threads -t boxed -n 1000000 -i 100 -q
+
+# the cost to the target, side by side: scripts/bench.sh (BENCH_ARGS="-h" for its options)
+BENCH_DIR := $(OUTPUT)/bench
+DEPS += $(BENCH_DIR)/floor.d
+
+$(BENCH_DIR)/floor.bpf.o: tests/bench/floor.bpf.c $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_DIR)/floor.skel.h: $(BENCH_DIR)/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< >$@
+
+$(BENCH_DIR)/floor: tests/bench/floor.c $(BENCH_DIR)/floor.skel.h $(OUTPUT)/memwatch.skel.h $(LIB_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BENCH_DIR) -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+$(BENCH_DIR)/driver: tests/bench/driver.c | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
+bench: all $(BENCH_DIR)/floor $(BENCH_DIR)/driver
+	$(Q)scripts/bench.sh $(BENCH_ARGS)
 
 install: memwatch
 	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch
