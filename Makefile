@@ -26,7 +26,7 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tes
 WORKLOADS += $(OUTPUT)/workloads/channel-static
 # targets beyond glibc C (Rust, Go, static musl): a note instead where the compiler is missing
 WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
-	$(OUTPUT)/workloads/channel-musl
+	$(OUTPUT)/workloads/channel-musl $(OUTPUT)/workloads/family-musl
 RUSTC ?= rustc
 GO ?= go
 MUSL_GCC ?= musl-gcc
@@ -92,7 +92,7 @@ $(OUTPUT)/workloads/go_heap: tests/workloads/go_heap.go | $(OUTPUT)/workloads
 		GOFLAGS= CGO_ENABLED=0 $(GO) build -o $@ $<
 
 # malloc defined in the executable itself: musl's, statically linked, symbols kept
-$(OUTPUT)/workloads/channel-musl: tests/workloads/channel.c | $(OUTPUT)/workloads
+$(OUTPUT)/workloads/%-musl: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,MUSL-CC,$@)
 	$(Q)command -v $(MUSL_GCC) >/dev/null || \
 		{ echo "  note: no musl-gcc: $@ not built, its tests skip"; exit 0; }; \

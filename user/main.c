@@ -20,6 +20,7 @@
 #include "allocator.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "mapped_file.h"
 #include "model.h"
 #include "options.h"
 #include "probes.h"
@@ -143,6 +144,9 @@ static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
 		return MW_EXIT_NO_PROCESS;
 	}
 	info->malloc_probed = !err;
+	/* uprobes belong to an inode: the one the target mapped, whatever its path is here */
+	if (info->malloc_probed && !o->libc)
+		allocator_check_mapped(info->pid, a);
 	return 0;
 }
 

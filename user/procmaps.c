@@ -8,12 +8,11 @@
 
 int maps_parse_line(const char *line, struct maps_entry *e)
 {
-	unsigned int dev_major, dev_minor;
 	int path_at = 0;
 
 	memset(e, 0, sizeof(*e));
 	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu%n", &e->start, &e->end, e->perms,
-		   &e->offset, &dev_major, &dev_minor, &e->inode, &path_at) < 7)
+		   &e->offset, &e->dev_major, &e->dev_minor, &e->inode, &path_at) < 7)
 		return -EINVAL;
 	/* spaces pad the path column; a newline ends a line without a path */
 	while (line[path_at] == ' ')

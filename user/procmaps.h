@@ -7,6 +7,7 @@
 
 struct maps_entry {
 	unsigned long long start, end, offset, inode;
+	unsigned int dev_major, dev_minor;	/* of the file's filesystem */
 	char perms[5];
 	const char *path;	/* points into the parsed line; "" or "\n" if anonymous */
 	int path_len;

@@ -184,8 +184,11 @@ def channel_pair(tap, name, mode, n, *args, options=()):
     return (full, empty) if ok else (None, None)
 
 
-def wait_for_line(stream, pattern, timeout=30):
-    """Reads @stream until a line matches; returns the match or None at EOF/timeout."""
+def wait_for_line(stream, pattern, timeout=30, seen=None):
+    """Reads @stream until a line matches; returns the match or None at EOF/timeout.
+
+    @seen, a list, gets every chunk read (what a later read will not see again).
+    """
     deadline = time.monotonic() + timeout
     buf = ""
     fd = stream.fileno()
@@ -196,6 +199,8 @@ def wait_for_line(stream, pattern, timeout=30):
         chunk = os.read(fd, 4096).decode(errors="replace")
         if not chunk:
             break
+        if seen is not None:
+            seen.append(chunk)
         buf += chunk
         for line in buf.splitlines():
             match = re.search(pattern, line)
@@ -218,7 +223,10 @@ class Attached:
         self.ready = wait_for_line(self.target.stderr, r"ready pid=(\d+)")
         argv = [MEMWATCH, "--json", "-o", self.report.name, *options, "-p", str(self.target.pid)]
         self.memwatch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.watching = wait_for_line(self.memwatch.stderr, r"watching pid (\d+)")
+        # memwatch's stderr up to its "watching" line (-v says more there)
+        self.memwatch_said = []
+        self.watching = wait_for_line(self.memwatch.stderr, r"watching pid (\d+)",
+                                      seen=self.memwatch_said)
 
     def start_work(self):
         self.target.stdin.write(b"\n")
