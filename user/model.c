@@ -116,7 +116,8 @@ const struct mw_row *model_find(const struct mw_model *m, __u32 tid)
 		if (m->rows[i].tid == tid)
 			return &m->rows[i];
 	}
-	return bsearch(&key, m->rows, m->nr_sorted, sizeof(key), cmp_row);
+	/* bsearch() must not be given the NULL rows of an empty model */
+	return m->nr_sorted ? bsearch(&key, m->rows, m->nr_sorted, sizeof(key), cmp_row) : NULL;
 }
 
 static struct mw_row *row_get(struct mw_model *m, __u32 tid)
