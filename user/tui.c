@@ -216,15 +216,12 @@ static void draw_chart(const struct mw_model *m, const struct view_layout *l)
 	last = tui.history.len ? history_at(&tui.history, tui.history.len - 1) : NULL;
 	x = put(l->legend_top, 0, A_BOLD, "%-*s", AXIS_WIDTH, "history");
 	for (s = 0; s < HIST_NR; s++) {
-		/* a short horizontal line of the series' own glyph */
-		struct view_chart_cell key = { 0x24, s };
+		wchar_t glyph = view_legend_glyph(s, tui.view.ascii);
 
 		if (!(mask & (1u << s)))
 			continue;
-		put_glyph(l->legend_top, x, color(series_pair[s]) | A_BOLD,
-			  view_chart_glyph(&key, tui.view.ascii));
-		put_glyph(l->legend_top, x + 1, color(series_pair[s]) | A_BOLD,
-			  view_chart_glyph(&key, tui.view.ascii));
+		put_glyph(l->legend_top, x, color(series_pair[s]) | A_BOLD, glyph);
+		put_glyph(l->legend_top, x + 1, color(series_pair[s]) | A_BOLD, glyph);
 		x = put(l->legend_top, x + 2, A_NORMAL, " %s %s   ", view_series_name[s],
 			B(last ? last->v[s] : 0));
 	}

@@ -429,6 +429,12 @@ wchar_t view_chart_glyph(const struct view_chart_cell *cell, bool ascii)
 	return 0x2800 + cell->dots;
 }
 
+wchar_t view_legend_glyph(enum history_series s, bool ascii)
+{
+	/* braille dots 3 and 6: a line across the middle of the cell */
+	return ascii ? ascii_mark[s] : 0x2800 + 0x24;
+}
+
 char *view_duration(char *buf, size_t len, double seconds)
 {
 	long s = (long)seconds;

@@ -142,6 +142,8 @@ struct view_chart {
 void view_chart(const struct history *h, unsigned int series_mask, bool ascii,
 		struct view_chart *c);
 wchar_t view_chart_glyph(const struct view_chart_cell *cell, bool ascii);
+/* The legend's mark of series @s: a short line of dots, or its ASCII mark. */
+wchar_t view_legend_glyph(enum history_series s, bool ascii);
 extern const char *const view_series_name[HIST_NR];
 
 /* "14.0s", "3m20s", "2h05m". */

@@ -2,8 +2,8 @@
 """The live view on a real terminal: memwatch runs in a tmux pane against the
 channel workload, and the test reads the screen with capture-pane. Header,
 meters, chart and thread rows appear; keys sort, reverse, hide exited threads,
-switch to rates and pause; a resize refits the table; q, the target's exit and
--n N each end it with the terminal restored and the summary printed."""
+switch to rates and pause; a resize refits the table; q, Ctrl-C, the target's
+exit and -n N each end it with the terminal restored and the summary printed."""
 import contextlib
 import os
 import re
@@ -279,6 +279,19 @@ def check_iterations(tap):
         tap.check(watched.target.poll() is None, "-n 3: the target still runs")
 
 
+def check_interrupt(tap):
+    """Ctrl-C ends the view as q does: the terminal restored, the summary printed."""
+    with watching(100, 30, {"LANG": "C.UTF-8"}, ["-i", "0.2"]) as (pane, watched):
+        if not tap.check(watched.ready and watched.header(), "Ctrl-C: the view is up",
+                         pane.screen()):
+            return
+        pane.key("C-c")
+        screen = watched.exited()
+        tap.check(screen and "=== memwatch summary: pid %d (channel), still running" %
+                  watched.pid in screen, "Ctrl-C: the summary is printed", pane.screen())
+        check_clean_shell(tap, pane, "Ctrl-C")
+
+
 def check_no_tui(tap):
     """--no-tui on a terminal prints the text report, as on a pipe."""
     with watching(200, 30, {"LANG": "C.UTF-8"}, ["--no-tui", "-c", "1", "-i", "0.2"]) as (pane, watched):
@@ -290,4 +303,4 @@ def check_no_tui(tap):
 
 if __name__ == "__main__":
     mwtest.run_checks("live view", check_live_view, check_small_terminal, check_iterations,
-                      check_no_tui)
+                      check_interrupt, check_no_tui)

@@ -262,6 +262,8 @@ static void test_chart(void)
 	ASSERT_EQ(view_chart_glyph(&cells[7], true), L' ', "ASCII: no series at 0 in that mask");
 	view_chart(&h, 1u << HIST_LIVE, true, &c);
 	ASSERT_EQ(view_chart_glyph(&cells[7], true), L'o', "ASCII: the heap at 0 is o");
+	ASSERT_EQ(view_legend_glyph(HIST_RETURNED, true), L'+', "ASCII legend: the chart's mark");
+	ASSERT_EQ(view_legend_glyph(HIST_RSS, false), L'⠤', "Unicode legend: a line of dots");
 }
 
 static void test_layout(void)
