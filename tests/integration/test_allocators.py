@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""The allocator that really serves malloc is the one probed, and counts stay
+exact: jemalloc, tcmalloc and mimalloc preloaded (LD_PRELOAD), musl's malloc
+linked into a static executable, glibc's whole malloc family. Each case runs
+with N items and with 0; the difference must be exactly what the workload did,
+whatever the allocator does inside (calloc through malloc, realloc through
+malloc and free, aliases, functions it lacks and glibc serves)."""
+import glob
+import os
+
+import mwtest
+
+N = 200000
+FAMILY_N = 20000
+FAMILY = os.path.join(mwtest.WORKLOADS, "family")
+COUNTERS = [("alloc_calls", "allocs"), ("alloc_bytes", "alloc_bytes"),
+            ("known_frees", "frees"), ("free_bytes", "free_bytes")]
+
+
+def library(name):
+    """The installed file of a shared library, by its soname, or None."""
+    for pattern in ("/usr/lib/*/%s", "/lib/*/%s", "/usr/lib/%s", "/lib/%s"):
+        found = sorted(glob.glob(pattern % name))
+        if found:
+            return os.path.realpath(found[0])
+    return None
+
+
+def preloaded(soname, package):
+    return {"kind": "preload", "lib": library(soname), "package": package,
+            "channel": mwtest.CHANNEL, "family": FAMILY}
+
+
+# name: how the workload gets the allocator; the Debian package that ships it
+ALLOCATORS = {
+    "jemalloc": preloaded("libjemalloc.so.2", "libjemalloc2"),
+    "tcmalloc": preloaded("libtcmalloc_minimal.so.4", "libtcmalloc-minimal4"),
+    "mimalloc": preloaded("libmimalloc.so.2", "libmimalloc2.0"),
+    "static musl": {"kind": "executable", "package": "musl-tools",
+                    "channel": mwtest.CHANNEL + "-musl", "family": FAMILY + "-musl"},
+}
+
+# (case name, workload, arguments): the channel's scenarios and the whole family
+CASES = [("batch", "channel", ["batch", "-s", 64], N),
+         ("threads", "channel", ["threads"], N),
+         ("family", "family", [], FAMILY_N)]
+
+
+def unavailable(tap, name, reason):
+    """A missing allocator is a skip, or a failure under CI (scripts/deps.sh installs it)."""
+    if os.environ.get("CI") == "true":
+        tap.check(False, name, "cannot run under CI: " + reason)
+    else:
+        tap.skip(name, reason)
+
+
+def known_frees(run):
+    return run.process["free_calls"] - run.process["free_unknown_calls"]
+
+
+def value(run, counter):
+    return known_frees(run) if counter == "known_frees" else run.process[counter]
+
+
+def pair(cmd, n, env):
+    return (mwtest.memwatch_launch(cmd(n), env=env), mwtest.memwatch_launch(cmd(0), env=env))
+
+
+def check_pair(tap, name, full, empty, probed, origin):
+    """Both runs reported, probed @probed, and differ by exactly the workload's count."""
+    if not tap.check(full.code == 0 and empty.code == 0 and full.summary and empty.summary
+                     and full.workload["total"], "%s: memwatch ran" % name,
+                     full.stderr + empty.stderr):
+        return
+    probes = full.summary["probes"]
+    tap.eq((probes["allocator"], probes["origin"]), (probed, origin),
+           "%s: the summary names the allocator" % name)
+    tap.check("uprobes on %s." % probed in full.stderr, "%s: so does the header" % name,
+              full.stderr)
+    did = full.workload["total"]
+    for counter, field in COUNTERS:
+        tap.eq(value(full, counter) - value(empty, counter), did[field],
+               "%s: %s difference equals the workload's %s" % (name, counter, field))
+    for run in (full, empty):
+        tap.eq(run.process["lost_events"], 0, "%s: no lost events" % name)
+        tap.eq(run.process["untracked_allocs"], 0, "%s: nothing untracked" % name)
+
+
+def check_allocator(tap, alloc):
+    how = ALLOCATORS[alloc]
+    env = dict(os.environ)
+    if how["kind"] == "preload":
+        if not how["lib"]:
+            unavailable(tap, alloc, "not installed (Debian package %s)" % how["package"])
+            return
+        env["LD_PRELOAD"] = how["lib"]
+    elif not os.access(how["channel"], os.X_OK):
+        unavailable(tap, alloc, "not built: no musl-gcc (Debian package musl-tools)")
+        return
+    for case, workload, args, n in CASES:
+        exe = how[workload]
+        probed = how["lib"] if how["kind"] == "preload" else exe
+        full, empty = pair(lambda k: [exe, *map(str, args), "-n", str(k)], n, env)
+        check_pair(tap, "%s %s" % (alloc, case), full, empty, probed, how["kind"])
+
+
+def check_preloads(tap):
+    for alloc in ALLOCATORS:
+        check_allocator(tap, alloc)
+
+
+def check_glibc_family(tap):
+    full, empty = pair(lambda k: [FAMILY, "-n", str(k)], FAMILY_N, None)
+    probed = full.summary and full.summary["probes"]["allocator"]
+    check_pair(tap, "glibc family", full, empty, probed, "libc")
+    tap.check(probed and "libc.so" in probed, "glibc family: libc probed", probed)
+
+
+def check_attach_preload(tap):
+    """-p: the preload is found from the target's own environment and maps."""
+    lib = ALLOCATORS["jemalloc"]["lib"]
+    if not lib:
+        unavailable(tap, "attach jemalloc", "not installed (Debian package libjemalloc2)")
+        return
+    env = dict(os.environ, LD_PRELOAD=lib)
+    runs = []
+    for n in (N, 0):
+        att = mwtest.Attached(mwtest.channel("batch", "-n", n, "-w", "-q"), ["-i", "0.2"],
+                              env=env)
+        try:
+            if not tap.check(att.ready and att.watching, "attach jemalloc: attached (-n %d)" % n):
+                return
+            att.start_work()
+            runs.append(att.finish())
+        finally:
+            att.kill()
+    full, empty = runs
+    probes = full.summary["probes"]
+    tap.eq((probes["allocator"], probes["origin"]), (lib, "preload"),
+           "attach jemalloc: the preload found in the target's environment")
+    did = full.workload["total"]
+    for counter, field in COUNTERS:
+        tap.eq(value(full, counter) - value(empty, counter), did[field],
+               "attach jemalloc: %s difference equals the workload's %s" % (counter, field))
+
+
+if __name__ == "__main__":
+    mwtest.run_checks("allocators", check_preloads, check_glibc_family, check_attach_preload,
+                      needs=[(FAMILY, "C compiler")])
