@@ -19,6 +19,7 @@ for fuzzer in "$@"; do
 	fuzz_maps) cp tests/unit/fixtures/maps_* tests/unit/fixtures/ldd_* "$corpus" ;;
 	fuzz_smaps) head -c 20000 /proc/self/smaps >"$corpus/self" ;;
 	fuzz_elf) cp /bin/true "$corpus" ;;
+	fuzz_go) cp tests/unit/fixtures/maps_* "$corpus"; printf '\377 Go buildinf:\010\002%16s\010go1.19.8' >"$corpus/buildinfo" ;;
 	esac
 	n=$((n + 1))
 	if out=$("$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 \
