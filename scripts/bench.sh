@@ -11,7 +11,7 @@
 # time), so loading and attaching are left out of ns/op and shown apart.
 # Timings are for reading, never asserted.
 #
-#   scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-o TSV]
+#   scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-o TSV] [-t TSV]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,16 +27,19 @@ MEMWATCH=./memwatch
 
 usage() {
 	cat <<EOF
-usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-o TSV]
+usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-o TSV] [-t TSV]
   -r ROUNDS    interleaved rounds, the median is shown (default 5, at least 5 for a report)
   -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look)
   -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m
   -o TSV       raw results, one line per run (default $TSV)
+  -t TSV       run nothing: print the table of an earlier run's results
 EOF
 }
 
-while getopts "r:s:w:o:h" opt; do
+TABLE_ONLY=""
+while getopts "r:s:w:o:t:h" opt; do
 	case $opt in
+	t) TABLE_ONLY=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	s) SCALE=$OPTARG ;;
 	w) ONLY=",$OPTARG," ;;
@@ -44,6 +47,94 @@ while getopts "r:s:w:o:h" opt; do
 	*) usage; [[ $opt == h ]] && exit 0; exit 2 ;;
 	esac
 done
+# the table: medians per workload and tool, ratios within the same rounds
+TABLE_AWK=$(cat <<'AWK'
+
+function val(s,   kv) { split(s, kv, "="); return kv[2] + 0 }
+function median(key, n,   i, j, t, a) {
+	for (i = 0; i < n; i++) a[i] = v[key, i]
+	for (i = 1; i < n; i++) for (j = i; j > 0 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	return n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2
+}
+function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+{
+	split($8, f, " ")
+	w = $1; t = $2
+	if (!(w in seen)) { seen[w] = 1; order[nw++] = w; ops[w] = $4 * $5; unit[w] = $7; kind[w] = $6 }
+	if (!((w, t) in nt)) { tord[w, ntools[w]++] = t; nt[w, t] = 0 }
+	k = nt[w, t]++
+	v[w SUBSEP t SUBSEP "ns", k] = val(f[1]) / ($4 * $5)
+	v[w SUBSEP t SUBSEP "attach", k] = val(f[2]) / 1e6
+	v[w SUBSEP t SUBSEP "cpu", k] = val(f[3])
+	v[w SUBSEP t SUBSEP "elapsed", k] = val(f[1])
+	if (val(f[4]) > hwm[w, t]) hwm[w, t] = val(f[4])
+	counted[w, t] = $9; want[w, t] = $10
+	if ($11 != "-" && $11 + 0 > lost[w, t]) lost[w, t] = $11 + 0
+	if ($12 != "-" && $12 + 0 > untracked[w, t]) untracked[w, t] = $12 + 0
+	if ($11 != "-") haslost[w, t] = 1
+	if ($9 != "-" && $9 != $10) mismatch[w, t] = 1
+}
+END {
+	for (i = 0; i < nw; i++) {
+		w = order[i]
+		for (j = 0; j < ntools[w]; j++) {
+			t = tord[w, j]; n = nt[w, t]
+			ns[t] = median(w SUBSEP t SUBSEP "ns", n)
+			at[t] = median(w SUBSEP t SUBSEP "attach", n)
+			cpu[t] = median(w SUBSEP t SUBSEP "cpu", n)
+			el[t] = median(w SUBSEP t SUBSEP "elapsed", n)
+		}
+		printf "\n%s: %d x %s, median of %d (ns per op)\n", w, ops[w], unit[w], nt[w, "base"]
+		printf "%-20s %9s %9s %8s %8s %8s %23s %5s %5s %9s %6s %8s %8s\n", "tool", "ns/op", "+ns/op",
+		       "x base", "x floor", "x naive", "events counted/expected", "lost", "untr", "cpu/Mev", "cpu%", "peak RSS", "attach"
+		for (j = 0; j < ntools[w]; j++) {
+			t = tord[w, j]
+			own = (t == "memwatch-no-malloc" || t == "strace" || kind[w] == "sys") ? "floor-tp" : "floor"
+			fl = (t ~ /^floor/ || t == "base") ? "-" : ratio(ns[t], ns[own])
+			nv = (kind[w] == "heap" && t !~ /^(base|floor|memwatch-no-malloc)/) ? ratio(ns[t], ns["floor-naive"]) : "-"
+			ev = "-"; cm = "-"; cp = "-"; rss = "-"; att = "-"; lo = "-"; un = "-"
+			if (t ~ /^memwatch/) {
+				if (counted[w, t] != "-")
+					ev = counted[w, t] "/" want[w, t] (mismatch[w, t] ? " MISMATCH" : "")
+				if (haslost[w, t]) { lo = lost[w, t] + 0; un = untracked[w, t] + 0 }
+				evs = (counted[w, t] != "-" ? counted[w, t] : ops[w])
+				cm = sprintf("%.1fms", cpu[t] / 1e6 / (evs / 1e6))
+				cp = sprintf("%.2f", 100 * cpu[t] / el[t])
+				rss = sprintf("%.1fM", hwm[w, t] / 1024)
+				att = sprintf("%.0fms", at[t])
+			} else if (t != "base") {
+				att = sprintf("%.0fms", at[t])
+			}
+			printf "%-20s %9.0f %9.0f %8s %8s %8s %23s %5s %5s %9s %6s %8s %8s\n", t, ns[t], ns[t] - ns["base"],
+			       ratio(ns[t], ns["base"]), fl, nv, ev, lo, un, cm, cp, rss, att
+		}
+		if (w == "malloc" && ns["memwatch"] > 0) {
+			printf "  memwatch/floor %.2f (target <= 1.10)", ns["memwatch"] / ns["floor"]
+			if ("bpftrace" in ns && ns["bpftrace"] > 0)
+				printf ", bpftrace/memwatch %.1fx (target >= 4)", ns["bpftrace"] / ns["memwatch"]
+			if ("heaptrack" in ns && ns["heaptrack"] > 0)
+				printf ", memwatch/heaptrack %.2f (stretch <= 1)", ns["memwatch"] / ns["heaptrack"]
+			printf "\n"
+		}
+		if (w == "brk")
+			printf "  --no-malloc: +%.0f ns per brk (target <= 150)\n", ns["memwatch-no-malloc"] - ns["base"]
+		if (w == "mmap")
+			printf "  --no-malloc: %+.1f%% per iteration (target <= 3%%)\n", 100 * (ns["memwatch-no-malloc"] / ns["base"] - 1)
+		delete ns; delete at; delete cpu; delete el
+	}
+	printf "\ncpu/Mev: memwatch's own CPU per million counted events; cpu%%: of one core during the work;\n"
+	printf "attach: start to the workload's first instruction of work. Raw runs: %s\n", tsv
+}
+AWK
+)
+print_table() {
+	awk -F'\t' "$TABLE_AWK" tsv="$1" "$1"
+}
+
+if [[ -n $TABLE_ONLY ]]; then
+	print_table "$TABLE_ONLY"
+	exit 0
+fi
 if ((EUID != 0)); then
 	echo "bench.sh: needs root to load BPF programs" >&2
 	exit 1
@@ -63,7 +154,7 @@ WORKLOADS=(
 	"batch|300000|1|item sent and received (boxed)|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
 	"xthread|300000|1|item, producer and consumer threads|heap|$CHANNEL -q -w -W -n {N} xthread"
 	"mmap|2000|1|mmap 1 MiB, touch, DONTNEED, munmap|sys|$DRIVER work -w -W -n {N} mmap"
-	"brk|1000000|1|brk(0) call|sys|$DRIVER work -w -W -n {N} brk"
+	"brk|300000|1|brk(0) call|sys|$DRIVER work -w -W -n {N} brk"
 	"threads4|150000|4|malloc(64)+free pair, 4 threads at once|heap|$DRIVER work -w -W -n {N} threads"
 	# memwatch alone with a million blocks live at once (not scaled): nothing lost or untracked
 	"live1m|1000000|1|item, all 1M live before any is freed|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
@@ -184,80 +275,4 @@ for w in "${WORKLOADS[@]}"; do
 	echo >&2
 done
 
-# the table: medians per workload and tool, ratios within the same rounds
-awk -F'\t' '
-function val(s,   kv) { split(s, kv, "="); return kv[2] + 0 }
-function median(key, n,   i, j, t, a) {
-	for (i = 0; i < n; i++) a[i] = v[key, i]
-	for (i = 1; i < n; i++) for (j = i; j > 0 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-	return n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2
-}
-function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
-{
-	split($8, f, " ")
-	w = $1; t = $2
-	if (!(w in seen)) { seen[w] = 1; order[nw++] = w; ops[w] = $4 * $5; unit[w] = $7; kind[w] = $6 }
-	if (!((w, t) in nt)) { tord[w, ntools[w]++] = t; nt[w, t] = 0 }
-	k = nt[w, t]++
-	v[w SUBSEP t SUBSEP "ns", k] = val(f[1]) / ($4 * $5)
-	v[w SUBSEP t SUBSEP "attach", k] = val(f[2]) / 1e6
-	v[w SUBSEP t SUBSEP "cpu", k] = val(f[3])
-	v[w SUBSEP t SUBSEP "elapsed", k] = val(f[1])
-	if (val(f[4]) > hwm[w, t]) hwm[w, t] = val(f[4])
-	counted[w, t] = $9; want[w, t] = $10
-	if ($11 != "-" && $11 + 0 > lost[w, t]) lost[w, t] = $11 + 0
-	if ($12 != "-" && $12 + 0 > untracked[w, t]) untracked[w, t] = $12 + 0
-	if ($11 != "-") haslost[w, t] = 1
-	if ($9 != "-" && $9 != $10) mismatch[w, t] = 1
-}
-END {
-	for (i = 0; i < nw; i++) {
-		w = order[i]
-		for (j = 0; j < ntools[w]; j++) {
-			t = tord[w, j]; n = nt[w, t]
-			ns[t] = median(w SUBSEP t SUBSEP "ns", n)
-			at[t] = median(w SUBSEP t SUBSEP "attach", n)
-			cpu[t] = median(w SUBSEP t SUBSEP "cpu", n)
-			el[t] = median(w SUBSEP t SUBSEP "elapsed", n)
-		}
-		printf "\n%s: %d x %s, median of %d (ns per op)\n", w, ops[w], unit[w], nt[w, "base"]
-		printf "%-20s %9s %9s %8s %8s %8s %23s %5s %5s %9s %6s %8s %8s\n", "tool", "ns/op", "+ns/op",
-		       "x base", "x floor", "x naive", "events counted/expected", "lost", "untr", "cpu/Mev", "cpu%", "peak RSS", "attach"
-		for (j = 0; j < ntools[w]; j++) {
-			t = tord[w, j]
-			own = (t == "memwatch-no-malloc" || t == "strace" || kind[w] == "sys") ? "floor-tp" : "floor"
-			fl = (t ~ /^floor/ || t == "base") ? "-" : ratio(ns[t], ns[own])
-			nv = (kind[w] == "heap" && t !~ /^(base|floor|memwatch-no-malloc)/) ? ratio(ns[t], ns["floor-naive"]) : "-"
-			ev = "-"; cm = "-"; cp = "-"; rss = "-"; att = "-"; lo = "-"; un = "-"
-			if (t ~ /^memwatch/) {
-				if (counted[w, t] != "-")
-					ev = counted[w, t] "/" want[w, t] (mismatch[w, t] ? " MISMATCH" : "")
-				if (haslost[w, t]) { lo = lost[w, t] + 0; un = untracked[w, t] + 0 }
-				evs = (counted[w, t] != "-" ? counted[w, t] : ops[w])
-				cm = sprintf("%.1fms", cpu[t] / 1e6 / (evs / 1e6))
-				cp = sprintf("%.2f", 100 * cpu[t] / el[t])
-				rss = sprintf("%.1fM", hwm[w, t] / 1024)
-				att = sprintf("%.0fms", at[t])
-			} else if (t != "base") {
-				att = sprintf("%.0fms", at[t])
-			}
-			printf "%-20s %9.0f %9.0f %8s %8s %8s %23s %5s %5s %9s %6s %8s %8s\n", t, ns[t], ns[t] - ns["base"],
-			       ratio(ns[t], ns["base"]), fl, nv, ev, lo, un, cm, cp, rss, att
-		}
-		if (w == "malloc" && ns["memwatch"] > 0) {
-			printf "  memwatch/floor %.2f (target <= 1.10)", ns["memwatch"] / ns["floor"]
-			if ("bpftrace" in ns && ns["bpftrace"] > 0)
-				printf ", bpftrace/memwatch %.1fx (target >= 4)", ns["bpftrace"] / ns["memwatch"]
-			if ("heaptrack" in ns && ns["heaptrack"] > 0)
-				printf ", memwatch/heaptrack %.2f (stretch <= 1)", ns["memwatch"] / ns["heaptrack"]
-			printf "\n"
-		}
-		if (w == "brk")
-			printf "  --no-malloc: +%.0f ns per brk (target <= 150)\n", ns["memwatch-no-malloc"] - ns["base"]
-		if (w == "mmap")
-			printf "  --no-malloc: %+.1f%% per iteration (target <= 3%%)\n", 100 * (ns["memwatch-no-malloc"] / ns["base"] - 1)
-		delete ns; delete at; delete cpu; delete el
-	}
-	printf "\ncpu/Mev: memwatch'"'"'s own CPU per million counted events; cpu%%: of one core during the work;\n"
-	printf "attach: start to the workload'"'"'s first instruction of work. Raw runs: %s\n", tsv
-}' tsv="$TSV" "$TSV"
+print_table "$TSV"
