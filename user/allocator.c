@@ -247,7 +247,7 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 	ssize_t n;
 	int fd, err = -ENOENT;
 
-	a->go_runtime[0] = '\0';
+	a->go_runtime[0] = a->unprobed[0] = '\0';
 	if (libc)
 		return allocator_of_file(libc, a);
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
@@ -366,7 +366,7 @@ int allocator_of_command(const char *script, const char *libc, struct allocator 
 	struct candidates *c;
 	int err;
 
-	a->go_runtime[0] = '\0';
+	a->go_runtime[0] = a->unprobed[0] = '\0';
 	if (libc)
 		return allocator_of_file(libc, a);
 	err = script_interpreter(script, path, sizeof(path));

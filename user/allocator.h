@@ -40,6 +40,8 @@ struct allocator {
 	unsigned long long addrs[MW_FUNC_NR];	/* 0: not defined there */
 	/* a Go program, none probed: its toolchain ("go1.19.8", or "go" if unknown) */
 	char go_runtime[32];
+	/* why the file found is not probed after all (an IFUNC malloc), or "" */
+	char unprobed[PATH_MAX + 96];
 };
 
 #define MW_MAX_CANDIDATES 64

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "allocator.h"
+#include "allocator_check.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "mapped_file.h"
@@ -185,6 +186,8 @@ static void describe_allocator(const struct mw_options *o, struct mw_target_info
 		info->allocator_origin = origin_name(a->origin);
 	} else if (o->no_malloc) {
 		snprintf(info->allocator, sizeof(info->allocator), "--no-malloc");
+	} else if (a->unprobed[0]) {
+		snprintf(info->allocator, sizeof(info->allocator), "%.4000s", a->unprobed);
 	} else if (a->go_runtime[0]) {
 		snprintf(info->allocator, sizeof(info->allocator),
 			 "Go runtime %s: no libc malloc, heap via mmap/madvise", a->go_runtime);
@@ -395,6 +398,8 @@ int main(int argc, char **argv)
 		ret = prepare_pid(&opts, &model.info, &alloc);
 	if (ret)
 		goto cleanup;
+	if (model.info.malloc_probed && allocator_drop_ifuncs(&alloc))
+		model.info.malloc_probed = false;
 	describe_allocator(&opts, &model.info, &alloc);
 
 	ret = load_bpf(&opts, model.info.pid, &skel);

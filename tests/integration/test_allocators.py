@@ -7,6 +7,8 @@ whatever the allocator does inside (calloc through malloc, realloc through
 malloc and free, aliases, functions it lacks and glibc serves)."""
 import glob
 import os
+import subprocess
+import tempfile
 
 import mwtest
 
@@ -144,6 +146,58 @@ def check_attach_preload(tap):
                "attach jemalloc: %s difference equals the workload's %s" % (counter, field))
 
 
+# a preloaded allocator over glibc's, some of its functions GNU IFUNCs
+IFUNC_SOURCE = r"""
+#include <stddef.h>
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void __libc_free(void *);
+static void *my_malloc(size_t n) { return __libc_malloc(n); }
+static void *my_calloc(size_t n, size_t s) { return __libc_calloc(n, s); }
+static void *(*resolve_malloc(void))(size_t) { return my_malloc; }
+static void *(*resolve_calloc(void))(size_t, size_t) { return my_calloc; }
+#ifdef IFUNC_MALLOC
+void *malloc(size_t) __attribute__((ifunc("resolve_malloc")));
+#else
+void *malloc(size_t n) { return my_malloc(n); }
+#endif
+void *calloc(size_t, size_t) __attribute__((ifunc("resolve_calloc")));
+void free(void *p) { __libc_free(p); }
+"""
+
+
+def check_ifuncs(tap):
+    """An IFUNC malloc: nothing of that file is probed, and memwatch says why; an IFUNC
+    calloc beside a plain malloc and free: calloc is left out, the rest counts exactly."""
+    with tempfile.TemporaryDirectory(prefix="mw-ifunc-") as top:
+        libs = {}
+        for name, flags in (("malloc", ["-DIFUNC_MALLOC"]), ("calloc", [])):
+            src, lib = os.path.join(top, "ifunc.c"), os.path.join(top, "libifunc_%s.so" % name)
+            with open(src, "w") as f:
+                f.write(IFUNC_SOURCE)
+            out = subprocess.run(["cc", "-O2", "-shared", "-fPIC", *flags, src, "-o", lib],
+                                 capture_output=True, text=True)
+            if not tap.check(out.returncode == 0, "ifunc: %s library built" % name, out.stderr):
+                return
+            libs[name] = lib
+        run = mwtest.memwatch_launch(mwtest.channel("batch", "-n", 1000),
+                                     env=dict(os.environ, LD_PRELOAD=libs["malloc"]))
+        tap.eq(run.code, 0, "ifunc malloc: memwatch ran and the command succeeded")
+        if run.summary:
+            probes = run.summary["probes"]
+            tap.eq((probes["malloc"], probes["uprobes"]), (False, 0),
+                   "ifunc malloc: nothing probed")
+            tap.check("GNU IFUNC" in probes["allocator"] and libs["malloc"] in probes["allocator"],
+                      "ifunc malloc: the summary says why", probes["allocator"])
+            tap.check("malloc of %s is a GNU IFUNC" % libs["malloc"] in run.stderr,
+                      "ifunc malloc: so does the header", run.stderr)
+        full, empty = pair(lambda k: mwtest.channel("batch", "-n", k), 10000,
+                           dict(os.environ, LD_PRELOAD=libs["calloc"]))
+        check_pair(tap, "ifunc calloc", full, empty, libs["calloc"], "preload")
+        tap.check("calloc of %s is a GNU IFUNC" % libs["calloc"] in full.stderr,
+                  "ifunc calloc: left out, with a warning", full.stderr)
+
+
 if __name__ == "__main__":
     mwtest.run_checks("allocators", check_preloads, check_glibc_family, check_attach_preload,
-                      needs=[(FAMILY, "C compiler")])
+                      check_ifuncs, needs=[(FAMILY, "C compiler")])

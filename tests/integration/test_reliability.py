@@ -16,9 +16,11 @@ N = 200000
 
 
 def target_output(stdout):
-    """The workload's output without its thread IDs, which differ run to run."""
-    return "\n".join(" ".join(w for w in line.split() if not w.startswith("tid="))
-                     for line in stdout.splitlines())
+    """The workload's output without its thread IDs, which differ run to run, in
+    sorted order: threads are reported in the order they finished (xthread's
+    producer and consumer race)."""
+    return "\n".join(sorted(" ".join(w for w in line.split() if not w.startswith("tid="))
+                            for line in stdout.splitlines()))
 
 
 def held_programs(pid):
