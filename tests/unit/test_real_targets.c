@@ -2,8 +2,8 @@
 /*
  * Unit tests of what real targets need: Go binaries recognised by their build
  * info (synthetic sections, /bin/true, and the Go workload when it is built),
- * a Go program reported with no malloc to probe, and finding the file a
- * process mapped by path, device and inode.
+ * a Go program reported with no malloc to probe, finding the file a process
+ * mapped by path, device and inode, and IFUNCs in the malloc family.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "allocator.h"
+#include "allocator_check.h"
 #include "fileio.h"
 #include "go_binary.h"
 #include "mapped_file.h"
@@ -143,11 +144,26 @@ static void test_self(void)
 	ASSERT_EQ(file_id_of("/nonexistent", &from_stat), -ENOENT, "self: a missing file");
 }
 
+/* glibc has IFUNCs (memcpy, strlen) but none in the malloc family: nothing is dropped. */
+static void test_no_ifuncs(void)
+{
+	unsigned long long before[MW_FUNC_NR];
+	struct allocator a;
+
+	if (!ASSERT_OK(allocator_of_command("/bin/true", NULL, &a), "ifuncs: /bin/true's libc"))
+		return;
+	memcpy(before, a.addrs, sizeof(before));
+	ASSERT_OK(allocator_drop_ifuncs(&a), "ifuncs: libc's malloc and free are plain functions");
+	ASSERT_TRUE(!memcmp(before, a.addrs, sizeof(before)), "ifuncs: no function dropped");
+	ASSERT_STREQ(a.unprobed, "", "ifuncs: nothing to say");
+}
+
 int main(void)
 {
 	test_buildinfo();
 	test_go_binary();
 	test_maps_find_file();
 	test_self();
+	test_no_ifuncs();
 	return tap_done();
 }
