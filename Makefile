@@ -128,7 +128,7 @@ FUZZ_SRCS := user/procmaps.c user/target.c user/fileio.c user/allocator.c user/e
 	user/model.c user/log.c user/go_binary.c user/mapped_file.c
 FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) | $(OUTPUT)/memwatch.skel.h
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_text.h $(FUZZ_SRCS) | $(OUTPUT)/memwatch.skel.h
 	$(call msg,FUZZER,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lelf -lz -o $@

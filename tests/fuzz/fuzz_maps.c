@@ -3,18 +3,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz_text.h"
 #include "allocator.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct candidates c;
-	char *text = malloc(size + 1);
+	char *text = fuzz_text(data, size);
 	struct maps_entry e;
 
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
 	maps_parse_line(text, &e);
 	candidates_from_maps(text, "/usr/bin/exe", "libjemalloc.so.2 /lib/libtcmalloc.so:x", &c);
 	candidates_from_ldd(text, "/usr/bin/exe", "libjemalloc.so.2", &c);

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz_text.h"
 #include "model.h"
 #include "procmaps.h"
 
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mw_thread counters = { .mmap_anon_bytes = 4096 };
 	struct mw_region_rec *regions = calloc(2, sizeof(*regions));
-	char *text = malloc(size + 1);
+	char *text = fuzz_text(data, size);
 	struct mw_model m;
 
 	if (!text || !regions) {
@@ -23,8 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(regions);
 		return 0;
 	}
-	memcpy(text, data, size);
-	text[size] = '\0';
 	model_init(&m);
 	m.info.pid = -1;
 	model_begin_update(&m, 1.0);

@@ -674,36 +674,6 @@ static void run_bigalloc(void)
 	actor_finish(a);
 }
 
-/* Scenario 4 without Go: anonymous memory taken with mmap and given back with madvise. */
-static void run_madvise(void)
-{
-	struct actor *a = actor_enter(&actors[0]);
-	size_t len = opts.size;
-
-	for (uint64_t i = 0; i < opts.count; i++) {
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (p == MAP_FAILED)
-			die("mmap(%zu): %s", len, strerror(errno));
-		a->c.mmap_bytes += len;
-		if (!opts.untouched)
-			memset(p, 0x5a, len);
-		if (opts.advice != ADVICE_NONE) {
-			if (madvise(p, len, opts.advice))
-				die("madvise: %s", strerror(errno));
-			a->c.madvise_bytes += len;
-		}
-		/* --keep-mapped: left to the exit, so MADV_FREE'd pages can be seen resident */
-		if (opts.keep_mapped)
-			continue;
-		if (munmap(p, len))
-			die("munmap: %s", strerror(errno));
-		a->c.munmap_bytes += len;
-	}
-	trim_point(a, TRIM_JOINED);
-	actor_finish(a);
-}
-
 static void *map_region(size_t len, int prot)
 {
 	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -717,6 +687,33 @@ static void unmap_region(void *p, size_t len)
 {
 	if (munmap(p, len))
 		die("munmap: %s", strerror(errno));
+}
+
+/* Scenario 4 without Go: anonymous memory taken with mmap and given back with madvise. */
+static void run_madvise(void)
+{
+	struct actor *a = actor_enter(&actors[0]);
+	size_t len = opts.size;
+
+	for (uint64_t i = 0; i < opts.count; i++) {
+		void *p = map_region(len, PROT_READ | PROT_WRITE);
+
+		a->c.mmap_bytes += len;
+		if (!opts.untouched)
+			memset(p, 0x5a, len);
+		if (opts.advice != ADVICE_NONE) {
+			if (madvise(p, len, opts.advice))
+				die("madvise: %s", strerror(errno));
+			a->c.madvise_bytes += len;
+		}
+		/* --keep-mapped: left to the exit, so MADV_FREE'd pages can be seen resident */
+		if (opts.keep_mapped)
+			continue;
+		unmap_region(p, len);
+		a->c.munmap_bytes += len;
+	}
+	trim_point(a, TRIM_JOINED);
+	actor_finish(a);
 }
 
 /* The program break: N times up by SIZE, then N times down by SIZE. */
