@@ -211,6 +211,22 @@ def check_thread_churn(tap):
     tap.eq(p["lost_events"], 0, "churn: no lost events")
 
 
+def check_many_threads(tap):
+    """64 threads allocating at once: exact counts, nothing lost, rows folded."""
+    n = 20000
+    full, empty = mwtest.channel_pair(tap, "64 threads", "threads", n, "-T", 64)
+    if not full:
+        return
+    did = full.workload["total"]
+    known = lambda p: p["free_calls"] - p["free_unknown_calls"]
+    tap.eq(full.process["alloc_calls"] - empty.process["alloc_calls"], did["allocs"],
+           "64 threads: allocations exact")
+    tap.eq(known(full.process) - known(empty.process), did["frees"], "64 threads: frees exact")
+    tap.eq(full.process["lost_events"], 0, "64 threads: no lost events")
+    tap.eq(full.process["untracked_allocs"], 0, "64 threads: nothing untracked")
+    tap.ge(full.process["folded_threads"], 64 - 32, "64 threads: exited rows folded")
+
+
 def check_fork_exec(tap):
     """Children are not followed and execs are counted, both said in the summary."""
     run = mwtest.memwatch_launch(["sh", "-c", "true; ls / >/dev/null; exec true"])
@@ -228,4 +244,5 @@ if __name__ == "__main__":
                       check_bad_targets,
                       check_no_malloc_to_probe,
                       check_thread_churn,
+                      check_many_threads,
                       check_fork_exec)
