@@ -48,14 +48,6 @@ CASES = [("batch", "channel", ["batch", "-s", 64], N),
          ("family", "family", [], FAMILY_N)]
 
 
-def unavailable(tap, name, reason):
-    """A missing allocator is a skip, or a failure under CI (scripts/deps.sh installs it)."""
-    if os.environ.get("CI") == "true":
-        tap.check(False, name, "cannot run under CI: " + reason)
-    else:
-        tap.skip(name, reason)
-
-
 def known_frees(run):
     return run.process["free_calls"] - run.process["free_unknown_calls"]
 
@@ -89,15 +81,16 @@ def check_pair(tap, name, full, empty, probed, origin):
 
 
 def check_allocator(tap, alloc):
+    """A missing allocator is a skip, or a failure under CI (scripts/deps.sh installs it)."""
     how = ALLOCATORS[alloc]
     env = dict(os.environ)
     if how["kind"] == "preload":
         if not how["lib"]:
-            unavailable(tap, alloc, "not installed (Debian package %s)" % how["package"])
+            mwtest.not_here(tap, alloc, "not installed (Debian package %s)" % how["package"])
             return
         env["LD_PRELOAD"] = how["lib"]
     elif not os.access(how["channel"], os.X_OK):
-        unavailable(tap, alloc, "not built: no musl-gcc (Debian package musl-tools)")
+        mwtest.not_here(tap, alloc, "not built: no musl-gcc (Debian package musl-tools)")
         return
     for case, workload, args, n in CASES:
         exe = how[workload]
@@ -122,7 +115,7 @@ def check_attach_preload(tap):
     """-p: the preload is found from the target's own environment and maps."""
     lib = ALLOCATORS["jemalloc"]["lib"]
     if not lib:
-        unavailable(tap, "attach jemalloc", "not installed (Debian package libjemalloc2)")
+        mwtest.not_here(tap, "attach jemalloc", "not installed (Debian package libjemalloc2)")
         return
     env = dict(os.environ, LD_PRELOAD=lib)
     runs = []
