@@ -41,6 +41,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
+# keep intermediates (the sanitized objects): no "rm" after the test summary line
+.SECONDARY:
 .PHONY: all deps test unit-test fuzz demo bench install clean vmlinux
 
 all: memwatch $(WORKLOADS)
