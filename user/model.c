@@ -50,6 +50,11 @@ __u64 mw_returned_actual(const struct mw_thread *t)
 	       t->rss_returned[MW_SYS_MREMAP] + t->rss_returned[MW_SYS_MADVISE];
 }
 
+__u64 mw_resident_lost_other(const struct mw_thread *t)
+{
+	return mw_resident_lost(t) - mw_returned_actual(t);
+}
+
 double mw_rate(__u64 now, __u64 prev, double interval_s)
 {
 	if (interval_s <= 0 || now < prev)
@@ -314,6 +319,16 @@ __u64 model_resident_gained(const struct mw_model *m)
 __u64 model_resident_lost(const struct mw_model *m)
 {
 	return mw_resident_lost(&m->total) + sum_resident(m->res.other_lost);
+}
+
+__u64 model_resident_lost_other(const struct mw_model *m)
+{
+	return model_resident_lost(m) - mw_returned_actual(&m->total);
+}
+
+__u64 model_resident_released_at_exit(const struct mw_model *m)
+{
+	return sum_resident(m->res.exit_lost);
 }
 
 __u64 model_resident_now(const struct mw_model *m)

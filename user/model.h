@@ -99,6 +99,8 @@ __u64 mw_resident_gained(const struct mw_thread *t);
 __u64 mw_resident_lost(const struct mw_thread *t);
 /* Resident bytes that left during the thread's brk, munmap, mremap and madvise calls. */
 __u64 mw_returned_actual(const struct mw_thread *t);
+/* Resident bytes the thread lost outside those calls. */
+__u64 mw_resident_lost_other(const struct mw_thread *t);
 /* Per-second rate of a counter between two updates. */
 double mw_rate(__u64 now, __u64 prev, double interval_s);
 /* Adds every counter of @src into @dst (not the in-flight state). */
@@ -141,6 +143,10 @@ bool model_rss_tally_ok(const struct mw_model *m);
 /* Process-wide resident bytes gained and lost while attached (not at exit). */
 __u64 model_resident_gained(const struct mw_model *m);
 __u64 model_resident_lost(const struct mw_model *m);
+/* Of the lost, what left outside the return calls: reclaim, other tasks. */
+__u64 model_resident_lost_other(const struct mw_model *m);
+/* Resident bytes the process's exit released. */
+__u64 model_resident_released_at_exit(const struct mw_model *m);
 /* Anonymous resident memory now, over all owners. */
 __u64 model_resident_now(const struct mw_model *m);
 

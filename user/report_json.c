@@ -93,11 +93,8 @@ static void json_process(FILE *out, const struct mw_model *m)
 	json_u64(out, "retained_bytes", m->info.malloc_probed ? model_retained_bytes(m) : 0);
 	json_u64(out, "resident_gained_bytes", model_resident_gained(m));
 	json_u64(out, "resident_lost_bytes", model_resident_lost(m));
-	json_u64(out, "resident_lost_other_bytes",
-		 model_resident_lost(m) - mw_returned_actual(&m->total));
-	json_u64(out, "resident_released_at_exit_bytes",
-		 m->res.exit_lost[MW_RSS_FILE] + m->res.exit_lost[MW_RSS_ANON] +
-		 m->res.exit_lost[MW_RSS_SHMEM]);
+	json_u64(out, "resident_lost_other_bytes", model_resident_lost_other(m));
+	json_u64(out, "resident_released_at_exit_bytes", model_resident_released_at_exit(m));
 	json_u64(out, "resident_now_bytes", model_resident_now(m));
 	json_u64(out, "heap_resident_bytes", m->res.heap_now);
 	json_u64(out, "unowned_resident_bytes", m->res.unowned_now);
@@ -127,8 +124,7 @@ static void json_threads(FILE *out, const struct mw_model *m)
 		json_counters(out, &row->now);
 		json_u64(out, "resident_gained_bytes", mw_resident_gained(&row->now));
 		json_u64(out, "resident_lost_bytes", mw_resident_lost(&row->now));
-		json_u64(out, "resident_lost_other_bytes",
-			 mw_resident_lost(&row->now) - mw_returned_actual(&row->now));
+		json_u64(out, "resident_lost_other_bytes", mw_resident_lost_other(&row->now));
 		json_u64(out, "resident_now_bytes", row->resident_now);
 		json_u64(out, "advised_resident_bytes", row->advised_resident);
 		fputc('}', out);

@@ -126,9 +126,8 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	fprintf(out, "\nresident: gained %s, lost %s (%s during return calls, %s other), "
 		"released at exit %s; MADV_FREE'd still resident %s\n",
 		B(model_resident_gained(m)), B(model_resident_lost(m)), B(mw_returned_actual(t)),
-		B(model_resident_lost(m) - mw_returned_actual(t)),
-		B(m->res.exit_lost[MW_RSS_FILE] + m->res.exit_lost[MW_RSS_ANON] +
-		  m->res.exit_lost[MW_RSS_SHMEM]), B(m->res.lazyfree));
+		B(model_resident_lost_other(m)), B(model_resident_released_at_exit(m)),
+		B(m->res.lazyfree));
 	fprintf(out, "anon RSS tally %s from the kernel's events vs %s %s\n",
 		B(model_rss_tally(m, MW_RSS_ANON)), B(model_rss_anon(m)),
 		model_rss_tally_ok(m) ? "(agrees)" : "(DOES NOT AGREE: events were missed)");
