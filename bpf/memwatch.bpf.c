@@ -2,8 +2,8 @@
 /*
  * memwatch's kernel side: per-thread cumulative counters of one target
  * process, fed by the memory syscalls' tracepoints and by uprobes on the
- * malloc family. Nothing is sent to user space per event: user space reads
- * the counters each interval.
+ * malloc family. User space reads the counters each interval; only --trace
+ * sends something per event: a record per syscall, through a ring buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,6 +25,7 @@
 /* set by user space before load */
 const volatile __u32 target_tgid;
 const volatile __u64 page_size = 4096;
+const volatile bool trace_syscalls;	/* --trace: a record per syscall */
 
 /* counter-map failures and unpaired probe hits: reported, never hidden */
 __u64 lost_events;
@@ -34,6 +35,8 @@ __u64 orphan_released_bytes;
 /* what the target did that memwatch does not follow: child processes, new images */
 __u64 forks;
 __u64 execs;
+/* --trace records the ring buffer had no room for */
+__u64 trace_lost;
 
 /*
  * Resident memory of the target's mm. kmem:rss_stat names the mm only by a
@@ -79,6 +82,11 @@ struct {
 	__type(value, struct mw_region);
 } regions SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);	/* sized by user space for --trace */
+} trace_events SEC(".maps");
+
 static __always_inline bool is_target(__u64 pid_tgid)
 {
 	return (pid_tgid >> 32) == target_tgid;
@@ -123,16 +131,55 @@ static __always_inline __u64 page_align(__u64 len)
 
 /* ---- syscalls: enter records the arguments, a successful exit counts ---- */
 
-static __always_inline void sys_begin(enum mw_syscall nr, __u64 a0, __u64 a1, __u64 a2)
+/* Resident bytes (file, anon, shmem) this thread's own faults and calls added, net. */
+static __always_inline __s64 resident_change(const struct mw_thread *t)
+{
+	return (__s64)(t->rss_gained[MW_RSS_FILE] + t->rss_gained[MW_RSS_ANON] +
+		       t->rss_gained[MW_RSS_SHMEM]) -
+	       (__s64)(t->rss_lost[MW_RSS_FILE] + t->rss_lost[MW_RSS_ANON] +
+		       t->rss_lost[MW_RSS_SHMEM]);
+}
+
+static __always_inline void sys_begin(enum mw_syscall nr, __u64 addr, __u64 len, __u64 arg,
+				      __u64 flags)
 {
 	struct mw_thread *t = current_thread();
 
 	if (!t)
 		return;
 	t->sys.nr = nr;
-	t->sys.args[0] = a0;
-	t->sys.args[1] = a1;
-	t->sys.args[2] = a2;
+	t->sys.addr = addr;
+	t->sys.len = len;
+	t->sys.arg = arg;
+	t->sys.flags = flags;
+	if (trace_syscalls) {
+		t->sys.start_ns = bpf_ktime_get_ns();
+		t->sys.resident_mark = resident_change(t);
+	}
+}
+
+/* One --trace record per finished call; a full ring buffer loses it, counted. */
+static __noinline void trace_syscall(struct mw_thread *t, __u32 tid, long ret)
+{
+	struct mw_trace_event *e;
+
+	e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&trace_lost, 1);
+		return;
+	}
+	e->time_ns = bpf_ktime_get_ns();
+	e->duration_ns = e->time_ns - t->sys.start_ns;
+	e->addr = t->sys.addr;
+	e->len = t->sys.len;
+	e->arg = t->sys.arg;
+	e->flags = t->sys.flags;
+	e->ret = ret;
+	e->resident_change = resident_change(t) - t->sys.resident_mark;
+	e->tid = tid;
+	e->nr = t->sys.nr;
+	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
 }
 
 /* The thread's pending syscall if it is @nr and succeeded, else NULL. */
@@ -151,6 +198,8 @@ static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret)
 		/* attached while the call was under way */
 		return NULL;
 	}
+	if (trace_syscalls)
+		trace_syscall(t, tid, ret);
 	t->sys.nr = MW_SYS_NONE;
 	if (ret < 0 && ret >= -MAX_ERRNO)
 		return NULL;
@@ -170,7 +219,7 @@ int tracepoint__syscalls__sys_enter_brk(struct trace_event_raw_sys_enter *ctx)
 {
 	if (!is_target(bpf_get_current_pid_tgid()))
 		return 0;
-	sys_begin(MW_SYS_BRK, current_brk(), 0, 0);
+	sys_begin(MW_SYS_BRK, ctx->args[0], 0, current_brk(), 0);
 	return 0;
 }
 
@@ -183,7 +232,7 @@ int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 	if (!t)
 		return 0;
 	/* brk returns the new break, or the old one when it fails */
-	old_end = page_align(t->sys.args[0]);
+	old_end = page_align(t->sys.arg);
 	new_end = page_align(ctx->ret);
 	if (new_end > old_end)
 		t->brk_grow_bytes += new_end - old_end;
@@ -225,7 +274,7 @@ static __always_inline void region_unmapped(__u64 start, __u64 len)
 SEC("tp/syscalls/sys_enter_mmap")
 int tracepoint__syscalls__sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
-	sys_begin(MW_SYS_MMAP, ctx->args[1], ctx->args[2], ctx->args[3]);
+	sys_begin(MW_SYS_MMAP, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
 	return 0;
 }
 
@@ -237,9 +286,9 @@ int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.args[0]);
-	prot = t->sys.args[1];
-	flags = t->sys.args[2];
+	len = page_align(t->sys.len);
+	prot = t->sys.arg;
+	flags = t->sys.flags;
 	if (!prot)
 		t->mmap_none_bytes += len;
 	else if (flags & MAP_ANONYMOUS)
@@ -254,7 +303,7 @@ int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_enter_munmap")
 int tracepoint__syscalls__sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
 {
-	sys_begin(MW_SYS_MUNMAP, ctx->args[1], ctx->args[0], 0);
+	sys_begin(MW_SYS_MUNMAP, ctx->args[0], ctx->args[1], 0, 0);
 	return 0;
 }
 
@@ -266,16 +315,16 @@ int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.args[0]);
+	len = page_align(t->sys.len);
 	t->munmap_bytes += len;
-	region_unmapped(t->sys.args[1], len);
+	region_unmapped(t->sys.addr, len);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_mremap")
 int tracepoint__syscalls__sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
 {
-	sys_begin(MW_SYS_MREMAP, ctx->args[1], ctx->args[2], 0);
+	sys_begin(MW_SYS_MREMAP, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
 	return 0;
 }
 
@@ -287,8 +336,8 @@ int tracepoint__syscalls__sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 
 	if (!t)
 		return 0;
-	old_len = page_align(t->sys.args[0]);
-	new_len = page_align(t->sys.args[1]);
+	old_len = page_align(t->sys.len);
+	new_len = page_align(t->sys.arg);
 	if (new_len > old_len)
 		t->mremap_grow_bytes += new_len - old_len;
 	else
@@ -299,7 +348,7 @@ int tracepoint__syscalls__sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_enter_mprotect")
 int tracepoint__syscalls__sys_enter_mprotect(struct trace_event_raw_sys_enter *ctx)
 {
-	sys_begin(MW_SYS_MPROTECT, ctx->args[1], ctx->args[2], 0);
+	sys_begin(MW_SYS_MPROTECT, ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }
 
@@ -311,8 +360,8 @@ int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.args[0]);
-	prot = t->sys.args[1];
+	len = page_align(t->sys.len);
+	prot = t->sys.arg;
 	/* read-only and exec changes (RELRO, JITs) neither grow nor return memory */
 	if (!prot)
 		t->mprotect_none_bytes += len;
@@ -324,7 +373,7 @@ int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx
 SEC("tp/syscalls/sys_enter_madvise")
 int tracepoint__syscalls__sys_enter_madvise(struct trace_event_raw_sys_enter *ctx)
 {
-	sys_begin(MW_SYS_MADVISE, ctx->args[1], ctx->args[2], 0);
+	sys_begin(MW_SYS_MADVISE, ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }
 
@@ -355,8 +404,8 @@ int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 
 	if (!t)
 		return 0;
-	bucket = advice_bucket(t->sys.args[1]);
-	t->madvise_bytes[bucket] += page_align(t->sys.args[0]);
+	bucket = advice_bucket(t->sys.arg);
+	t->madvise_bytes[bucket] += page_align(t->sys.len);
 	return 0;
 }
 

@@ -55,7 +55,13 @@ enum mw_alloc_fn {
  * never nest, so one slot per thread is enough.
  */
 struct mw_syscall_inflight {
-	__u64 args[3];
+	__u64 addr;		/* brk: the break asked for */
+	__u64 len;		/* mremap: the old length */
+	__u64 arg;		/* prot, advice, mremap's new length; brk: the break before */
+	__u64 flags;		/* mmap, mremap */
+	/* --trace only */
+	__u64 start_ns;
+	__s64 resident_mark;	/* mw_resident_change() of the thread at entry */
 	__u32 nr;		/* enum mw_syscall, MW_SYS_NONE when idle */
 	__u32 pad;
 };
@@ -140,6 +146,24 @@ struct mw_alloc {
 	__u64 size;
 	__u32 tid;
 	__u32 pad;
+};
+
+/*
+ * A --trace record, one per traced syscall of the target (failed ones too),
+ * sent through the trace ring buffer as the call returns.
+ */
+struct mw_trace_event {
+	__u64 time_ns;		/* at the return, CLOCK_MONOTONIC */
+	__u64 duration_ns;
+	__u64 addr;		/* the arguments, as in struct mw_syscall_inflight */
+	__u64 len;
+	__u64 arg;
+	__u64 flags;
+	__s64 ret;		/* the result, -errno on failure */
+	__s64 resident_change;	/* resident bytes (file, anon, shmem) the call added or removed */
+	__u32 tid;
+	__u32 nr;		/* enum mw_syscall */
+	char comm[MW_COMM_LEN];
 };
 
 #endif /* MEMWATCH_H */

@@ -28,6 +28,7 @@
 #include "report.h"
 #include "snapshot.h"
 #include "target.h"
+#include "trace.h"
 #include "tui.h"
 #include "memwatch.skel.h"
 
@@ -217,6 +218,10 @@ static int load_bpf(const struct mw_options *o, pid_t pid, struct memwatch_bpf *
 	skel->rodata->target_tgid = pid;
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
+	skel->rodata->trace_syscalls = o->trace;
+	/* the smallest ring buffer there is when nothing is traced */
+	bpf_map__set_max_entries(skel->maps.trace_events,
+				 o->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
 	if (o->no_malloc)
 		probes_skip_malloc(skel);
 	err = memwatch_bpf__load(skel);
@@ -283,17 +288,38 @@ static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struc
 	return err ? MW_EXIT_BPF : 0;
 }
 
-/* Reports every interval until the target exits, a signal, --count, or the view's q. */
+/* Prints the trace records waiting; the model counts them for the summary. */
+static int read_trace(struct trace *trace, struct mw_model *m)
+{
+	int err = trace_read(trace);
+
+	m->trace_records = trace->records;
+	if (err)
+		elog("cannot read the trace ring buffer: %s", strerror(-err));
+	return err ? MW_EXIT_ERROR : 0;
+}
+
+/*
+ * Reports every interval until the target exits, a signal, --count, or the
+ * view's q; with --trace (@trace not NULL) prints its records as they come
+ * instead of the interval reports.
+ */
 static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, struct mw_model *m,
-		       const struct reporter *r, FILE *out, int pidfd, const sigset_t *run_mask)
+		       const struct reporter *r, FILE *out, int pidfd, struct trace *trace,
+		       const sigset_t *run_mask)
 {
 	double start = now_s(), next = start + o->interval_s;
-	/* an interactive view also wakes the loop with its keys */
-	struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN },
-				 { .fd = STDIN_FILENO, .events = POLLIN } };
+	struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN } };
 	enum report_input state = REPORT_RUN;
+	nfds_t nfds = 1;
 	long reports = 0;
 	int err;
+
+	/* an interactive view also wakes the loop with its keys, a trace with its records */
+	if (r->input)
+		pfd[nfds++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+	else if (trace)
+		pfd[nfds++] = (struct pollfd){ .fd = trace_fd(trace), .events = POLLIN };
 
 	while (!exiting_signal) {
 		double wait = next - now_s();
@@ -303,7 +329,7 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 			timeout.tv_sec = (time_t)wait;
 			timeout.tv_nsec = (long)((wait - timeout.tv_sec) * 1e9);
 		}
-		err = ppoll(pfd, r->input ? 2 : 1, &timeout, run_mask);
+		err = ppoll(pfd, nfds, &timeout, run_mask);
 		if (err < 0 && errno != EINTR) {
 			elog("poll: %s", strerror(errno));
 			return MW_EXIT_ERROR;
@@ -311,6 +337,11 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 		if (err > 0 && pfd[0].revents) {
 			m->target_exited = true;
 			break;
+		}
+		if (trace) {
+			err = read_trace(trace, m);
+			if (err)
+				return err;
 		}
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
@@ -328,9 +359,16 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 			elog("cannot read the counters: %s", strerror(-err));
 			return MW_EXIT_ERROR;
 		}
-		r->interval(out, m);
+		if (!trace)
+			r->interval(out, m);
 		if (o->count && ++reports >= o->count)
 			break;
+	}
+	/* what the target did until it exited is in the buffer still */
+	if (trace) {
+		err = read_trace(trace, m);
+		if (err)
+			return err;
 	}
 	err = snapshot_take(skel, m, now_s() - start);
 	if (err) {
@@ -343,7 +381,7 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 /* The live view takes a terminal that nothing else was asked to write to. */
 static bool use_tui(const struct mw_options *o)
 {
-	return !o->no_tui && !o->json && !o->output && isatty(STDOUT_FILENO) &&
+	return !o->no_tui && !o->json && !o->output && !o->trace && isatty(STDOUT_FILENO) &&
 	       isatty(STDIN_FILENO);
 }
 
@@ -361,6 +399,7 @@ int main(int argc, char **argv)
 	const struct reporter *reporter;
 	struct memwatch_bpf *skel = NULL;
 	struct probes probes = { 0 };
+	struct trace trace = { 0 };
 	struct allocator alloc;
 	struct mw_options opts;
 	struct mw_model model;
@@ -411,6 +450,16 @@ int main(int argc, char **argv)
 	model.info.uretprobes = probes.uretprobes;
 	if (ret)
 		goto cleanup;
+	if (opts.trace) {
+		/* before a launched command runs: time 0 precedes its first call */
+		err = trace_open(&trace, bpf_map__fd(skel->maps.trace_events), out, opts.json);
+		if (err) {
+			elog("cannot read the trace ring buffer: %s", strerror(-err));
+			ret = MW_EXIT_BPF;
+			goto cleanup;
+		}
+		model.info.traced = true;
+	}
 
 	/* the pidfd refers to the child from before its exec on: no PID reuse race */
 	pidfd = syscall(SYS_pidfd_open, model.info.pid, 0);
@@ -439,7 +488,8 @@ int main(int argc, char **argv)
 			     getenv("TERM") ?: "");
 	}
 
-	ret = report_loop(&opts, skel, &model, reporter, out, pidfd, &run_mask);
+	ret = report_loop(&opts, skel, &model, reporter, out, pidfd, opts.trace ? &trace : NULL,
+			  &run_mask);
 	/* nothing of ours stays in the target while it goes on */
 	probes_detach(&probes);
 	if (opts.cmd) {
@@ -463,6 +513,7 @@ cleanup:
 	if (pidfd >= 0)
 		close(pidfd);
 	probes_detach(&probes);
+	trace_close(&trace);
 	memwatch_bpf__destroy(skel);
 	model_free(&model);
 	if (out != stdout)

@@ -58,6 +58,7 @@ struct mw_target_info {
 	char allocator[4096];		/* the probed file as the target sees it, or why none */
 	const char *allocator_origin;
 	int tracepoints, uprobes, uretprobes;
+	bool traced;			/* --trace */
 };
 
 struct mw_model {
@@ -80,6 +81,7 @@ struct mw_model {
 	struct mw_region_rec *regions;	/* sorted by start */
 	size_t nr_regions;
 	__u64 lost_events;
+	__u64 trace_records, trace_lost;	/* --trace: lines printed, records dropped */
 	double elapsed_s;		/* since attach */
 	double interval_s;		/* since the previous update */
 	bool target_exited;

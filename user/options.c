@@ -28,7 +28,8 @@ static const char doc[] =
 	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
 	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
 	"  memwatch --json -o mw.json -- make   # JSON lines to a file\n"
-	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234";
+	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234\n"
+	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary";
 
 enum {
 	OPT_NO_MALLOC = 0x100,
@@ -36,6 +37,7 @@ enum {
 	OPT_JSON,
 	OPT_LIBC,
 	OPT_NO_TUI,
+	OPT_TRACE,
 };
 
 static const struct argp_option options[] = {
@@ -48,6 +50,8 @@ static const struct argp_option options[] = {
 	  0, "Size of the live-allocation table (default 2097152)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print one JSON object per report", 0 },
 	{ "no-tui", OPT_NO_TUI, NULL, 0, "Text reports even when stdout is a terminal", 0 },
+	{ "trace", OPT_TRACE, NULL, 0,
+	  "Print each traced syscall with its RSS effect instead of the reports", 0 },
 	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
 	{ "libc", OPT_LIBC, "PATH", 0, "Probe the malloc family in PATH instead of the one found", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
@@ -99,6 +103,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_TUI:
 		o->no_tui = true;
+		break;
+	case OPT_TRACE:
+		o->trace = true;
 		break;
 	case 'o':
 		o->output = arg;

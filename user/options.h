@@ -16,6 +16,7 @@ struct mw_options {
 	unsigned long max_allocs;
 	bool json;
 	bool no_tui;			/* text reports even on a terminal */
+	bool trace;			/* a line per syscall instead of interval reports */
 	const char *output;
 	const char *libc;
 	bool verbose;

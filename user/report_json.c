@@ -2,23 +2,8 @@
 /* One JSON object per line; the field names are a documented interface. */
 #include <stdio.h>
 #include <sys/wait.h>
+#include "json.h"
 #include "report.h"
-
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
 
 static void json_u64(FILE *out, const char *name, __u64 value)
 {
@@ -158,6 +143,9 @@ static void json_summary(FILE *out, const struct mw_model *m)
 	json_string(out, info->allocator_origin ?: "");
 	fprintf(out, ",\"tracepoints\":%d,\"uprobes\":%d,\"uretprobes\":%d}", info->tracepoints,
 		info->uprobes, info->uretprobes);
+	if (info->traced)
+		fprintf(out, ",\"trace\":{\"records\":%llu,\"lost\":%llu}",
+			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);
 	fprintf(out, ",\"target\":{\"launched\":%s,\"exited\":%s", info->launched ? "true" : "false",
 		m->target_exited ? "true" : "false");
 	if (info->launched && m->target_exited) {

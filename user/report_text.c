@@ -137,6 +137,9 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	if (m->forks || m->execs)
 		fprintf(out, "not followed: %llu child processes; the target exec'd %llu times\n",
 			(unsigned long long)m->forks, (unsigned long long)m->execs);
+	if (m->info.traced)
+		fprintf(out, "trace: %llu syscalls printed, %llu lost to a full ring buffer\n",
+			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);
 	fprintf(out, "\nlost events: %llu  untracked allocations: %llu (%s)  "
 		"frees of unknown blocks (older than the attach, or a tcache flush): %llu\n",
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,

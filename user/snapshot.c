@@ -159,6 +159,7 @@ int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_
 	m->orphan_released_bytes = skel->bss->orphan_released_bytes;
 	m->forks = skel->bss->forks;
 	m->execs = skel->bss->execs;
+	m->trace_lost = skel->bss->trace_lost;
 	read_resident(skel, &m->res);
 	if (!alive && m->res.exited) {
 		/* /proc has nothing left: what the kernel counted as the exit began */

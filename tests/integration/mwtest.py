@@ -131,15 +131,17 @@ def parse_workload(stdout):
 
 
 def parse_reports(text):
-    """memwatch's --json stream: (interval records, summary record)."""
-    intervals, summary = [], None
+    """memwatch's --json stream: (interval records, summary record, --trace's syscall records)."""
+    intervals, summary, events = [], None, []
     for line in text.splitlines():
         record = json.loads(line)
         if record["type"] == "interval":
             intervals.append(record)
         elif record["type"] == "summary":
             summary = record
-    return intervals, summary
+        elif record["type"] == "syscall":
+            events.append(record)
+    return intervals, summary, events
 
 
 class Run:
@@ -149,7 +151,7 @@ class Run:
         self.code = code
         self.stdout = stdout
         self.stderr = stderr
-        self.intervals, self.summary = parse_reports(reports)
+        self.intervals, self.summary, self.events = parse_reports(reports)
         self.workload = parse_workload(stdout)
 
     @property

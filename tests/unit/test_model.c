@@ -166,9 +166,9 @@ static void test_thread_add(void)
 	dst.exited = 0;
 	src.exited = 1;
 	dst.sys.nr = MW_SYS_BRK;
-	dst.sys.args[0] = 11;
+	dst.sys.addr = 11;
 	src.sys.nr = MW_SYS_MMAP;
-	src.sys.args[0] = 22;
+	src.sys.addr = 22;
 	dst.call.size = 33;
 	dst.call.depth = 1;
 	dst.call.fn = MW_FN_ALLOC;
@@ -185,7 +185,7 @@ static void test_thread_add(void)
 	ASSERT_STREQ(dst.comm, "dst", "add: comm untouched");
 	ASSERT_EQ(dst.exited, 0, "add: exited untouched");
 	ASSERT_EQ(dst.sys.nr, MW_SYS_BRK, "add: in-flight syscall nr untouched");
-	ASSERT_EQ(dst.sys.args[0], 11, "add: in-flight syscall args untouched");
+	ASSERT_EQ(dst.sys.addr, 11, "add: in-flight syscall args untouched");
 	ASSERT_EQ(dst.call.size, 33, "add: in-flight call size untouched");
 	ASSERT_EQ(dst.call.depth, 1, "add: in-flight call depth untouched");
 	ASSERT_EQ(dst.call.fn, MW_FN_ALLOC, "add: in-flight call fn untouched");

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* --trace: reads the BPF ring buffer of syscall records and prints each. */
+#ifndef MW_TRACE_H
+#define MW_TRACE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+struct ring_buffer;
+
+/* room for ~80,000 records: a burst of syscalls while the printing catches up */
+#define TRACE_RING_BYTES (8U << 20)
+
+struct trace {
+	struct ring_buffer *rb;
+	FILE *out;
+	bool json;
+	__u64 start_ns;		/* CLOCK_MONOTONIC when tracing began: time 0 of the lines */
+	__u64 records;		/* printed */
+};
+
+/* Starts reading the ring buffer map @map_fd. 0 or -errno. */
+int trace_open(struct trace *t, int map_fd, FILE *out, bool json);
+/* A descriptor that polls readable when records wait. */
+int trace_fd(const struct trace *t);
+/* Prints every record waiting. 0 or -errno. */
+int trace_read(struct trace *t);
+void trace_close(struct trace *t);
+
+#endif /* MW_TRACE_H */
