@@ -2,9 +2,12 @@
 """--trace: one record per syscall of the target, failed ones too, each with the
 resident bytes the call really changed; the records agree with the counters."""
 import collections
+import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import mwtest
 
@@ -121,5 +124,46 @@ def check_text(tap):
            "%s: the summary counts the lines" % name)
 
 
+def check_lost(tap):
+    """A reader that stops: records beyond the ring buffer are lost and counted, exactly."""
+    name = "trace lost"
+    n = 50000
+    with tempfile.TemporaryDirectory() as tmp:
+        fifo = os.path.join(tmp, "trace")
+        os.mkfifo(fifo)
+        # opened before memwatch, read only once the workload is done: memwatch
+        # blocks writing to it and the 200,000 calls overflow the ring buffer
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        proc = subprocess.Popen([mwtest.MEMWATCH, "--trace", "--json", "-o", fifo, "--"] +
+                                mwtest.channel("mremap", "-n", n),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # memwatch holds the same pipe: the workload's last line, not EOF, says it is done
+        workload = ""
+        for line in proc.stdout:
+            workload += line
+            if line.startswith("total "):
+                break
+        os.set_blocking(reader, True)
+        with os.fdopen(reader) as f:
+            records = [json.loads(line) for line in f]
+        proc.wait(timeout=mwtest.TIMEOUT)
+    done = mwtest.parse_workload(workload)["total"]
+    tap.check(proc.returncode == 0 and done is not None, "%s: memwatch ran" % name,
+              proc.stderr.read())
+    summary = [r for r in records if r["type"] == "summary"]
+    if not tap.eq(len(summary), 1, "%s: one summary" % name):
+        return
+    summary = summary[0]
+    events = [r for r in records if r["type"] == "syscall"]
+    calls = sum(summary["process"]["syscalls"].values())
+    tap.ge(calls, 4 * n, "%s: the workload's calls were counted" % name)
+    tap.eq(summary["trace"]["records"], len(events), "%s: printed records counted" % name)
+    tap.check(summary["trace"]["lost"] > 0, "%s: records were lost" % name, summary["trace"])
+    tap.eq(summary["trace"]["records"] + summary["trace"]["lost"], calls,
+           "%s: printed + lost = every call" % name)
+    tap.eq([e for e in events if "error" in e], [], "%s: no call failed" % name)
+
+
 if __name__ == "__main__":
-    mwtest.run_checks("--trace", check_madvise, check_threads, check_failures, check_text)
+    mwtest.run_checks("--trace", check_madvise, check_threads, check_failures, check_text,
+                      check_lost)
