@@ -155,10 +155,35 @@ static size_t function_size(Elf *elf, unsigned long long addr)
 	return best;
 }
 
+/*
+ * Where the @size bytes at address @addr lie in the file: an executable
+ * PT_LOAD segment must hold them. 0 or -ENOENT.
+ */
+static int code_file_offset(Elf *elf, unsigned long long addr, size_t size,
+			    unsigned long long *off)
+{
+	size_t i, nphdr;
+
+	if (elf_getphdrnum(elf, &nphdr))
+		return -ENOENT;
+	for (i = 0; i < nphdr; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_LOAD ||
+		    !(phdr.p_flags & PF_X) || addr < phdr.p_vaddr ||
+		    addr + size > phdr.p_vaddr + phdr.p_filesz)
+			continue;
+		*off = addr - phdr.p_vaddr + phdr.p_offset;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int elf_function_code(const char *path, unsigned long long addr, unsigned char *buf, size_t cap,
 		      size_t *len)
 {
-	size_t i, nphdr, size, raw_size;
+	unsigned long long off;
+	size_t size, raw_size;
 	int fd, err = -ENOENT;
 	char *raw;
 	Elf *elf;
@@ -169,25 +194,28 @@ int elf_function_code(const char *path, unsigned long long addr, unsigned char *
 		return err;
 	size = function_size(elf, addr);
 	raw = elf_rawfile(elf, &raw_size);
-	if (!size || !raw || elf_getphdrnum(elf, &nphdr))
+	if (!size || !raw || code_file_offset(elf, addr, size, &off) || off + size > raw_size) {
+		err = -ENOENT;
 		goto cleanup;
-	for (i = 0; i < nphdr; i++) {
-		GElf_Phdr phdr;
-		unsigned long long off;
-
-		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_LOAD ||
-		    !(phdr.p_flags & PF_X) || addr < phdr.p_vaddr ||
-		    addr + size > phdr.p_vaddr + phdr.p_filesz)
-			continue;
-		off = addr - phdr.p_vaddr + phdr.p_offset;
-		if (off + size > raw_size)
-			break;
-		err = size > cap ? -EFBIG : 0;
-		*len = size < cap ? size : cap;
-		memcpy(buf, raw + off, *len);
-		break;
 	}
+	err = size > cap ? -EFBIG : 0;
+	*len = size < cap ? size : cap;
+	memcpy(buf, raw + off, *len);
 cleanup:
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+int elf_code_offset(const char *path, unsigned long long addr, unsigned long long *off)
+{
+	int fd, err = 0;
+	Elf *elf;
+
+	elf = elf_open(path, &fd, &err);
+	if (!elf)
+		return err;
+	err = code_file_offset(elf, addr, 1, off);
 	elf_end(elf);
 	close(fd);
 	return err;

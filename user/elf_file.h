@@ -24,4 +24,10 @@ int elf_defined_functions(const char *path, const char *const *names, size_t cou
 int elf_function_code(const char *path, unsigned long long addr, unsigned char *buf, size_t cap,
 		      size_t *len);
 
+/*
+ * The file offset of the code at address @addr, as a uprobe names it: an
+ * executable segment must hold it. 0 or -errno (-ENOENT: none does).
+ */
+int elf_code_offset(const char *path, unsigned long long addr, unsigned long long *off);
+
 #endif /* MW_ELF_FILE_H */
