@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "allocator.h"
+#include "caps.h"
 #include "elf_file.h"
 #include "fileio.h"
 #include "go_binary.h"
@@ -317,7 +318,9 @@ static char *loader_listing(const char *path)
 		dup2(devnull, STDERR_FILENO);
 		dup2(pipefd[1], STDOUT_FILENO);
 		setenv("LD_TRACE_LOADED_OBJECTS", "1", 1);
-		execv(path, argv);
+		/* the loader runs the target's file: none of memwatch's capabilities */
+		if (!caps_drop_for_exec())
+			execv(path, argv);
 		_exit(127);
 	}
 	close(pipefd[1]);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "caps.h"
 #include "fileio.h"
 #include "target.h"
 
@@ -167,7 +168,10 @@ int command_resolve(const char *cmd, char *path, size_t len)
 	return found_unexecutable ? -EACCES : -ENOENT;
 }
 
-/* In the child: wait for the go byte, then exec; report a failed exec. */
+/*
+ * In the child: wait for the go byte, then exec as the caller, without the
+ * capabilities memwatch was given; report a failed exec.
+ */
 static void __attribute__((noreturn)) launch_child(const char *path, char *const argv[],
 						    int go_fd, int err_fd)
 {
@@ -177,8 +181,11 @@ static void __attribute__((noreturn)) launch_child(const char *path, char *const
 	if (read(go_fd, &go, 1) != 1)
 		_exit(1);
 	close(go_fd);
-	execv(path, argv);
-	err = errno;
+	err = -caps_drop_for_exec();
+	if (!err) {
+		execv(path, argv);
+		err = errno;
+	}
 	if (write(err_fd, &err, sizeof(err)) != sizeof(err))
 		_exit(127);
 	_exit(err == ENOENT ? 127 : 126);
