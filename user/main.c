@@ -5,12 +5,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +24,7 @@
 #include "mapped_file.h"
 #include "model.h"
 #include "options.h"
+#include "privileges.h"
 #include "probes.h"
 #include "report.h"
 #include "snapshot.h"
@@ -71,28 +72,6 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-#define TRACEFS "/sys/kernel/tracing"
-
-/* Whether capability @cap is in our effective set. */
-static bool has_capability(int cap)
-{
-	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-
-	if (syscall(SYS_capget, &header, data))
-		return false;
-	return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
-}
-
-/* Refuses early and plainly: what fails later (reading /proc, loading) says less. */
-static int check_privileges(void)
-{
-	if (geteuid() == 0 || (has_capability(CAP_BPF) && has_capability(CAP_PERFMON)))
-		return 0;
-	elog("needs root, or CAP_BPF and CAP_PERFMON: run it with sudo");
-	return MW_EXIT_PERMISSION;
-}
-
 static int check_kernel(void)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -100,11 +79,18 @@ static int check_kernel(void)
 		return MW_EXIT_UNSUPPORTED;
 	}
 	/* libbpf finds tracepoint IDs in tracefs, which some systems leave unmounted */
-	if (access(TRACEFS "/events", F_OK) && !access(TRACEFS, F_OK) &&
-	    mount("tracefs", TRACEFS, "tracefs", 0, NULL) == 0)
-		vlog("mounted tracefs on " TRACEFS);
-	if (access(TRACEFS "/events/syscalls", F_OK) && geteuid() == 0) {
-		elog("no syscall tracepoints in " TRACEFS "/events: it needs CONFIG_FTRACE_SYSCALLS=y");
+	if (faccessat(AT_FDCWD, MW_TRACEFS "/events", F_OK, AT_EACCESS) && errno == ENOENT &&
+	    !faccessat(AT_FDCWD, MW_TRACEFS, F_OK, AT_EACCESS)) {
+		if (!mount("tracefs", MW_TRACEFS, "tracefs", 0, NULL)) {
+			vlog("mounted tracefs on " MW_TRACEFS);
+		} else if (errno == EPERM) {
+			elog("tracefs is not mounted and mounting it needs CAP_SYS_ADMIN: as root, "
+			     "mount -t tracefs tracefs " MW_TRACEFS);
+			return MW_EXIT_PERMISSION;
+		}
+	}
+	if (faccessat(AT_FDCWD, MW_TRACEFS "/events/syscalls", F_OK, AT_EACCESS)) {
+		elog("no syscall tracepoints in " MW_TRACEFS "/events: it needs CONFIG_FTRACE_SYSCALLS=y");
 		return MW_EXIT_UNSUPPORTED;
 	}
 	return 0;
@@ -204,7 +190,8 @@ static void describe_allocator(const struct mw_options *o, struct mw_target_info
 	}
 }
 
-static int load_bpf(const struct mw_options *o, pid_t pid, struct memwatch_bpf **skelp)
+static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
+		    struct memwatch_bpf **skelp)
 {
 	struct memwatch_bpf *skel;
 	int err;
@@ -224,10 +211,13 @@ static int load_bpf(const struct mw_options *o, pid_t pid, struct memwatch_bpf *
 				 o->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
 	if (o->no_malloc)
 		probes_skip_malloc(skel);
+	else if (uprobe_multi)
+		probes_use_uprobe_multi(skel->obj);
 	err = memwatch_bpf__load(skel);
 	/* EACCES is the verifier's refusal, not a missing privilege */
 	if (err == -EPERM) {
-		elog("permission denied loading BPF: run as root (or with CAP_BPF and CAP_PERFMON)");
+		elog("permission denied loading BPF, capabilities notwithstanding (a user namespace's "
+		     "do not count; an LSM?): run it as root on the host");
 		return MW_EXIT_PERMISSION;
 	} else if (err) {
 		elog("cannot load the BPF programs: %s (rerun with -v for the verifier log)",
@@ -282,7 +272,8 @@ static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struc
 		return MW_EXIT_NO_PROCESS;
 	}
 	if (err == -EPERM || err == -EACCES) {
-		elog("permission denied attaching probes: run as root (or with CAP_BPF and CAP_PERFMON)");
+		elog("permission denied attaching probes, capabilities notwithstanding (an LSM, or a "
+		     "kernel that wants CAP_SYS_ADMIN?): run it as root");
 		return MW_EXIT_PERMISSION;
 	}
 	return err ? MW_EXIT_BPF : 0;
@@ -403,6 +394,7 @@ int main(int argc, char **argv)
 	struct allocator alloc;
 	struct mw_options opts;
 	struct mw_model model;
+	bool uprobe_multi;
 	sigset_t run_mask;
 	FILE *out = stdout;
 	int pidfd = -1, err, ret;
@@ -416,7 +408,7 @@ int main(int argc, char **argv)
 	model_init(&model);
 	model.info.allocator_origin = "";
 
-	ret = check_privileges();
+	ret = privileges_check(&opts, &uprobe_multi);
 	if (!ret)
 		ret = check_kernel();
 	if (ret)
@@ -441,7 +433,7 @@ int main(int argc, char **argv)
 		model.info.malloc_probed = false;
 	describe_allocator(&opts, &model.info, &alloc);
 
-	ret = load_bpf(&opts, model.info.pid, &skel);
+	ret = load_bpf(&opts, model.info.pid, uprobe_multi, &skel);
 	if (ret)
 		goto cleanup;
 	ret = attach_all(skel, &model, &alloc, &probes);

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "allocator.h"
+#include "elf_file.h"
 #include "log.h"
 #include "probe_site.h"
 #include "probes.h"
@@ -36,20 +41,102 @@ void probes_skip_malloc(struct memwatch_bpf *skel)
 	bpf_program__set_autoload(skel->progs.alloc_return, false);
 }
 
-static int probes_add(struct probes *p, struct bpf_link *link)
+/*
+ * Uprobes through BPF_TRACE_UPROBE_MULTI links (Linux 6.6) need CAP_BPF and
+ * CAP_PERFMON only; the perf uprobe PMU that libbpf uses needs CAP_SYS_ADMIN
+ * since the fix of CVE-2025-38466 (a uprobe placed inside an instruction).
+ * libbpf 1.1 and the 6.1 UAPI headers predate these links: their ABI is here.
+ */
+#define MW_TRACE_UPROBE_MULTI 48	/* enum bpf_attach_type */
+#define MW_F_UPROBE_MULTI_RETURN 1U
+
+struct mw_uprobe_multi_attr {		/* union bpf_attr, BPF_LINK_CREATE */
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__aligned_u64 path;
+	__aligned_u64 offsets;
+	__aligned_u64 ref_ctr_offsets;
+	__aligned_u64 cookies;
+	__u32 cnt;
+	__u32 uprobe_flags;
+	__u32 pid;
+};
+
+/* A link fd of one uprobe at file offset @offset of @path; -errno on failure. */
+static int uprobe_multi_link(int prog_fd, const char *path, unsigned long long offset, pid_t pid,
+			     bool retprobe)
 {
-	struct bpf_link **links;
+	__u64 offsets[1] = { offset };
+	struct mw_uprobe_multi_attr attr = {
+		.prog_fd = prog_fd,
+		.attach_type = MW_TRACE_UPROBE_MULTI,
+		.path = (uintptr_t)path,
+		.offsets = (uintptr_t)offsets,
+		.cnt = 1,
+		.uprobe_flags = retprobe ? MW_F_UPROBE_MULTI_RETURN : 0,
+		.pid = pid,
+	};
+	int fd;
+
+	fd = syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+bool probes_uprobe_multi_supported(void)
+{
+	/* r0 = 0; exit */
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts,
+		    .expected_attach_type = (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI);
+	int prog_fd, link_fd;
+
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, 2, &opts);
+	if (prog_fd < 0)
+		return false;
+	/* a kernel that knows the link type gets as far as refusing a directory */
+	link_fd = uprobe_multi_link(prog_fd, "/", 0, 0, false);
+	if (link_fd >= 0)
+		close(link_fd);
+	close(prog_fd);
+	return link_fd == -EBADF;
+}
+
+void probes_use_uprobe_multi(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj) {
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+			bpf_program__set_expected_attach_type(
+				prog, (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI);
+	}
+}
+
+/* Keeps @link, or the uprobe_multi link @fd when @link is NULL. */
+static int probes_add(struct probes *p, struct bpf_link *link, int fd)
+{
+	struct probe_link *links;
 
 	if (p->count == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 32;
 		links = realloc(p->links, p->cap * sizeof(*links));
 		if (!links) {
-			bpf_link__destroy(link);
+			if (link)
+				bpf_link__destroy(link);
+			else
+				close(fd);
 			return -ENOMEM;
 		}
 		p->links = links;
 	}
-	p->links[p->count++] = link;
+	p->links[p->count].link = link;
+	p->links[p->count].fd = fd;
+	p->count++;
 	return 0;
 }
 
@@ -71,7 +158,7 @@ int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
 			     strerror(-err));
 			return err;
 		}
-		err = probes_add(p, link);
+		err = probes_add(p, link, -1);
 		if (err)
 			return err;
 		p->tracepoints++;
@@ -79,22 +166,47 @@ int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
 	return 0;
 }
 
-/* @offset is from the start of @func: libbpf adds it to the function's own offset */
-static int attach_uprobe(struct bpf_program *prog, pid_t pid, const char *path,
-			 const char *func, unsigned long offset, bool retprobe, struct probes *p)
+/*
+ * A uprobe_multi link (*@fd) when @prog was loaded for one, else libbpf's
+ * perf uprobe (*@link). @offset is from the start of function @func. 0 or -errno.
+ */
+static int uprobe_link(struct bpf_program *prog, pid_t pid, const struct allocator *a, int func,
+		       unsigned long offset, bool retprobe, struct bpf_link **link, int *fd)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe);
-	struct bpf_link *link;
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = allocator_functions[func],
+		    .retprobe = retprobe);
+	unsigned long long start;
 	int err;
 
-	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
-	if (!link) {
-		err = -errno;
-		elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe", func,
-		     path, strerror(-err));
+	*link = NULL;
+	*fd = -1;
+	if (bpf_program__expected_attach_type(prog) ==
+	    (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI) {
+		err = elf_code_offset(a->path, a->addrs[func], &start);
+		if (err)
+			return err;
+		*fd = uprobe_multi_link(bpf_program__fd(prog), a->path, start + offset, pid,
+					retprobe);
+		return *fd < 0 ? *fd : 0;
+	}
+	/* libbpf adds @offset to the function's own offset */
+	*link = bpf_program__attach_uprobe_opts(prog, pid, a->path, offset, &opts);
+	return *link ? 0 : -errno;
+}
+
+static int attach_uprobe(struct bpf_program *prog, pid_t pid, const struct allocator *a, int func,
+			 unsigned long offset, bool retprobe, struct probes *p)
+{
+	struct bpf_link *link;
+	int fd, err;
+
+	err = uprobe_link(prog, pid, a, func, offset, retprobe, &link, &fd);
+	if (err) {
+		elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe",
+		     allocator_functions[func], a->path, strerror(-err));
 		return err;
 	}
-	err = probes_add(p, link);
+	err = probes_add(p, link, fd);
 	if (err)
 		return err;
 	if (retprobe)
@@ -118,7 +230,7 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 			vlog("%s: not probed (%s)", func, a->addrs[i] ? "alias" : "not defined");
 			continue;
 		}
-		err = attach_uprobe(entry[i], pid, a->path, func, site->offset, false, p);
+		err = attach_uprobe(entry[i], pid, a, i, site->offset, false, p);
 		if (err)
 			return err;
 		vlog("%s: entry probe at %s+%lu, %s (%s): %s", func, func, site->offset,
@@ -126,7 +238,7 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 		     site->why);
 		if (!plan->fn[i].retprobe)
 			continue;
-		err = attach_uprobe(ret, pid, a->path, func, 0, true, p);
+		err = attach_uprobe(ret, pid, a, i, 0, true, p);
 		if (err)
 			return err;
 	}
@@ -146,8 +258,12 @@ void probes_detach(struct probes *p)
 {
 	int i;
 
-	for (i = 0; i < p->count; i++)
-		bpf_link__destroy(p->links[i]);
+	for (i = 0; i < p->count; i++) {
+		if (p->links[i].link)
+			bpf_link__destroy(p->links[i].link);
+		else
+			close(p->links[i].fd);
+	}
 	free(p->links);
 	p->links = NULL;
 	p->count = p->cap = 0;

@@ -9,17 +9,28 @@
 struct memwatch_bpf;
 struct allocator;
 struct bpf_link;
+struct bpf_object;
 struct bpf_program;
 struct probe_plan;
 
+/* libbpf's link, or the fd of a link libbpf 1.1 cannot make */
+struct probe_link {
+	struct bpf_link *link;
+	int fd;
+};
+
 struct probes {
-	struct bpf_link **links;
+	struct probe_link *links;
 	int count, cap;
 	int tracepoints;
 	int uprobes;
 	int uretprobes;
 };
 
+/* Whether the kernel has uprobe_multi links, which need no CAP_SYS_ADMIN. */
+bool probes_uprobe_multi_supported(void);
+/* Before load: @obj's uprobe programs will attach through uprobe_multi links. */
+void probes_use_uprobe_multi(struct bpf_object *obj);
 /* Keeps the uprobe programs from loading at all (--no-malloc). */
 void probes_skip_malloc(struct memwatch_bpf *skel);
 /* 0 or -errno; what was attached stays in @p for probes_detach(). */

@@ -98,7 +98,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = launch_prepare(path, argv + argi, &l);
-	floor = err ? NULL : floor_bpf__open_and_load();
+	floor = err ? NULL : floor_bpf__open();
+	/* the uprobes attach the way memwatch's do */
+	if (floor && uprobes && probes_uprobe_multi_supported())
+		probes_use_uprobe_multi(floor->obj);
+	if (floor && floor_bpf__load(floor)) {
+		floor_bpf__destroy(floor);
+		floor = NULL;
+	}
 	if (!floor) {
 		fprintf(stderr, "floor: cannot start %s or load the BPF object\n", path);
 		err = 1;
