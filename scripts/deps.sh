@@ -11,6 +11,7 @@ packages=(
 	libncurses-dev			# the live view (ncursesw)
 	libcapstone-dev			# decoding prologues to choose uprobe sites
 	python3 tmux			# integration test drivers; tmux runs the live view
+	util-linux strace		# test_privilege: setpriv; a run that writes no file
 	libc6-dev libclang-rt-14-dev	# the static workload; libFuzzer and sanitizer runtimes
 	golang-go musl-tools		# the Go workload; the static musl workload
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0	# preloaded allocators under test

@@ -223,12 +223,16 @@ class Attached:
     so no event can be missed and nothing depends on sleeping.
     """
 
-    def __init__(self, workload_cmd, options=(), env=None):
+    def __init__(self, workload_cmd, options=(), env=None, memwatch=(MEMWATCH,), report_owner=None):
+        """@memwatch: the command that runs memwatch (a wrapper such as setpriv,
+        then the binary); @report_owner: (uid, gid) that must write the report."""
         self.report = tempfile.NamedTemporaryFile("r", suffix=".json")
+        if report_owner:
+            os.chown(self.report.name, *report_owner)
         self.target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.ready = wait_for_line(self.target.stderr, r"ready pid=(\d+)")
-        argv = [MEMWATCH, "--json", "-o", self.report.name, *options, "-p", str(self.target.pid)]
+        argv = [*memwatch, "--json", "-o", self.report.name, *options, "-p", str(self.target.pid)]
         self.memwatch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # memwatch's stderr up to its "watching" line (-v says more there)
         self.memwatch_said = []
