@@ -6,6 +6,7 @@
 #include "log.h"
 #include "probe_site.h"
 #include "probes.h"
+#include "target.h"
 #include "memwatch.skel.h"
 
 static struct bpf_program **entry_programs(struct memwatch_bpf *skel)
@@ -90,8 +91,10 @@ static int attach_uprobe(struct bpf_program *prog, pid_t pid, const char *path,
 	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
 	if (!link) {
 		err = -errno;
-		elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe", func,
-		     path, strerror(-err));
+		/* a target that exited fails every probe: the caller says so once */
+		if (!process_gone(pid))
+			elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe",
+			     func, path, strerror(-err));
 		return err;
 	}
 	err = probes_add(p, link);
@@ -110,6 +113,20 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 {
 	int i, err;
 
+	/*
+	 * Every uretprobe before any entry probe: the target may be calling
+	 * these functions meanwhile, and an entry seen without its return
+	 * would leave the thread's call depth raised for good, so that all its
+	 * later calls looked nested and went uncounted. A return seen without
+	 * its entry is ignored.
+	 */
+	for (i = 0; i < MW_FUNC_NR; i++) {
+		if (!plan->fn[i].probe || !plan->fn[i].retprobe)
+			continue;
+		err = attach_uprobe(ret, pid, a->path, allocator_functions[i], 0, true, p);
+		if (err)
+			return err;
+	}
 	for (i = 0; i < MW_FUNC_NR; i++) {
 		const struct probe_site *site = &plan->fn[i].entry;
 		const char *func = allocator_functions[i];
@@ -124,11 +141,6 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 		vlog("%s: entry probe at %s+%lu, %s (%s): %s", func, func, site->offset,
 		     site->insn[0] ? site->insn : "?", site->emulated ? "emulated" : "single-stepped",
 		     site->why);
-		if (!plan->fn[i].retprobe)
-			continue;
-		err = attach_uprobe(ret, pid, a->path, func, 0, true, p);
-		if (err)
-			return err;
 	}
 	return 0;
 }
@@ -146,9 +158,11 @@ void probes_detach(struct probes *p)
 {
 	int i;
 
-	for (i = 0; i < p->count; i++)
+	/* the reverse of the attach order: entry probes go before their uretprobes */
+	for (i = p->count - 1; i >= 0; i--)
 		bpf_link__destroy(p->links[i]);
 	free(p->links);
 	p->links = NULL;
 	p->count = p->cap = 0;
+	p->tracepoints = p->uprobes = p->uretprobes = 0;
 }
