@@ -10,7 +10,8 @@ packages=(
 	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
 	libncurses-dev			# the live view (ncursesw)
 	libcapstone-dev			# decoding prologues to choose uprobe sites
-	python3 tmux			# integration test drivers; tmux runs the live view
+	python3 tmux gdb		# integration test drivers; tmux runs the live view,
+					# gdb holds memwatch at each stage of its attach
 	util-linux strace		# test_privilege: setpriv; a run that writes no file
 	libc6-dev libclang-rt-14-dev	# the static workload; libFuzzer and sanitizer runtimes
 	golang-go musl-tools		# the Go workload; the static musl workload

@@ -80,8 +80,8 @@ int allocator_choose(const struct candidates *c, const char *root, struct alloca
 int allocator_of_process(pid_t pid, const char *libc, struct allocator *a);
 /*
  * The allocator executable @path (or the interpreter of a "#!" script) will
- * use once started with our environment. A script's later execs keep it probed
- * while they use the same file: uprobes belong to the file, not the image.
+ * use once started with our environment. Later execs are followed from
+ * /proc/PID/maps (user/follow.h).
  * -ENOENT with a->go_runtime set for a Go program.
  */
 int allocator_of_command(const char *path, const char *libc, struct allocator *a);

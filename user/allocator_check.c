@@ -58,7 +58,6 @@ int allocator_drop_ifuncs(struct allocator *a)
 		snprintf(a->unprobed, sizeof(a->unprobed),
 			 "%s of %s is a GNU IFUNC, its code chosen at load time: not probed",
 			 ifunc[MW_FUNC_MALLOC] ? "malloc" : "free", a->target_path);
-		elog("%s; tracing syscalls only", a->unprobed);
 		return -ENOTSUP;
 	}
 	for (i = 0; i < MW_FUNC_NR; i++) {

@@ -10,7 +10,7 @@ struct allocator;
  * runs is chosen when the loader binds it, and a uprobe by file offset cannot
  * follow. Those functions are dropped (their address set to 0), with a
  * warning. 0, or -ENOTSUP when malloc or free is one: then nothing of the file
- * can be probed, and a->unprobed says why.
+ * can be probed, and a->unprobed says why (for the caller to say).
  */
 int allocator_drop_ifuncs(struct allocator *a);
 

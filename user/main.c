@@ -20,8 +20,8 @@
 #include "allocator.h"
 #include "allocator_check.h"
 #include "exitcodes.h"
+#include "follow.h"
 #include "log.h"
-#include "mapped_file.h"
 #include "model.h"
 #include "options.h"
 #include "privileges.h"
@@ -34,10 +34,14 @@
 #include "memwatch.skel.h"
 
 static volatile sig_atomic_t exiting_signal;
+/* once known: libbpf's warnings about it, after it exited, say nothing more than we do */
+static pid_t target_pid;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (level == LIBBPF_DEBUG && !mw_verbose)
+		return 0;
+	if (level == LIBBPF_WARN && target_pid && process_gone(target_pid))
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -126,15 +130,12 @@ static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
 	snprintf(info->comm, sizeof(info->comm), "%s", st.name);
 	if (o->no_malloc)
 		return 0;
-	err = allocator_of_process(info->pid, o->libc, a);
+	err = allocator_of_target(info->pid, o->libc, a);
 	if (err == -ESRCH) {
 		elog("process %d exited during attach", info->pid);
 		return MW_EXIT_NO_PROCESS;
 	}
 	info->malloc_probed = !err;
-	/* uprobes belong to an inode: the one the target mapped, whatever its path is here */
-	if (info->malloc_probed && !o->libc)
-		allocator_check_mapped(info->pid, a);
 	return 0;
 }
 
@@ -151,7 +152,8 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 		return err == -EACCES ? MW_EXIT_CMD_NOT_EXEC : MW_EXIT_CMD_NOT_FOUND;
 	}
 	if (!o->no_malloc)
-		info->malloc_probed = !allocator_of_command(path, o->libc, a);
+		info->malloc_probed = !allocator_of_command(path, o->libc, a) &&
+				      !allocator_drop_ifuncs(a);
 	err = launch_prepare(path, o->cmd, l);
 	if (err) {
 		elog("cannot start %s: %s", o->cmd[0], strerror(-err));
@@ -163,31 +165,6 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 	snprintf(info->comm, sizeof(info->comm), "%.*s", (int)sizeof(info->comm) - 1,
 		 strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 	return 0;
-}
-
-static void describe_allocator(const struct mw_options *o, struct mw_target_info *info,
-			       const struct allocator *a)
-{
-	if (info->malloc_probed) {
-		snprintf(info->allocator, sizeof(info->allocator), "%s", a->target_path);
-		info->allocator_origin = origin_name(a->origin);
-	} else if (o->no_malloc) {
-		snprintf(info->allocator, sizeof(info->allocator), "--no-malloc");
-	} else if (a->unprobed[0]) {
-		snprintf(info->allocator, sizeof(info->allocator), "%.4000s", a->unprobed);
-	} else if (a->go_runtime[0]) {
-		snprintf(info->allocator, sizeof(info->allocator),
-			 "Go runtime %s: no libc malloc, heap via mmap/madvise", a->go_runtime);
-		info->allocator_origin = "go";
-		elog("%s (%d) is a Go program (%s): its heap grows with mmap and returns with "
-		     "madvise, which memwatch traces; no malloc uprobe", info->comm, info->pid,
-		     a->go_runtime);
-	} else {
-		snprintf(info->allocator, sizeof(info->allocator),
-			 "no malloc found: static or Go binary");
-		elog("no malloc to probe in %s (%d): static or Go binary? Tracing syscalls only",
-		     info->comm, info->pid);
-	}
 }
 
 static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
@@ -256,18 +233,18 @@ static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
  * pages; the tracepoints count from there.
  */
 static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struct allocator *a,
-		      struct probes *p)
+		      const char *libc, struct follow *f, struct probes *p)
 {
-	const struct mw_target_info *info = &m->info;
-	int err = 0;
+	struct mw_target_info *info = &m->info;
+	int err;
 
-	if (info->malloc_probed)
-		err = probes_attach_allocator(skel, info->pid, a, p);
+	err = follow_start(f, skel, info, a, libc);
 	if (!err) {
 		set_resident_base(skel, m);
 		err = probes_attach_tracepoints(skel, p);
 	}
-	if (err == -ESRCH) {
+	/* a path under /proc/PID/root fails with ENOENT once the process is gone */
+	if (err && (err == -ESRCH || process_gone(info->pid))) {
 		elog("process %d exited during attach", info->pid);
 		return MW_EXIT_NO_PROCESS;
 	}
@@ -291,13 +268,21 @@ static int read_trace(struct trace *trace, struct mw_model *m)
 }
 
 /*
+ * How often the exec count is read between reports when following execs: a
+ * new image's allocator is probed this soon after its exec, and its calls in
+ * between are missed.
+ */
+#define EXEC_POLL_S 0.05
+
+/*
  * Reports every interval until the target exits, a signal, --count, or the
  * view's q; with --trace (@trace not NULL) prints its records as they come
- * instead of the interval reports.
+ * instead of the interval reports. With @f, moves the uprobes when the target
+ * execs.
  */
 static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, struct mw_model *m,
 		       const struct reporter *r, FILE *out, int pidfd, struct trace *trace,
-		       const sigset_t *run_mask)
+		       const sigset_t *run_mask, struct follow *f)
 {
 	double start = now_s(), next = start + o->interval_s;
 	struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN } };
@@ -316,6 +301,8 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 		double wait = next - now_s();
 		struct timespec timeout = { 0 };
 
+		if (f && wait > EXEC_POLL_S)
+			wait = EXEC_POLL_S;
 		if (wait > 0) {
 			timeout.tv_sec = (time_t)wait;
 			timeout.tv_nsec = (long)((wait - timeout.tv_sec) * 1e9);
@@ -334,6 +321,8 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 			if (err)
 				return err;
 		}
+		if (f)
+			follow_exec(f, &m->info, false);
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
 			state = r->input(m);
@@ -369,6 +358,24 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 	return 0;
 }
 
+/*
+ * -p: the target may have exited or exec'd while we attached. An exec before
+ * the tracepoints were in was not counted, so its image is looked at once
+ * more, now that any later exec will be.
+ */
+static int attach_settle(const struct mw_options *o, struct mw_model *m, struct follow *f)
+{
+	if (o->cmd)
+		return 0;
+	if (process_gone(m->info.pid)) {
+		elog("process %d exited during attach", m->info.pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (!o->no_malloc)
+		follow_exec(f, &m->info, true);
+	return 0;
+}
+
 /* The live view takes a terminal that nothing else was asked to write to. */
 static bool use_tui(const struct mw_options *o)
 {
@@ -391,7 +398,8 @@ int main(int argc, char **argv)
 	struct memwatch_bpf *skel = NULL;
 	struct probes probes = { 0 };
 	struct trace trace = { 0 };
-	struct allocator alloc;
+	struct follow follow = { 0 };
+	struct allocator alloc = { 0 };
 	struct mw_options opts;
 	struct mw_model model;
 	bool uprobe_multi;
@@ -429,17 +437,14 @@ int main(int argc, char **argv)
 		ret = prepare_pid(&opts, &model.info, &alloc);
 	if (ret)
 		goto cleanup;
-	if (model.info.malloc_probed && allocator_drop_ifuncs(&alloc))
-		model.info.malloc_probed = false;
-	describe_allocator(&opts, &model.info, &alloc);
+	target_pid = model.info.pid;
+	allocator_describe(&model.info, &alloc, opts.no_malloc);
 
 	ret = load_bpf(&opts, model.info.pid, uprobe_multi, &skel);
 	if (ret)
 		goto cleanup;
-	ret = attach_all(skel, &model, &alloc, &probes);
+	ret = attach_all(skel, &model, &alloc, opts.libc, &follow, &probes);
 	model.info.tracepoints = probes.tracepoints;
-	model.info.uprobes = probes.uprobes;
-	model.info.uretprobes = probes.uretprobes;
 	if (ret)
 		goto cleanup;
 	if (opts.trace) {
@@ -457,9 +462,15 @@ int main(int argc, char **argv)
 	pidfd = syscall(SYS_pidfd_open, model.info.pid, 0);
 	if (pidfd < 0) {
 		ret = errno == ESRCH ? MW_EXIT_NO_PROCESS : MW_EXIT_ERROR;
-		elog("process %d: %s", model.info.pid, strerror(errno));
+		if (errno == ESRCH)
+			elog("process %d exited during attach", model.info.pid);
+		else
+			elog("process %d: %s", model.info.pid, strerror(errno));
 		goto cleanup;
 	}
+	ret = attach_settle(&opts, &model, &follow);
+	if (ret)
+		goto cleanup;
 	if (opts.cmd) {
 		err = launch_release(&launch);
 		if (err) {
@@ -469,9 +480,10 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	allocator_note(&model.info, &follow.alloc, opts.no_malloc);
 	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
-		"Ctrl-C to end.\n", model.info.pid, model.info.comm, probes.tracepoints,
-		probes.uprobes + probes.uretprobes, model.info.allocator);
+		"Ctrl-C to end.\n", model.info.pid, model.info.comm, model.info.tracepoints,
+		model.info.uprobes + model.info.uretprobes, model.info.allocator);
 	if (use_tui(&opts)) {
 		if (!tui_init(&model))
 			reporter = &report_tui;
@@ -479,10 +491,12 @@ int main(int argc, char **argv)
 			elog("cannot open the live view on this terminal (TERM=%s): text reports",
 			     getenv("TERM") ?: "");
 	}
+	follow.quiet = reporter == &report_tui;
 
 	ret = report_loop(&opts, skel, &model, reporter, out, pidfd, opts.trace ? &trace : NULL,
-			  &run_mask);
+			  &run_mask, opts.no_malloc ? NULL : &follow);
 	/* nothing of ours stays in the target while it goes on */
+	follow_stop(&follow);
 	probes_detach(&probes);
 	if (opts.cmd) {
 		/* after --count the command runs on to its end; after a signal it is left alone */
@@ -504,6 +518,7 @@ cleanup:
 		launch_abort(&launch);
 	if (pidfd >= 0)
 		close(pidfd);
+	follow_stop(&follow);
 	probes_detach(&probes);
 	trace_close(&trace);
 	memwatch_bpf__destroy(skel);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "mapped_file.h"
 #include "procmaps.h"
+#include "target.h"
 
 int maps_find_file(const char *maps, const char *path, struct file_id *id,
 		   unsigned long long *start, unsigned long long *end)
@@ -88,6 +89,9 @@ int allocator_check_mapped(pid_t pid, struct allocator *a)
 		vlog("allocator: probing %s, " ID_FMT, a->path, ID_ARGS(opened));
 		return 0;
 	}
+	/* the target exited meanwhile: nothing of it is left to compare */
+	if (process_gone(pid))
+		return -ESRCH;
 	elog("%s is not the file pid %d mapped (" ID_FMT "), and its mapping cannot be opened: "
 	     "malloc counts will stay 0", a->path, pid, ID_ARGS(mapped));
 	return -ESTALE;

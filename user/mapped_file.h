@@ -36,8 +36,9 @@ static inline bool file_id_equal(const struct file_id *a, const struct file_id *
  * Checks that @a's file (opened through /proc/PID/root) is the one process
  * @pid mapped, and says both with -v. When it is not, and the mapping is
  * still there, probes /proc/PID/map_files/START-END instead (the very file
- * mapped; root only) and refreshes the function addresses from it. 0, or
- * -ESTALE when no path to the mapped file could be found (a warning says so).
+ * mapped; root only) and refreshes the function addresses from it. 0,
+ * -ESTALE when no path to the mapped file could be found (a warning says so),
+ * or -ESRCH when the process exited meanwhile (nothing said).
  */
 int allocator_check_mapped(pid_t pid, struct allocator *a);
 

@@ -49,16 +49,17 @@ struct mw_resident {
 	__u64 lazyfree;			/* whole process: MADV_FREE'd, still resident */
 };
 
-/* What was attached to what: fixed after start. */
+/* What was attached to what: set at start, changed when the target execs. */
 struct mw_target_info {
 	pid_t pid;
-	char comm[MW_COMM_LEN];
+	char comm[MW_COMM_LEN];		/* the name of its image */
 	bool launched;
 	bool malloc_probed;
 	char allocator[4096];		/* the probed file as the target sees it, or why none */
 	const char *allocator_origin;
 	int tracepoints, uprobes, uretprobes;
 	bool traced;			/* --trace */
+	int reattached;			/* times the uprobes moved to a new image's allocator */
 };
 
 struct mw_model {
@@ -77,7 +78,8 @@ struct mw_model {
 	struct mw_thread folded;
 	__u64 nr_folded;
 	__u64 orphan_released_calls, orphan_released_bytes;
-	__u64 forks, execs;		/* child processes and new images: not followed */
+	__u64 forks;			/* child processes: not followed */
+	__u64 execs;			/* new images: followed (info.reattached) */
 	struct mw_region_rec *regions;	/* sorted by start */
 	size_t nr_regions;
 	__u64 lost_events;

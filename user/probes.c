@@ -11,6 +11,7 @@
 #include "log.h"
 #include "probe_site.h"
 #include "probes.h"
+#include "target.h"
 #include "memwatch.skel.h"
 
 static struct bpf_program **entry_programs(struct memwatch_bpf *skel)
@@ -202,8 +203,10 @@ static int attach_uprobe(struct bpf_program *prog, pid_t pid, const struct alloc
 
 	err = uprobe_link(prog, pid, a, func, offset, retprobe, &link, &fd);
 	if (err) {
-		elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe",
-		     allocator_functions[func], a->path, strerror(-err));
+		/* a target that exited fails every probe: the caller says so once */
+		if (!process_gone(pid))
+			elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe",
+			     allocator_functions[func], a->path, strerror(-err));
 		return err;
 	}
 	err = probes_add(p, link, fd);
@@ -222,6 +225,20 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 {
 	int i, err;
 
+	/*
+	 * Every uretprobe before any entry probe: the target may be calling
+	 * these functions meanwhile, and an entry seen without its return
+	 * would leave the thread's call depth raised for good, so that all its
+	 * later calls looked nested and went uncounted. A return seen without
+	 * its entry is ignored.
+	 */
+	for (i = 0; i < MW_FUNC_NR; i++) {
+		if (!plan->fn[i].probe || !plan->fn[i].retprobe)
+			continue;
+		err = attach_uprobe(ret, pid, a, i, 0, true, p);
+		if (err)
+			return err;
+	}
 	for (i = 0; i < MW_FUNC_NR; i++) {
 		const struct probe_site *site = &plan->fn[i].entry;
 		const char *func = allocator_functions[i];
@@ -236,11 +253,6 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 		vlog("%s: entry probe at %s+%lu, %s (%s): %s", func, func, site->offset,
 		     site->insn[0] ? site->insn : "?", site->emulated ? "emulated" : "single-stepped",
 		     site->why);
-		if (!plan->fn[i].retprobe)
-			continue;
-		err = attach_uprobe(ret, pid, a, i, 0, true, p);
-		if (err)
-			return err;
 	}
 	return 0;
 }
@@ -258,7 +270,8 @@ void probes_detach(struct probes *p)
 {
 	int i;
 
-	for (i = 0; i < p->count; i++) {
+	/* the reverse of the attach order: entry probes go before their uretprobes */
+	for (i = p->count - 1; i >= 0; i--) {
 		if (p->links[i].link)
 			bpf_link__destroy(p->links[i].link);
 		else
@@ -267,4 +280,5 @@ void probes_detach(struct probes *p)
 	free(p->links);
 	p->links = NULL;
 	p->count = p->cap = 0;
+	p->tracepoints = p->uprobes = p->uretprobes = 0;
 }

@@ -141,8 +141,8 @@ static void json_summary(FILE *out, const struct mw_model *m)
 	json_string(out, info->allocator);
 	fprintf(out, ",\"origin\":");
 	json_string(out, info->allocator_origin ?: "");
-	fprintf(out, ",\"tracepoints\":%d,\"uprobes\":%d,\"uretprobes\":%d}", info->tracepoints,
-		info->uprobes, info->uretprobes);
+	fprintf(out, ",\"tracepoints\":%d,\"uprobes\":%d,\"uretprobes\":%d,\"reattached\":%d}",
+		info->tracepoints, info->uprobes, info->uretprobes, info->reattached);
 	if (info->traced)
 		fprintf(out, ",\"trace\":{\"records\":%llu,\"lost\":%llu}",
 			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);

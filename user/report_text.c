@@ -134,9 +134,12 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	if (m->nr_folded)
 		fprintf(out, "exited(N) row: %llu exited threads folded into one\n",
 			(unsigned long long)m->nr_folded);
-	if (m->forks || m->execs)
-		fprintf(out, "not followed: %llu child processes; the target exec'd %llu times\n",
-			(unsigned long long)m->forks, (unsigned long long)m->execs);
+	if (m->forks)
+		fprintf(out, "not followed: %llu child processes\n", (unsigned long long)m->forks);
+	if (m->execs)
+		fprintf(out, "execs: %llu, each releasing the old image's heap; malloc probes moved to "
+			"a new image's allocator %d times (its calls before that not seen)\n",
+			(unsigned long long)m->execs, info->reattached);
 	if (m->info.traced)
 		fprintf(out, "trace: %llu syscalls printed, %llu lost to a full ring buffer\n",
 			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);

@@ -96,6 +96,13 @@ int proc_status_read(pid_t pid, struct proc_status *st)
 	return err;
 }
 
+bool process_gone(pid_t pid)
+{
+	struct proc_status st;
+
+	return proc_status_read(pid, &st) || !st.has_mm;
+}
+
 void thread_comm_read(pid_t pid, pid_t tid, char *buf, size_t len)
 {
 	char path[64];

@@ -23,6 +23,8 @@ struct proc_status {
 int proc_status_parse(const char *text, struct proc_status *st);
 /* Reads /proc/PID/status; 0 or -errno (-ENOENT: no such process). */
 int proc_status_read(pid_t pid, struct proc_status *st);
+/* Whether process @pid has exited: no /proc entry, or a zombie with no memory left. */
+bool process_gone(pid_t pid);
 /* The current name of a thread, "" when it is gone. */
 void thread_comm_read(pid_t pid, pid_t tid, char *buf, size_t len);
 /* Calls @fn for each live thread of @pid; 0 or -errno. */

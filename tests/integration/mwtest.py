@@ -216,6 +216,69 @@ def wait_for_line(stream, pattern, timeout=30, seen=None):
     return None
 
 
+def wait_for_all(stream, patterns, timeout=30, seen=None):
+    """Reads @stream until every one of @patterns matched a line, in any order.
+
+    Returns the matches in the order of @patterns, or None at EOF or the deadline.
+    @seen, a list, gets every chunk read.
+    """
+    deadline = time.monotonic() + timeout
+    buf = ""
+    fd = stream.fileno()
+    while time.monotonic() < deadline:
+        found = [next((m for m in (re.search(p, l) for l in buf.splitlines()) if m), None)
+                 for p in patterns]
+        if all(found):
+            return found
+        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 4096).decode(errors="replace")
+        if not chunk:
+            break
+        if seen is not None:
+            seen.append(chunk)
+        buf += chunk
+    return None
+
+
+def held_programs(pid):
+    """IDs of the BPF programs and links process @pid holds (its fds' fdinfo)."""
+    ids = set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("prog_id", "link_id"):
+                        ids.add((key, int(value)))
+        except OSError:
+            continue
+    return ids
+
+
+def still_loaded(ids):
+    """The IDs among @ids that the kernel still knows."""
+    left = set()
+    for kind, num in ids:
+        what = "prog" if kind == "prog_id" else "link"
+        out = subprocess.run(["bpftool", what, "show", "id", str(num)], capture_output=True)
+        if out.returncode == 0:
+            left.add((kind, num))
+    return left
+
+
+def wait_gone(ids, timeout=10):
+    """Links and programs are freed asynchronously after the last fd closes."""
+    deadline = time.monotonic() + timeout
+    left = still_loaded(ids)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = still_loaded(ids)
+    return left
+
+
 class Attached:
     """A workload started with -w (it waits for a line on stdin) and memwatch -p on it.
 

@@ -23,43 +23,6 @@ def target_output(stdout):
                             for line in stdout.splitlines()))
 
 
-def held_programs(pid):
-    """IDs of the BPF programs and links process @pid holds (its fds' fdinfo)."""
-    ids = set()
-    fdinfo = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    key, _, value = line.partition(":")
-                    if key in ("prog_id", "link_id"):
-                        ids.add((key, int(value)))
-        except OSError:
-            continue
-    return ids
-
-
-def still_loaded(ids):
-    """The IDs among @ids that the kernel still knows."""
-    left = set()
-    for kind, num in ids:
-        what = "prog" if kind == "prog_id" else "link"
-        out = subprocess.run(["bpftool", what, "show", "id", str(num)], capture_output=True)
-        if out.returncode == 0:
-            left.add((kind, num))
-    return left
-
-
-def wait_gone(ids, timeout=10):
-    """Links and programs are freed asynchronously after the last fd closes."""
-    deadline = time.monotonic() + timeout
-    left = still_loaded(ids)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = still_loaded(ids)
-    return left
-
-
 def check_launch_unharmed(tap):
     for mode, args in (("batch", ["-n", N]), ("xthread", ["-n", N]),
                        ("threads", ["-n", N // 4, "--exit-code", 3])):
@@ -95,13 +58,13 @@ def check_sigkill(tap):
     try:
         if not tap.check(att.ready and att.watching, "SIGKILL: attached"):
             return
-        ids = held_programs(att.memwatch.pid)
+        ids = mwtest.held_programs(att.memwatch.pid)
         tap.check(any(k == "prog_id" for k, _ in ids), "SIGKILL: memwatch holds BPF programs")
         att.start_work()
         tap.check(first_report(att), "SIGKILL: memwatch reported while the target worked")
         att.memwatch.send_signal(signal.SIGKILL)
         att.memwatch.wait()
-        tap.eq(wait_gone(ids), set(), "SIGKILL: every program and link is gone")
+        tap.eq(mwtest.wait_gone(ids), set(), "SIGKILL: every program and link is gone")
         att.target.stdin.close()
         out = att.target.stdout.read().decode()
         tap.eq(att.target.wait(timeout=mwtest.TIMEOUT), 5, "SIGKILL: the target's exit status")
@@ -117,7 +80,7 @@ def check_exit_paths(tap):
         try:
             if not tap.check(att.ready and att.watching, "%s: attached" % how):
                 continue
-            ids = held_programs(att.memwatch.pid)
+            ids = mwtest.held_programs(att.memwatch.pid)
             att.start_work()
             att.wait_done()
             if how == "target exit":
@@ -129,7 +92,7 @@ def check_exit_paths(tap):
             att.report.seek(0)
             records = [json.loads(l) for l in att.report.read().splitlines() if l.strip()]
             tap.check(records and records[-1]["type"] == "summary", "%s: summary printed" % how)
-            tap.eq(wait_gone(ids), set(), "%s: every program and link is gone" % how)
+            tap.eq(mwtest.wait_gone(ids), set(), "%s: every program and link is gone" % how)
             if how != "target exit":
                 tap.check(att.target.poll() is None, "%s: the target still runs" % how)
         finally:

@@ -1,0 +1,475 @@
+#!/usr/bin/env python3
+"""The target changes under memwatch: it execs a program with another allocator
+(a preload, a static musl binary), the same libc, or none (a stripped static
+binary), from its main thread or another one, before memwatch's tracepoints are
+in, or before its loader has mapped libc; or it exits at any stage of the attach.
+
+After an exec the uprobes are on the new image's allocator, and the counts of the
+new image's work are exact: each case runs with N items and with 0, the workload
+waits (-w) until memwatch said it probes the new image, and the difference must
+be what the workload did. Stages of the attach are held with gdb, so that the
+target execs or exits exactly there."""
+import os
+import re
+import select
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import mwtest
+
+N = 100000
+STATIC = mwtest.CHANNEL + "-static"
+MUSL = mwtest.CHANNEL + "-musl"
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+COUNTERS = [("alloc_calls", "allocs"), ("alloc_bytes", "alloc_bytes"),
+            ("known_frees", "frees"), ("free_bytes", "free_bytes")]
+READY = r"ready pid=(\d+)"
+
+
+def moved(comm, path=None, origin=None):
+    """What memwatch says when the uprobes moved to a new image's allocator."""
+    where = r"\S+ \(\w+\)" if path is None else r"%s \(%s\)" % (re.escape(path), origin)
+    return r"pid \d+ exec'd %s: malloc probed in %s from here on" % (re.escape(comm), where)
+
+
+def exec_into(*argv):
+    """sh (glibc, a few mallocs of its own) that execs @argv, passing -n N on."""
+    return ["sh", "-c", 'exec "$@"', "sh", *map(str, argv)]
+
+
+class Launched:
+    """memwatch -- CMD, CMD sharing memwatch's stdin and stderr: its -w waits on the test.
+    Without @cmd, @options name the target (-p)."""
+
+    def __init__(self, cmd, options=(), env=None):
+        self.report = tempfile.NamedTemporaryFile("r", suffix=".json")
+        argv = [mwtest.MEMWATCH, "--json", "-o", self.report.name, *options]
+        if cmd:
+            argv += ["--", *cmd]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self.said = []
+
+    def wait_for(self, *patterns):
+        return mwtest.wait_for_all(self.proc.stderr, patterns, seen=self.said)
+
+    def release(self):
+        self.proc.stdin.write(b"\n")
+        self.proc.stdin.flush()
+
+    def finish(self):
+        out, err = self.proc.communicate(timeout=mwtest.TIMEOUT)
+        run = mwtest.Run(self.proc.returncode, out.decode(), "".join(self.said) + err.decode(),
+                         self.report.read())
+        self.report.close()
+        return run
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def launched_pair(tap, name, cmd_of, waits, options=(), env=None):
+    """The N and 0 runs of cmd_of(n) under memwatch, each released once @waits matched."""
+    runs = []
+    for n in (N, 0):
+        run = Launched(cmd_of(n), options, env)
+        try:
+            if not tap.check(run.wait_for(*waits), "%s: memwatch followed the exec (-n %d)"
+                             % (name, n), "".join(run.said)[-3000:]):
+                return None
+            run.release()
+            runs.append(run.finish())
+        finally:
+            run.kill()
+    return runs
+
+
+def value(run, counter):
+    """A process counter; known_frees: the frees of blocks memwatch saw allocated."""
+    p = run.process
+    return p["free_calls"] - p["free_unknown_calls"] if counter == "known_frees" else p[counter]
+
+
+def check_exact(tap, name, runs):
+    """Both runs ended well, and differ by exactly the workload's own count."""
+    full, empty = runs
+    if not tap.check(full.code == 0 and empty.code == 0 and full.summary and empty.summary
+                     and full.workload["total"], "%s: memwatch and the workload ran" % name,
+                     full.stderr + empty.stderr):
+        return False
+    did = full.workload["total"]
+    for counter, field in COUNTERS:
+        tap.eq(value(full, counter) - value(empty, counter), did[field],
+               "%s: %s difference equals the workload's %s" % (name, counter, field))
+    for run in (full, empty):
+        tap.eq(run.process["lost_events"], 0, "%s: no lost events" % name)
+        tap.eq(run.process["untracked_allocs"], 0, "%s: nothing untracked" % name)
+    return True
+
+
+def check_probes(tap, name, run, allocator, origin, reattached, execs=1):
+    probes = run.summary["probes"]
+    tap.eq((probes["malloc"], probes["allocator"], probes["origin"]), (True, allocator, origin),
+           "%s: the summary names the new image's allocator" % name)
+    tap.eq(probes["reattached"], reattached, "%s: probes moved %d times" % (name, reattached))
+    tap.eq(run.process["execs"], execs, "%s: %d exec counted" % (name, execs))
+
+
+def check_preload(tap):
+    """glibc's sh execs env, which execs the channel with jemalloc preloaded: the probes
+    stay on libc for env, and move to jemalloc for the channel."""
+    if not os.path.exists(JEMALLOC):
+        mwtest.not_here(tap, "exec jemalloc", "not installed (Debian package libjemalloc2)")
+        return
+    runs = launched_pair(
+        tap, "exec jemalloc",
+        lambda n: exec_into("env", "LD_PRELOAD=" + JEMALLOC,
+                            *mwtest.channel("batch", "-n", n, "-w", "-q")),
+        [READY, moved("channel", JEMALLOC, "preload")])
+    if runs and check_exact(tap, "exec jemalloc", runs):
+        check_probes(tap, "exec jemalloc", runs[0], JEMALLOC, "preload", 1, execs=2)
+
+
+def check_static_musl(tap):
+    """sh execs a static musl binary: the probes move to the executable's own malloc."""
+    if not os.access(MUSL, os.X_OK):
+        mwtest.not_here(tap, "exec musl", "not built: no musl-gcc (Debian package musl-tools)")
+        return
+    runs = launched_pair(tap, "exec musl",
+                         lambda n: exec_into(MUSL, "batch", "-n", n, "-w", "-q"),
+                         [READY, moved("channel-musl", MUSL, "executable")])
+    if runs and check_exact(tap, "exec musl", runs):
+        check_probes(tap, "exec musl", runs[0], MUSL, "executable", 1)
+
+
+def check_same_libc(tap):
+    """sh execs a glibc program: the uprobes on libc's inode fire in the new image at
+    once. The workload does not wait for memwatch (no -w): nothing was missed."""
+    runs = [mwtest.memwatch_launch(exec_into(*mwtest.channel("batch", "-n", n, "-q")), ["-v"])
+            for n in (N, 0)]
+    if not check_exact(tap, "exec glibc", runs):
+        return
+    full = runs[0]
+    probes = full.summary["probes"]
+    tap.check(probes["malloc"] and "libc.so" in probes["allocator"], "exec glibc: libc probed",
+              probes)
+    tap.eq(probes["reattached"], 0, "exec glibc: the probes stayed")
+    tap.check(re.search(r"pid \d+ exec'd channel: malloc still probed in \S+, the same file",
+                        full.stderr), "exec glibc: -v says they stayed", full.stderr[-3000:])
+
+
+# a glibc program whose second thread execs argv[1..]: the main thread's task is gone after
+THREAD_EXEC = r"""
+#include <pthread.h>
+#include <unistd.h>
+static char **args;
+static void *run(void *unused) { (void)unused; execv(args[0], args); return NULL; }
+int main(int argc, char **argv)
+{
+	pthread_t t;
+	(void)argc;
+	args = argv + 1;
+	pthread_create(&t, NULL, run, NULL);
+	pthread_join(t, NULL);
+	return 1;
+}
+"""
+
+
+def check_thread_exec(tap):
+    """Another thread than the main one execs: the probes are placed anew on the same libc."""
+    with tempfile.TemporaryDirectory(prefix="mw-exec-") as top:
+        src, exe = os.path.join(top, "thread_exec.c"), os.path.join(top, "thread_exec")
+        with open(src, "w") as f:
+            f.write(THREAD_EXEC)
+        out = subprocess.run(["cc", "-O2", "-pthread", src, "-o", exe], capture_output=True,
+                             text=True)
+        if not tap.check(out.returncode == 0, "thread exec: program built", out.stderr):
+            return
+        runs = launched_pair(tap, "thread exec",
+                             lambda n: [exe, *mwtest.channel("batch", "-n", n, "-w", "-q")],
+                             [READY, moved("channel")])
+    if runs and check_exact(tap, "thread exec", runs):
+        allocator = runs[0].summary["probes"]["allocator"]
+        tap.check("libc.so" in allocator, "thread exec: libc probed again", allocator)
+        tap.eq(runs[0].summary["probes"]["reattached"], 1, "thread exec: probes placed anew")
+
+
+def check_static_stripped(tap):
+    """sh execs a stripped static binary: said on stderr and in the summary; syscalls still seen."""
+    run = Launched(exec_into(STATIC, "batch", "-n", 10000, "-w", "-q"))
+    try:
+        said = run.wait_for(READY, r"pid \d+ exec'd channel-static: malloc not probed "
+                                   r"\(no malloc found: static or Go binary\)")
+        if not tap.check(said, "exec static: memwatch says the new image is not probed",
+                         "".join(run.said)):
+            return
+        run.release()
+        done = run.finish()
+    finally:
+        run.kill()
+    tap.eq(done.code, 0, "exec static: the command's status")
+    if not tap.check(done.summary, "exec static: summary printed", done.stderr):
+        return
+    probes = done.summary["probes"]
+    tap.eq((probes["malloc"], probes["uprobes"], probes["uretprobes"], probes["origin"]),
+           (False, 0, 0, ""), "exec static: the summary says malloc is not probed")
+    tap.check("no malloc found" in probes["allocator"], "exec static: and why", probes)
+    tap.check(done.process["brk_grow_bytes"] > 0, "exec static: its heap's growth is seen",
+              done.process["brk_grow_bytes"])
+    tap.eq(done.process["live_bytes"], 0, "exec static: sh's heap went with its image")
+
+
+# ---- stages of the attach, held with gdb ----
+
+def fifo_read(path, timeout=60):
+    """The text a writer puts in FIFO @path, or None at the deadline."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return os.read(fd, 4096).decode() if ready else None
+    finally:
+        os.close(fd)
+
+
+def fifo_touch(path, timeout=60):
+    """Opens FIFO @path for writing once its reader is there, and closes it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            return True
+        except OSError:
+            time.sleep(0.01)
+    return False
+
+
+class Held:
+    """A program under gdb, stopped at @stop until resume(); then @after, then on."""
+
+    def __init__(self, stop, argv, after=("continue",), stderr_file=True,
+                 stdin=subprocess.DEVNULL):
+        self.dir = tempfile.TemporaryDirectory(prefix="mw-gdb-")
+        path = lambda name: os.path.join(self.dir.name, name)
+        self.stopped, self.go, self.err = path("stopped"), path("go"), path("stderr")
+        os.mkfifo(self.stopped)
+        os.mkfifo(self.go)
+        run = "run " + " ".join(shlex.quote(a) for a in argv[1:])
+        if stderr_file:
+            run += " 2>" + shlex.quote(self.err)
+        cmds = ["set pagination off", "set confirm off", "set startup-with-shell %s"
+                % ("on" if stderr_file else "off"), "set breakpoint pending on", stop, run,
+                "python open(%r, 'w').write(str(gdb.selected_inferior().pid))" % self.stopped,
+                "python open(%r).read()" % self.go, "delete", *after]
+        argv_gdb = ["gdb", "-nx", "-q", "-batch", "-iex", "set debuginfod enabled off"]
+        for cmd in cmds:
+            argv_gdb += ["-ex", cmd]
+        self.gdb = subprocess.Popen(argv_gdb + [argv[0]], stdin=stdin, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        said = fifo_read(self.stopped)
+        self.pid = int(said) if said else None
+
+    def resume(self):
+        return fifo_touch(self.go)
+
+    def finish(self):
+        """gdb's output once the program ran to its end, and the program's stderr."""
+        out, err = self.gdb.communicate(timeout=mwtest.TIMEOUT)
+        text = out.decode(errors="replace") + err.decode(errors="replace")
+        stderr = open(self.err).read() if os.path.exists(self.err) else ""
+        return text, stderr
+
+    def kill(self):
+        if self.gdb.poll() is None:
+            self.gdb.kill()
+            self.gdb.wait()
+        self.dir.cleanup()
+
+
+def exit_code(gdb_output):
+    """The exit status gdb reports for its program, or None."""
+    if "exited normally" in gdb_output:
+        return 0
+    found = re.search(r"exited with code (\d+)", gdb_output)
+    return int(found.group(1), 8) if found else None
+
+
+def waiting_target():
+    """A glibc channel waiting on stdin: alive until the test kills it."""
+    target = subprocess.Popen(mwtest.channel("batch", "-n", 0, "-w"), stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return target, mwtest.wait_for_line(target.stderr, READY)
+
+
+# (stage, gdb breakpoint): memwatch -p is held at each in turn while its target exits
+STAGES = [("allocator discovery", "break allocator_of_process"),
+          ("mapped-file check", "break allocator_check_mapped"),
+          ("BPF load", "break load_bpf"),
+          ("uprobes", "break follow_start"),
+          ("tracepoints", "break probes_attach_tracepoints"),
+          ("pidfd", "break syscall if $rdi == %d" % 434),
+          ("last check", "break attach_settle")]
+
+
+def exit_at(tap, stage, stop, reap=True):
+    """The target exits (or, without @reap, becomes a zombie) while memwatch is at @stop."""
+    name = "exit during attach, %s%s" % (stage, "" if reap else " (zombie)")
+    target, ready = waiting_target()
+    held = None
+    try:
+        if not tap.check(ready, "%s: target ready" % name):
+            return
+        held = Held(stop, [mwtest.MEMWATCH, "-p", str(target.pid), "--json", "-o", "/dev/null"])
+        if not tap.check(held.pid, "%s: memwatch held there" % name):
+            return
+        ids = mwtest.held_programs(held.pid)
+        target.kill()
+        if reap:
+            target.wait()
+        held.resume()
+        gdb_said, stderr = held.finish()
+        lines = [l for l in stderr.splitlines() if l.strip()]
+        tap.eq(exit_code(gdb_said), 3, "%s: exit status 3" % name)
+        tap.check(len(lines) == 1 and "process %d exited during attach" % target.pid in lines[0],
+                  "%s: one line says so" % name, stderr + gdb_said[-2000:])
+        tap.eq(mwtest.wait_gone(ids), set(), "%s: no program or link of memwatch's is left"
+               % name)
+    finally:
+        target.kill()
+        target.wait()
+        if held:
+            held.kill()
+
+
+def check_exit_during_attach(tap):
+    for stage, stop in STAGES:
+        exit_at(tap, stage, stop)
+    exit_at(tap, "uprobes", "break follow_start", reap=False)
+
+
+def check_exec_during_attach(tap):
+    """The target execs into jemalloc after memwatch found its libc and before its
+    tracepoints are in (memwatch held at the BPF load): that exec is not counted, and
+    the look at its image after the attach finds jemalloc."""
+    if not os.path.exists(JEMALLOC):
+        mwtest.not_here(tap, "exec during attach", "not installed (Debian package libjemalloc2)")
+        return
+    runs = []
+    for n in (N, 0):
+        name = "exec during attach (-n %d)" % n
+        target = subprocess.Popen(
+            ["sh", "-c", 'read line; exec env LD_PRELOAD="$0" "$@"', JEMALLOC,
+             *mwtest.channel("batch", "-n", n, "-w", "-q")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        report = tempfile.NamedTemporaryFile("r", suffix=".json")
+        held = Held("break load_bpf", [mwtest.MEMWATCH, "-p", str(target.pid), "--json", "-o",
+                                       report.name])
+        try:
+            if not tap.check(held.pid, "%s: memwatch held at the load" % name):
+                return
+            target.stdin.write(b"\n")
+            target.stdin.flush()
+            if not tap.check(mwtest.wait_for_line(target.stderr, READY),
+                             "%s: the target exec'd" % name):
+                return
+            held.resume()
+            watching = wait_in_file(held.err, r"watching pid \d+ \(channel\): \d+ tracepoints, "
+                                              r"\d+ uprobes on %s\." % re.escape(JEMALLOC))
+            if not tap.check(watching, "%s: memwatch watches with jemalloc probed" % name,
+                             read_file(held.err)):
+                return
+            target.stdin.close()
+            out = target.stdout.read().decode()
+            target.wait(timeout=mwtest.TIMEOUT)
+            gdb_said, stderr = held.finish()
+            runs.append(mwtest.Run(exit_code(gdb_said), out, stderr, report.read()))
+        finally:
+            target.kill()
+            target.wait()
+            held.kill()
+            report.close()
+    if check_exact(tap, "exec during attach", runs):
+        check_probes(tap, "exec during attach", runs[0], JEMALLOC, "preload", 0, execs=0)
+
+
+def read_file(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def wait_in_file(path, pattern, timeout=30):
+    """Whether a line of @path matches @pattern before the deadline (it is being written)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, read_file(path)):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def check_loader_pending(tap):
+    """memwatch -p on a process held right after env exec'd the channel (a debugger's
+    exec catchpoint), before its loader mapped libc: nothing to probe yet, then libc
+    once it is mapped."""
+    runs = []
+    for n in (N, 0):
+        name = "held at exec (-n %d)" % n
+        target = Held("catch exec", [shutil.which("env"),
+                                     *mwtest.channel("batch", "-n", n, "-w", "-q")],
+                      after=["detach"], stderr_file=False, stdin=subprocess.PIPE)
+        memwatch = None
+        try:
+            if not tap.check(target.pid, "%s: target held after its exec" % name):
+                return
+            memwatch = Launched(None, ["-p", str(target.pid)])
+            memwatch.proc.stdin.close()
+            said = mwtest.wait_for_all(memwatch.proc.stderr, [r"watching pid"], seen=memwatch.said)
+            if not tap.check(said and "loader has not mapped the libraries yet" in
+                             "".join(memwatch.said), "%s: nothing to probe yet, and why" % name,
+                             "".join(memwatch.said)):
+                return
+            target.resume()
+            follow = mwtest.wait_for_all(memwatch.proc.stderr, [moved("channel")],
+                                         seen=memwatch.said)
+            ready = mwtest.wait_for_line(target.gdb.stderr, READY)
+            if not tap.check(follow and ready, "%s: libc probed once mapped" % name,
+                             "".join(memwatch.said)):
+                return
+            target.gdb.stdin.write(b"\n")
+            target.gdb.stdin.close()
+            out = target.gdb.stdout.read().decode(errors="replace")
+            memwatch.proc.wait(timeout=mwtest.TIMEOUT)
+            runs.append(mwtest.Run(memwatch.proc.returncode, out,
+                                   "".join(memwatch.said) + memwatch.proc.stderr.read().decode(),
+                                   memwatch.report.read()))
+        finally:
+            if memwatch:
+                memwatch.kill()
+            target.kill()
+    if check_exact(tap, "held at exec", runs):
+        allocator = runs[0].summary["probes"]["allocator"]
+        tap.check("libc.so" in allocator, "held at exec: libc probed", allocator)
+
+
+def check_with_gdb(tap):
+    if not subprocess.run(["sh", "-c", "command -v gdb"], capture_output=True).returncode == 0:
+        mwtest.not_here(tap, "attach stages", "no gdb here (Debian package gdb)")
+        return
+    check_exit_during_attach(tap)
+    check_exec_during_attach(tap)
+    check_loader_pending(tap)
+
+
+if __name__ == "__main__":
+    mwtest.run_checks("exec", check_preload, check_static_musl, check_same_libc,
+                      check_thread_exec, check_static_stripped, check_with_gdb,
+                      needs=[(STATIC, "C compiler")])
