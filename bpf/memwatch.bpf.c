@@ -8,7 +8,6 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 #include "memwatch.h"
 
 #define PROT_WRITE	0x2
@@ -66,6 +65,18 @@ struct {
 	__type(value, struct mw_thread);
 } threads SEC(".maps");
 
+/*
+ * The syscall a thread is in, between its enter and exit tracepoints. Task
+ * storage hangs off the task itself: the enter program finds it without
+ * hashing the TID, and it goes away with the thread.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mw_syscall_inflight);
+} inflight SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 21);	/* --max-allocs */
@@ -97,8 +108,11 @@ static __always_inline void count_lost(void)
 	__sync_fetch_and_add(&lost_events, 1);
 }
 
-/* The calling thread's counters, created on its first event. */
-static __noinline struct mw_thread *thread_get(__u32 tid)
+/*
+ * The calling thread's counters, created on its first event. Inlined: a
+ * BPF-to-BPF call costs more than the few instructions it saves.
+ */
+static __always_inline struct mw_thread *thread_get(__u32 tid)
 {
 	struct mw_thread *t;
 
@@ -140,26 +154,42 @@ static __always_inline __s64 resident_change(const struct mw_thread *t)
 		       t->rss_lost[MW_RSS_SHMEM]);
 }
 
+/* The calling thread's in-flight syscall slot, NULL if it has none yet. */
+static __always_inline struct mw_syscall_inflight *inflight_get(__u64 flags)
+{
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), NULL, flags);
+}
+
+/* Records the call's arguments: no counter changes before its exit. */
 static __always_inline void sys_begin(enum mw_syscall nr, __u64 addr, __u64 len, __u64 arg,
 				      __u64 flags)
 {
-	struct mw_thread *t = current_thread();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t;
 
-	if (!t)
+	if (!is_target(id))
 		return;
-	t->sys.nr = nr;
-	t->sys.addr = addr;
-	t->sys.len = len;
-	t->sys.arg = arg;
-	t->sys.flags = flags;
+	s = inflight_get(BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		count_lost();
+		return;
+	}
+	s->nr = nr;
+	s->addr = addr;
+	s->len = len;
+	s->arg = arg;
+	s->flags = flags;
 	if (trace_syscalls) {
-		t->sys.start_ns = bpf_ktime_get_ns();
-		t->sys.resident_mark = resident_change(t);
+		t = thread_get((__u32)id);
+		s->start_ns = bpf_ktime_get_ns();
+		s->resident_mark = t ? resident_change(t) : 0;
 	}
 }
 
 /* One --trace record per finished call; a full ring buffer loses it, counted. */
-static __noinline void trace_syscall(struct mw_thread *t, __u32 tid, long ret)
+static __noinline void trace_syscall(struct mw_thread *t, struct mw_syscall_inflight *s, __u32 tid,
+				     long ret)
 {
 	struct mw_trace_event *e;
 
@@ -169,56 +199,61 @@ static __noinline void trace_syscall(struct mw_thread *t, __u32 tid, long ret)
 		return;
 	}
 	e->time_ns = bpf_ktime_get_ns();
-	e->duration_ns = e->time_ns - t->sys.start_ns;
-	e->addr = t->sys.addr;
-	e->len = t->sys.len;
-	e->arg = t->sys.arg;
-	e->flags = t->sys.flags;
+	e->duration_ns = e->time_ns - s->start_ns;
+	e->addr = s->addr;
+	e->len = s->len;
+	e->arg = s->arg;
+	e->flags = s->flags;
 	e->ret = ret;
-	e->resident_change = resident_change(t) - t->sys.resident_mark;
+	e->resident_change = resident_change(t) - s->resident_mark;
 	e->tid = tid;
-	e->nr = t->sys.nr;
+	e->nr = s->nr;
 	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* The thread's pending syscall if it is @nr and succeeded, else NULL. */
-static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret)
+/*
+ * The thread's counters if its pending syscall is @nr and succeeded, else
+ * NULL; the call's arguments in *@sp.
+ */
+static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
+						 struct mw_syscall_inflight **sp)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
+	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
 
 	if (!is_target(id))
 		return NULL;
-	t = bpf_map_lookup_elem(&threads, &tid);
-	if (!t)
+	s = inflight_get(0);
+	/* none or another: attached while the call was under way */
+	if (!s || s->nr != nr)
 		return NULL;
-	if (t->sys.nr != nr) {
-		/* attached while the call was under way */
+	t = thread_get(tid);
+	if (!t) {
+		s->nr = MW_SYS_NONE;
 		return NULL;
 	}
 	if (trace_syscalls)
-		trace_syscall(t, tid, ret);
-	t->sys.nr = MW_SYS_NONE;
+		trace_syscall(t, s, tid, ret);
+	s->nr = MW_SYS_NONE;
 	if (ret < 0 && ret >= -MAX_ERRNO)
 		return NULL;
 	t->syscalls[nr]++;
+	*sp = s;
 	return t;
 }
 
+/* A direct load through the task's BTF pointer: no probe-read helper calls. */
 static __always_inline __u64 current_brk(void)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-
-	return BPF_CORE_READ(task, mm, brk);
+	return bpf_get_current_task_btf()->mm->brk;
 }
 
 SEC("tp/syscalls/sys_enter_brk")
 int tracepoint__syscalls__sys_enter_brk(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!is_target(bpf_get_current_pid_tgid()))
-		return 0;
 	sys_begin(MW_SYS_BRK, ctx->args[0], 0, current_brk(), 0);
 	return 0;
 }
@@ -226,13 +261,14 @@ int tracepoint__syscalls__sys_enter_brk(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_brk")
 int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_BRK, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_BRK, ctx->ret, &s);
 	__u64 old_end, new_end;
 
 	if (!t)
 		return 0;
 	/* brk returns the new break, or the old one when it fails */
-	old_end = page_align(t->sys.arg);
+	old_end = page_align(s->arg);
 	new_end = page_align(ctx->ret);
 	if (new_end > old_end)
 		t->brk_grow_bytes += new_end - old_end;
@@ -281,14 +317,15 @@ int tracepoint__syscalls__sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_mmap")
 int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MMAP, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MMAP, ctx->ret, &s);
 	__u64 len, prot, flags;
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.len);
-	prot = t->sys.arg;
-	flags = t->sys.flags;
+	len = page_align(s->len);
+	prot = s->arg;
+	flags = s->flags;
 	if (!prot)
 		t->mmap_none_bytes += len;
 	else if (flags & MAP_ANONYMOUS)
@@ -310,14 +347,15 @@ int tracepoint__syscalls__sys_enter_munmap(struct trace_event_raw_sys_enter *ctx
 SEC("tp/syscalls/sys_exit_munmap")
 int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MUNMAP, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MUNMAP, ctx->ret, &s);
 	__u64 len;
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.len);
+	len = page_align(s->len);
 	t->munmap_bytes += len;
-	region_unmapped(t->sys.addr, len);
+	region_unmapped(s->addr, len);
 	return 0;
 }
 
@@ -331,13 +369,14 @@ int tracepoint__syscalls__sys_enter_mremap(struct trace_event_raw_sys_enter *ctx
 SEC("tp/syscalls/sys_exit_mremap")
 int tracepoint__syscalls__sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MREMAP, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MREMAP, ctx->ret, &s);
 	__u64 old_len, new_len;
 
 	if (!t)
 		return 0;
-	old_len = page_align(t->sys.len);
-	new_len = page_align(t->sys.arg);
+	old_len = page_align(s->len);
+	new_len = page_align(s->arg);
 	if (new_len > old_len)
 		t->mremap_grow_bytes += new_len - old_len;
 	else
@@ -355,13 +394,14 @@ int tracepoint__syscalls__sys_enter_mprotect(struct trace_event_raw_sys_enter *c
 SEC("tp/syscalls/sys_exit_mprotect")
 int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MPROTECT, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MPROTECT, ctx->ret, &s);
 	__u64 len, prot;
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.len);
-	prot = t->sys.arg;
+	len = page_align(s->len);
+	prot = s->arg;
 	/* read-only and exec changes (RELRO, JITs) neither grow nor return memory */
 	if (!prot)
 		t->mprotect_none_bytes += len;
@@ -399,13 +439,14 @@ static __always_inline enum mw_advice advice_bucket(__u64 advice)
 SEC("tp/syscalls/sys_exit_madvise")
 int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MADVISE, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MADVISE, ctx->ret, &s);
 	enum mw_advice bucket;
 
 	if (!t)
 		return 0;
-	bucket = advice_bucket(t->sys.arg);
-	t->madvise_bytes[bucket] += page_align(t->sys.len);
+	bucket = advice_bucket(s->arg);
+	t->madvise_bytes[bucket] += page_align(s->len);
 	return 0;
 }
 
@@ -489,20 +530,26 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 	__u32 curr = *(volatile __u32 *)&ctx->curr;
 	int member = *(volatile int *)&ctx->member;
 	__s64 size = *(volatile long *)&ctx->size;
-	__u64 id = bpf_get_current_pid_tgid();
-	bool own = curr && is_target(id);
+	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
 	__s64 delta;
+	__u64 id;
+	bool own;
 	__u32 nr;
 
 	if (member < 0 || member >= MW_RSS_NR)
 		return 0;
-	if (own && !target_mm_known && !exec_pending) {
+	/* the events of every other process on the machine end here, on the mm alone */
+	if (target_mm_known && mm_id != target_mm_id)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	own = curr && is_target(id);
+	if (!target_mm_known) {
+		if (!own || exec_pending)
+			return 0;
 		target_mm_id = mm_id;
 		target_mm_known = 1;
 	}
-	if (!target_mm_known || mm_id != target_mm_id)
-		return 0;
 	/* threads fault concurrently: each change is counted exactly once */
 	delta = size - __sync_lock_test_and_set(&rss_now[member], size);
 	if (!own) {
@@ -522,8 +569,13 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 		return 0;
 	}
 	t->rss_lost[member] += -delta;
-	nr = t->sys.nr;
-	if (member != MW_RSS_SWAP && is_return_call(nr) && nr < MW_SYS_NR)
+	if (member == MW_RSS_SWAP)
+		return 0;
+	s = inflight_get(0);
+	if (!s)
+		return 0;
+	nr = s->nr;
+	if (is_return_call(nr) && nr < MW_SYS_NR)
 		t->rss_returned[nr] += -delta;
 	return 0;
 }

@@ -51,8 +51,9 @@ enum mw_alloc_fn {
 };
 
 /*
- * A syscall between its enter and exit tracepoints. Syscalls of one thread
- * never nest, so one slot per thread is enough.
+ * A syscall between its enter and exit tracepoints, the value of the
+ * task-local inflight map. Syscalls of one thread never nest, so one slot
+ * per thread is enough.
  */
 struct mw_syscall_inflight {
 	__u64 addr;		/* brk: the break asked for */
@@ -126,7 +127,6 @@ struct mw_thread {
 	__u64 rss_returned[MW_SYS_NR];
 
 	/* scratch state of the BPF programs, not counters */
-	struct mw_syscall_inflight sys;
 	struct mw_alloc_inflight call;
 };
 
