@@ -19,7 +19,6 @@
 #define MADV_PAGEOUT	21
 #define MADV_DONTNEED_LOCKED 24
 #define MAX_ERRNO	4095
-#define EEXIST		17
 
 /* set by user space before load */
 const volatile __u32 target_tgid;
@@ -77,12 +76,19 @@ struct {
 	__type(value, struct mw_syscall_inflight);
 } inflight SEC(".maps");
 
+/*
+ * The live-allocation table: open addressing over an array of slots, from a
+ * hash of the block's address. An allocation claims the first free slot
+ * from there with a compare-and-exchange, a free swaps the address for a
+ * tombstone. Nothing is allocated or locked per block and a block usually
+ * costs one cache line, where a hash map element cost an allocation, a
+ * bucket lock and several cache misses (~400 ns per insert or delete once
+ * the blocks no longer fit in cache, ~60 ns here).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 << 21);	/* --max-allocs */
-	/* grows with the live heap instead of reserving the worst case */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, struct mw_alloc);
 } allocs SEC(".maps");
 
@@ -470,19 +476,29 @@ int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_e
 	return 0;
 }
 
-/* The old image's heap is gone with its mm: each of its blocks is released. */
-static long forget_block(struct bpf_map *map, __u64 *ptr, struct mw_alloc *block, void *ctx)
+/*
+ * The old image's heap is gone with its mm: each of its blocks is released,
+ * and the table starts over, tombstones included. The exec'ing thread is
+ * the only one left, so nothing else touches the table meanwhile.
+ */
+static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slot, void *ctx)
 {
-	struct mw_thread *owner = bpf_map_lookup_elem(&threads, &block->tid);
+	__u64 addr = slot->addr, size = slot->size_tid >> MW_ALLOC_TID_BITS;
+	__u32 tid = slot->size_tid & MW_ALLOC_TID_MASK;
+	struct mw_thread *owner;
 
+	slot->addr = MW_SLOT_EMPTY;
+	slot->size_tid = 0;
+	if (addr == MW_SLOT_EMPTY || addr == MW_SLOT_FREED)
+		return 0;
+	owner = bpf_map_lookup_elem(&threads, &tid);
 	if (owner) {
 		__sync_fetch_and_add(&owner->released_calls, 1);
-		__sync_fetch_and_add(&owner->released_bytes, block->size);
+		__sync_fetch_and_add(&owner->released_bytes, size);
 	} else {
 		__sync_fetch_and_add(&orphan_released_calls, 1);
-		__sync_fetch_and_add(&orphan_released_bytes, block->size);
+		__sync_fetch_and_add(&orphan_released_bytes, size);
 	}
-	bpf_map_delete_elem(map, ptr);
 	return 0;
 }
 
@@ -580,22 +596,126 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 	return 0;
 }
 
+/* ---- the live-allocation table ---- */
+
+/*
+ * How far a search goes from an address's first slot. Past it the table
+ * counts as full: at half full, 1,000,000 random addresses went at most 39
+ * slots (glibc's consecutive chunks: 0).
+ */
+#define MAX_PROBES	64
+
+/* The table's size, read from the map: user space sets it to --max-allocs. */
+static __always_inline __u32 alloc_slots(void)
+{
+	return ((struct bpf_map *)&allocs)->max_entries;
+}
+
+/*
+ * An address's first slot: Fibonacci hashing of the address without its
+ * alignment bits, which sends consecutive chunks far apart, scaled to the
+ * table by a multiplication, so any size works without a division.
+ */
+static __always_inline __u32 alloc_home(__u64 ptr, __u32 slots)
+{
+	__u32 hash = (ptr >> 4) * 0x9e3779b97f4a7c15ULL >> 32;
+
+	return (__u64)hash * slots >> 32;
+}
+
+/* The @i-th slot after @home, wrapping around; NULL only for a table under MAX_PROBES. */
+static __always_inline struct mw_alloc *alloc_slot(__u32 home, __u32 i, __u32 slots)
+{
+	__u32 index = home + i;
+
+	if (index >= slots)
+		index -= slots;
+	return bpf_map_lookup_elem(&allocs, &index);
+}
+
+/*
+ * Enters @ptr in the live table: 0, 1 if it was there already (a free we
+ * never saw left it), -1 if no slot within reach was free. A search for an
+ * address stops at an empty slot, so an insert takes the first empty or
+ * freed one: the slots before it stay in use or tombstones for good.
+ */
+static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
+{
+	__u32 slots = alloc_slots(), home = alloc_home(ptr, slots), i;
+	struct mw_alloc *slot;
+	__u64 addr;
+
+	for (i = 0; i < MAX_PROBES; i++) {
+		slot = alloc_slot(home, i, slots);
+		if (!slot)
+			break;
+		addr = slot->addr;
+		if (addr == ptr) {
+			slot->size_tid = size_tid;
+			return 1;
+		}
+		if (addr != MW_SLOT_EMPTY && addr != MW_SLOT_FREED)
+			continue;
+		/* another thread may claim it first: then search on */
+		if (__sync_val_compare_and_swap(&slot->addr, addr, ptr) != addr)
+			continue;
+		/* nobody looks @ptr up before the allocator has returned it */
+		slot->size_tid = size_tid;
+		return 0;
+	}
+	return -1;
+}
+
+/* Takes @ptr out of the live table: whether it was there, and its size and owner. */
+static __always_inline bool alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
+{
+	__u32 slots = alloc_slots(), home = alloc_home(ptr, slots), i;
+	struct mw_alloc *slot;
+	__u64 addr, size_tid;
+
+	for (i = 0; i < MAX_PROBES; i++) {
+		slot = alloc_slot(home, i, slots);
+		if (!slot)
+			break;
+		addr = slot->addr;
+		if (addr == MW_SLOT_EMPTY)
+			break;
+		if (addr != ptr)
+			continue;
+		/* read before the slot is given up: it may be reused at once */
+		size_tid = slot->size_tid;
+		/* of two racing frees of one block (a double free), one finds it */
+		if (__sync_val_compare_and_swap(&slot->addr, ptr, MW_SLOT_FREED) != ptr)
+			break;
+		*size = size_tid >> MW_ALLOC_TID_BITS;
+		*tid = size_tid & MW_ALLOC_TID_MASK;
+		return true;
+	}
+	return false;
+}
+
+/* alloc_insert() of a block of @size owned by @tid; -1 also for 4 TiB and up. */
+static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid)
+{
+	if (size >> (64 - MW_ALLOC_TID_BITS) || tid > MW_ALLOC_TID_MASK)
+		return -1;
+	return alloc_insert(ptr, size << MW_ALLOC_TID_BITS | tid);
+}
+
 /* ---- the malloc family: entry uprobes record, one uretprobe accounts ---- */
 
 /* Counts an allocation and enters it in the live table. */
 static __noinline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr, __u64 size)
 {
-	struct mw_alloc block = { .size = size, .tid = tid };
-	long err;
+	int err;
 
 	t->alloc_calls++;
 	t->alloc_bytes += size;
-	err = bpf_map_update_elem(&allocs, &ptr, &block, BPF_NOEXIST);
-	if (err == -EEXIST) {
+	err = alloc_add(ptr, size, tid);
+	if (err > 0) {
 		/* a free we never saw (e.g. an allocator-internal one) left it */
 		count_lost();
-		bpf_map_update_elem(&allocs, &ptr, &block, BPF_ANY);
-	} else if (err) {
+	} else if (err < 0) {
 		t->untracked_allocs++;
 		t->untracked_bytes += size;
 	}
@@ -625,19 +745,14 @@ static __noinline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_
 /* Removes @ptr from the live table, counting the free. */
 static __always_inline void free_block(struct mw_thread *t, __u32 tid, __u64 ptr)
 {
-	struct mw_alloc *block;
-	__u64 size;
 	__u32 owner_tid;
+	__u64 size;
 
 	t->free_calls++;
-	block = bpf_map_lookup_elem(&allocs, &ptr);
-	if (!block) {
+	if (!alloc_take(ptr, &size, &owner_tid)) {
 		t->free_unknown_calls++;
 		return;
 	}
-	size = block->size;
-	owner_tid = block->tid;
-	bpf_map_delete_elem(&allocs, &ptr);
 	account_free(t, tid, owner_tid, size);
 }
 
@@ -707,22 +822,12 @@ int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t siz
 static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 {
 	struct mw_thread *t;
-	struct mw_alloc *block;
 	__u32 tid;
 
 	t = call_begin(&tid, MW_FN_REALLOC, size, ptr);
 	if (!t)
 		return;
-	t->call.old_tracked = 0;
-	if (!ptr)
-		return;
-	block = bpf_map_lookup_elem(&allocs, &ptr);
-	if (!block)
-		return;
-	t->call.old_size = block->size;
-	t->call.old_tid = block->tid;
-	t->call.old_tracked = 1;
-	bpf_map_delete_elem(&allocs, &ptr);
+	t->call.old_tracked = ptr && alloc_take(ptr, &t->call.old_size, &t->call.old_tid);
 }
 
 SEC("uprobe")
@@ -743,18 +848,14 @@ int BPF_KPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
 static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 ret)
 {
 	struct mw_alloc_inflight *c = &t->call;
-	struct mw_alloc block;
 	bool old_freed;
 
 	/* realloc(p, 0) may free p and return NULL; any other NULL is a failure */
 	old_freed = c->ptr && (ret || !c->size);
 	if (c->ptr && !old_freed) {
-		if (c->old_tracked) {
-			block.size = c->old_size;
-			block.tid = c->old_tid;
-			block.pad = 0;
-			bpf_map_update_elem(&allocs, &c->ptr, &block, BPF_NOEXIST);
-		}
+		/* back where it was at entry, or nearer its first slot */
+		if (c->old_tracked)
+			alloc_add(c->ptr, c->old_size, c->old_tid);
 		return;
 	}
 	if (old_freed) {
