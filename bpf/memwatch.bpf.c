@@ -634,64 +634,91 @@ static __always_inline struct mw_alloc *alloc_slot(__u32 home, __u32 i, __u32 sl
 }
 
 /*
+ * A search of the live table, one bpf_loop() step per slot: the verifier
+ * checks one step instead of MAX_PROBES unrolled.
+ */
+struct alloc_search {
+	__u64 ptr;
+	__u64 size_tid;		/* insert: the value; remove: what was there */
+	__u32 home;
+	__u32 slots;
+	int result;
+};
+
+/*
+ * A search for an address stops at an empty slot, so an insert takes the
+ * first empty or freed one: the slots before it stay in use or tombstones.
+ */
+static long insert_step(__u64 i, struct alloc_search *q)
+{
+	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
+	__u64 addr;
+
+	if (!slot)
+		return 1;
+	addr = slot->addr;
+	if (addr == q->ptr) {
+		slot->size_tid = q->size_tid;
+		q->result = 1;
+		return 1;
+	}
+	if (addr != MW_SLOT_EMPTY && addr != MW_SLOT_FREED)
+		return 0;
+	/* another thread may claim it first: then search on */
+	if (__sync_val_compare_and_swap(&slot->addr, addr, q->ptr) != addr)
+		return 0;
+	/* nobody looks the block up before the allocator has returned it */
+	slot->size_tid = q->size_tid;
+	q->result = 0;
+	return 1;
+}
+
+/*
  * Enters @ptr in the live table: 0, 1 if it was there already (a free we
- * never saw left it), -1 if no slot within reach was free. A search for an
- * address stops at an empty slot, so an insert takes the first empty or
- * freed one: the slots before it stay in use or tombstones for good.
+ * never saw left it), -1 if no slot within reach was free.
  */
 static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
 {
-	__u32 slots = alloc_slots(), home = alloc_home(ptr, slots), i;
-	struct mw_alloc *slot;
-	__u64 addr;
+	struct alloc_search q = { .ptr = ptr, .size_tid = size_tid, .result = -1 };
 
-	for (i = 0; i < MAX_PROBES; i++) {
-		slot = alloc_slot(home, i, slots);
-		if (!slot)
-			break;
-		addr = slot->addr;
-		if (addr == ptr) {
-			slot->size_tid = size_tid;
-			return 1;
-		}
-		if (addr != MW_SLOT_EMPTY && addr != MW_SLOT_FREED)
-			continue;
-		/* another thread may claim it first: then search on */
-		if (__sync_val_compare_and_swap(&slot->addr, addr, ptr) != addr)
-			continue;
-		/* nobody looks @ptr up before the allocator has returned it */
-		slot->size_tid = size_tid;
+	q.slots = alloc_slots();
+	q.home = alloc_home(ptr, q.slots);
+	bpf_loop(MAX_PROBES, insert_step, &q, 0);
+	return q.result;
+}
+
+static long remove_step(__u64 i, struct alloc_search *q)
+{
+	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
+	__u64 addr, size_tid;
+
+	if (!slot)
+		return 1;
+	addr = slot->addr;
+	if (addr == MW_SLOT_EMPTY)
+		return 1;
+	if (addr != q->ptr)
 		return 0;
-	}
-	return -1;
+	/* read before the slot is given up: it may be reused at once */
+	size_tid = slot->size_tid;
+	/* of two racing frees of one block (a double free), one finds it */
+	if (__sync_val_compare_and_swap(&slot->addr, addr, MW_SLOT_FREED) == addr)
+		q->size_tid = size_tid;
+	return 1;
 }
 
 /* Takes @ptr out of the live table: whether it was there, and its size and owner. */
 static __always_inline bool alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
 {
-	__u32 slots = alloc_slots(), home = alloc_home(ptr, slots), i;
-	struct mw_alloc *slot;
-	__u64 addr, size_tid;
+	struct alloc_search q = { .ptr = ptr };
 
-	for (i = 0; i < MAX_PROBES; i++) {
-		slot = alloc_slot(home, i, slots);
-		if (!slot)
-			break;
-		addr = slot->addr;
-		if (addr == MW_SLOT_EMPTY)
-			break;
-		if (addr != ptr)
-			continue;
-		/* read before the slot is given up: it may be reused at once */
-		size_tid = slot->size_tid;
-		/* of two racing frees of one block (a double free), one finds it */
-		if (__sync_val_compare_and_swap(&slot->addr, ptr, MW_SLOT_FREED) != ptr)
-			break;
-		*size = size_tid >> MW_ALLOC_TID_BITS;
-		*tid = size_tid & MW_ALLOC_TID_MASK;
-		return true;
-	}
-	return false;
+	q.slots = alloc_slots();
+	q.home = alloc_home(ptr, q.slots);
+	bpf_loop(MAX_PROBES, remove_step, &q, 0);
+	*size = q.size_tid >> MW_ALLOC_TID_BITS;
+	*tid = q.size_tid & MW_ALLOC_TID_MASK;
+	/* the owner's TID is never 0 */
+	return q.size_tid;
 }
 
 /* alloc_insert() of a block of @size owned by @tid; -1 also for 4 TiB and up. */
