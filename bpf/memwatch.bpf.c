@@ -8,7 +8,6 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 #include "memwatch.h"
 
 #define PROT_WRITE	0x2
@@ -20,7 +19,6 @@
 #define MADV_PAGEOUT	21
 #define MADV_DONTNEED_LOCKED 24
 #define MAX_ERRNO	4095
-#define EEXIST		17
 
 /* set by user space before load */
 const volatile __u32 target_tgid;
@@ -66,12 +64,31 @@ struct {
 	__type(value, struct mw_thread);
 } threads SEC(".maps");
 
+/*
+ * The syscall a thread is in, between its enter and exit tracepoints. Task
+ * storage hangs off the task itself: the enter program finds it without
+ * hashing the TID, and it goes away with the thread.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 21);	/* --max-allocs */
-	/* grows with the live heap instead of reserving the worst case */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
+	__type(key, int);
+	__type(value, struct mw_syscall_inflight);
+} inflight SEC(".maps");
+
+/*
+ * The live-allocation table: open addressing over an array of slots, from a
+ * hash of the block's address. An allocation claims the first free slot
+ * from there with a compare-and-exchange, a free swaps the address for a
+ * tombstone. Nothing is allocated or locked per block and a block usually
+ * costs one cache line, where a hash map element cost an allocation, a
+ * bucket lock and several cache misses (~400 ns per insert or delete once
+ * the blocks no longer fit in cache, ~60 ns here).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 21);	/* --max-allocs */
+	__type(key, __u32);
 	__type(value, struct mw_alloc);
 } allocs SEC(".maps");
 
@@ -97,8 +114,11 @@ static __always_inline void count_lost(void)
 	__sync_fetch_and_add(&lost_events, 1);
 }
 
-/* The calling thread's counters, created on its first event. */
-static __noinline struct mw_thread *thread_get(__u32 tid)
+/*
+ * The calling thread's counters, created on its first event. Inlined: a
+ * BPF-to-BPF call costs more than the few instructions it saves.
+ */
+static __always_inline struct mw_thread *thread_get(__u32 tid)
 {
 	struct mw_thread *t;
 
@@ -140,26 +160,42 @@ static __always_inline __s64 resident_change(const struct mw_thread *t)
 		       t->rss_lost[MW_RSS_SHMEM]);
 }
 
+/* The calling thread's in-flight syscall slot, NULL if it has none yet. */
+static __always_inline struct mw_syscall_inflight *inflight_get(__u64 flags)
+{
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), NULL, flags);
+}
+
+/* Records the call's arguments: no counter changes before its exit. */
 static __always_inline void sys_begin(enum mw_syscall nr, __u64 addr, __u64 len, __u64 arg,
 				      __u64 flags)
 {
-	struct mw_thread *t = current_thread();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t;
 
-	if (!t)
+	if (!is_target(id))
 		return;
-	t->sys.nr = nr;
-	t->sys.addr = addr;
-	t->sys.len = len;
-	t->sys.arg = arg;
-	t->sys.flags = flags;
+	s = inflight_get(BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		count_lost();
+		return;
+	}
+	s->nr = nr;
+	s->addr = addr;
+	s->len = len;
+	s->arg = arg;
+	s->flags = flags;
 	if (trace_syscalls) {
-		t->sys.start_ns = bpf_ktime_get_ns();
-		t->sys.resident_mark = resident_change(t);
+		t = thread_get((__u32)id);
+		s->start_ns = bpf_ktime_get_ns();
+		s->resident_mark = t ? resident_change(t) : 0;
 	}
 }
 
 /* One --trace record per finished call; a full ring buffer loses it, counted. */
-static __noinline void trace_syscall(struct mw_thread *t, __u32 tid, long ret)
+static __noinline void trace_syscall(struct mw_thread *t, struct mw_syscall_inflight *s, __u32 tid,
+				     long ret)
 {
 	struct mw_trace_event *e;
 
@@ -169,56 +205,61 @@ static __noinline void trace_syscall(struct mw_thread *t, __u32 tid, long ret)
 		return;
 	}
 	e->time_ns = bpf_ktime_get_ns();
-	e->duration_ns = e->time_ns - t->sys.start_ns;
-	e->addr = t->sys.addr;
-	e->len = t->sys.len;
-	e->arg = t->sys.arg;
-	e->flags = t->sys.flags;
+	e->duration_ns = e->time_ns - s->start_ns;
+	e->addr = s->addr;
+	e->len = s->len;
+	e->arg = s->arg;
+	e->flags = s->flags;
 	e->ret = ret;
-	e->resident_change = resident_change(t) - t->sys.resident_mark;
+	e->resident_change = resident_change(t) - s->resident_mark;
 	e->tid = tid;
-	e->nr = t->sys.nr;
+	e->nr = s->nr;
 	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* The thread's pending syscall if it is @nr and succeeded, else NULL. */
-static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret)
+/*
+ * The thread's counters if its pending syscall is @nr and succeeded, else
+ * NULL; the call's arguments in *@sp.
+ */
+static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
+						 struct mw_syscall_inflight **sp)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
+	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
 
 	if (!is_target(id))
 		return NULL;
-	t = bpf_map_lookup_elem(&threads, &tid);
-	if (!t)
+	s = inflight_get(0);
+	/* none or another: attached while the call was under way */
+	if (!s || s->nr != nr)
 		return NULL;
-	if (t->sys.nr != nr) {
-		/* attached while the call was under way */
+	t = thread_get(tid);
+	if (!t) {
+		s->nr = MW_SYS_NONE;
 		return NULL;
 	}
 	if (trace_syscalls)
-		trace_syscall(t, tid, ret);
-	t->sys.nr = MW_SYS_NONE;
+		trace_syscall(t, s, tid, ret);
+	s->nr = MW_SYS_NONE;
 	if (ret < 0 && ret >= -MAX_ERRNO)
 		return NULL;
 	t->syscalls[nr]++;
+	*sp = s;
 	return t;
 }
 
+/* A direct load through the task's BTF pointer: no probe-read helper calls. */
 static __always_inline __u64 current_brk(void)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-
-	return BPF_CORE_READ(task, mm, brk);
+	return bpf_get_current_task_btf()->mm->brk;
 }
 
 SEC("tp/syscalls/sys_enter_brk")
 int tracepoint__syscalls__sys_enter_brk(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!is_target(bpf_get_current_pid_tgid()))
-		return 0;
 	sys_begin(MW_SYS_BRK, ctx->args[0], 0, current_brk(), 0);
 	return 0;
 }
@@ -226,13 +267,14 @@ int tracepoint__syscalls__sys_enter_brk(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_brk")
 int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_BRK, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_BRK, ctx->ret, &s);
 	__u64 old_end, new_end;
 
 	if (!t)
 		return 0;
 	/* brk returns the new break, or the old one when it fails */
-	old_end = page_align(t->sys.arg);
+	old_end = page_align(s->arg);
 	new_end = page_align(ctx->ret);
 	if (new_end > old_end)
 		t->brk_grow_bytes += new_end - old_end;
@@ -281,14 +323,15 @@ int tracepoint__syscalls__sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_mmap")
 int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MMAP, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MMAP, ctx->ret, &s);
 	__u64 len, prot, flags;
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.len);
-	prot = t->sys.arg;
-	flags = t->sys.flags;
+	len = page_align(s->len);
+	prot = s->arg;
+	flags = s->flags;
 	if (!prot)
 		t->mmap_none_bytes += len;
 	else if (flags & MAP_ANONYMOUS)
@@ -310,14 +353,15 @@ int tracepoint__syscalls__sys_enter_munmap(struct trace_event_raw_sys_enter *ctx
 SEC("tp/syscalls/sys_exit_munmap")
 int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MUNMAP, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MUNMAP, ctx->ret, &s);
 	__u64 len;
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.len);
+	len = page_align(s->len);
 	t->munmap_bytes += len;
-	region_unmapped(t->sys.addr, len);
+	region_unmapped(s->addr, len);
 	return 0;
 }
 
@@ -331,13 +375,14 @@ int tracepoint__syscalls__sys_enter_mremap(struct trace_event_raw_sys_enter *ctx
 SEC("tp/syscalls/sys_exit_mremap")
 int tracepoint__syscalls__sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MREMAP, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MREMAP, ctx->ret, &s);
 	__u64 old_len, new_len;
 
 	if (!t)
 		return 0;
-	old_len = page_align(t->sys.len);
-	new_len = page_align(t->sys.arg);
+	old_len = page_align(s->len);
+	new_len = page_align(s->arg);
 	if (new_len > old_len)
 		t->mremap_grow_bytes += new_len - old_len;
 	else
@@ -355,13 +400,14 @@ int tracepoint__syscalls__sys_enter_mprotect(struct trace_event_raw_sys_enter *c
 SEC("tp/syscalls/sys_exit_mprotect")
 int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MPROTECT, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MPROTECT, ctx->ret, &s);
 	__u64 len, prot;
 
 	if (!t)
 		return 0;
-	len = page_align(t->sys.len);
-	prot = t->sys.arg;
+	len = page_align(s->len);
+	prot = s->arg;
 	/* read-only and exec changes (RELRO, JITs) neither grow nor return memory */
 	if (!prot)
 		t->mprotect_none_bytes += len;
@@ -399,13 +445,14 @@ static __always_inline enum mw_advice advice_bucket(__u64 advice)
 SEC("tp/syscalls/sys_exit_madvise")
 int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mw_thread *t = sys_end(MW_SYS_MADVISE, ctx->ret);
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MADVISE, ctx->ret, &s);
 	enum mw_advice bucket;
 
 	if (!t)
 		return 0;
-	bucket = advice_bucket(t->sys.arg);
-	t->madvise_bytes[bucket] += page_align(t->sys.len);
+	bucket = advice_bucket(s->arg);
+	t->madvise_bytes[bucket] += page_align(s->len);
 	return 0;
 }
 
@@ -429,19 +476,29 @@ int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_e
 	return 0;
 }
 
-/* The old image's heap is gone with its mm: each of its blocks is released. */
-static long forget_block(struct bpf_map *map, __u64 *ptr, struct mw_alloc *block, void *ctx)
+/*
+ * The old image's heap is gone with its mm: each of its blocks is released,
+ * and the table starts over, tombstones included. The exec'ing thread is
+ * the only one left, so nothing else touches the table meanwhile.
+ */
+static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slot, void *ctx)
 {
-	struct mw_thread *owner = bpf_map_lookup_elem(&threads, &block->tid);
+	__u64 addr = slot->addr, size = slot->size_tid >> MW_ALLOC_TID_BITS;
+	__u32 tid = slot->size_tid & MW_ALLOC_TID_MASK;
+	struct mw_thread *owner;
 
+	slot->addr = MW_SLOT_EMPTY;
+	slot->size_tid = 0;
+	if (addr == MW_SLOT_EMPTY || addr == MW_SLOT_FREED)
+		return 0;
+	owner = bpf_map_lookup_elem(&threads, &tid);
 	if (owner) {
 		__sync_fetch_and_add(&owner->released_calls, 1);
-		__sync_fetch_and_add(&owner->released_bytes, block->size);
+		__sync_fetch_and_add(&owner->released_bytes, size);
 	} else {
 		__sync_fetch_and_add(&orphan_released_calls, 1);
-		__sync_fetch_and_add(&orphan_released_bytes, block->size);
+		__sync_fetch_and_add(&orphan_released_bytes, size);
 	}
-	bpf_map_delete_elem(map, ptr);
 	return 0;
 }
 
@@ -489,20 +546,26 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 	__u32 curr = *(volatile __u32 *)&ctx->curr;
 	int member = *(volatile int *)&ctx->member;
 	__s64 size = *(volatile long *)&ctx->size;
-	__u64 id = bpf_get_current_pid_tgid();
-	bool own = curr && is_target(id);
+	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
 	__s64 delta;
+	__u64 id;
+	bool own;
 	__u32 nr;
 
 	if (member < 0 || member >= MW_RSS_NR)
 		return 0;
-	if (own && !target_mm_known && !exec_pending) {
+	/* the events of every other process on the machine end here, on the mm alone */
+	if (target_mm_known && mm_id != target_mm_id)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	own = curr && is_target(id);
+	if (!target_mm_known) {
+		if (!own || exec_pending)
+			return 0;
 		target_mm_id = mm_id;
 		target_mm_known = 1;
 	}
-	if (!target_mm_known || mm_id != target_mm_id)
-		return 0;
 	/* threads fault concurrently: each change is counted exactly once */
 	delta = size - __sync_lock_test_and_set(&rss_now[member], size);
 	if (!own) {
@@ -522,10 +585,148 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 		return 0;
 	}
 	t->rss_lost[member] += -delta;
-	nr = t->sys.nr;
-	if (member != MW_RSS_SWAP && is_return_call(nr) && nr < MW_SYS_NR)
+	if (member == MW_RSS_SWAP)
+		return 0;
+	s = inflight_get(0);
+	if (!s)
+		return 0;
+	nr = s->nr;
+	if (is_return_call(nr) && nr < MW_SYS_NR)
 		t->rss_returned[nr] += -delta;
 	return 0;
+}
+
+/* ---- the live-allocation table ---- */
+
+/*
+ * How far a search goes from an address's first slot. Past it the table
+ * counts as full: at half full, 1,000,000 random addresses went at most 39
+ * slots (glibc's consecutive chunks: 0).
+ */
+#define MAX_PROBES	64
+
+/* The table's size, read from the map: user space sets it to --max-allocs. */
+static __always_inline __u32 alloc_slots(void)
+{
+	return ((struct bpf_map *)&allocs)->max_entries;
+}
+
+/*
+ * An address's first slot: Fibonacci hashing of the address without its
+ * alignment bits, which sends consecutive chunks far apart, scaled to the
+ * table by a multiplication, so any size works without a division.
+ */
+static __always_inline __u32 alloc_home(__u64 ptr, __u32 slots)
+{
+	__u32 hash = (ptr >> 4) * 0x9e3779b97f4a7c15ULL >> 32;
+
+	return (__u64)hash * slots >> 32;
+}
+
+/* The @i-th slot after @home, wrapping around; NULL only for a table under MAX_PROBES. */
+static __always_inline struct mw_alloc *alloc_slot(__u32 home, __u32 i, __u32 slots)
+{
+	__u32 index = home + i;
+
+	if (index >= slots)
+		index -= slots;
+	return bpf_map_lookup_elem(&allocs, &index);
+}
+
+/*
+ * A search of the live table, one bpf_loop() step per slot: the verifier
+ * checks one step instead of MAX_PROBES unrolled.
+ */
+struct alloc_search {
+	__u64 ptr;
+	__u64 size_tid;		/* insert: the value; remove: what was there */
+	__u32 home;
+	__u32 slots;
+	int result;
+};
+
+/*
+ * A search for an address stops at an empty slot, so an insert takes the
+ * first empty or freed one: the slots before it stay in use or tombstones.
+ */
+static long insert_step(__u64 i, struct alloc_search *q)
+{
+	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
+	__u64 addr;
+
+	if (!slot)
+		return 1;
+	addr = slot->addr;
+	if (addr == q->ptr) {
+		slot->size_tid = q->size_tid;
+		q->result = 1;
+		return 1;
+	}
+	if (addr != MW_SLOT_EMPTY && addr != MW_SLOT_FREED)
+		return 0;
+	/* another thread may claim it first: then search on */
+	if (__sync_val_compare_and_swap(&slot->addr, addr, q->ptr) != addr)
+		return 0;
+	/* nobody looks the block up before the allocator has returned it */
+	slot->size_tid = q->size_tid;
+	q->result = 0;
+	return 1;
+}
+
+/*
+ * Enters @ptr in the live table: 0, 1 if it was there already (a free we
+ * never saw left it), -1 if no slot within reach was free.
+ */
+static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
+{
+	struct alloc_search q = { .ptr = ptr, .size_tid = size_tid, .result = -1 };
+
+	q.slots = alloc_slots();
+	q.home = alloc_home(ptr, q.slots);
+	bpf_loop(MAX_PROBES, insert_step, &q, 0);
+	return q.result;
+}
+
+static long remove_step(__u64 i, struct alloc_search *q)
+{
+	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
+	__u64 addr, size_tid;
+
+	if (!slot)
+		return 1;
+	addr = slot->addr;
+	if (addr == MW_SLOT_EMPTY)
+		return 1;
+	if (addr != q->ptr)
+		return 0;
+	/* read before the slot is given up: it may be reused at once */
+	size_tid = slot->size_tid;
+	/* of two racing frees of one block (a double free), one finds it */
+	if (__sync_val_compare_and_swap(&slot->addr, addr, MW_SLOT_FREED) == addr)
+		q->size_tid = size_tid;
+	return 1;
+}
+
+/* Takes @ptr out of the live table: whether it was there, and its size and owner. */
+static __always_inline bool alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
+{
+	struct alloc_search q = { .ptr = ptr };
+
+	q.slots = alloc_slots();
+	q.home = alloc_home(ptr, q.slots);
+	bpf_loop(MAX_PROBES, remove_step, &q, 0);
+	*size = q.size_tid >> MW_ALLOC_TID_BITS;
+	*tid = q.size_tid & MW_ALLOC_TID_MASK;
+	/* the owner's TID is never 0 */
+	return q.size_tid;
+}
+
+/* alloc_insert() of a block of @size owned by @tid; -1 also for 4 TiB and up. */
+static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid)
+{
+	if (size >> (64 - MW_ALLOC_TID_BITS) || tid > MW_ALLOC_TID_MASK)
+		return -1;
+	return alloc_insert(ptr, size << MW_ALLOC_TID_BITS | tid);
 }
 
 /* ---- the malloc family: entry uprobes record, one uretprobe accounts ---- */
@@ -533,17 +734,15 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 /* Counts an allocation and enters it in the live table. */
 static __noinline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr, __u64 size)
 {
-	struct mw_alloc block = { .size = size, .tid = tid };
-	long err;
+	int err;
 
 	t->alloc_calls++;
 	t->alloc_bytes += size;
-	err = bpf_map_update_elem(&allocs, &ptr, &block, BPF_NOEXIST);
-	if (err == -EEXIST) {
+	err = alloc_add(ptr, size, tid);
+	if (err > 0) {
 		/* a free we never saw (e.g. an allocator-internal one) left it */
 		count_lost();
-		bpf_map_update_elem(&allocs, &ptr, &block, BPF_ANY);
-	} else if (err) {
+	} else if (err < 0) {
 		t->untracked_allocs++;
 		t->untracked_bytes += size;
 	}
@@ -573,19 +772,14 @@ static __noinline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_
 /* Removes @ptr from the live table, counting the free. */
 static __always_inline void free_block(struct mw_thread *t, __u32 tid, __u64 ptr)
 {
-	struct mw_alloc *block;
-	__u64 size;
 	__u32 owner_tid;
+	__u64 size;
 
 	t->free_calls++;
-	block = bpf_map_lookup_elem(&allocs, &ptr);
-	if (!block) {
+	if (!alloc_take(ptr, &size, &owner_tid)) {
 		t->free_unknown_calls++;
 		return;
 	}
-	size = block->size;
-	owner_tid = block->tid;
-	bpf_map_delete_elem(&allocs, &ptr);
 	account_free(t, tid, owner_tid, size);
 }
 
@@ -655,22 +849,12 @@ int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t siz
 static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 {
 	struct mw_thread *t;
-	struct mw_alloc *block;
 	__u32 tid;
 
 	t = call_begin(&tid, MW_FN_REALLOC, size, ptr);
 	if (!t)
 		return;
-	t->call.old_tracked = 0;
-	if (!ptr)
-		return;
-	block = bpf_map_lookup_elem(&allocs, &ptr);
-	if (!block)
-		return;
-	t->call.old_size = block->size;
-	t->call.old_tid = block->tid;
-	t->call.old_tracked = 1;
-	bpf_map_delete_elem(&allocs, &ptr);
+	t->call.old_tracked = ptr && alloc_take(ptr, &t->call.old_size, &t->call.old_tid);
 }
 
 SEC("uprobe")
@@ -691,18 +875,14 @@ int BPF_KPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
 static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 ret)
 {
 	struct mw_alloc_inflight *c = &t->call;
-	struct mw_alloc block;
 	bool old_freed;
 
 	/* realloc(p, 0) may free p and return NULL; any other NULL is a failure */
 	old_freed = c->ptr && (ret || !c->size);
 	if (c->ptr && !old_freed) {
-		if (c->old_tracked) {
-			block.size = c->old_size;
-			block.tid = c->old_tid;
-			block.pad = 0;
-			bpf_map_update_elem(&allocs, &c->ptr, &block, BPF_NOEXIST);
-		}
+		/* back where it was at entry, or nearer its first slot */
+		if (c->old_tracked)
+			alloc_add(c->ptr, c->old_size, c->old_tid);
 		return;
 	}
 	if (old_freed) {

@@ -51,8 +51,9 @@ enum mw_alloc_fn {
 };
 
 /*
- * A syscall between its enter and exit tracepoints. Syscalls of one thread
- * never nest, so one slot per thread is enough.
+ * A syscall between its enter and exit tracepoints, the value of the
+ * task-local inflight map. Syscalls of one thread never nest, so one slot
+ * per thread is enough.
  */
 struct mw_syscall_inflight {
 	__u64 addr;		/* brk: the break asked for */
@@ -126,7 +127,6 @@ struct mw_thread {
 	__u64 rss_returned[MW_SYS_NR];
 
 	/* scratch state of the BPF programs, not counters */
-	struct mw_syscall_inflight sys;
 	struct mw_alloc_inflight call;
 };
 
@@ -141,12 +141,20 @@ struct mw_region {
 	__u32 pad;
 };
 
-/* Value of the live-allocation table, keyed by the block's address. */
+/*
+ * A slot of the live-allocation table, an array searched from a hash of the
+ * block's address. Size and owner share a word, so four slots fill a cache
+ * line: a TID is below 2^22 (the kernel's PID_MAX_LIMIT), a size below 4 TiB.
+ */
 struct mw_alloc {
-	__u64 size;
-	__u32 tid;
-	__u32 pad;
+	__u64 addr;		/* the block, or one of the markers below */
+	__u64 size_tid;		/* size << MW_ALLOC_TID_BITS | tid */
 };
+
+#define MW_SLOT_EMPTY		0	/* never used: a search stops here */
+#define MW_SLOT_FREED		1	/* its block was freed: a search goes on */
+#define MW_ALLOC_TID_BITS	22
+#define MW_ALLOC_TID_MASK	((1U << MW_ALLOC_TID_BITS) - 1)
 
 /*
  * A --trace record, one per traced syscall of the target (failed ones too),

@@ -64,7 +64,7 @@ double mw_rate(__u64 now, __u64 prev, double interval_s)
 
 /* The counters are the __u64 fields between exited's padding and the in-flight state. */
 #define COUNTERS_BEGIN offsetof(struct mw_thread, alloc_calls)
-#define COUNTERS_END offsetof(struct mw_thread, sys)
+#define COUNTERS_END offsetof(struct mw_thread, call)
 
 void mw_thread_add(struct mw_thread *dst, const struct mw_thread *src)
 {

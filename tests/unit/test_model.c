@@ -157,7 +157,7 @@ static void test_thread_add(void)
 {
 	struct mw_thread dst = { 0 }, src = { 0 }, want = { 0 };
 
-	ASSERT_EQ((offsetof(struct mw_thread, sys) - offsetof(struct mw_thread, alloc_calls)) /
+	ASSERT_EQ((offsetof(struct mw_thread, call) - offsetof(struct mw_thread, alloc_calls)) /
 		  sizeof(__u64), NR_COUNTERS, "add: the test names every counter");
 	fill(&dst, 1000);
 	fill(&src, 1);
@@ -165,10 +165,6 @@ static void test_thread_add(void)
 	strcpy(src.comm, "src");
 	dst.exited = 0;
 	src.exited = 1;
-	dst.sys.nr = MW_SYS_BRK;
-	dst.sys.addr = 11;
-	src.sys.nr = MW_SYS_MMAP;
-	src.sys.addr = 22;
 	dst.call.size = 33;
 	dst.call.depth = 1;
 	dst.call.fn = MW_FN_ALLOC;
@@ -184,8 +180,6 @@ static void test_thread_add(void)
 	ASSERT_EQ(dst.alloc_calls, 1001, "add: first counter summed");
 	ASSERT_STREQ(dst.comm, "dst", "add: comm untouched");
 	ASSERT_EQ(dst.exited, 0, "add: exited untouched");
-	ASSERT_EQ(dst.sys.nr, MW_SYS_BRK, "add: in-flight syscall nr untouched");
-	ASSERT_EQ(dst.sys.addr, 11, "add: in-flight syscall args untouched");
 	ASSERT_EQ(dst.call.size, 33, "add: in-flight call size untouched");
 	ASSERT_EQ(dst.call.depth, 1, "add: in-flight call depth untouched");
 	ASSERT_EQ(dst.call.fn, MW_FN_ALLOC, "add: in-flight call fn untouched");
@@ -221,7 +215,7 @@ static bool totals_are_sums(const struct mw_model *m)
 		mw_thread_add(&sum, &m->rows[i].now);
 	}
 	return !memcmp(&sum.alloc_calls, &m->total.alloc_calls,
-		       offsetof(struct mw_thread, sys) - offsetof(struct mw_thread, alloc_calls));
+		       offsetof(struct mw_thread, call) - offsetof(struct mw_thread, alloc_calls));
 }
 
 static void test_model_cycle(void)
