@@ -226,6 +226,33 @@ static bool is_go_program(const char *exe, struct allocator *a)
 	return true;
 }
 
+/*
+ * Allocators a program can link under their own names, beside malloc: Rust's
+ * jemallocator and mimalloc crates, prefixed jemalloc and tcmalloc builds.
+ * What they serve never passes through the malloc that is probed.
+ */
+static const char *const own_mallocs[] = {
+	"_rjem_malloc", "je_malloc", "mi_malloc", "tc_malloc", "rpmalloc",
+};
+
+#define NR_OWN_MALLOCS (sizeof(own_mallocs) / sizeof(own_mallocs[0]))
+
+static void find_own_malloc(const char *exe, struct allocator *a)
+{
+	unsigned long long addrs[NR_OWN_MALLOCS];
+	size_t i;
+
+	a->own_malloc[0] = '\0';
+	if (elf_defined_functions(exe, own_mallocs, NR_OWN_MALLOCS, addrs))
+		return;
+	for (i = 0; i < NR_OWN_MALLOCS; i++) {
+		if (addrs[i]) {
+			snprintf(a->own_malloc, sizeof(a->own_malloc), "%s", own_mallocs[i]);
+			return;
+		}
+	}
+}
+
 /* The value of LD_PRELOAD in a NUL-separated environment block. */
 static const char *environ_preload(const char *env, size_t len)
 {
@@ -254,6 +281,7 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
 	if (is_go_program(link, a))
 		return -ENOENT;
+	find_own_malloc(link, a);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n < 0)
 		return -errno;
@@ -377,6 +405,7 @@ int allocator_of_command(const char *script, const char *libc, struct allocator 
 		return err;
 	if (is_go_program(path, a))
 		return -ENOENT;
+	find_own_malloc(path, a);
 	err = elf_interpreter(path, interp, sizeof(interp));
 	if (err)
 		return err;

@@ -40,6 +40,8 @@ struct allocator {
 	unsigned long long addrs[MW_FUNC_NR];	/* 0: not defined there */
 	/* a Go program, none probed: its toolchain ("go1.19.8", or "go" if unknown) */
 	char go_runtime[32];
+	/* an allocator the executable links under its own names ("mi_malloc"), or "" */
+	char own_malloc[32];
 	/* why the file found is not probed after all (an IFUNC malloc), or "" */
 	char unprobed[PATH_MAX + 96];
 };

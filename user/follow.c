@@ -58,8 +58,15 @@ void allocator_describe(struct mw_target_info *info, const struct allocator *a, 
 void allocator_note(const struct mw_target_info *info, const struct allocator *a,
 		    bool no_malloc)
 {
-	if (info->malloc_probed || no_malloc)
+	if (no_malloc)
 		return;
+	if (info->malloc_probed) {
+		if (a->own_malloc[0] && a->origin != MW_ORIGIN_EXE)
+			elog("%s (%d) also links its own allocator (%s): blocks it serves bypass "
+			     "malloc and are not counted; its syscalls are", info->comm, info->pid,
+			     a->own_malloc);
+		return;
+	}
 	if (a->unprobed[0])
 		elog("%s; tracing syscalls only", a->unprobed);
 	else if (a->go_runtime[0])

@@ -191,6 +191,63 @@ def check_ifuncs(tap):
                   "ifunc calloc: left out, with a warning", full.stderr)
 
 
+# A program that links an allocator under its own names (as Rust's mimalloc
+# crate does) and serves some blocks from it: malloc never sees them.
+OWN_MALLOC_SOURCE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+
+static char arena[1 << 16];
+static size_t used;
+
+void *mi_malloc(size_t size)
+{
+	void *p = arena + used;
+
+	used += (size + 15) & ~(size_t)15;
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 0;
+
+	for (int i = 0; i < n; i++)
+		free(malloc(64));
+	for (int i = 0; i < 1000; i++)
+		*(volatile char *)mi_malloc(32) = 1;
+	printf("total %d\n", n);
+	return 0;
+}
+"""
+
+
+def check_own_malloc(tap):
+    """An executable with its own prefixed allocator: libc's malloc is probed and
+    counted exactly, and memwatch says the other allocator's blocks are not seen."""
+    with tempfile.TemporaryDirectory(prefix="mw-own-") as top:
+        src, exe = os.path.join(top, "own.c"), os.path.join(top, "own")
+        with open(src, "w") as f:
+            f.write(OWN_MALLOC_SOURCE)
+        # -O0: the compiler would drop a malloc whose block is freed unused
+        out = subprocess.run(["cc", "-O0", "-rdynamic", src, "-o", exe],
+                             capture_output=True, text=True)
+        if not tap.check(out.returncode == 0, "own allocator: built", out.stderr):
+            return
+        run, empty = pair(lambda k: [exe, str(k)], 1000, None)
+        tap.eq((run.code, empty.code), (0, 0),
+               "own allocator: memwatch ran and the command succeeded")
+        if run.summary and empty.summary:
+            tap.eq(run.summary["probes"]["malloc"], True, "own allocator: libc's malloc probed")
+            tap.eq(run.process["alloc_calls"] - empty.process["alloc_calls"], 1000,
+                   "own allocator: exactly the program's mallocs counted")
+        tap.check("also links its own allocator (mi_malloc)" in run.stderr,
+                  "own allocator: memwatch says its blocks are not counted", run.stderr)
+        plain = mwtest.memwatch_launch(mwtest.channel("batch", "-n", 10))
+        tap.check("its own allocator" not in plain.stderr,
+                  "own allocator: nothing said of a program without one", plain.stderr)
+
+
 if __name__ == "__main__":
     mwtest.run_checks("allocators", check_preloads, check_glibc_family, check_attach_preload,
-                      check_ifuncs, needs=[(FAMILY, "C compiler")])
+                      check_ifuncs, check_own_malloc, needs=[(FAMILY, "C compiler")])
