@@ -47,7 +47,7 @@ static const struct argp_option options[] = {
 	{ "iterations", 'n', "N", OPTION_ALIAS, NULL, 0 },
 	{ "no-malloc", OPT_NO_MALLOC, NULL, 0, "Trace syscalls only: attach no uprobe", 0 },
 	{ "max-allocs", OPT_MAX_ALLOCS, "N",
-	  0, "Size of the live-allocation table (default 2097152)", 0 },
+	  0, "Slots of the live-allocation table, 16 bytes each (default 2097152)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print one JSON object per report", 0 },
 	{ "no-tui", OPT_NO_TUI, NULL, 0, "Text reports even when stdout is a terminal", 0 },
 	{ "trace", OPT_TRACE, NULL, 0,
