@@ -43,7 +43,10 @@ ALLOCATORS = {
 }
 
 # (case name, workload, arguments): the channel's scenarios and the whole family
+# boxed batch: 600,000 small blocks live at once, packed by each allocator's
+# own layout, must all find a slot in the live table (nothing untracked)
 CASES = [("batch", "channel", ["batch", "-s", 64], N),
+         ("boxed batch", "channel", ["-t", "boxed", "batch"], 600000),
          ("threads", "channel", ["threads"], N),
          ("family", "family", [], FAMILY_N)]
 

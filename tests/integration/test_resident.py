@@ -52,7 +52,9 @@ def check_advised_resident(tap):
             return
         att.start_work()
         tap.check(att.wait_done() is not None, "advised resident: workload advised")
-        record = wait_record(att, lambda rec: rec["process"]["advised_resident_bytes"] >= REGION)
+        # near, not >=: without huge pages the last few MADV_FREE'd 4 KiB pages can sit in a
+        # per-CPU LRU batch, still swap-backed (not LazyFree), until something drains it
+        record = wait_record(att, lambda rec: near(rec["process"]["advised_resident_bytes"], REGION))
         run_ = att.finish()
         p = record["process"] if record else {}
         tap.check(record and near(p["advised_resident_bytes"], REGION),
