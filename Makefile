@@ -170,6 +170,7 @@ $(BENCH_DIR)/driver: tests/bench/driver.c | $(OUTPUT)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
 bench: all $(BENCH_DIR)/floor $(BENCH_DIR)/driver
+	$(Q)scripts/deps.sh --check --bench >/dev/null 2>&1 || scripts/deps.sh --bench
 	$(Q)scripts/bench.sh $(BENCH_ARGS)
 
 install: memwatch

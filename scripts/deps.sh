@@ -3,7 +3,18 @@
 # Idempotent: when everything is present it only checks, in well under a second.
 #   scripts/deps.sh          install what is missing
 #   scripts/deps.sh --check  exit 1 (listing them) if something is missing
+#   --bench                  also the peers make bench compares against
 set -euo pipefail
+
+check=""
+bench=""
+for arg in "$@"; do
+	case $arg in
+	--check) check=1 ;;
+	--bench) bench=1 ;;
+	*) echo "usage: scripts/deps.sh [--check] [--bench]" >&2; exit 2 ;;
+	esac
+done
 
 packages=(
 	make gcc clang pkg-config	# build
@@ -17,6 +28,7 @@ packages=(
 	golang-go musl-tools		# the Go workload; the static musl workload
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0	# preloaded allocators under test
 )
+[[ $bench ]] && packages+=(bpftrace heaptrack)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -24,7 +36,7 @@ for pkg in "${packages[@]}"; do
 	[[ $status == "install ok installed" ]] || missing+=("$pkg")
 done
 
-if [[ ${1:-} == --check ]]; then
+if [[ $check ]]; then
 	((${#missing[@]} == 0)) && exit 0
 	echo "missing packages: ${missing[*]}" >&2
 	exit 1
