@@ -262,6 +262,16 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 	f->loading = err && !next->unprobed[0] && !next->go_runtime[0] &&
 		     image_dynamic(info->pid);
 	f->files = f->loading ? mapped_files(info->pid) : 0;
+	/*
+	 * Probes already on a file stay until the loader is done: if it maps the
+	 * same file they fire at once, where removing them would miss every call
+	 * until the next look.
+	 */
+	if (f->loading && was_probed) {
+		vlog("pid %d exec'd %s: its loader is still mapping libraries; the uprobes on %s "
+		     "stay", info->pid, info->comm, info->allocator);
+		return;
+	}
 	/* only the executable and its interpreter: the kernel's part of the exec */
 	if (f->loading && f->files <= 2)
 		snprintf(next->unprobed, sizeof(next->unprobed),

@@ -279,7 +279,34 @@ def wait_gone(ids, timeout=10):
     return left
 
 
-class Attached:
+class Reports:
+    """What a running memwatch (self.memwatch) wrote to its --json -o file (self.report)."""
+
+    def records(self):
+        """Every record memwatch has written so far (complete lines only)."""
+        self.report.seek(0)
+        lines = self.report.read().split("\n")[:-1]
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def record_after(self, timeout=30):
+        """An interval record whose snapshot began after this call, or None at the deadline.
+
+        The first record written after the call may come from a snapshot begun
+        before it; the second cannot. Needs a short memwatch -i.
+        """
+        deadline = time.monotonic() + timeout
+        seen = len(self.records())
+        while time.monotonic() < deadline:
+            records = [r for r in self.records()[seen:] if r["type"] == "interval"]
+            if len(records) >= 2:
+                return records[1]
+            if self.memwatch.poll() is not None:
+                return None
+            time.sleep(0.02)
+        return None
+
+
+class Attached(Reports):
     """A workload started with -w (it waits for a line on stdin) and memwatch -p on it.
 
     start_work() releases the workload only after memwatch said it is watching,
@@ -305,29 +332,6 @@ class Attached:
     def start_work(self):
         self.target.stdin.write(b"\n")
         self.target.stdin.flush()
-
-    def records(self):
-        """Every record memwatch has written so far (complete lines only)."""
-        self.report.seek(0)
-        lines = self.report.read().split("\n")[:-1]
-        return [json.loads(line) for line in lines if line.strip()]
-
-    def record_after(self, timeout=30):
-        """An interval record whose snapshot began after this call, or None at the deadline.
-
-        The first record written after the call may come from a snapshot begun
-        before it; the second cannot. Needs a short memwatch -i.
-        """
-        deadline = time.monotonic() + timeout
-        seen = len(self.records())
-        while time.monotonic() < deadline:
-            records = [r for r in self.records()[seen:] if r["type"] == "interval"]
-            if len(records) >= 2:
-                return records[1]
-            if self.memwatch.poll() is not None:
-                return None
-            time.sleep(0.02)
-        return None
 
     def wait_done(self):
         """Blocks until a -W workload printed `done` (all its work over, still alive)."""
