@@ -152,10 +152,11 @@ def check_free_os_memory(tap):
         before = att.record_after()
         att.start_work()
         freed = mwtest.wait_for_line(att.target.stderr, r"freed pid=")
-        # strace detaches on SIGTERM; what it saw is then complete
+        after = att.record_after() if freed else None
+        # stopped after the sample: a scavenger call still in flight as FreeOSMemory
+        # returned has ended by then; strace detaches on SIGTERM, its log complete
         strace.terminate()
         strace.wait(timeout=30)
-        after = att.record_after() if freed else None
         run = att.finish()
         if not tap.check(start and before and after, "FreeOSMemory: sampled before and after"):
             return
