@@ -77,17 +77,23 @@ class Launched(mwtest.Reports):
             self.proc.wait()
 
 
-def launched_pair(tap, name, cmd_of, waits, options=(), env=None):
+def launched_pair(tap, name, cmd_of, waits, options=(), env=None, hold=None):
     """The N and 0 runs of cmd_of(n) under memwatch, each released once @waits matched.
 
-    Each run keeps the counters of a report begun after that (run.ready): the
-    calls the new image made before it waited were seen or not depending on when
-    the probes landed (jemalloc's libstdc++ allocates 72,704 bytes as it starts).
+    @hold, (patterns, let_go): first wait for what memwatch says while the target
+    is held, then let_go() it. Each run keeps the counters of a report begun after
+    @waits (run.ready): the calls the new image made before it waited were seen or
+    not depending on when the probes landed (jemalloc's libstdc++ allocates 72,704
+    bytes as it starts).
     """
     runs = []
     for n in (N, 0):
         run = Launched(cmd_of(n), [*options, "-i", "0.05"], env)
         try:
+            if hold and not tap.check(run.wait_for(*hold[0]) and hold[1](),
+                                      "%s: memwatch said so while held, then let go (-n %d)"
+                                      % (name, n), "".join(run.said)[-3000:]):
+                return None
             if not tap.check(run.wait_for(*waits), "%s: memwatch followed the exec (-n %d)"
                              % (name, n), "".join(run.said)[-3000:]):
                 return None
@@ -184,30 +190,18 @@ def check_exec_while_loading(tap):
     opening it, libc not mapped yet, until the test opens the FIFO (then it reads an
     empty file, says so and ignores it). The uprobes on libc stay meanwhile and fire
     once the loader maps it, so every call is counted and nothing moves."""
+    loading = (r"pid \d+ exec'd channel: its loader is still mapping libraries; "
+               r"the uprobes on \S+ stay")
     stayed = r"pid \d+ exec'd channel: malloc still probed in \S+, the same file"
-    runs = []
-    for n in (N, 0):
-        name = "exec while loading (-n %d)" % n
-        with tempfile.TemporaryDirectory(prefix="mw-preload-") as tmp:
-            fifo = os.path.join(tmp, "blocking.so")
-            os.mkfifo(fifo)
-            run = Launched(exec_into("env", "LD_PRELOAD=" + fifo,
-                                     *mwtest.channel("batch", "-n", n, "-w", "-q")), ["-v"])
-            try:
-                loading = run.wait_for(r"pid \d+ exec'd channel: its loader is still mapping "
-                                       r"libraries; the uprobes on \S+ stay")
-                if not tap.check(loading, "%s: the uprobes stay while the loader works" % name,
-                                 "".join(run.said)[-3000:]):
-                    return
-                tap.check(fifo_touch(fifo), "%s: the loader went on" % name)
-                if not tap.check(run.wait_for(READY, stayed), "%s: the same libc, said once "
-                                 "mapped" % name, "".join(run.said)[-3000:]):
-                    return
-                run.release()
-                runs.append(run.finish())
-            finally:
-                run.kill()
-    if check_exact(tap, "exec while loading", runs):
+    with tempfile.TemporaryDirectory(prefix="mw-preload-") as tmp:
+        fifo = os.path.join(tmp, "blocking.so")
+        os.mkfifo(fifo)
+        runs = launched_pair(
+            tap, "exec while loading",
+            lambda n: exec_into("env", "LD_PRELOAD=" + fifo,
+                                *mwtest.channel("batch", "-n", n, "-w", "-q")),
+            [READY, stayed], options=["-v"], hold=([loading], lambda: fifo_touch(fifo)))
+    if runs and check_exact(tap, "exec while loading", runs):
         tap.eq(runs[0].summary["probes"]["reattached"], 0, "exec while loading: never moved")
 
 
@@ -518,5 +512,6 @@ def check_with_gdb(tap):
 
 if __name__ == "__main__":
     mwtest.run_checks("exec", check_preload, check_static_musl, check_same_libc,
-                      check_exec_while_loading, check_thread_exec, check_static_stripped, check_with_gdb,
+                      check_exec_while_loading, check_thread_exec, check_static_stripped,
+                      check_with_gdb,
                       needs=[(STATIC, "C compiler")])
