@@ -54,27 +54,44 @@ __u64 rss_other_lost[MW_RSS_NR];
 /* what the process's exit released, after its last thread began to exit */
 __u64 rss_exit_lost[MW_RSS_NR];
 
-/* never written: the initial value of a new thread's counters */
-static const struct mw_thread zero_thread;
-
+/*
+ * The threads' records, and each TID's slot among them. Every probe hit
+ * looks its thread up, so both are arrays, whose lookups the verifier
+ * inlines (~4 ns here), where a hash map lookup cost ~70 ns and task storage
+ * ~55, three times per malloc+free pair. User space maps both and reads the
+ * records in place.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);	/* resized by user space */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MW_MAX_THREADS);
 	__type(key, __u32);
 	__type(value, struct mw_thread);
 } threads SEC(".maps");
 
-/*
- * The syscall a thread is in, between its enter and exit tracepoints. Task
- * storage hangs off the task itself: the enter program finds it without
- * hashing the TID, and it goes away with the thread.
- */
+/* Two TIDs per element (an array's values are 8-byte aligned): half the memory. */
+struct tid_slots {
+	__u32 slot[2];
+};
+
+/* Indexed by TID / 2, sized by user space to the kernel's pid_max. */
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct mw_syscall_inflight);
-} inflight SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 32768 / 2);
+	__type(key, __u32);
+	__type(value, struct tid_slots);
+} thread_slots SEC(".maps");
+
+/* Slots user space freed, of exited threads it folded; new threads take these first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, MW_MAX_THREADS);
+	__type(value, __u32);
+} free_slots SEC(".maps");
+
+/* slots handed out from the top of the threads array, slot 0 never */
+__u32 slots_claimed;
 
 /*
  * The live-allocation table: open addressing over an array of slots, from a
@@ -114,25 +131,82 @@ static __always_inline void count_lost(void)
 	__sync_fetch_and_add(&lost_events, 1);
 }
 
-/*
- * The calling thread's counters, created on its first event. Inlined: a
- * BPF-to-BPF call costs more than the few instructions it saves.
- */
-static __always_inline struct mw_thread *thread_get(__u32 tid)
+/* Where @tid's slot number is kept, NULL for a TID beyond the pid_max at start. */
+static __always_inline __u32 *tid_slot(__u32 tid)
 {
-	struct mw_thread *t;
+	__u32 key = tid / 2;
+	struct tid_slots *pair = bpf_map_lookup_elem(&thread_slots, &key);
 
-	t = bpf_map_lookup_elem(&threads, &tid);
-	if (t)
+	return pair ? &pair->slot[tid & 1] : NULL;
+}
+
+/* @tid's record, live or exited, NULL if it has none. */
+static __always_inline struct mw_thread *thread_of(__u32 tid)
+{
+	__u32 *slot = tid_slot(tid);
+	__u32 index;
+
+	if (!slot)
+		return NULL;
+	/* a copy: user space may clear the slot meanwhile */
+	index = *slot;
+	return index ? bpf_map_lookup_elem(&threads, &index) : NULL;
+}
+
+/*
+ * A record for the calling thread, whose TID has none or an exited one's:
+ * a recycled slot, else the next never used.
+ */
+static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
+{
+	__u64 start_ns = bpf_get_current_task_btf()->start_time;
+	struct mw_thread *t;
+	__u32 index = *slot;
+
+	/* the thread itself, past its exit event: a futex word written as it exits */
+	t = index ? bpf_map_lookup_elem(&threads, &index) : NULL;
+	if (t && t->start_ns == start_ns)
 		return t;
-	bpf_map_update_elem(&threads, &tid, &zero_thread, BPF_NOEXIST);
-	t = bpf_map_lookup_elem(&threads, &tid);
+	if (bpf_map_pop_elem(&free_slots, &index)) {
+		if (slots_claimed >= MW_MAX_THREADS) {
+			count_lost();
+			return NULL;
+		}
+		index = __sync_fetch_and_add(&slots_claimed, 1) + 1;
+	}
+	t = bpf_map_lookup_elem(&threads, &index);
 	if (!t) {
 		count_lost();
 		return NULL;
 	}
+	t->start_ns = start_ns;
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	/* last: user space skips a slot whose TID is 0 */
+	t->tid = tid;
+	*slot = index;
 	return t;
+}
+
+/*
+ * The calling thread's record, created on its first event. Inlined: a
+ * BPF-to-BPF call costs more than the few instructions it saves.
+ */
+static __always_inline struct mw_thread *thread_get(__u32 tid)
+{
+	__u32 *slot = tid_slot(tid);
+	struct mw_thread *t;
+	__u32 index;
+
+	if (!slot) {
+		count_lost();
+		return NULL;
+	}
+	index = *slot;
+	t = index ? bpf_map_lookup_elem(&threads, &index) : NULL;
+	/* an exited thread's record: its TID went to a new thread */
+	if (t && !t->exited)
+		return t;
+	return thread_new(tid, slot);
 }
 
 static __always_inline struct mw_thread *current_thread(void)
@@ -160,12 +234,6 @@ static __always_inline __s64 resident_change(const struct mw_thread *t)
 		       t->rss_lost[MW_RSS_SHMEM]);
 }
 
-/* The calling thread's in-flight syscall slot, NULL if it has none yet. */
-static __always_inline struct mw_syscall_inflight *inflight_get(__u64 flags)
-{
-	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), NULL, flags);
-}
-
 /* Records the call's arguments: no counter changes before its exit. */
 static __always_inline void sys_begin(enum mw_syscall nr, __u64 addr, __u64 len, __u64 arg,
 				      __u64 flags)
@@ -176,20 +244,18 @@ static __always_inline void sys_begin(enum mw_syscall nr, __u64 addr, __u64 len,
 
 	if (!is_target(id))
 		return;
-	s = inflight_get(BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!s) {
-		count_lost();
+	t = thread_get((__u32)id);
+	if (!t)
 		return;
-	}
+	s = &t->sys;
 	s->nr = nr;
 	s->addr = addr;
 	s->len = len;
 	s->arg = arg;
 	s->flags = flags;
 	if (trace_syscalls) {
-		t = thread_get((__u32)id);
 		s->start_ns = bpf_ktime_get_ns();
-		s->resident_mark = t ? resident_change(t) : 0;
+		s->resident_mark = resident_change(t);
 	}
 }
 
@@ -232,15 +298,13 @@ static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
 
 	if (!is_target(id))
 		return NULL;
-	s = inflight_get(0);
-	/* none or another: attached while the call was under way */
-	if (!s || s->nr != nr)
-		return NULL;
 	t = thread_get(tid);
-	if (!t) {
-		s->nr = MW_SYS_NONE;
+	if (!t)
 		return NULL;
-	}
+	s = &t->sys;
+	/* none or another: attached while the call was under way */
+	if (s->nr != nr)
+		return NULL;
 	if (trace_syscalls)
 		trace_syscall(t, s, tid, ret);
 	s->nr = MW_SYS_NONE;
@@ -491,7 +555,7 @@ static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slo
 	slot->size_tid = 0;
 	if (addr == MW_SLOT_EMPTY || addr == MW_SLOT_FREED)
 		return 0;
-	owner = bpf_map_lookup_elem(&threads, &tid);
+	owner = thread_of(tid);
 	if (owner) {
 		__sync_fetch_and_add(&owner->released_calls, 1);
 		__sync_fetch_and_add(&owner->released_bytes, size);
@@ -546,7 +610,6 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 	__u32 curr = *(volatile __u32 *)&ctx->curr;
 	int member = *(volatile int *)&ctx->member;
 	__s64 size = *(volatile long *)&ctx->size;
-	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
 	__s64 delta;
 	__u64 id;
@@ -587,10 +650,7 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 	t->rss_lost[member] += -delta;
 	if (member == MW_RSS_SWAP)
 		return 0;
-	s = inflight_get(0);
-	if (!s)
-		return 0;
-	nr = s->nr;
+	nr = t->sys.nr;
 	if (is_return_call(nr) && nr < MW_SYS_NR)
 		t->rss_returned[nr] += -delta;
 	return 0;
@@ -649,7 +709,7 @@ struct alloc_search {
  * A search for an address stops at an empty slot, so an insert takes the
  * first empty or freed one: the slots before it stay in use or tombstones.
  */
-static long insert_step(__u64 i, struct alloc_search *q)
+static __always_inline long insert_at(__u32 i, struct alloc_search *q)
 {
 	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
 	__u64 addr;
@@ -673,6 +733,11 @@ static long insert_step(__u64 i, struct alloc_search *q)
 	return 1;
 }
 
+static long insert_step(__u64 i, struct alloc_search *q)
+{
+	return insert_at(i + 1, q);
+}
+
 /*
  * Enters @ptr in the live table: 0, 1 if it was there already (a free we
  * never saw left it), -1 if no slot within reach was free.
@@ -683,11 +748,13 @@ static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
 
 	q.slots = alloc_slots();
 	q.home = alloc_home(ptr, q.slots);
-	bpf_loop(MAX_PROBES, insert_step, &q, 0);
+	/* the first slot inline: it is the block's in all but a few searches */
+	if (!insert_at(0, &q))
+		bpf_loop(MAX_PROBES - 1, insert_step, &q, 0);
 	return q.result;
 }
 
-static long remove_step(__u64 i, struct alloc_search *q)
+static __always_inline long remove_at(__u32 i, struct alloc_search *q)
 {
 	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
 	__u64 addr, size_tid;
@@ -707,6 +774,11 @@ static long remove_step(__u64 i, struct alloc_search *q)
 	return 1;
 }
 
+static long remove_step(__u64 i, struct alloc_search *q)
+{
+	return remove_at(i + 1, q);
+}
+
 /* Takes @ptr out of the live table: whether it was there, and its size and owner. */
 static __always_inline bool alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
 {
@@ -714,7 +786,8 @@ static __always_inline bool alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
 
 	q.slots = alloc_slots();
 	q.home = alloc_home(ptr, q.slots);
-	bpf_loop(MAX_PROBES, remove_step, &q, 0);
+	if (!remove_at(0, &q))
+		bpf_loop(MAX_PROBES - 1, remove_step, &q, 0);
 	*size = q.size_tid >> MW_ALLOC_TID_BITS;
 	*tid = q.size_tid & MW_ALLOC_TID_MASK;
 	/* the owner's TID is never 0 */
@@ -732,7 +805,7 @@ static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid)
 /* ---- the malloc family: entry uprobes record, one uretprobe accounts ---- */
 
 /* Counts an allocation and enters it in the live table. */
-static __noinline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr, __u64 size)
+static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr, __u64 size)
 {
 	int err;
 
@@ -749,7 +822,7 @@ static __noinline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr, 
 }
 
 /* Credits a freed block to the thread that allocated it. */
-static __noinline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_tid, __u64 size)
+static __always_inline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_tid, __u64 size)
 {
 	struct mw_thread *owner = t;
 
@@ -757,7 +830,7 @@ static __noinline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_
 	if (owner_tid != tid) {
 		t->free_other_calls++;
 		t->free_other_bytes += size;
-		owner = bpf_map_lookup_elem(&threads, &owner_tid);
+		owner = thread_of(owner_tid);
 		if (!owner) {
 			__sync_fetch_and_add(&orphan_released_calls, 1);
 			__sync_fetch_and_add(&orphan_released_bytes, size);
@@ -907,7 +980,7 @@ int BPF_KRETPROBE(alloc_return, void *ret)
 
 	if (!is_target(id))
 		return 0;
-	t = bpf_map_lookup_elem(&threads, &tid);
+	t = thread_get(tid);
 	if (!t || !t->call.depth) {
 		/* entered before we attached */
 		return 0;

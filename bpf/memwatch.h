@@ -51,23 +51,6 @@ enum mw_alloc_fn {
 };
 
 /*
- * A syscall between its enter and exit tracepoints, the value of the
- * task-local inflight map. Syscalls of one thread never nest, so one slot
- * per thread is enough.
- */
-struct mw_syscall_inflight {
-	__u64 addr;		/* brk: the break asked for */
-	__u64 len;		/* mremap: the old length */
-	__u64 arg;		/* prot, advice, mremap's new length; brk: the break before */
-	__u64 flags;		/* mmap, mremap */
-	/* --trace only */
-	__u64 start_ns;
-	__s64 resident_mark;	/* mw_resident_change() of the thread at entry */
-	__u32 nr;		/* enum mw_syscall, MW_SYS_NONE when idle */
-	__u32 pad;
-};
-
-/*
  * An allocator call between its entry uprobe and its uretprobe. depth counts
  * nested calls (glibc's realloc(NULL, n) calls malloc, memalign may too):
  * only the outermost call is accounted.
@@ -82,11 +65,31 @@ struct mw_alloc_inflight {
 	__u8 depth;
 };
 
-/* Value of the per-thread counters map, keyed by TID. */
+/*
+ * A syscall between its enter and exit tracepoints. Syscalls of one thread
+ * never nest, so one per thread is enough.
+ */
+struct mw_syscall_inflight {
+	__u64 addr;		/* brk: the break asked for */
+	__u64 len;		/* mremap: the old length */
+	__u64 arg;		/* prot, advice, mremap's new length; brk: the break before */
+	__u64 flags;		/* mmap, mremap */
+	/* --trace only */
+	__u64 start_ns;
+	__s64 resident_mark;	/* mw_resident_change() of the thread at entry */
+	__u32 nr;		/* enum mw_syscall, MW_SYS_NONE when idle */
+	__u32 pad;
+};
+
+/*
+ * A thread's record: a slot of the threads array, found from its TID through
+ * the thread_slots array. Slot 0 is never used: a TID without a slot has 0.
+ */
 struct mw_thread {
 	char comm[MW_COMM_LEN];
+	__u32 tid;		/* 0 while the slot is free */
 	__u32 exited;
-	__u32 pad;
+	__u64 start_ns;		/* the task's start time: tells its TID's next owner from it */
 
 	/* allocator calls made by this thread */
 	__u64 alloc_calls;
@@ -128,7 +131,11 @@ struct mw_thread {
 
 	/* scratch state of the BPF programs, not counters */
 	struct mw_alloc_inflight call;
+	struct mw_syscall_inflight sys;
 };
+
+/* Slots of the threads array, slot 0 included: a process with more threads loses their events. */
+#define MW_MAX_THREADS		8192
 
 /*
  * Value of the region table, keyed by the start address an mmap returned:

@@ -28,6 +28,7 @@
 #include "probes.h"
 #include "report.h"
 #include "snapshot.h"
+#include "thread_table.h"
 #include "target.h"
 #include "trace.h"
 #include "tui.h"
@@ -182,6 +183,7 @@ static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
 	skel->rodata->target_tgid = pid;
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
+	thread_table_size(skel);
 	skel->rodata->trace_syscalls = o->trace;
 	/* the smallest ring buffer there is when nothing is traced */
 	bpf_map__set_max_entries(skel->maps.trace_events,
@@ -280,8 +282,8 @@ static int read_trace(struct trace *trace, struct mw_model *m)
  * instead of the interval reports. With @f, moves the uprobes when the target
  * execs.
  */
-static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, struct mw_model *m,
-		       const struct reporter *r, FILE *out, int pidfd, struct trace *trace,
+static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
+		       struct thread_table *tt, struct mw_model *m, const struct reporter *r, FILE *out, int pidfd, struct trace *trace,
 		       const sigset_t *run_mask, struct follow *f)
 {
 	double start = now_s(), next = start + o->interval_s;
@@ -334,7 +336,7 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 		next += o->interval_s;
 		if (state == REPORT_PAUSE)
 			continue;
-		err = snapshot_take(skel, m, now_s() - start);
+		err = snapshot_take(skel, tt, m, now_s() - start);
 		if (err) {
 			elog("cannot read the counters: %s", strerror(-err));
 			return MW_EXIT_ERROR;
@@ -350,7 +352,7 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel, st
 		if (err)
 			return err;
 	}
-	err = snapshot_take(skel, m, now_s() - start);
+	err = snapshot_take(skel, tt, m, now_s() - start);
 	if (err) {
 		elog("cannot read the counters: %s", strerror(-err));
 		return MW_EXIT_ERROR;
@@ -396,6 +398,7 @@ int main(int argc, char **argv)
 	struct launch launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 };
 	const struct reporter *reporter;
 	struct memwatch_bpf *skel = NULL;
+	struct thread_table threads = { 0 };
 	struct probes probes = { 0 };
 	struct trace trace = { 0 };
 	struct follow follow = { 0 };
@@ -443,6 +446,12 @@ int main(int argc, char **argv)
 	ret = load_bpf(&opts, model.info.pid, uprobe_multi, &skel);
 	if (ret)
 		goto cleanup;
+	err = thread_table_open(&threads, skel);
+	if (err) {
+		elog("cannot map the thread table: %s", strerror(-err));
+		ret = MW_EXIT_BPF;
+		goto cleanup;
+	}
 	ret = attach_all(skel, &model, &alloc, opts.libc, &follow, &probes);
 	model.info.tracepoints = probes.tracepoints;
 	if (ret)
@@ -493,7 +502,7 @@ int main(int argc, char **argv)
 	}
 	follow.quiet = reporter == &report_tui;
 
-	ret = report_loop(&opts, skel, &model, reporter, out, pidfd, opts.trace ? &trace : NULL,
+	ret = report_loop(&opts, skel, &threads, &model, reporter, out, pidfd, opts.trace ? &trace : NULL,
 			  &run_mask, opts.no_malloc ? NULL : &follow);
 	/* nothing of ours stays in the target while it goes on */
 	follow_stop(&follow);
@@ -521,6 +530,7 @@ cleanup:
 	follow_stop(&follow);
 	probes_detach(&probes);
 	trace_close(&trace);
+	thread_table_close(&threads);
 	memwatch_bpf__destroy(skel);
 	model_free(&model);
 	if (out != stdout)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "fileio.h"
 #include "snapshot.h"
+#include "thread_table.h"
 #include "memwatch.skel.h"
 
 /*
@@ -32,26 +33,6 @@ static int read_map(int fd, __u32 max, void *keys, size_t key_size, void *values
 		*count += n;
 	} while (!err && *count < max);
 	return 0;
-}
-
-/* Every thread's counters. */
-static int read_threads(struct bpf_map *map, struct mw_model *m)
-{
-	__u32 max = bpf_map__max_entries(map), count, i;
-	struct mw_thread *values = calloc(max, sizeof(*values));
-	__u32 *keys = calloc(max, sizeof(*keys));
-	int err = -ENOMEM;
-
-	if (!values || !keys)
-		goto cleanup;
-	err = read_map(bpf_map__fd(map), max, keys, sizeof(*keys), values, sizeof(*values),
-		       &count);
-	for (i = 0; !err && i < count; i++)
-		err = model_set_thread(m, keys[i], &values[i]);
-cleanup:
-	free(values);
-	free(keys);
-	return err;
 }
 
 static void add_live_thread(pid_t tid, void *model)
@@ -119,33 +100,29 @@ static void read_resident(const struct memwatch_bpf *skel, struct mw_resident *r
 }
 
 /*
- * Keeps the rows and the kernel's thread map bounded when threads come and
- * go: the oldest exited rows fold into one, their entries are deleted.
+ * Keeps the rows and the kernel's thread table bounded when threads come
+ * and go: the oldest exited rows fold into one, their slots are freed.
  */
-static int fold_exited(struct memwatch_bpf *skel, struct mw_model *m)
+static int fold_exited(struct thread_table *tt, struct mw_model *m)
 {
-	int fd = bpf_map__fd(skel->maps.threads);
 	__u32 *tids = calloc(m->nr_rows ?: 1, sizeof(*tids));
-	size_t i, n;
 
 	if (!tids)
 		return -ENOMEM;
-	n = model_fold_exited(m, tids);
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &tids[i]);
+	thread_table_fold(tt, tids, model_fold_exited(m, tids));
 	free(tids);
 	return 0;
 }
 
-int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_s)
+int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
+		  double elapsed_s)
 {
-	struct bpf_map *threads = skel->maps.threads;
 	struct proc_status status;
 	bool alive;
 	int err;
 
 	model_begin_update(m, elapsed_s);
-	err = read_threads(threads, m);
+	err = thread_table_read(tt, m);
 	if (err)
 		return err;
 	/* a zombie keeps its /proc entry but no longer any memory */
@@ -155,8 +132,8 @@ int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_
 		for_each_thread(m->info.pid, add_live_thread, m);
 	}
 	m->lost_events = skel->bss->lost_events;
-	m->orphan_released_calls = skel->bss->orphan_released_calls;
-	m->orphan_released_bytes = skel->bss->orphan_released_bytes;
+	m->orphan_released_calls = skel->bss->orphan_released_calls + tt->late_released_calls;
+	m->orphan_released_bytes = skel->bss->orphan_released_bytes + tt->late_released_bytes;
 	m->forks = skel->bss->forks;
 	m->execs = skel->bss->execs;
 	m->trace_lost = skel->bss->trace_lost;
@@ -174,5 +151,5 @@ int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_
 	/* after the rows exist: regions are credited to them */
 	if (alive)
 		read_ownership(skel, m);
-	return fold_exited(skel, m);
+	return fold_exited(tt, m);
 }

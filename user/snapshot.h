@@ -6,8 +6,10 @@
 #include "model.h"
 
 struct memwatch_bpf;
+struct thread_table;
 
 /* 0 or -errno. */
-int snapshot_take(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_s);
+int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
+		  double elapsed_s);
 
 #endif /* MW_SNAPSHOT_H */
