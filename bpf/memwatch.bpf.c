@@ -19,6 +19,7 @@
 #define MADV_PAGEOUT	21
 #define MADV_DONTNEED_LOCKED 24
 #define MAX_ERRNO	4095
+#define PF_EXITING	0x00000004
 
 /* set by user space before load */
 const volatile __u32 target_tgid;
@@ -27,7 +28,7 @@ const volatile bool trace_syscalls;	/* --trace: a record per syscall */
 
 /* counter-map failures and unpaired probe hits: reported, never hidden */
 __u64 lost_events;
-/* blocks of threads whose exited rows user space folded and deleted, freed since */
+/* blocks of threads whose exited rows user space folded, freed since */
 __u64 orphan_released_calls;
 __u64 orphan_released_bytes;
 /* what the target did that memwatch does not follow: child processes, new images */
@@ -159,16 +160,22 @@ static __always_inline struct mw_thread *thread_of(__u32 tid)
  */
 static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
 {
-	__u64 start_ns = bpf_get_current_task_btf()->start_time;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 start_ns = task->start_time;
 	struct mw_thread *t;
 	__u32 index = *slot;
 
-	/* the thread itself, past its exit event: a futex word written as it exits */
+	/*
+	 * The thread itself, past its exit event (a futex word written as it
+	 * exits). Not a thread whose exec took the exited leader's TID: it
+	 * inherits the leader's start time too, but is not exiting.
+	 */
 	t = index ? bpf_map_lookup_elem(&threads, &index) : NULL;
-	if (t && t->start_ns == start_ns)
+	if (t && t->start_ns == start_ns && (task->flags & PF_EXITING))
 		return t;
 	if (bpf_map_pop_elem(&free_slots, &index)) {
-		if (slots_claimed >= MW_MAX_THREADS) {
+		/* a racing claim past the end fails the lookup below */
+		if (slots_claimed >= MW_MAX_THREADS - 1) {
 			count_lost();
 			return NULL;
 		}
@@ -181,7 +188,7 @@ static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
 	}
 	t->start_ns = start_ns;
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
-	/* last: user space skips a slot whose TID is 0 */
+	/* last (x86 keeps stores in order): user space skips a slot whose TID is 0 */
 	t->tid = tid;
 	*slot = index;
 	return t;
@@ -567,12 +574,21 @@ static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slo
 }
 
 SEC("tp/sched/sched_process_exec")
-int tracepoint__sched__sched_process_exec(void *ctx)
+int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
+	__u32 old_tid = *(volatile pid_t *)&ctx->old_pid;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_thread *old;
 	int i;
 
-	if (!is_target(bpf_get_current_pid_tgid()))
+	if (!is_target(id))
 		return 0;
+	/* a thread other than the leader exec'd: it took the PID, its own TID is gone */
+	if (old_tid != (__u32)id) {
+		old = thread_of(old_tid);
+		if (old)
+			old->exited = 1;
+	}
 	/* a launched command's own exec starts it; a later one replaces it */
 	if (!exec_pending) {
 		__sync_fetch_and_add(&execs, 1);
@@ -805,7 +821,8 @@ static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid)
 /* ---- the malloc family: entry uprobes record, one uretprobe accounts ---- */
 
 /* Counts an allocation and enters it in the live table. */
-static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr, __u64 size)
+static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr,
+					   __u64 size)
 {
 	int err;
 
@@ -822,7 +839,8 @@ static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 
 }
 
 /* Credits a freed block to the thread that allocated it. */
-static __always_inline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_tid, __u64 size)
+static __always_inline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_tid,
+					  __u64 size)
 {
 	struct mw_thread *owner = t;
 

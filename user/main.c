@@ -283,8 +283,9 @@ static int read_trace(struct trace *trace, struct mw_model *m)
  * execs.
  */
 static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
-		       struct thread_table *tt, struct mw_model *m, const struct reporter *r, FILE *out, int pidfd, struct trace *trace,
-		       const sigset_t *run_mask, struct follow *f)
+		       struct thread_table *tt, struct mw_model *m, const struct reporter *r,
+		       FILE *out, int pidfd, struct trace *trace, const sigset_t *run_mask,
+		       struct follow *f)
 {
 	double start = now_s(), next = start + o->interval_s;
 	struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN } };

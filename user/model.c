@@ -62,7 +62,7 @@ double mw_rate(__u64 now, __u64 prev, double interval_s)
 	return (double)(now - prev) / interval_s;
 }
 
-/* The counters are the __u64 fields between exited's padding and the in-flight state. */
+/* The counters are the __u64 fields between the record's identity and the in-flight state. */
 #define COUNTERS_BEGIN offsetof(struct mw_thread, alloc_calls)
 #define COUNTERS_END offsetof(struct mw_thread, call)
 

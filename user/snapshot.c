@@ -106,12 +106,13 @@ static void read_resident(const struct memwatch_bpf *skel, struct mw_resident *r
 static int fold_exited(struct thread_table *tt, struct mw_model *m)
 {
 	__u32 *tids = calloc(m->nr_rows ?: 1, sizeof(*tids));
+	int err;
 
 	if (!tids)
 		return -ENOMEM;
-	thread_table_fold(tt, tids, model_fold_exited(m, tids));
+	err = thread_table_fold(tt, tids, model_fold_exited(m, tids));
 	free(tids);
-	return 0;
+	return err;
 }
 
 int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -10,22 +11,37 @@
 #include "thread_table.h"
 #include "memwatch.skel.h"
 
-/* the kernel's largest pid_max: the table's size when /proc does not say */
+/* the kernel's largest pid_max */
 #define PID_MAX_LIMIT	(4 * 1024 * 1024)
+/* the initial PID namespace's inode number, fixed by the kernel (PROC_PID_INIT_INO) */
+#define PID_NS_INIT_INO	0xEFFFFFFCU
 
 /* an array map's values are 8-byte aligned: the records are mapped as a C array */
 _Static_assert(sizeof(struct mw_thread) % 8 == 0, "mw_thread is not an array map's stride");
 
+/*
+ * The programs see the initial PID namespace's TIDs, below its pid_max.
+ * Since Linux 6.14 another namespace has a pid_max of its own: there the
+ * kernel's limit is taken.
+ */
+static long tid_limit(void)
+{
+	struct stat ns;
+	long pid_max;
+	char *text;
+
+	if (stat("/proc/self/ns/pid", &ns) || ns.st_ino != PID_NS_INIT_INO)
+		return PID_MAX_LIMIT;
+	text = read_path("/proc/sys/kernel/pid_max", NULL);
+	pid_max = text ? atol(text) : 0;
+	free(text);
+	return pid_max > 0 && pid_max <= PID_MAX_LIMIT ? pid_max : PID_MAX_LIMIT;
+}
+
 void thread_table_size(struct memwatch_bpf *skel)
 {
-	char *text = read_path("/proc/sys/kernel/pid_max", NULL);
-	long pid_max = text ? atol(text) : 0;
-
-	free(text);
-	if (pid_max <= 0 || pid_max > PID_MAX_LIMIT)
-		pid_max = PID_MAX_LIMIT;
 	/* two TIDs to an element */
-	bpf_map__set_max_entries(skel->maps.thread_slots, (pid_max + 1) / 2);
+	bpf_map__set_max_entries(skel->maps.thread_slots, (tid_limit() + 1) / 2);
 }
 
 static void *map_array(const struct bpf_map *map, size_t *len)
@@ -41,21 +57,38 @@ static void *map_array(const struct bpf_map *map, size_t *len)
 
 int thread_table_open(struct thread_table *tt, struct memwatch_bpf *skel)
 {
+	LIBBPF_OPTS(bpf_map_create_opts, outer);
+	int err = -ENOMEM;
+
 	memset(tt, 0, sizeof(*tt));
+	tt->wait_outer_fd = tt->wait_inner_fd = -1;
 	tt->free_slots_fd = bpf_map__fd(skel->maps.free_slots);
 	tt->slots_claimed = &skel->bss->slots_claimed;
 	tt->nr_tids = 2 * bpf_map__max_entries(skel->maps.thread_slots);
-	tt->records = map_array(skel->maps.threads, &tt->records_len);
-	tt->tid_slots = map_array(skel->maps.thread_slots, &tt->tid_slots_len);
 	tt->seen = calloc(MW_MAX_THREADS, sizeof(*tt->seen));
 	tt->retiring = calloc(MW_MAX_THREADS, sizeof(*tt->retiring));
-	if (!tt->records || !tt->tid_slots || !tt->seen || !tt->retiring) {
-		int err = -errno ?: -ENOMEM;
-
-		thread_table_close(tt);
-		return err;
-	}
+	if (!tt->seen || !tt->retiring)
+		goto fail;
+	tt->records = map_array(skel->maps.threads, &tt->records_len);
+	if (!tt->records)
+		goto fail_errno;
+	tt->tid_slots = map_array(skel->maps.thread_slots, &tt->tid_slots_len);
+	if (!tt->tid_slots)
+		goto fail_errno;
+	tt->wait_inner_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (tt->wait_inner_fd < 0)
+		goto fail_errno;
+	outer.inner_map_fd = tt->wait_inner_fd;
+	tt->wait_outer_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, NULL, 4, 4, 1, &outer);
+	if (tt->wait_outer_fd < 0)
+		goto fail_errno;
 	return 0;
+
+fail_errno:
+	err = -errno;
+fail:
+	thread_table_close(tt);
+	return err;
 }
 
 void thread_table_close(struct thread_table *tt)
@@ -64,30 +97,14 @@ void thread_table_close(struct thread_table *tt)
 		munmap(tt->records, tt->records_len);
 	if (tt->tid_slots)
 		munmap(tt->tid_slots, tt->tid_slots_len);
+	/* 0 in a table never opened, where it is not ours */
+	if (tt->wait_outer_fd > 0)
+		close(tt->wait_outer_fd);
+	if (tt->wait_inner_fd > 0)
+		close(tt->wait_inner_fd);
 	free(tt->seen);
 	free(tt->retiring);
 	memset(tt, 0, sizeof(*tt));
-}
-
-/*
- * The slots folded one update ago: no program reaches them any more. What
- * their blocks released since the fold goes to the orphans; the zeroed
- * slot goes back to the kernel's queue.
- */
-static void recycle_retiring(struct thread_table *tt)
-{
-	size_t i;
-
-	for (i = 0; i < tt->nr_retiring; i++) {
-		const struct table_slot *s = &tt->retiring[i];
-		struct mw_thread *rec = &tt->records[s->index];
-
-		tt->late_released_calls += rec->released_calls - s->released_calls;
-		tt->late_released_bytes += rec->released_bytes - s->released_bytes;
-		memset(rec, 0, sizeof(*rec));
-		bpf_map_update_elem(tt->free_slots_fd, NULL, &s->index, BPF_ANY);
-	}
-	tt->nr_retiring = 0;
 }
 
 static int cmp_slot(const void *a, const void *b)
@@ -129,7 +146,6 @@ int thread_table_read(struct thread_table *tt, struct mw_model *m)
 	size_t i, first;
 	int err = 0;
 
-	recycle_retiring(tt);
 	if (claimed >= MW_MAX_THREADS)
 		claimed = MW_MAX_THREADS - 1;
 	tt->nr_seen = 0;
@@ -157,23 +173,81 @@ int thread_table_read(struct thread_table *tt, struct mw_model *m)
 	return err;
 }
 
-void thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n)
+/* The first of the records read for @tid, or nr_seen: they are sorted by TID. */
+static size_t first_seen(const struct thread_table *tt, __u32 tid)
 {
-	size_t i, j;
+	size_t lo = 0, hi = tt->nr_seen;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (tt->seen[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Returns once every BPF program running now has finished: after a map-in-
+ * map update the kernel waits for an RCU grace period (synchronize_rcu()),
+ * and the programs run under rcu_read_lock().
+ */
+static int wait_for_programs(const struct thread_table *tt)
+{
+	__u32 key = 0;
+
+	/* a table over plain memory (the unit tests) has no programs */
+	if (tt->wait_outer_fd < 0)
+		return 0;
+	if (bpf_map_update_elem(tt->wait_outer_fd, &key, &tt->wait_inner_fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/*
+ * A folded record, which no program reaches any more: what its blocks
+ * released since the read goes to the orphans, the zeroed slot to the
+ * kernel's queue.
+ */
+static void recycle(struct thread_table *tt, const struct table_slot *s)
+{
+	struct mw_thread *rec = &tt->records[s->index];
+
+	tt->late_released_calls += rec->released_calls - s->released_calls;
+	tt->late_released_bytes += rec->released_bytes - s->released_bytes;
+	memset(rec, 0, sizeof(*rec));
+	/* cannot fail: the queue has room for every slot */
+	bpf_map_update_elem(tt->free_slots_fd, NULL, &s->index, BPF_ANY);
+}
+
+int thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n)
+{
+	size_t i, j, nr = 0;
+	int err;
 
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < tt->nr_seen; j++) {
-			struct table_slot *s = &tt->seen[j];
+		for (j = first_seen(tt, tids[i]); j < tt->nr_seen && tt->seen[j].tid == tids[i]; j++) {
+			const struct table_slot *s = &tt->seen[j];
 			__u32 expected = s->index;
 
-			if (s->tid != tids[i] || s->tid >= tt->nr_tids)
+			/* the kernel makes no record for a TID beyond the table */
+			if (s->tid >= tt->nr_tids)
 				continue;
 			/* unless the TID has a newer record already: the kernel may be writing it */
 			__atomic_compare_exchange_n(&tt->tid_slots[s->tid], &expected, 0, false,
 						    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-			tt->retiring[tt->nr_retiring++] = *s;
-			/* once: a TID folded twice in one update is not */
-			s->tid = 0;
+			tt->retiring[nr++] = *s;
 		}
 	}
+	if (!nr)
+		return 0;
+	/* one that found a slot before it was cleared may still add to the record */
+	err = wait_for_programs(tt);
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++)
+		recycle(tt, &tt->retiring[i]);
+	return 0;
 }

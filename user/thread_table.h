@@ -2,8 +2,8 @@
 /*
  * The kernel's thread records, read in place: the threads array and the
  * TID-to-slot array are mapped into memwatch. Folding an exited thread
- * frees its slot for a new thread, one update later, when no BPF program
- * can still be writing to it.
+ * frees its slot for a new thread, once no BPF program can still be
+ * writing to it.
  */
 #ifndef MW_THREAD_TABLE_H
 #define MW_THREAD_TABLE_H
@@ -29,11 +29,11 @@ struct thread_table {
 	__u32 nr_tids;
 	int free_slots_fd;
 	const __u32 *slots_claimed;
-	struct table_slot *seen;	/* the slots in use at the last read */
+	int wait_outer_fd, wait_inner_fd;	/* a map in a map: see wait_for_programs() */
+	struct table_slot *seen;	/* the slots in use at the last read, by TID */
 	size_t nr_seen;
-	struct table_slot *retiring;	/* folded: freed at the next read */
-	size_t nr_retiring;
-	/* what blocks of folded threads released before their slots were cleared */
+	struct table_slot *retiring;	/* scratch of thread_table_fold() */
+	/* what blocks of folded threads released between the read and the fold */
 	__u64 late_released_calls, late_released_bytes;
 };
 
@@ -44,7 +44,10 @@ int thread_table_open(struct thread_table *tt, struct memwatch_bpf *skel);
 void thread_table_close(struct thread_table *tt);
 /* Every thread's counters into the model, a TID's records summed: 0 or -errno. */
 int thread_table_read(struct thread_table *tt, struct mw_model *m);
-/* The records of the @n TIDs the model folded leave the table. */
-void thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n);
+/*
+ * The records of the @n TIDs the model folded at this update leave the
+ * table; their slots go to new threads. 0 or -errno.
+ */
+int thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n);
 
 #endif /* MW_THREAD_TABLE_H */

@@ -103,6 +103,7 @@ def launched_pair(tap, name, cmd_of, waits, options=(), env=None, hold=None):
             run.release()
             runs.append(run.finish())
             runs[-1].ready = ready["process"]
+            runs[-1].ready_threads = ready["threads"]
         finally:
             run.kill()
     return runs
@@ -240,6 +241,11 @@ def check_thread_exec(tap):
         allocator = runs[0].summary["probes"]["allocator"]
         tap.check("libc.so" in allocator, "thread exec: libc probed again", allocator)
         tap.eq(runs[0].summary["probes"]["reattached"], 1, "thread exec: probes placed anew")
+        # the exec'ing thread took the PID and the exited leader's start time: not the leader
+        rows = {t["tid"]: t for t in runs[0].ready_threads}
+        pid = runs[0].ready["pid"]
+        tap.check(pid in rows and not rows[pid]["exited"],
+                  "thread exec: the PID's row is live after the exec", rows.get(pid))
 
 
 def check_static_stripped(tap):

@@ -2,8 +2,8 @@
 /*
  * The thread table's user side on plain memory in place of the mapped BPF
  * arrays: records of a reused TID summed into one row, folding clears only
- * the TID's current slot, and a folded record is zeroed one read later with
- * what its blocks released meanwhile counted as orphans.
+ * the TID's current slot and zeroes the records, with what their blocks
+ * released since the read counted as orphans.
  */
 #include <stdlib.h>
 #include "model.h"
@@ -23,6 +23,7 @@ static void table_init(struct thread_table *tt)
 	tt->tid_slots = tid_slots;
 	tt->nr_tids = NR_TIDS;
 	tt->free_slots_fd = -1;		/* no queue: recycling's push fails quietly */
+	tt->wait_outer_fd = tt->wait_inner_fd = -1;	/* no programs to wait for */
 	tt->slots_claimed = &claimed;
 	tt->seen = calloc(MW_MAX_THREADS, sizeof(*tt->seen));
 	tt->retiring = calloc(MW_MAX_THREADS, sizeof(*tt->retiring));
@@ -74,22 +75,19 @@ static void test_read_and_fold(void)
 	/* the TID's threads all exited and were folded */
 	records[2].exited = 1;
 	ASSERT_OK(thread_table_read(&tt, &m), "read again");
-	thread_table_fold(&tt, &folded, 1);
-	ASSERT_EQ(tid_slots[100], 0, "fold: the TID no longer has a slot");
-	ASSERT_EQ(tid_slots[200], 4, "fold: another TID's slot stays");
-	ASSERT_EQ(tt.nr_retiring, 2, "fold: both records retire");
-	ASSERT_EQ(records[2].alloc_calls, 7, "fold: a record stays until the next read");
-
-	/* a free of a folded thread's block, by a program that found its slot before the fold */
+	/* a free of a folded thread's block, between the read and the fold */
 	records[1].released_calls += 3;
 	records[1].released_bytes += 192;
-	ASSERT_OK(thread_table_read(&tt, &m), "read after the fold");
-	ASSERT_EQ(tt.late_released_calls, 3, "recycle: late releases become orphans");
-	ASSERT_EQ(tt.late_released_bytes, 192, "recycle: and their bytes");
+	ASSERT_OK(thread_table_fold(&tt, &folded, 1), "fold");
+	ASSERT_EQ(tid_slots[100], 0, "fold: the TID no longer has a slot");
+	ASSERT_EQ(tid_slots[200], 4, "fold: another TID's slot stays");
+	ASSERT_EQ(tt.late_released_calls, 3, "fold: late releases become orphans");
+	ASSERT_EQ(tt.late_released_bytes, 192, "fold: and their bytes");
 	ASSERT_EQ(records[1].tid + records[2].tid + records[2].alloc_calls, 0,
-		  "recycle: the folded records are zeroed");
-	ASSERT_EQ(tt.nr_seen, 1, "recycle: only the other TID's record is read");
-	ASSERT_EQ(tt.nr_retiring, 0, "recycle: nothing left to retire");
+		  "fold: the folded records are zeroed");
+	ASSERT_EQ(records[4].alloc_calls, 1, "fold: another TID's record stays");
+	ASSERT_OK(thread_table_read(&tt, &m), "read after the fold");
+	ASSERT_EQ(tt.nr_seen, 1, "fold: only the other TID's record is read");
 	model_free(&m);
 	free(tt.seen);
 	free(tt.retiring);
@@ -111,10 +109,10 @@ static void test_fold_keeps_a_newer_slot(void)
 	ASSERT_OK(thread_table_read(&tt, &m), "newer: read");
 	/* between the read and the fold, the TID went to a new thread in slot 6 */
 	add_record(6, tid, 50, "born", 0);
-	thread_table_fold(&tt, &tid, 1);
+	ASSERT_OK(thread_table_fold(&tt, &tid, 1), "newer: fold");
 	ASSERT_EQ(tid_slots[tid], 6, "newer: the new thread keeps its slot");
-	ASSERT_EQ(tt.nr_retiring, 1, "newer: only the folded record retires");
-	ASSERT_EQ(tt.retiring[0].index, 5, "newer: the one read");
+	ASSERT_EQ(records[5].tid, 0, "newer: the folded record is zeroed");
+	ASSERT_EQ(records[6].tid, tid, "newer: the new one is not");
 	model_free(&m);
 	free(tt.seen);
 	free(tt.retiring);
