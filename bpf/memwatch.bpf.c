@@ -141,17 +141,21 @@ static __always_inline __u32 *tid_slot(__u32 tid)
 	return pair ? &pair->slot[tid & 1] : NULL;
 }
 
+/* The record in *@slot, NULL for none. */
+static __always_inline struct mw_thread *slot_record(const __u32 *slot)
+{
+	/* a copy: user space may clear the slot meanwhile */
+	__u32 index = *slot;
+
+	return index ? bpf_map_lookup_elem(&threads, &index) : NULL;
+}
+
 /* @tid's record, live or exited, NULL if it has none. */
 static __always_inline struct mw_thread *thread_of(__u32 tid)
 {
 	__u32 *slot = tid_slot(tid);
-	__u32 index;
 
-	if (!slot)
-		return NULL;
-	/* a copy: user space may clear the slot meanwhile */
-	index = *slot;
-	return index ? bpf_map_lookup_elem(&threads, &index) : NULL;
+	return slot ? slot_record(slot) : NULL;
 }
 
 /*
@@ -161,16 +165,15 @@ static __always_inline struct mw_thread *thread_of(__u32 tid)
 static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct mw_thread *t = slot_record(slot);
 	__u64 start_ns = task->start_time;
-	struct mw_thread *t;
-	__u32 index = *slot;
+	__u32 index;
 
 	/*
 	 * The thread itself, past its exit event (a futex word written as it
 	 * exits). Not a thread whose exec took the exited leader's TID: it
 	 * inherits the leader's start time too, but is not exiting.
 	 */
-	t = index ? bpf_map_lookup_elem(&threads, &index) : NULL;
 	if (t && t->start_ns == start_ns && (task->flags & PF_EXITING))
 		return t;
 	if (bpf_map_pop_elem(&free_slots, &index)) {
@@ -202,14 +205,12 @@ static __always_inline struct mw_thread *thread_get(__u32 tid)
 {
 	__u32 *slot = tid_slot(tid);
 	struct mw_thread *t;
-	__u32 index;
 
 	if (!slot) {
 		count_lost();
 		return NULL;
 	}
-	index = *slot;
-	t = index ? bpf_map_lookup_elem(&threads, &index) : NULL;
+	t = slot_record(slot);
 	/* an exited thread's record: its TID went to a new thread */
 	if (t && !t->exited)
 		return t;
@@ -998,7 +999,7 @@ int BPF_KRETPROBE(alloc_return, void *ret)
 
 	if (!is_target(id))
 		return 0;
-	t = thread_get(tid);
+	t = thread_of(tid);
 	if (!t || !t->call.depth) {
 		/* entered before we attached */
 		return 0;

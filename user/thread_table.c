@@ -123,19 +123,26 @@ static int cmp_slot(const void *a, const void *b)
  */
 static int set_thread(struct thread_table *tt, struct mw_model *m, size_t first, size_t end)
 {
-	struct mw_thread sum = tt->records[tt->seen[first].index];
-	__u64 newest = sum.start_ns;
+	struct mw_thread sum, rec;
 	size_t i;
 
-	for (i = first + 1; i < end; i++) {
-		const struct mw_thread *rec = &tt->records[tt->seen[i].index];
+	for (i = first; i < end; i++) {
+		struct table_slot *s = &tt->seen[i];
 
-		mw_thread_add(&sum, rec);
-		if (rec->start_ns < newest)
+		/* one copy: what a fold takes from the row is what the slot is compared with */
+		rec = tt->records[s->index];
+		s->released_calls = rec.released_calls;
+		s->released_bytes = rec.released_bytes;
+		if (i == first) {
+			sum = rec;
 			continue;
-		newest = rec->start_ns;
-		memcpy(sum.comm, rec->comm, sizeof(sum.comm));
-		sum.exited = rec->exited;
+		}
+		mw_thread_add(&sum, &rec);
+		if (rec.start_ns < sum.start_ns)
+			continue;
+		sum.start_ns = rec.start_ns;
+		memcpy(sum.comm, rec.comm, sizeof(sum.comm));
+		sum.exited = rec.exited;
 	}
 	return model_set_thread(m, tt->seen[first].tid, &sum);
 }
@@ -158,8 +165,6 @@ int thread_table_read(struct thread_table *tt, struct mw_model *m)
 		if (!s->tid)
 			continue;
 		s->index = index;
-		s->released_calls = rec->released_calls;
-		s->released_bytes = rec->released_bytes;
 		tt->nr_seen++;
 	}
 	qsort(tt->seen, tt->nr_seen, sizeof(*tt->seen), cmp_slot);
