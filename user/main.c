@@ -503,8 +503,8 @@ int main(int argc, char **argv)
 	}
 	follow.quiet = reporter == &report_tui;
 
-	ret = report_loop(&opts, skel, &threads, &model, reporter, out, pidfd, opts.trace ? &trace : NULL,
-			  &run_mask, opts.no_malloc ? NULL : &follow);
+	ret = report_loop(&opts, skel, &threads, &model, reporter, out, pidfd,
+			  opts.trace ? &trace : NULL, &run_mask, opts.no_malloc ? NULL : &follow);
 	/* nothing of ours stays in the target while it goes on */
 	follow_stop(&follow);
 	probes_detach(&probes);
