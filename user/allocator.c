@@ -12,6 +12,7 @@
 #include "elf_file.h"
 #include "fileio.h"
 #include "go_binary.h"
+#include "signals.h"
 
 const char *const allocator_functions[MW_FUNC_NR] = {
 	[MW_FUNC_MALLOC] = "malloc",
@@ -341,6 +342,7 @@ static char *loader_listing(const char *path)
 	if (pid < 0)
 		goto cleanup;
 	if (pid == 0) {
+		signals_restore_for_exec();
 		devnull = open("/dev/null", O_RDWR);
 		dup2(devnull, STDIN_FILENO);
 		dup2(devnull, STDERR_FILENO);

@@ -14,8 +14,10 @@ enum mw_exit {
 	MW_EXIT_PERMISSION = 4,		/* not root / missing capabilities */
 	MW_EXIT_UNSUPPORTED = 5,	/* kernel without BTF or tracepoints */
 	MW_EXIT_BPF = 6,		/* BPF load or attach failed */
+	MW_EXIT_PTRACED = 7,		/* a debugger traces the target: no uprobes placed */
 	MW_EXIT_CMD_NOT_EXEC = 126,	/* CMD found but not executable */
-	MW_EXIT_CMD_NOT_FOUND = 127,	/* CMD not found */
+	MW_EXIT_CMD_NOT_FOUND = 127,	/* CMD not found, or empty */
+	MW_EXIT_OUTPUT_CLOSED = 141,	/* the reader of the output went away: as if by SIGPIPE */
 };
 
 #endif /* MW_EXITCODES_H */

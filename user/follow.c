@@ -317,6 +317,15 @@ void follow_exec(struct follow *f, struct mw_target_info *info, bool force)
 	free(next);
 }
 
+int follow_settle(struct follow *f, struct mw_target_info *info, bool probe_malloc)
+{
+	if (process_gone(info->pid))
+		return -ESRCH;
+	if (probe_malloc)
+		follow_exec(f, info, true);
+	return 0;
+}
+
 void follow_stop(struct follow *f)
 {
 	/* never started: nothing attached, and no task watch opened */

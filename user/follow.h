@@ -65,6 +65,13 @@ int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_i
  * line on stderr says so. When nothing happened it reads only the exec count.
  */
 void follow_exec(struct follow *f, struct mw_target_info *info, bool force);
+/*
+ * -p, once attached: the target may have exited or exec'd meanwhile. An exec
+ * before the tracepoints were in was not counted, so its image is looked at
+ * once more (unless @probe_malloc is false: --no-malloc), now that any later
+ * exec will be. 0, or -ESRCH when it exited.
+ */
+int follow_settle(struct follow *f, struct mw_target_info *info, bool probe_malloc);
 void follow_stop(struct follow *f);
 
 #endif /* MW_FOLLOW_H */

@@ -25,6 +25,7 @@
 #include "model.h"
 #include "options.h"
 #include "privileges.h"
+#include "signals.h"
 #include "probes.h"
 #include "report.h"
 #include "snapshot.h"
@@ -34,7 +35,6 @@
 #include "tui.h"
 #include "memwatch.skel.h"
 
-static volatile sig_atomic_t exiting_signal;
 /* once known: libbpf's warnings about it, after it exited, say nothing more than we do */
 static pid_t target_pid;
 
@@ -47,27 +47,50 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
-static void on_signal(int sig)
+/* Where the reports go. */
+struct output {
+	FILE *f;
+	const char *name;	/* for messages: -o FILE, or "standard output" */
+};
+
+/*
+ * Pushes what was written out and checks that all of it arrived: 0, or
+ * memwatch's exit status after a failed write (reported, but for a reader
+ * that went away, which ends memwatch as SIGPIPE would).
+ */
+static int output_flush(const struct output *o)
 {
-	exiting_signal = sig;
+	int err = 0;
+
+	if (fflush(o->f) == EOF)
+		err = errno;
+	else if (ferror(o->f))
+		err = errno ?: EIO;
+	if (!err)
+		return 0;
+	if (err == EPIPE)
+		return MW_EXIT_OUTPUT_CLOSED;
+	elog("cannot write %s: %s", o->name, strerror(err));
+	return MW_EXIT_ERROR;
 }
 
-/* SIGINT and SIGTERM end the report loop; a second Ctrl-C kills at once. */
-static void setup_signals(sigset_t *run_mask)
-{
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
-	sigset_t blocked;
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* delivered only inside ppoll(), so no wakeup is lost */
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGINT);
-	sigaddset(&blocked, SIGTERM);
-	sigprocmask(SIG_BLOCK, &blocked, run_mask);
-	sigdelset(run_mask, SIGINT);
-	sigdelset(run_mask, SIGTERM);
-}
+/* Everything a watch holds, from the options to the cleanup. */
+struct app {
+	struct mw_options opts;
+	struct memwatch_bpf *skel;
+	struct thread_table threads;
+	struct probes probes;
+	struct trace trace;
+	struct follow follow;
+	struct allocator alloc;
+	struct launch launch;
+	struct mw_model model;
+	const struct reporter *reporter;
+	struct output out;
+	int pidfd;
+	sigset_t run_mask;		/* the mask under which ppoll() takes SIGINT and SIGTERM */
+	bool quit;			/* the view's q ended the watch */
+};
 
 static double now_s(void)
 {
@@ -101,9 +124,28 @@ static int check_kernel(void)
 	return 0;
 }
 
+/*
+ * A target under a debugger: one line names it. Uprobes are refused when the
+ * debugger may write breakpoints (tracer.h says why), unless forced.
+ */
+static bool refuse_ptraced(const struct mw_options *o, const struct mw_target_info *info,
+			   pid_t tracer_pid, struct tracer *t)
+{
+	tracer_describe(tracer_pid, t);
+	if (!t->writes_code || o->force_ptraced) {
+		elog("process %d (%s) is traced by pid %d (%s)%s", info->pid, info->comm, t->pid,
+		     t->exe, t->writes_code ? ": uprobes placed as --force-ptraced asks" : "");
+		return false;
+	}
+	elog("process %d (%s) is traced by pid %d (%s), a debugger that may write breakpoints "
+	     "where memwatch's uprobes are: not probing it (--no-malloc traces its syscalls only, "
+	     "--force-ptraced probes anyway)", info->pid, info->comm, t->pid, t->exe);
+	return true;
+}
+
 /* -p: the process of a PID or TID, and the allocator it really uses. */
 static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
-		       struct allocator *a)
+		       struct allocator *a, struct tracer *tracer)
 {
 	struct proc_status st;
 	int err;
@@ -131,6 +173,8 @@ static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
 	snprintf(info->comm, sizeof(info->comm), "%s", st.name);
 	if (o->no_malloc)
 		return 0;
+	if (st.tracer_pid && refuse_ptraced(o, info, st.tracer_pid, tracer))
+		return MW_EXIT_PTRACED;
 	err = allocator_of_target(info->pid, o->libc, a);
 	if (err == -ESRCH) {
 		elog("process %d exited during attach", info->pid);
@@ -147,6 +191,10 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 	char path[PATH_MAX];
 	int err;
 
+	if (!o->cmd[0][0]) {
+		elog("empty command");
+		return MW_EXIT_CMD_NOT_FOUND;
+	}
 	err = command_resolve(o->cmd[0], path, sizeof(path));
 	if (err) {
 		elog("%s: %s", o->cmd[0], err == -EACCES ? "permission denied" : "command not found");
@@ -259,14 +307,45 @@ static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struc
 }
 
 /* Prints the trace records waiting; the model counts them for the summary. */
-static int read_trace(struct trace *trace, struct mw_model *m)
+static int read_trace(struct app *app)
 {
-	int err = trace_read(trace);
+	int err = trace_read(&app->trace);
 
-	m->trace_records = trace->records;
-	if (err)
+	app->model.trace_records = app->trace.records;
+	if (err) {
 		elog("cannot read the trace ring buffer: %s", strerror(-err));
-	return err ? MW_EXIT_ERROR : 0;
+		return MW_EXIT_ERROR;
+	}
+	return output_flush(&app->out);
+}
+
+/*
+ * A debugger that attached after memwatch: its breakpoints may meet the
+ * uprobes from now on. Said once per tracer, and kept for the summary.
+ */
+static void check_tracer(struct app *app)
+{
+	struct mw_model *m = &app->model;
+	pid_t pid = m->status.tracer_pid;
+
+	if (!pid || pid == m->tracer.pid || !m->info.malloc_probed)
+		return;
+	tracer_describe(pid, &m->tracer);
+	if (app->reporter != &report_tui && m->tracer.writes_code)
+		elog("warning: pid %d (%s) began to trace process %d; breakpoints it writes may meet "
+		     "memwatch's uprobes", pid, m->tracer.exe, m->info.pid);
+}
+
+static int take_snapshot(struct app *app, double start)
+{
+	int err = snapshot_take(app->skel, &app->threads, &app->model, now_s() - start);
+
+	if (err) {
+		elog("cannot read the counters: %s", strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	check_tracer(app);
+	return 0;
 }
 
 /*
@@ -277,18 +356,20 @@ static int read_trace(struct trace *trace, struct mw_model *m)
 #define EXEC_POLL_S 0.05
 
 /*
- * Reports every interval until the target exits, a signal, --count, or the
- * view's q; with --trace (@trace not NULL) prints its records as they come
- * instead of the interval reports. With @f, moves the uprobes when the target
- * execs.
+ * Reports every interval until the target exits, --count, the view's q, or,
+ * watching a process (-p), a signal: a launched command is watched until it
+ * ends, as the signal reached it too. With --trace prints its records as they
+ * come instead of the interval reports; when following execs, moves the
+ * uprobes. 0 or memwatch's exit status.
  */
-static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
-		       struct thread_table *tt, struct mw_model *m, const struct reporter *r,
-		       FILE *out, int pidfd, struct trace *trace, const sigset_t *run_mask,
-		       struct follow *f)
+static int report_loop(struct app *app)
 {
+	const struct mw_options *o = &app->opts;
+	const struct reporter *r = app->reporter;
+	struct follow *f = o->no_malloc ? NULL : &app->follow;
+	struct mw_model *m = &app->model;
 	double start = now_s(), next = start + o->interval_s;
-	struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN } };
+	struct pollfd pfd[2] = { { .fd = app->pidfd, .events = POLLIN } };
 	enum report_input state = REPORT_RUN;
 	nfds_t nfds = 1;
 	long reports = 0;
@@ -297,10 +378,10 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
 	/* an interactive view also wakes the loop with its keys, a trace with its records */
 	if (r->input)
 		pfd[nfds++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
-	else if (trace)
-		pfd[nfds++] = (struct pollfd){ .fd = trace_fd(trace), .events = POLLIN };
+	else if (o->trace)
+		pfd[nfds++] = (struct pollfd){ .fd = trace_fd(&app->trace), .events = POLLIN };
 
-	while (!exiting_signal) {
+	while (!(signals_exiting() && !o->cmd)) {
 		double wait = next - now_s();
 		struct timespec timeout = { 0 };
 
@@ -310,7 +391,7 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
 			timeout.tv_sec = (time_t)wait;
 			timeout.tv_nsec = (long)((wait - timeout.tv_sec) * 1e9);
 		}
-		err = ppoll(pfd, nfds, &timeout, run_mask);
+		err = ppoll(pfd, nfds, &timeout, &app->run_mask);
 		if (err < 0 && errno != EINTR) {
 			elog("poll: %s", strerror(errno));
 			return MW_EXIT_ERROR;
@@ -319,8 +400,8 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
 			m->target_exited = true;
 			break;
 		}
-		if (trace) {
-			err = read_trace(trace, m);
+		if (o->trace) {
+			err = read_trace(app);
 			if (err)
 				return err;
 		}
@@ -329,54 +410,35 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
 			state = r->input(m);
-			if (state == REPORT_QUIT)
+			if (state == REPORT_QUIT) {
+				app->quit = true;
 				break;
+			}
 		}
 		if (now_s() < next)
 			continue;
 		next += o->interval_s;
 		if (state == REPORT_PAUSE)
 			continue;
-		err = snapshot_take(skel, tt, m, now_s() - start);
-		if (err) {
-			elog("cannot read the counters: %s", strerror(-err));
-			return MW_EXIT_ERROR;
+		err = take_snapshot(app, start);
+		if (err)
+			return err;
+		if (!o->trace) {
+			r->interval(app->out.f, m);
+			err = output_flush(&app->out);
+			if (err)
+				return err;
 		}
-		if (!trace)
-			r->interval(out, m);
 		if (o->count && ++reports >= o->count)
 			break;
 	}
 	/* what the target did until it exited is in the buffer still */
-	if (trace) {
-		err = read_trace(trace, m);
+	if (o->trace) {
+		err = read_trace(app);
 		if (err)
 			return err;
 	}
-	err = snapshot_take(skel, tt, m, now_s() - start);
-	if (err) {
-		elog("cannot read the counters: %s", strerror(-err));
-		return MW_EXIT_ERROR;
-	}
-	return 0;
-}
-
-/*
- * -p: the target may have exited or exec'd while we attached. An exec before
- * the tracepoints were in was not counted, so its image is looked at once
- * more, now that any later exec will be.
- */
-static int attach_settle(const struct mw_options *o, struct mw_model *m, struct follow *f)
-{
-	if (o->cmd)
-		return 0;
-	if (process_gone(m->info.pid)) {
-		elog("process %d exited during attach", m->info.pid);
-		return MW_EXIT_NO_PROCESS;
-	}
-	if (!o->no_malloc)
-		follow_exec(f, &m->info, true);
-	return 0;
+	return take_snapshot(app, start);
 }
 
 /* The live view takes a terminal that nothing else was asked to write to. */
@@ -394,147 +456,217 @@ static int child_exit_code(int status)
 	return WEXITSTATUS(status);
 }
 
-int main(int argc, char **argv)
+/*
+ * A launched command goes on after the watch ended early (q, --count): it
+ * stays memwatch's child, and memwatch exits with its status once it ends.
+ * Signals meanwhile are passed on to it as during the watch.
+ */
+static int wait_command(struct app *app)
 {
-	struct launch launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 };
-	const struct reporter *reporter;
-	struct memwatch_bpf *skel = NULL;
-	struct thread_table threads = { 0 };
-	struct probes probes = { 0 };
-	struct trace trace = { 0 };
-	struct follow follow = { 0 };
-	struct allocator alloc = { 0 };
-	struct mw_options opts;
-	struct mw_model model;
-	bool uprobe_multi;
-	sigset_t run_mask;
-	FILE *out = stdout;
-	int pidfd = -1, err, ret;
+	struct pollfd pfd = { .fd = app->pidfd, .events = POLLIN };
+	int status;
 
-	ret = options_parse(argc, argv, &opts);
-	if (ret)
-		return ret;
-	mw_verbose = opts.verbose;
-	libbpf_set_print(libbpf_print);
-	reporter = opts.json ? &report_json : &report_text;
-	model_init(&model);
-	model.info.allocator_origin = "";
-
-	ret = privileges_check(&opts, &uprobe_multi);
-	if (!ret)
-		ret = check_kernel();
-	if (ret)
-		return ret;
-	if (opts.output) {
-		out = fopen(opts.output, "w");
-		if (!out) {
-			elog("cannot write %s: %s", opts.output, strerror(errno));
+	elog("detached; waiting for %s (pid %d) to exit; Ctrl-C interrupts it", app->model.info.comm,
+	     app->launch.pid);
+	while (ppoll(&pfd, 1, NULL, &app->run_mask) <= 0) {
+		if (errno != EINTR) {
+			elog("poll: %s", strerror(errno));
 			return MW_EXIT_ERROR;
 		}
 	}
-	setvbuf(out, NULL, _IOLBF, 0);
-	setup_signals(&run_mask);
+	if (waitpid(app->launch.pid, &status, 0) != app->launch.pid) {
+		elog("waiting for pid %d: %s", app->launch.pid, strerror(errno));
+		return MW_EXIT_ERROR;
+	}
+	app->launch.pid = -1;
+	return child_exit_code(status);
+}
 
-	if (opts.cmd)
-		ret = prepare_command(&opts, &model.info, &alloc, &launch);
-	else
-		ret = prepare_pid(&opts, &model.info, &alloc);
-	if (ret)
-		goto cleanup;
-	target_pid = model.info.pid;
-	allocator_describe(&model.info, &alloc, opts.no_malloc);
+/* Opens what the reports are written to: stdout, or -o FILE. */
+static int output_open(struct app *app)
+{
+	app->out = (struct output){ .f = stdout, .name = "standard output" };
+	if (app->opts.output) {
+		app->out.f = fopen(app->opts.output, "w");
+		app->out.name = app->opts.output;
+		if (!app->out.f) {
+			elog("cannot write %s: %s", app->opts.output, strerror(errno));
+			return MW_EXIT_ERROR;
+		}
+	}
+	/* whole reports, each flushed and checked by output_flush() */
+	setvbuf(app->out.f, NULL, _IOFBF, 0);
+	return 0;
+}
 
-	ret = load_bpf(&opts, model.info.pid, uprobe_multi, &skel);
+/* Options to a target found, its allocator and a held launch; 0 or an exit status. */
+static int prepare(struct app *app)
+{
+	bool uprobe_multi;
+	int ret;
+
+	ret = privileges_check(&app->opts, &uprobe_multi);
+	if (!ret)
+		ret = check_kernel();
+	if (!ret)
+		ret = output_open(app);
+	if (!ret && app->opts.cmd)
+		ret = prepare_command(&app->opts, &app->model.info, &app->alloc, &app->launch);
+	else if (!ret)
+		ret = prepare_pid(&app->opts, &app->model.info, &app->alloc, &app->model.tracer);
 	if (ret)
-		goto cleanup;
-	err = thread_table_open(&threads, skel);
+		return ret;
+	target_pid = app->model.info.pid;
+	allocator_describe(&app->model.info, &app->alloc, app->opts.no_malloc);
+	return load_bpf(&app->opts, app->model.info.pid, uprobe_multi, &app->skel);
+}
+
+/* From the loaded BPF object to probes in place and a launched command running. */
+static int attach(struct app *app)
+{
+	struct mw_model *m = &app->model;
+	int err, ret;
+
+	err = thread_table_open(&app->threads, app->skel);
 	if (err) {
 		elog("cannot map the thread table: %s", strerror(-err));
-		ret = MW_EXIT_BPF;
-		goto cleanup;
+		return MW_EXIT_BPF;
 	}
-	ret = attach_all(skel, &model, &alloc, opts.libc, &follow, &probes);
-	model.info.tracepoints = probes.tracepoints;
+	ret = attach_all(app->skel, m, &app->alloc, app->opts.libc, &app->follow, &app->probes);
+	m->info.tracepoints = app->probes.tracepoints;
 	if (ret)
-		goto cleanup;
-	if (opts.trace) {
+		return ret;
+	if (app->opts.trace) {
 		/* before a launched command runs: time 0 precedes its first call */
-		err = trace_open(&trace, bpf_map__fd(skel->maps.trace_events), out, opts.json);
+		err = trace_open(&app->trace, bpf_map__fd(app->skel->maps.trace_events), app->out.f,
+				 app->opts.json);
 		if (err) {
 			elog("cannot read the trace ring buffer: %s", strerror(-err));
-			ret = MW_EXIT_BPF;
-			goto cleanup;
+			return MW_EXIT_BPF;
 		}
-		model.info.traced = true;
+		m->info.traced = true;
 	}
-
 	/* the pidfd refers to the child from before its exec on: no PID reuse race */
-	pidfd = syscall(SYS_pidfd_open, model.info.pid, 0);
-	if (pidfd < 0) {
-		ret = errno == ESRCH ? MW_EXIT_NO_PROCESS : MW_EXIT_ERROR;
-		if (errno == ESRCH)
-			elog("process %d exited during attach", model.info.pid);
-		else
-			elog("process %d: %s", model.info.pid, strerror(errno));
-		goto cleanup;
+	app->pidfd = syscall(SYS_pidfd_open, m->info.pid, 0);
+	if (app->pidfd < 0) {
+		if (errno == ESRCH) {
+			elog("process %d exited during attach", m->info.pid);
+			return MW_EXIT_NO_PROCESS;
+		}
+		elog("process %d: %s", m->info.pid, strerror(errno));
+		return MW_EXIT_ERROR;
 	}
-	ret = attach_settle(&opts, &model, &follow);
-	if (ret)
-		goto cleanup;
-	if (opts.cmd) {
-		err = launch_release(&launch);
+	if (!app->opts.cmd &&
+	    follow_settle(&app->follow, &m->info, !app->opts.no_malloc) == -ESRCH) {
+		elog("process %d exited during attach", m->info.pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	/* from here on a signal ends the watch instead of memwatch, and reaches the command */
+	signals_watch(app->opts.cmd ? app->launch.pid : 0, &app->run_mask);
+	if (app->opts.cmd) {
+		/* a signal while it was held: it never starts */
+		err = signals_pending();
 		if (err) {
-			elog("%s: %s", opts.cmd[0], strerror(-err));
-			ret = err == -ENOENT ? MW_EXIT_CMD_NOT_FOUND : MW_EXIT_CMD_NOT_EXEC;
-			launch.pid = -1;
-			goto cleanup;
+			elog("%s before the watch began; %s never started",
+			     err == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)",
+			     app->opts.cmd[0]);
+			return 128 + err;
+		}
+		err = launch_release(&app->launch);
+		if (err) {
+			elog("%s: %s", app->opts.cmd[0], strerror(-err));
+			app->launch.pid = -1;
+			return err == -ENOENT ? MW_EXIT_CMD_NOT_FOUND : MW_EXIT_CMD_NOT_EXEC;
 		}
 	}
-	allocator_note(&model.info, &follow.alloc, opts.no_malloc);
+	return 0;
+}
+
+/* Watches until the end, detaches, then the summary; memwatch's exit status. */
+static int watch(struct app *app)
+{
+	struct mw_model *m = &app->model;
+	int err;
+
+	allocator_note(&m->info, &app->follow.alloc, app->opts.no_malloc);
 	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
-		"Ctrl-C to end.\n", model.info.pid, model.info.comm, model.info.tracepoints,
-		model.info.uprobes + model.info.uretprobes, model.info.allocator);
-	if (use_tui(&opts)) {
-		if (!tui_init(&model))
-			reporter = &report_tui;
+		"Ctrl-C to end.\n", m->info.pid, m->info.comm, m->info.tracepoints,
+		m->info.uprobes + m->info.uretprobes, m->info.allocator);
+	if (use_tui(&app->opts)) {
+		if (!tui_init(m))
+			app->reporter = &report_tui;
 		else
 			elog("cannot open the live view on this terminal (TERM=%s): text reports",
 			     getenv("TERM") ?: "");
 	}
-	follow.quiet = reporter == &report_tui;
+	app->follow.quiet = app->reporter == &report_tui;
 
-	ret = report_loop(&opts, skel, &threads, &model, reporter, out, pidfd,
-			  opts.trace ? &trace : NULL, &run_mask, opts.no_malloc ? NULL : &follow);
+	err = report_loop(app);
 	/* nothing of ours stays in the target while it goes on */
-	follow_stop(&follow);
-	probes_detach(&probes);
-	if (opts.cmd) {
-		/* after --count the command runs on to its end; after a signal it is left alone */
-		int flags = exiting_signal && !model.target_exited ? WNOHANG : 0;
-
-		if (waitpid(launch.pid, &model.exit_status, flags) == launch.pid) {
-			model.target_exited = true;
-			ret = ret ?: child_exit_code(model.exit_status);
-		} else {
-			ret = ret ?: 128 + exiting_signal;
-		}
-		launch.pid = -1;
+	follow_stop(&app->follow);
+	probes_detach(&app->probes);
+	if (app->opts.cmd && m->target_exited) {
+		/* the pidfd polled readable: a zombie, reaped at once */
+		waitpid(app->launch.pid, &m->exit_status, 0);
+		app->launch.pid = -1;
 	}
-	reporter->summary(out, &model);
-
-cleanup:
+	/* no summary where the reports could not go */
+	if (!err) {
+		app->reporter->summary(app->out.f, m);
+		err = output_flush(&app->out);
+	}
 	tui_done();
-	if (launch.pid > 0)
-		launch_abort(&launch);
-	if (pidfd >= 0)
-		close(pidfd);
-	follow_stop(&follow);
-	probes_detach(&probes);
-	trace_close(&trace);
-	thread_table_close(&threads);
-	memwatch_bpf__destroy(skel);
-	model_free(&model);
-	if (out != stdout)
-		fclose(out);
+	if (err) {
+		if (app->launch.pid > 0)
+			elog("detached; %s (pid %d) keeps running", m->info.comm, app->launch.pid);
+		app->launch.pid = -1;
+		return err;
+	}
+	if (app->launch.pid > 0)
+		return wait_command(app);
+	return app->opts.cmd ? child_exit_code(m->exit_status) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app = {
+		.launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 },
+		.reporter = &report_text,
+		.pidfd = -1,
+	};
+	int ret;
+
+	ret = options_parse(argc, argv, &app.opts);
+	if (ret)
+		return ret;
+	signals_init();
+	mw_verbose = app.opts.verbose;
+	libbpf_set_print(libbpf_print);
+	if (app.opts.json)
+		app.reporter = &report_json;
+	model_init(&app.model);
+	app.model.info.allocator_origin = "";
+
+	ret = prepare(&app);
+	if (!ret)
+		ret = attach(&app);
+	if (!ret)
+		ret = watch(&app);
+
+	tui_done();
+	if (app.launch.pid > 0)
+		launch_abort(&app.launch);
+	if (app.pidfd >= 0)
+		close(app.pidfd);
+	follow_stop(&app.follow);
+	probes_detach(&app.probes);
+	trace_close(&app.trace);
+	thread_table_close(&app.threads);
+	memwatch_bpf__destroy(app.skel);
+	model_free(&app.model);
+	if (app.out.f && app.out.f != stdout && fclose(app.out.f) && !ret) {
+		elog("cannot write %s: %s", app.out.name, strerror(errno));
+		ret = MW_EXIT_ERROR;
+	}
 	return ret;
 }

@@ -14,6 +14,7 @@
 #include "memwatch.h"
 #include "procmaps.h"
 #include "target.h"
+#include "tracer.h"
 
 struct mw_row {
 	__u32 tid;
@@ -88,6 +89,7 @@ struct mw_model {
 	double interval_s;		/* since the previous update */
 	bool target_exited;
 	int exit_status;		/* launched target: its wait status */
+	struct tracer tracer;		/* the last debugger or tracer seen on the target */
 };
 
 /* exited rows kept apart; older ones fold into the TID 0 row */

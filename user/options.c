@@ -38,6 +38,7 @@ enum {
 	OPT_LIBC,
 	OPT_NO_TUI,
 	OPT_TRACE,
+	OPT_FORCE_PTRACED,
 };
 
 static const struct argp_option options[] = {
@@ -54,6 +55,8 @@ static const struct argp_option options[] = {
 	  "Print each traced syscall with its RSS effect instead of the reports", 0 },
 	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
 	{ "libc", OPT_LIBC, "PATH", 0, "Probe the malloc family in PATH instead of the one found", 0 },
+	{ "force-ptraced", OPT_FORCE_PTRACED, NULL, 0,
+	  "Place uprobes even in a process a debugger traces (it may then die of SIGTRAP)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
 	{},
 };
@@ -112,6 +115,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_LIBC:
 		o->libc = arg;
+		break;
+	case OPT_FORCE_PTRACED:
+		o->force_ptraced = true;
 		break;
 	case 'v':
 		o->verbose = true;

@@ -19,6 +19,7 @@ struct mw_options {
 	bool trace;			/* a line per syscall instead of interval reports */
 	const char *output;
 	const char *libc;
+	bool force_ptraced;		/* uprobes even under a debugger */
 	bool verbose;
 };
 

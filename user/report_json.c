@@ -154,6 +154,11 @@ static void json_summary(FILE *out, const struct mw_model *m)
 		else
 			fprintf(out, ",\"exit_code\":%d", WEXITSTATUS(m->exit_status));
 	}
+	if (m->tracer.pid) {
+		fprintf(out, ",\"tracer\":{\"pid\":%d,\"exe\":", m->tracer.pid);
+		json_string(out, m->tracer.exe);
+		fprintf(out, ",\"writes_code\":%s}", m->tracer.writes_code ? "true" : "false");
+	}
 	fprintf(out, "}}\n");
 }
 

@@ -140,6 +140,10 @@ static void text_summary(FILE *out, const struct mw_model *m)
 		fprintf(out, "execs: %llu, each releasing the old image's heap; malloc probes moved to "
 			"a new image's allocator %d times (its calls before that not seen)\n",
 			(unsigned long long)m->execs, info->reattached);
+	if (m->tracer.pid)
+		fprintf(out, "warning: pid %d (%s) traced the target during the watch%s\n",
+			m->tracer.pid, m->tracer.exe, m->tracer.writes_code ?
+			": a debugger's breakpoints may have met memwatch's uprobes" : "");
 	if (m->info.traced)
 		fprintf(out, "trace: %llu syscalls printed, %llu lost to a full ring buffer\n",
 			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);

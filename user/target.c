@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "caps.h"
 #include "fileio.h"
+#include "signals.h"
 #include "target.h"
 
 /* A short file such as a thread's comm into @buf; 0 or -errno. */
@@ -66,6 +67,8 @@ int proc_status_parse(const char *text, struct proc_status *st)
 		} else if (KEY("Tgid")) {
 			st->tgid = atoi(val);
 			have_tgid = true;
+		} else if (KEY("TracerPid")) {
+			st->tracer_pid = atoi(val);
 		} else if (KEY("VmRSS")) {
 			st->rss_bytes = kib_field(val);
 			st->has_mm = true;
@@ -176,8 +179,9 @@ int command_resolve(const char *cmd, char *path, size_t len)
 }
 
 /*
- * In the child: wait for the go byte, then exec as the caller, without the
- * capabilities memwatch was given; report a failed exec.
+ * In the child: wait for the go byte, then exec as the caller, with the
+ * caller's signals and without the capabilities memwatch was given; report a
+ * failed exec.
  */
 static void __attribute__((noreturn)) launch_child(const char *path, char *const argv[],
 						    int go_fd, int err_fd)
@@ -185,6 +189,7 @@ static void __attribute__((noreturn)) launch_child(const char *path, char *const
 	char go;
 	int err;
 
+	signals_restore_for_exec();
 	if (read(go_fd, &go, 1) != 1)
 		_exit(1);
 	close(go_fd);

@@ -12,6 +12,7 @@
 struct proc_status {
 	char name[MW_TASK_COMM_LEN];
 	pid_t tgid;
+	pid_t tracer_pid;		/* the process ptracing it, 0 if none */
 	bool has_mm;			/* false for zombies and kernel threads */
 	unsigned long long rss_bytes;
 	unsigned long long rss_anon_bytes;

@@ -7,6 +7,7 @@ run fails instead.
 """
 import json
 import os
+import shlex
 import re
 import select
 import subprocess
@@ -356,3 +357,77 @@ class Attached(Reports):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+# ---- a program held by gdb at a stage, and FIFOs that say when ----
+
+def fifo_read(path, timeout=60):
+    """The text a writer puts in FIFO @path, or None at the deadline."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return os.read(fd, 4096).decode() if ready else None
+    finally:
+        os.close(fd)
+
+
+def fifo_touch(path, timeout=60):
+    """Opens FIFO @path for writing once its reader is there, and closes it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            return True
+        except OSError:
+            time.sleep(0.01)
+    return False
+
+
+class Held:
+    """A program under gdb, stopped at @stop until resume(); then @after, then on."""
+
+    def __init__(self, stop, argv, after=("continue",), stderr_file=True,
+                 stdin=subprocess.DEVNULL):
+        self.dir = tempfile.TemporaryDirectory(prefix="mw-gdb-")
+        path = lambda name: os.path.join(self.dir.name, name)
+        self.stopped, self.go, self.err = path("stopped"), path("go"), path("stderr")
+        os.mkfifo(self.stopped)
+        os.mkfifo(self.go)
+        run = "run " + " ".join(shlex.quote(a) for a in argv[1:])
+        if stderr_file:
+            run += " 2>" + shlex.quote(self.err)
+        cmds = ["set pagination off", "set confirm off", "set startup-with-shell %s"
+                % ("on" if stderr_file else "off"), "set breakpoint pending on", stop, run,
+                "python open(%r, 'w').write(str(gdb.selected_inferior().pid))" % self.stopped,
+                "python open(%r).read()" % self.go, "delete", *after]
+        argv_gdb = ["gdb", "-nx", "-q", "-batch", "-iex", "set debuginfod enabled off"]
+        for cmd in cmds:
+            argv_gdb += ["-ex", cmd]
+        self.gdb = subprocess.Popen(argv_gdb + [argv[0]], stdin=stdin, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        said = fifo_read(self.stopped)
+        self.pid = int(said) if said else None
+
+    def resume(self):
+        return fifo_touch(self.go)
+
+    def finish(self):
+        """gdb's output once the program ran to its end, and the program's stderr."""
+        out, err = self.gdb.communicate(timeout=TIMEOUT)
+        text = out.decode(errors="replace") + err.decode(errors="replace")
+        stderr = open(self.err).read() if os.path.exists(self.err) else ""
+        return text, stderr
+
+    def kill(self):
+        if self.gdb.poll() is None:
+            self.gdb.kill()
+            self.gdb.wait()
+        self.dir.cleanup()
+
+
+def exit_code(gdb_output):
+    """The exit status gdb reports for its program, or None."""
+    if "exited normally" in gdb_output:
+        return 0
+    found = re.search(r"exited with code (\d+)", gdb_output)
+    return int(found.group(1), 8) if found else None

@@ -12,11 +12,8 @@ be what the workload did. Stages of the attach are held with gdb, so that the
 target execs or exits exactly there."""
 import os
 import re
-import select
-import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -201,7 +198,7 @@ def check_exec_while_loading(tap):
             tap, "exec while loading",
             lambda n: exec_into("env", "LD_PRELOAD=" + fifo,
                                 *mwtest.channel("batch", "-n", n, "-w", "-q")),
-            [READY, stayed], options=["-v"], hold=([loading], lambda: fifo_touch(fifo)))
+            [READY, stayed], options=["-v"], hold=([loading], lambda: mwtest.fifo_touch(fifo)))
     if runs and check_exact(tap, "exec while loading", runs):
         tap.eq(runs[0].summary["probes"]["reattached"], 0, "exec while loading: never moved")
 
@@ -275,78 +272,6 @@ def check_static_stripped(tap):
 
 # ---- stages of the attach, held with gdb ----
 
-def fifo_read(path, timeout=60):
-    """The text a writer puts in FIFO @path, or None at the deadline."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        ready, _, _ = select.select([fd], [], [], timeout)
-        return os.read(fd, 4096).decode() if ready else None
-    finally:
-        os.close(fd)
-
-
-def fifo_touch(path, timeout=60):
-    """Opens FIFO @path for writing once its reader is there, and closes it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-            return True
-        except OSError:
-            time.sleep(0.01)
-    return False
-
-
-class Held:
-    """A program under gdb, stopped at @stop until resume(); then @after, then on."""
-
-    def __init__(self, stop, argv, after=("continue",), stderr_file=True,
-                 stdin=subprocess.DEVNULL):
-        self.dir = tempfile.TemporaryDirectory(prefix="mw-gdb-")
-        path = lambda name: os.path.join(self.dir.name, name)
-        self.stopped, self.go, self.err = path("stopped"), path("go"), path("stderr")
-        os.mkfifo(self.stopped)
-        os.mkfifo(self.go)
-        run = "run " + " ".join(shlex.quote(a) for a in argv[1:])
-        if stderr_file:
-            run += " 2>" + shlex.quote(self.err)
-        cmds = ["set pagination off", "set confirm off", "set startup-with-shell %s"
-                % ("on" if stderr_file else "off"), "set breakpoint pending on", stop, run,
-                "python open(%r, 'w').write(str(gdb.selected_inferior().pid))" % self.stopped,
-                "python open(%r).read()" % self.go, "delete", *after]
-        argv_gdb = ["gdb", "-nx", "-q", "-batch", "-iex", "set debuginfod enabled off"]
-        for cmd in cmds:
-            argv_gdb += ["-ex", cmd]
-        self.gdb = subprocess.Popen(argv_gdb + [argv[0]], stdin=stdin, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-        said = fifo_read(self.stopped)
-        self.pid = int(said) if said else None
-
-    def resume(self):
-        return fifo_touch(self.go)
-
-    def finish(self):
-        """gdb's output once the program ran to its end, and the program's stderr."""
-        out, err = self.gdb.communicate(timeout=mwtest.TIMEOUT)
-        text = out.decode(errors="replace") + err.decode(errors="replace")
-        stderr = open(self.err).read() if os.path.exists(self.err) else ""
-        return text, stderr
-
-    def kill(self):
-        if self.gdb.poll() is None:
-            self.gdb.kill()
-            self.gdb.wait()
-        self.dir.cleanup()
-
-
-def exit_code(gdb_output):
-    """The exit status gdb reports for its program, or None."""
-    if "exited normally" in gdb_output:
-        return 0
-    found = re.search(r"exited with code (\d+)", gdb_output)
-    return int(found.group(1), 8) if found else None
-
-
 def waiting_target():
     """A glibc channel waiting on stdin: alive until the test kills it."""
     target = subprocess.Popen(mwtest.channel("batch", "-n", 0, "-w"), stdin=subprocess.PIPE,
@@ -361,7 +286,7 @@ STAGES = [("allocator discovery", "break allocator_of_process"),
           ("uprobes", "break follow_start"),
           ("tracepoints", "break probes_attach_tracepoints"),
           ("pidfd", "break syscall if $rdi == %d" % 434),
-          ("last check", "break attach_settle")]
+          ("last check", "break follow_settle")]
 
 
 def exit_at(tap, stage, stop, reap=True):
@@ -372,7 +297,8 @@ def exit_at(tap, stage, stop, reap=True):
     try:
         if not tap.check(ready, "%s: target ready" % name):
             return
-        held = Held(stop, [mwtest.MEMWATCH, "-p", str(target.pid), "--json", "-o", "/dev/null"])
+        held = mwtest.Held(stop, [mwtest.MEMWATCH, "-p", str(target.pid), "--json", "-o",
+                                  "/dev/null"])
         if not tap.check(held.pid, "%s: memwatch held there" % name):
             return
         ids = mwtest.held_programs(held.pid)
@@ -382,7 +308,7 @@ def exit_at(tap, stage, stop, reap=True):
         held.resume()
         gdb_said, stderr = held.finish()
         lines = [l for l in stderr.splitlines() if l.strip()]
-        tap.eq(exit_code(gdb_said), 3, "%s: exit status 3" % name)
+        tap.eq(mwtest.exit_code(gdb_said), 3, "%s: exit status 3" % name)
         tap.check(len(lines) == 1 and "process %d exited during attach" % target.pid in lines[0],
                   "%s: one line says so" % name, stderr + gdb_said[-2000:])
         tap.eq(mwtest.wait_gone(ids), set(), "%s: no program or link of memwatch's is left"
@@ -415,8 +341,8 @@ def check_exec_during_attach(tap):
              *mwtest.channel("batch", "-n", n, "-w", "-q")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         report = tempfile.NamedTemporaryFile("r", suffix=".json")
-        held = Held("break load_bpf", [mwtest.MEMWATCH, "-p", str(target.pid), "--json", "-o",
-                                       report.name])
+        held = mwtest.Held("break load_bpf", [mwtest.MEMWATCH, "-p", str(target.pid), "--json",
+                                              "-o", report.name])
         try:
             if not tap.check(held.pid, "%s: memwatch held at the load" % name):
                 return
@@ -435,7 +361,7 @@ def check_exec_during_attach(tap):
             out = target.stdout.read().decode()
             target.wait(timeout=mwtest.TIMEOUT)
             gdb_said, stderr = held.finish()
-            runs.append(mwtest.Run(exit_code(gdb_said), out, stderr, report.read()))
+            runs.append(mwtest.Run(mwtest.exit_code(gdb_said), out, stderr, report.read()))
         finally:
             target.kill()
             target.wait()
@@ -470,7 +396,7 @@ def check_loader_pending(tap):
     runs = []
     for n in (N, 0):
         name = "held at exec (-n %d)" % n
-        target = Held("catch exec", [shutil.which("env"),
+        target = mwtest.Held("catch exec", [shutil.which("env"),
                                      *mwtest.channel("batch", "-n", n, "-w", "-q")],
                       after=["detach"], stderr_file=False, stdin=subprocess.PIPE)
         memwatch = None
