@@ -26,7 +26,8 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tes
 WORKLOADS += $(OUTPUT)/workloads/channel-static
 # targets beyond glibc C (Rust, Go, static musl): a note instead where the compiler is missing
 WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
-	$(OUTPUT)/workloads/channel-musl $(OUTPUT)/workloads/family-musl
+	$(OUTPUT)/workloads/channel-musl $(OUTPUT)/workloads/family-musl \
+	$(OUTPUT)/workloads/execstorm-musl
 RUSTC ?= rustc
 GO ?= go
 MUSL_GCC ?= musl-gcc

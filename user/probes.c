@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -118,8 +119,8 @@ void probes_use_uprobe_multi(struct bpf_object *obj)
 	}
 }
 
-/* Keeps @link, or the uprobe_multi link @fd when @link is NULL. */
-static int probes_add(struct probes *p, struct bpf_link *link, int fd)
+/* Keeps @link, or the uprobe_multi link @fd when @link is NULL; @ret: a uretprobe's. */
+static int probes_add(struct probes *p, struct bpf_link *link, int fd, bool ret)
 {
 	struct probe_link *links;
 
@@ -137,6 +138,7 @@ static int probes_add(struct probes *p, struct bpf_link *link, int fd)
 	}
 	p->links[p->count].link = link;
 	p->links[p->count].fd = fd;
+	p->links[p->count].ret = ret;
 	p->count++;
 	return 0;
 }
@@ -159,7 +161,7 @@ int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
 			     strerror(-err));
 			return err;
 		}
-		err = probes_add(p, link, -1);
+		err = probes_add(p, link, -1, false);
 		if (err)
 			return err;
 		p->tracepoints++;
@@ -209,7 +211,7 @@ static int attach_uprobe(struct bpf_program *prog, pid_t pid, const struct alloc
 			     allocator_functions[func], a->path, strerror(-err));
 		return err;
 	}
-	err = probes_add(p, link, fd);
+	err = probes_add(p, link, fd, retprobe);
 	if (err)
 		return err;
 	if (retprobe)
@@ -266,16 +268,67 @@ int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct a
 	return probes_attach_plan(entry_programs(skel), skel->progs.alloc_return, pid, a, &plan, p);
 }
 
-void probes_detach(struct probes *p)
+static void link_destroy(struct probe_link *l)
 {
+	if (l->link)
+		bpf_link__destroy(l->link);
+	else
+		close(l->fd);
+}
+
+/* One thread's share of a detach wave: every DETACH_THREADS-th link of its kind. */
+struct detach_share {
+	struct probes *p;
+	bool ret;
+	int first;
+};
+
+#define DETACH_THREADS 8
+
+static void *detach_share(void *arg)
+{
+	struct detach_share *d = arg;
+	int i, n = 0;
+
+	for (i = 0; i < d->p->count; i++) {
+		if (d->p->links[i].ret == d->ret && n++ % DETACH_THREADS == d->first)
+			link_destroy(&d->p->links[i]);
+	}
+	return NULL;
+}
+
+/*
+ * Every link of one kind (entry probes and tracepoints, or uretprobes),
+ * destroyed by several threads at once: each destroy waits for RCU grace
+ * periods (a tracepoint's or uprobe's unregistering), ~30 ms apiece here, and
+ * waits that overlap share them. Where no thread starts, the rest are
+ * destroyed here.
+ */
+static void detach_wave(struct probes *p, bool ret)
+{
+	struct detach_share shares[DETACH_THREADS];
+	pthread_t threads[DETACH_THREADS];
+	bool started[DETACH_THREADS];
 	int i;
 
-	/* the reverse of the attach order: entry probes go before their uretprobes */
-	for (i = p->count - 1; i >= 0; i--) {
-		if (p->links[i].link)
-			bpf_link__destroy(p->links[i].link);
-		else
-			close(p->links[i].fd);
+	for (i = 0; i < DETACH_THREADS; i++) {
+		shares[i] = (struct detach_share){ .p = p, .ret = ret, .first = i };
+		started[i] = !pthread_create(&threads[i], NULL, detach_share, &shares[i]);
+		if (!started[i])
+			detach_share(&shares[i]);
+	}
+	for (i = 0; i < DETACH_THREADS; i++) {
+		if (started[i])
+			pthread_join(threads[i], NULL);
+	}
+}
+
+void probes_detach(struct probes *p)
+{
+	/* entry probes go before the uretprobes: no return is missed of an entry seen */
+	if (p->count) {
+		detach_wave(p, false);
+		detach_wave(p, true);
 	}
 	free(p->links);
 	p->links = NULL;

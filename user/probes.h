@@ -17,6 +17,7 @@ struct probe_plan;
 struct probe_link {
 	struct bpf_link *link;
 	int fd;
+	bool ret;		/* a uretprobe's: detached after the entry probes */
 };
 
 struct probes {
