@@ -403,7 +403,8 @@ def check_loader_pending(tap):
         try:
             if not tap.check(target.pid, "%s: target held after its exec" % name):
                 return
-            memwatch = Launched(None, ["-p", str(target.pid)])
+            # gdb only holds the target at its exec catchpoint: it writes no breakpoint
+            memwatch = Launched(None, ["-p", str(target.pid), "--force-ptraced"])
             memwatch.proc.stdin.close()
             said = mwtest.wait_for_all(memwatch.proc.stderr, [r"watching pid"], seen=memwatch.said)
             if not tap.check(said and "loader has not mapped the libraries yet" in
