@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include "allocator.h"
 #include "allocator_check.h"
+#include "escape.h"
 #include "exitcodes.h"
 #include "follow.h"
 #include "log.h"
@@ -40,11 +41,20 @@ static pid_t target_pid;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	char *text;
+	int n;
+
 	if (level == LIBBPF_DEBUG && !mw_verbose)
 		return 0;
 	if (level == LIBBPF_WARN && target_pid && process_gone(target_pid))
 		return 0;
-	return vfprintf(stderr, fmt, args);
+	/* its messages can name the target's files: escaped, its own lines and tabs kept */
+	n = vasprintf(&text, fmt, args);
+	if (n < 0)
+		return n;
+	escape_write_layout(stderr, text, n);
+	free(text);
+	return n;
 }
 
 static void on_signal(int sig)
@@ -118,7 +128,7 @@ static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
 	}
 	if (!st.has_mm) {
 		elog("process %d (%s) has no memory to watch: a kernel thread or a zombie", o->pid,
-		     st.name);
+		     ESC(st.name, sizeof(st.name)));
 		return MW_EXIT_NO_PROCESS;
 	}
 	if (st.tgid == getpid()) {
@@ -149,7 +159,8 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 
 	err = command_resolve(o->cmd[0], path, sizeof(path));
 	if (err) {
-		elog("%s: %s", o->cmd[0], err == -EACCES ? "permission denied" : "command not found");
+		elog("%s: %s", ESC(o->cmd[0], PATH_MAX),
+		     err == -EACCES ? "permission denied" : "command not found");
 		return err == -EACCES ? MW_EXIT_CMD_NOT_EXEC : MW_EXIT_CMD_NOT_FOUND;
 	}
 	if (!o->no_malloc)
@@ -157,7 +168,7 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 				      !allocator_drop_ifuncs(a);
 	err = launch_prepare(path, o->cmd, l);
 	if (err) {
-		elog("cannot start %s: %s", o->cmd[0], strerror(-err));
+		elog("cannot start %s: %s", ESC(o->cmd[0], PATH_MAX), strerror(-err));
 		return MW_EXIT_ERROR;
 	}
 	info->pid = l->pid;
@@ -484,7 +495,7 @@ int main(int argc, char **argv)
 	if (opts.cmd) {
 		err = launch_release(&launch);
 		if (err) {
-			elog("%s: %s", opts.cmd[0], strerror(-err));
+			elog("%s: %s", ESC(opts.cmd[0], PATH_MAX), strerror(-err));
 			ret = err == -ENOENT ? MW_EXIT_CMD_NOT_FOUND : MW_EXIT_CMD_NOT_EXEC;
 			launch.pid = -1;
 			goto cleanup;
@@ -492,8 +503,9 @@ int main(int argc, char **argv)
 	}
 	allocator_note(&model.info, &follow.alloc, opts.no_malloc);
 	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
-		"Ctrl-C to end.\n", model.info.pid, model.info.comm, model.info.tracepoints,
-		model.info.uprobes + model.info.uretprobes, model.info.allocator);
+		"Ctrl-C to end.\n", model.info.pid, ESC(model.info.comm, sizeof(model.info.comm)),
+		model.info.tracepoints, model.info.uprobes + model.info.uretprobes,
+		ESC(model.info.allocator, sizeof(model.info.allocator)));
 	if (use_tui(&opts)) {
 		if (!tui_init(&model))
 			reporter = &report_tui;
