@@ -242,6 +242,16 @@ def wait_for_all(stream, patterns, timeout=30, seen=None):
     return None
 
 
+def host_libc():
+    """The libc this test's own process mapped: the one the workload would use."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if re.search(r"/libc\.so\.6$", path):
+                return path
+    return None
+
+
 def read_file(path, mode="r"):
     """The text (mode "rb": the bytes) of @path, empty if it cannot be read."""
     try:

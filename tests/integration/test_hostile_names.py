@@ -27,7 +27,6 @@ EXE_DIR = b"bin\x1b[2J\x07\r\n\x9b\xc2\x9b\xff"
 # no '\n' (the loader's listing, which memwatch reads for a launched command, is one
 # line per library), nor ':' or ';' (LD_LIBRARY_PATH's separators)
 LIB_DIR = b"lib\x1b[2J\x07\r\x9b\xc2\x9b\xff"
-LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
 
 def escaped(raw):
@@ -75,7 +74,7 @@ class Files:
         self.exe = os.path.join(base, EXE_DIR, EXE_NAME)
         self.libc = os.path.join(base, LIB_DIR, b"libc.so.6")
         shutil.copy(HOSTILE, self.exe)
-        shutil.copy(LIBC, self.libc)
+        shutil.copy(mwtest.host_libc(), self.libc)
         self.env = dict(os.environb)
         self.env[b"LD_LIBRARY_PATH"] = os.path.dirname(self.libc)
 
