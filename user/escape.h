@@ -8,11 +8,11 @@
  * whoever reads memwatch's output.
  *
  * Every C0 control, DEL, C1 control (raw, and U+0080-U+009F encoded in
- * UTF-8, e.g. C2 9B, a CSI on some terminals), byte that is not part of
- * valid UTF-8, and the backslash itself (so that the output reads back
- * unambiguously) is written as "\xNN", a backslash as "\\". Valid UTF-8
- * otherwise passes: a name in any script stays readable. JSON has its own
- * exact escaping (json.c) on the same UTF-8 decoding.
+ * UTF-8, e.g. C2 9B, a CSI on some terminals) and byte that is not part of
+ * valid UTF-8 is written as "\xNN", and a backslash as "\\", so that the
+ * output reads back unambiguously. Valid UTF-8 otherwise passes: a name in
+ * any script stays readable. JSON has its own exact escaping (json.c) on the
+ * same UTF-8 decoding.
  */
 #ifndef MW_ESCAPE_H
 #define MW_ESCAPE_H
@@ -52,7 +52,7 @@ void escape_write_layout(FILE *out, const char *s, size_t len);
 /*
  * @s escaped in a buffer of the caller's frame, for a printf argument: @max
  * is the most bytes of @s that are read and shown (a comm's MW_COMM_LEN, a
- * path's PATH_MAX), so a fixed array need not hold a NUL.
+ * path's PATH_MAX), so a fixed array need not hold a NUL. @s is evaluated twice.
  */
 #define ESC(s, max)									\
 	escape_mem((char[ESCAPED_SIZE(max)]){ 0 }, ESCAPED_SIZE(max), (s), strnlen((s), (max)))
