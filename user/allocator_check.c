@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "allocator.h"
 #include "allocator_check.h"
+#include "escape.h"
 #include "log.h"
 
 /* Marks in @ifunc the family functions defined in a symbol table as STT_GNU_IFUNC. */
@@ -63,7 +64,8 @@ int allocator_drop_ifuncs(struct allocator *a)
 	for (i = 0; i < MW_FUNC_NR; i++) {
 		if (ifunc[i] && a->addrs[i]) {
 			elog("%s of %s is a GNU IFUNC, its code chosen at load time: not probed, "
-			     "its calls are not counted", allocator_functions[i], a->target_path);
+			     "its calls are not counted", allocator_functions[i],
+			     ESC(a->target_path, sizeof(a->target_path)));
 			a->addrs[i] = 0;
 		}
 	}

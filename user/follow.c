@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "allocator_check.h"
 #include "elf_file.h"
+#include "escape.h"
 #include "fileio.h"
 #include "follow.h"
 #include "log.h"
@@ -63,19 +64,20 @@ void allocator_note(const struct mw_target_info *info, const struct allocator *a
 	if (info->malloc_probed) {
 		if (a->own_malloc[0] && a->origin != MW_ORIGIN_EXE)
 			elog("%s (%d) also links its own allocator (%s): blocks it serves bypass "
-			     "malloc and are not counted; its syscalls are", info->comm, info->pid,
-			     a->own_malloc);
+			     "malloc and are not counted; its syscalls are",
+			     ESC(info->comm, sizeof(info->comm)), info->pid, a->own_malloc);
 		return;
 	}
 	if (a->unprobed[0])
-		elog("%s; tracing syscalls only", a->unprobed);
+		elog("%s; tracing syscalls only", ESC(a->unprobed, sizeof(a->unprobed)));
 	else if (a->go_runtime[0])
 		elog("%s (%d) is a Go program (%s): its heap grows with mmap and returns with "
-		     "madvise, which memwatch traces; no malloc uprobe", info->comm, info->pid,
-		     a->go_runtime);
+		     "madvise, which memwatch traces; no malloc uprobe",
+		     ESC(info->comm, sizeof(info->comm)), info->pid,
+		     ESC(a->go_runtime, sizeof(a->go_runtime)));
 	else
 		elog("no malloc to probe in %s (%d): static or Go binary? Tracing syscalls only",
-		     info->comm, info->pid);
+		     ESC(info->comm, sizeof(info->comm)), info->pid);
 }
 
 static void task_watch_open(struct task_watch *w, pid_t pid)
@@ -237,11 +239,12 @@ static void announce(const struct mw_target_info *info)
 {
 	if (info->malloc_probed)
 		elog("pid %d exec'd %s: malloc probed in %s (%s) from here on; its calls since "
-		     "the exec were not seen", info->pid, info->comm, info->allocator,
-		     info->allocator_origin);
+		     "the exec were not seen", info->pid, ESC(info->comm, sizeof(info->comm)),
+		     ESC(info->allocator, sizeof(info->allocator)), info->allocator_origin);
 	else
 		elog("pid %d exec'd %s: malloc not probed (%s); its syscalls still are", info->pid,
-		     info->comm, info->allocator);
+		     ESC(info->comm, sizeof(info->comm)),
+		     ESC(info->allocator, sizeof(info->allocator)));
 }
 
 /*
@@ -269,7 +272,8 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 	 */
 	if (f->loading && was_probed) {
 		vlog("pid %d exec'd %s: its loader is still mapping libraries; the uprobes on %s "
-		     "stay", info->pid, info->comm, info->allocator);
+		     "stay", info->pid, ESC(info->comm, sizeof(info->comm)),
+		     ESC(info->allocator, sizeof(info->allocator)));
 		return;
 	}
 	/* only the executable and its interpreter: the kernel's part of the exec */
@@ -278,7 +282,8 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 			 "its loader has not mapped the libraries yet: malloc is probed once it has");
 	if (!err && was_probed && same_file(f, next) && !task_watch_gone(&f->task)) {
 		vlog("pid %d exec'd %s: malloc still probed in %s, the same file", info->pid,
-		     info->comm, info->allocator);
+		     ESC(info->comm, sizeof(info->comm)),
+		     ESC(info->allocator, sizeof(info->allocator)));
 		return;
 	}
 	if (!err) {

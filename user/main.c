@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include "allocator.h"
 #include "allocator_check.h"
+#include "escape.h"
 #include "exitcodes.h"
 #include "follow.h"
 #include "log.h"
@@ -40,11 +41,20 @@ static pid_t target_pid;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	char *text;
+	int n;
+
 	if (level == LIBBPF_DEBUG && !mw_verbose)
 		return 0;
 	if (level == LIBBPF_WARN && target_pid && process_gone(target_pid))
 		return 0;
-	return vfprintf(stderr, fmt, args);
+	/* its messages can name the target's files: escaped, its own lines and tabs kept */
+	n = vasprintf(&text, fmt, args);
+	if (n < 0)
+		return n;
+	escape_write_layout(stderr, text, n);
+	free(text);
+	return n;
 }
 
 /* Where the reports go. */
@@ -133,13 +143,15 @@ static bool refuse_ptraced(const struct mw_options *o, const struct mw_target_in
 {
 	tracer_describe(tracer_pid, t);
 	if (!t->writes_code || o->force_ptraced) {
-		elog("process %d (%s) is traced by pid %d (%s)%s", info->pid, info->comm, t->pid,
-		     t->exe, t->writes_code ? ": uprobes placed as --force-ptraced asks" : "");
+		elog("process %d (%s) is traced by pid %d (%s)%s", info->pid,
+		     ESC(info->comm, sizeof(info->comm)), t->pid, ESC(t->exe, sizeof(t->exe)),
+		     t->writes_code ? ": uprobes placed as --force-ptraced asks" : "");
 		return false;
 	}
 	elog("process %d (%s) is traced by pid %d (%s), a debugger that may write breakpoints "
 	     "where memwatch's uprobes are: not probing it (--no-malloc traces its syscalls only, "
-	     "--force-ptraced probes anyway)", info->pid, info->comm, t->pid, t->exe);
+	     "--force-ptraced probes anyway)", info->pid, ESC(info->comm, sizeof(info->comm)),
+	     t->pid, ESC(t->exe, sizeof(t->exe)));
 	return true;
 }
 
@@ -160,7 +172,7 @@ static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
 	}
 	if (!st.has_mm) {
 		elog("process %d (%s) has no memory to watch: a kernel thread or a zombie", o->pid,
-		     st.name);
+		     ESC(st.name, sizeof(st.name)));
 		return MW_EXIT_NO_PROCESS;
 	}
 	if (st.tgid == getpid()) {
@@ -197,7 +209,8 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 	}
 	err = command_resolve(o->cmd[0], path, sizeof(path));
 	if (err) {
-		elog("%s: %s", o->cmd[0], err == -EACCES ? "permission denied" : "command not found");
+		elog("%s: %s", ESC(o->cmd[0], PATH_MAX),
+		     err == -EACCES ? "permission denied" : "command not found");
 		return err == -EACCES ? MW_EXIT_CMD_NOT_EXEC : MW_EXIT_CMD_NOT_FOUND;
 	}
 	if (!o->no_malloc)
@@ -205,7 +218,7 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 				      !allocator_drop_ifuncs(a);
 	err = launch_prepare(path, o->cmd, l);
 	if (err) {
-		elog("cannot start %s: %s", o->cmd[0], strerror(-err));
+		elog("cannot start %s: %s", ESC(o->cmd[0], PATH_MAX), strerror(-err));
 		return MW_EXIT_ERROR;
 	}
 	info->pid = l->pid;
@@ -333,7 +346,7 @@ static void check_tracer(struct app *app)
 	tracer_describe(pid, &m->tracer);
 	if (app->reporter != &report_tui && m->tracer.writes_code)
 		elog("warning: pid %d (%s) began to trace process %d; breakpoints it writes may meet "
-		     "memwatch's uprobes", pid, m->tracer.exe, m->info.pid);
+		     "memwatch's uprobes", pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->info.pid);
 }
 
 static int take_snapshot(struct app *app, double start)
@@ -466,8 +479,8 @@ static int wait_command(struct app *app)
 	struct pollfd pfd = { .fd = app->pidfd, .events = POLLIN };
 	int status;
 
-	elog("detached; waiting for %s (pid %d) to exit; Ctrl-C interrupts it", app->model.info.comm,
-	     app->launch.pid);
+	elog("detached; waiting for %s (pid %d) to exit; Ctrl-C interrupts it",
+	     ESC(app->model.info.comm, sizeof(app->model.info.comm)), app->launch.pid);
 	while (ppoll(&pfd, 1, NULL, &app->run_mask) <= 0) {
 		if (errno != EINTR) {
 			elog("poll: %s", strerror(errno));
@@ -569,12 +582,12 @@ static int attach(struct app *app)
 		if (err) {
 			elog("%s before the watch began; %s never started",
 			     err == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)",
-			     app->opts.cmd[0]);
+			     ESC(app->opts.cmd[0], PATH_MAX));
 			return 128 + err;
 		}
 		err = launch_release(&app->launch);
 		if (err) {
-			elog("%s: %s", app->opts.cmd[0], strerror(-err));
+			elog("%s: %s", ESC(app->opts.cmd[0], PATH_MAX), strerror(-err));
 			app->launch.pid = -1;
 			return err == -ENOENT ? MW_EXIT_CMD_NOT_FOUND : MW_EXIT_CMD_NOT_EXEC;
 		}
@@ -590,8 +603,9 @@ static int watch(struct app *app)
 
 	allocator_note(&m->info, &app->follow.alloc, app->opts.no_malloc);
 	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
-		"Ctrl-C to end.\n", m->info.pid, m->info.comm, m->info.tracepoints,
-		m->info.uprobes + m->info.uretprobes, m->info.allocator);
+		"Ctrl-C to end.\n", m->info.pid, ESC(m->info.comm, sizeof(m->info.comm)),
+		m->info.tracepoints, m->info.uprobes + m->info.uretprobes,
+		ESC(m->info.allocator, sizeof(m->info.allocator)));
 	if (use_tui(&app->opts)) {
 		if (!tui_init(m))
 			app->reporter = &report_tui;
@@ -618,7 +632,8 @@ static int watch(struct app *app)
 	tui_done();
 	if (err) {
 		if (app->launch.pid > 0)
-			elog("detached; %s (pid %d) keeps running", m->info.comm, app->launch.pid);
+			elog("detached; %s (pid %d) keeps running",
+			     ESC(m->info.comm, sizeof(m->info.comm)), app->launch.pid);
 		app->launch.pid = -1;
 		return err;
 	}

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include "allocator.h"
 #include "elf_file.h"
+#include "escape.h"
 #include "fileio.h"
 #include "log.h"
 #include "mapped_file.h"
@@ -73,12 +74,14 @@ int allocator_check_mapped(pid_t pid, struct allocator *a)
 		return 0;
 	err = file_id_of(a->path, &opened);
 	if (!err && file_id_equal(&mapped, &opened)) {
-		vlog("allocator: %s " ID_FMT ", the file pid %d mapped as %s (" ID_FMT ")", a->path,
-		     ID_ARGS(opened), pid, a->target_path, ID_ARGS(mapped));
+		vlog("allocator: %s " ID_FMT ", the file pid %d mapped as %s (" ID_FMT ")",
+		     ESC(a->path, sizeof(a->path)), ID_ARGS(opened), pid,
+		     ESC(a->target_path, sizeof(a->target_path)), ID_ARGS(mapped));
 		return 0;
 	}
-	vlog("allocator: %s is %s" ID_FMT ", but pid %d mapped %s as " ID_FMT, a->path,
-	     err ? "missing, not " : "", ID_ARGS(opened), pid, a->target_path, ID_ARGS(mapped));
+	vlog("allocator: %s is %s" ID_FMT ", but pid %d mapped %s as " ID_FMT,
+	     ESC(a->path, sizeof(a->path)), err ? "missing, not " : "", ID_ARGS(opened), pid,
+	     ESC(a->target_path, sizeof(a->target_path)), ID_ARGS(mapped));
 	/* the mapping itself, whatever its path has become */
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, start, end);
 	if (!file_id_of(path, &opened) && file_id_equal(&mapped, &opened) &&
@@ -93,6 +96,6 @@ int allocator_check_mapped(pid_t pid, struct allocator *a)
 	if (process_gone(pid))
 		return -ESRCH;
 	elog("%s is not the file pid %d mapped (" ID_FMT "), and its mapping cannot be opened: "
-	     "malloc counts will stay 0", a->path, pid, ID_ARGS(mapped));
+	     "malloc counts will stay 0", ESC(a->path, sizeof(a->path)), pid, ID_ARGS(mapped));
 	return -ESTALE;
 }

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "allocator.h"
 #include "elf_file.h"
+#include "escape.h"
 #include "log.h"
 #include "probe_site.h"
 #include "probes.h"
@@ -208,7 +209,8 @@ static int attach_uprobe(struct bpf_program *prog, pid_t pid, const struct alloc
 		/* a target that exited fails every probe: the caller says so once */
 		if (!process_gone(pid))
 			elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe",
-			     allocator_functions[func], a->path, strerror(-err));
+			     allocator_functions[func], ESC(a->path, sizeof(a->path)),
+			     strerror(-err));
 		return err;
 	}
 	err = probes_add(p, link, fd, retprobe);

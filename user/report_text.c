@@ -3,11 +3,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include "escape.h"
 #include "format.h"
 #include "report.h"
 
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
+/* names and paths are the target's: never raw to a terminal */
+#define COMM(s) ESC(s, MW_COMM_LEN)
 
 static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 {
@@ -15,7 +18,7 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 	const struct mw_thread *t = &m->total;
 
 	fprintf(out, "%8.1fs pid %d (%s)  rss %s (anon %s, file %s)", m->elapsed_s,
-		m->info.pid, m->info.comm, B(st->rss_bytes), B(st->rss_anon_bytes),
+		m->info.pid, COMM(m->info.comm), B(st->rss_bytes), B(st->rss_anon_bytes),
 		B(st->rss_file_bytes));
 	if (m->info.malloc_probed)
 		fprintf(out, "  live heap %s  retained %s", B(mw_live_bytes(t)),
@@ -38,7 +41,8 @@ static void print_thread_table(FILE *out, const struct mw_model *m)
 		const struct mw_row *row = &m->rows[i];
 		const struct mw_thread *t = &row->now;
 
-		fprintf(out, "%9u %-15s %-5s ", row->tid, row->comm, row->exited ? "exit" : "live");
+		fprintf(out, "%9u %-15s %-5s ", row->tid, COMM(row->comm),
+			row->exited ? "exit" : "live");
 		if (m->info.malloc_probed)
 			fprintf(out, "%9s %8s %9s %8s %8s %8s ", N(t->alloc_calls),
 				B(t->alloc_bytes), N(t->free_calls), B(t->free_bytes),
@@ -75,7 +79,7 @@ static void print_syscall_table(FILE *out, const struct mw_model *m)
 		const __u64 *adv = t->madvise_bytes;
 
 		fprintf(out, "%9u %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n",
-			row->tid, row->comm, B(t->brk_grow_bytes), B(t->brk_shrink_bytes),
+			row->tid, COMM(row->comm), B(t->brk_grow_bytes), B(t->brk_shrink_bytes),
 			B(t->mmap_anon_bytes), B(t->mmap_file_bytes), B(t->mmap_none_bytes),
 			B(t->munmap_bytes), B(t->mremap_grow_bytes), B(t->mremap_shrink_bytes),
 			B(t->mprotect_rw_bytes), B(t->mprotect_none_bytes),
@@ -104,16 +108,16 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	const struct mw_target_info *info = &m->info;
 	const struct mw_thread *t = &m->total;
 
-	fprintf(out, "=== memwatch summary: pid %d (%s), ", info->pid, info->comm);
+	fprintf(out, "=== memwatch summary: pid %d (%s), ", info->pid, COMM(info->comm));
 	print_exit(out, m);
 	fprintf(out, ", watched %.2fs ===\n", m->elapsed_s);
 	if (info->malloc_probed)
 		fprintf(out, "allocator: %s (%s), %d uprobes, %d uretprobes, %d tracepoints\n",
-			info->allocator, info->allocator_origin, info->uprobes, info->uretprobes,
-			info->tracepoints);
+			ESC(info->allocator, sizeof(info->allocator)), info->allocator_origin,
+			info->uprobes, info->uretprobes, info->tracepoints);
 	else
-		fprintf(out, "allocator: not probed (%s), %d tracepoints\n", info->allocator,
-			info->tracepoints);
+		fprintf(out, "allocator: not probed (%s), %d tracepoints\n",
+			ESC(info->allocator, sizeof(info->allocator)), info->tracepoints);
 	print_process_line(out, m, false);
 	if (info->malloc_probed)
 		fprintf(out, "heap: %s allocations (%s), %s frees (%s), %s still live\n",
@@ -142,7 +146,7 @@ static void text_summary(FILE *out, const struct mw_model *m)
 			(unsigned long long)m->execs, info->reattached);
 	if (m->tracer.pid)
 		fprintf(out, "warning: pid %d (%s) traced the target during the watch%s\n",
-			m->tracer.pid, m->tracer.exe, m->tracer.writes_code ?
+			m->tracer.pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->tracer.writes_code ?
 			": a debugger's breakpoints may have met memwatch's uprobes" : "");
 	if (m->info.traced)
 		fprintf(out, "trace: %llu syscalls printed, %llu lost to a full ring buffer\n",

@@ -34,6 +34,23 @@ static int read_small_file(const char *path, char *buf, size_t len)
 	return err;
 }
 
+/*
+ * The raw name from status's "Name:" value @val: the kernel writes a '\n' in
+ * a name as "\\n" and a '\\' as "\\\\", and everything else as it is.
+ */
+static void name_unescape(char *name, size_t size, const char *val)
+{
+	size_t n = 0;
+
+	for (; *val && *val != '\n' && n + 1 < size; val++) {
+		if (val[0] == '\\' && (val[1] == 'n' || val[1] == '\\'))
+			name[n++] = *++val == 'n' ? '\n' : '\\';
+		else
+			name[n++] = *val;
+	}
+	name[n] = '\0';
+}
+
 static unsigned long long kib_field(const char *line)
 {
 	return strtoull(line, NULL, 10) * 1024;
@@ -58,12 +75,7 @@ int proc_status_parse(const char *text, struct proc_status *st)
 			val++;
 #define KEY(k) (key_len == sizeof(k) - 1 && !strncmp(line, k, key_len))
 		if (KEY("Name")) {
-			size_t n = strcspn(val, "\n");
-
-			if (n >= sizeof(st->name))
-				n = sizeof(st->name) - 1;
-			memcpy(st->name, val, n);
-			st->name[n] = '\0';
+			name_unescape(st->name, sizeof(st->name), val);
 		} else if (KEY("Tgid")) {
 			st->tgid = atoi(val);
 			have_tgid = true;
@@ -108,14 +120,19 @@ bool process_gone(pid_t pid)
 
 void thread_comm_read(pid_t pid, pid_t tid, char *buf, size_t len)
 {
-	char path[64];
+	char path[64], comm[MW_TASK_COMM_LEN + 1];
+	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
-	if (read_small_file(path, buf, len)) {
+	if (read_small_file(path, comm, sizeof(comm))) {
 		buf[0] = '\0';
 		return;
 	}
-	buf[strcspn(buf, "\n")] = '\0';
+	/* the kernel ends the name with a '\n'; one in the name itself is the name's */
+	n = strlen(comm);
+	if (n && comm[n - 1] == '\n')
+		comm[--n] = '\0';
+	snprintf(buf, len, "%s", comm);
 }
 
 int for_each_thread(pid_t pid, void (*fn)(pid_t tid, void *arg), void *arg)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #define _GNU_SOURCE
 #include <string.h>
+#include "escape.h"
 #include "json.h"
 #include "trace_format.h"
 
@@ -204,8 +205,8 @@ static void print_text(FILE *out, const struct mw_trace_event *e, const struct t
 	char name[256];
 	int i;
 
-	fprintf(out, "%12.6f (%8.3f ms): %s/%u %s(", time_s, e->duration_ns / 1e6, comm, e->tid,
-		c->name);
+	fprintf(out, "%12.6f (%8.3f ms): %s/%u %s(", time_s, e->duration_ns / 1e6,
+		ESC(comm, MW_COMM_LEN), e->tid, c->name);
 	for (i = 0; i < c->nr_args; i++) {
 		const struct trace_arg *a = &c->args[i];
 		__u64 value = arg_value(e, a->slot);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ncursesw/curses.h>
+#include "escape.h"
 #include "fileio.h"
 #include "format.h"
 #include "tui.h"
@@ -100,7 +101,7 @@ static void put_glyph(int y, int x, attr_t attr, wchar_t glyph)
 	attroff(attr);
 }
 
-/* The command line as /proc shows it, arguments apart by spaces. */
+/* The command line as /proc shows it, arguments apart by spaces, escaped as it is the target's. */
 static void read_cmdline(const struct mw_model *m)
 {
 	char path[64], *text;
@@ -109,15 +110,18 @@ static void read_cmdline(const struct mw_model *m)
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", m->info.pid);
 	text = read_path(path, &len);
 	if (!text || !len) {
-		snprintf(tui.cmdline, sizeof(tui.cmdline), "[%s]", m->info.comm);
+		snprintf(tui.cmdline, sizeof(tui.cmdline), "[%s]", ESC(m->info.comm, MW_COMM_LEN));
 		free(text);
 		return;
 	}
-	for (i = 0; i + 1 < len; i++) {
+	/* the last NUL ends the last argument; a process may have rewritten it away */
+	if (!text[len - 1])
+		len--;
+	for (i = 0; i < len; i++) {
 		if (!text[i])
 			text[i] = ' ';
 	}
-	snprintf(tui.cmdline, sizeof(tui.cmdline), "%s", text);
+	escape_mem(tui.cmdline, sizeof(tui.cmdline), text, len);
 	free(text);
 }
 
@@ -130,7 +134,7 @@ static void draw_header(const struct mw_model *m)
 
 	x = put(0, 0, A_BOLD, "memwatch");
 	x = put(0, x, A_NORMAL, "  pid %d (%s)  watching %s  events/s %s  lost %llu  "
-		"untracked %llu (%s)", info->pid, info->comm,
+		"untracked %llu (%s)", info->pid, ESC(info->comm, MW_COMM_LEN),
 		view_duration(up, sizeof(up), m->elapsed_s),
 		N(llround(mw_rate(view_events(t), view_events(&m->total_prev), m->interval_s))),
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
@@ -142,11 +146,11 @@ static void draw_header(const struct mw_model *m)
 	put(1, 0, A_NORMAL, "cmd: %s", tui.cmdline);
 	if (info->malloc_probed)
 		put(2, 0, A_NORMAL, "allocator: %s (%s)  probes: %d uprobes, %d uretprobes, "
-		    "%d tracepoints", info->allocator, info->allocator_origin, info->uprobes,
-		    info->uretprobes, info->tracepoints);
+		    "%d tracepoints", ESC(info->allocator, sizeof(info->allocator)),
+		    info->allocator_origin, info->uprobes, info->uretprobes, info->tracepoints);
 	else
 		put(2, 0, A_NORMAL, "allocator: not probed (%s)  probes: %d tracepoints",
-		    info->allocator, info->tracepoints);
+		    ESC(info->allocator, sizeof(info->allocator)), info->tracepoints);
 }
 
 static void draw_meter(int y, int x, int bar, const struct view_meter_value *mv,

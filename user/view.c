@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "escape.h"
 #include "format.h"
 #include "view.h"
 
@@ -198,8 +199,10 @@ char *view_cell(const struct view *v, const struct mw_model *m, const struct mw_
 	unsigned long long value;
 
 	if (c == VIEW_COL_COMM) {
-		snprintf(buf, len, "%s", row->comm);
-		return buf;
+		/* the target's name, escaped and cut to the column at a whole character */
+		if (len > (size_t)col->width + 1)
+			len = col->width + 1;
+		return escape_mem(buf, len, row->comm, strnlen(row->comm, sizeof(row->comm)));
 	}
 	if (c == VIEW_COL_STATE) {
 		snprintf(buf, len, "%s", row->exited ? "exit" : "live");

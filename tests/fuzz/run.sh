@@ -20,6 +20,7 @@ for fuzzer in "$@"; do
 	fuzz_smaps) head -c 20000 /proc/self/smaps >"$corpus/self" ;;
 	fuzz_elf) cp /bin/true "$corpus" ;;
 	fuzz_go) cp tests/unit/fixtures/maps_* "$corpus"; printf '\377 Go buildinf:\010\002%16s\010go1.19.8' >"$corpus/buildinfo" ;;
+	fuzz_escape) printf '\020\033]0;OWNED\007\033[2J\r\n\233\302\233\377\303(\342\202\\' >"$corpus/names" ;;
 	esac
 	n=$((n + 1))
 	if out=$("$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 \

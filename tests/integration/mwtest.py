@@ -243,6 +243,52 @@ def wait_for_all(stream, patterns, timeout=30, seen=None):
     return None
 
 
+def host_libc():
+    """The libc this test's own process mapped: the one the workload would use."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if re.search(r"/libc\.so\.6$", path):
+                return path
+    return None
+
+
+def read_file(path, mode="r"):
+    """The text (mode "rb": the bytes) of @path, empty if it cannot be read."""
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return b"" if "b" in mode else ""
+
+
+def wait_in_file(path, pattern, timeout=30):
+    """Whether @pattern (str, or bytes to match the raw bytes) matches in @path before the
+    deadline (it is being written)."""
+    mode = "rb" if isinstance(pattern, bytes) else "r"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, read_file(path, mode)):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def unsafe_text(data, keep="\n"):
+    """What of @data (bytes) a terminal must not get raw: C0 controls but those in @keep,
+    DEL, C1 controls (raw bytes, or U+0080-U+009F in UTF-8) and bytes that are not UTF-8.
+    Returns them as [(offset in characters, the bytes)], empty when there are none."""
+    found = []
+    # surrogateescape: each byte that is not UTF-8 becomes U+DC80..U+DCFF
+    for i, ch in enumerate(data.decode("utf-8", "surrogateescape")):
+        code = ord(ch)
+        if 0xdc80 <= code <= 0xdcff:
+            found.append((i, bytes([code - 0xdc00])))
+        elif (code < 0x20 and ch not in keep) or 0x7f <= code <= 0x9f:
+            found.append((i, ch.encode()))
+    return found
+
+
 def held_programs(pid):
     """IDs of the BPF programs and links process @pid holds (its fds' fdinfo)."""
     ids = set()

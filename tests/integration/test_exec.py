@@ -352,10 +352,10 @@ def check_exec_during_attach(tap):
                              "%s: the target exec'd" % name):
                 return
             held.resume()
-            watching = wait_in_file(held.err, r"watching pid \d+ \(channel\): \d+ tracepoints, "
-                                              r"\d+ uprobes on %s\." % re.escape(JEMALLOC))
+            watching = mwtest.wait_in_file(held.err, r"watching pid \d+ \(channel\): \d+ "
+                                           r"tracepoints, \d+ uprobes on %s\." % re.escape(JEMALLOC))
             if not tap.check(watching, "%s: memwatch watches with jemalloc probed" % name,
-                             read_file(held.err)):
+                             mwtest.read_file(held.err)):
                 return
             target.stdin.close()
             out = target.stdout.read().decode()
@@ -369,24 +369,6 @@ def check_exec_during_attach(tap):
             report.close()
     if check_exact(tap, "exec during attach", runs):
         check_probes(tap, "exec during attach", runs[0], JEMALLOC, "preload", 0, execs=0)
-
-
-def read_file(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def wait_in_file(path, pattern, timeout=30):
-    """Whether a line of @path matches @pattern before the deadline (it is being written)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if re.search(pattern, read_file(path)):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def check_loader_pending(tap):

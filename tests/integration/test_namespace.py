@@ -20,16 +20,6 @@ SAME_FILE = re.compile(r"allocator: (\S+) dev (\w+:\w+) inode (\d+), the file pi
 MAP_FILES = re.compile(r"allocator: probing (/proc/\d+/map_files/\S+), dev (\w+:\w+) inode (\d+)")
 
 
-def host_libc():
-    """The libc this test's own process mapped: the one the workload would use."""
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if re.search(r"/libc\.so\.6$", path):
-                return path
-    return None
-
-
 def mapped(pid, suffix):
     """(path, 'major:minor', inode) of the first mapping of pid whose path ends with @suffix."""
     with open("/proc/%d/maps" % pid) as maps:
@@ -77,7 +67,7 @@ def check_exact(tap, name, runs):
 
 def check_mount_namespace(tap):
     """libc copied into a tmpfs mounted only in the target's mount namespace."""
-    libc = host_libc()
+    libc = mwtest.host_libc()
     if not tap.check(libc and shutil.which("unshare"), "namespace: unshare and a libc to copy"):
         return
     top = tempfile.mkdtemp(prefix="mw-ns-")
@@ -125,7 +115,7 @@ def check_mount_namespace(tap):
 def check_replaced_library(tap):
     """libc replaced on disk after the target mapped it (an upgrade): the mapped,
     deleted inode is the one probed, through /proc/PID/map_files."""
-    libc = host_libc()
+    libc = mwtest.host_libc()
     top = tempfile.mkdtemp(prefix="mw-replaced-")
     copy = os.path.join(top, "libc.so.6")
 

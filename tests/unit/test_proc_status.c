@@ -184,6 +184,35 @@ static void test_read_self(void)
 	ASSERT_STREQ(comm, "", "thread_comm_read: no such thread gives \"\"");
 }
 
+/* status escapes a name's '\n' and '\\' (only those): the parse gives the raw name back */
+static void test_name_unescaped(void)
+{
+	/* ESC, '\n', BEL, '\\', CR, 0x9b as prctl(PR_SET_NAME) sets them */
+	static const char hostile[] = "a\x1b\n\a\\\r\x9bz";
+	struct proc_status st;
+	char comm[MW_TASK_COMM_LEN], self[MW_TASK_COMM_LEN];
+
+	ASSERT_OK(proc_status_parse("Name:\ta\\nb\\\\c\\x\nTgid:\t7\n", &st), "unescape: parses");
+	ASSERT_STREQ(st.name, "a\nb\\c\\x", "unescape: \\n and \\\\ undone, another \\ kept");
+	ASSERT_OK(proc_status_parse("Name:\t\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\n"
+				    "Tgid:\t7\n", &st), "unescape: 15 escaped newlines parse");
+	ASSERT_STREQ(st.name, "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n", "unescape: 15 newlines, none cut");
+
+	prctl(PR_GET_NAME, self, 0, 0, 0);
+	prctl(PR_SET_NAME, hostile, 0, 0, 0);
+	ASSERT_OK(proc_status_read(getpid(), &st), "hostile name: status read");
+	ASSERT_STREQ(st.name, hostile, "hostile name: raw from status");
+	thread_comm_read(getpid(), gettid(), comm, sizeof(comm));
+	ASSERT_STREQ(comm, hostile, "hostile name: raw from comm");
+	prctl(PR_SET_NAME, "ends-in-nl\n", 0, 0, 0);
+	thread_comm_read(getpid(), gettid(), comm, sizeof(comm));
+	ASSERT_STREQ(comm, "ends-in-nl\n", "comm: a name's own last newline kept");
+	prctl(PR_SET_NAME, "fifteen-chars\n\n", 0, 0, 0);
+	thread_comm_read(getpid(), gettid(), comm, sizeof(comm));
+	ASSERT_STREQ(comm, "fifteen-chars\n\n", "comm: 15 bytes ending in newlines kept");
+	prctl(PR_SET_NAME, self, 0, 0, 0);
+}
+
 static bool found_self;
 
 static void note_thread(pid_t tid, void *arg)
@@ -271,6 +300,7 @@ int main(void)
 	test_no_tgid();
 	test_inline();
 	test_read_self();
+	test_name_unescaped();
 	test_for_each_thread();
 	test_read_missing();
 	test_read_many_groups();

@@ -106,10 +106,27 @@ static void test_json(void)
 		    "json: an unterminated comm is cut at 16");
 }
 
+/* a thread named to take over the terminal: escaped in text, valid JSON */
+static void test_hostile_comm(void)
+{
+	static const char name[] = "\x1b]0;X\a\r\n\x9b\xc2\x9b\xff\\";
+	struct mw_trace_event e = event(MW_SYS_MUNMAP, 0x1000, 4096, 0, 0, 0, 0);
+
+	memcpy(e.comm, name, sizeof(name));
+	ASSERT_STREQ(line(&e, false),
+		     "    0.001500 (   0.025 ms): "
+		     "\\x1b]0;X\\x07\\x0d\\x0a\\x9b\\xc2\\x9b\\xff\\\\/42 munmap(0x1000, 4096) = 0  rss +0\n",
+		     "hostile comm: text escaped");
+	ASSERT_TRUE(strstr(line(&e, true), "\"comm\":\"\\u001b]0;X\\u0007\\u000d\\u000a\\ufffd"
+			   "\\u009b\\ufffd\\\\\","),
+		    "hostile comm: JSON escapes C0 and C1, replaces raw 0x9b and 0xff");
+}
+
 int main(void)
 {
 	test_text();
 	test_names();
 	test_json();
+	test_hostile_comm();
 	return tap_done();
 }

@@ -153,6 +153,7 @@ static void test_sort(void)
 static void test_values(void)
 {
 	const struct mw_row *row;
+	struct mw_row *named;
 	struct mw_model m;
 	struct view v;
 	char buf[32];
@@ -183,6 +184,14 @@ static void test_values(void)
 	m.info.malloc_probed = false;
 	ASSERT_STREQ(view_cell(&v, &m, row, VIEW_COL_LIVE, buf, sizeof(buf)), "-",
 		     "no heap value without malloc probes");
+	/* the same row, renamed by hand */
+	named = &m.rows[row - m.rows];
+	memcpy(named->comm, "\x1b]0;X\a\xc2\x9b", sizeof("\x1b]0;X\a\xc2\x9b"));
+	ASSERT_STREQ(view_cell(&v, &m, row, VIEW_COL_COMM, buf, sizeof(buf)), "\\x1b]0;X\\x07",
+		     "COMM: escaped, cut to its 15 cells before an escape that does not fit");
+	memcpy(named->comm, "\xc3\xa9t\xc3\xa9", sizeof("\xc3\xa9t\xc3\xa9"));
+	ASSERT_STREQ(view_cell(&v, &m, row, VIEW_COL_COMM, buf, sizeof(buf)), "\xc3\xa9t\xc3\xa9",
+		     "COMM: UTF-8 shown as it is");
 	model_free(&m);
 }
 
