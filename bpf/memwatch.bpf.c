@@ -288,7 +288,8 @@ static __noinline void trace_syscall(struct mw_thread *t, struct mw_syscall_infl
 	e->resident_change = resident_change(t) - s->resident_mark;
 	e->tid = tid;
 	e->nr = s->nr;
-	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
+	/* the name now: the thread's record keeps the one of its first event */
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 }
 
