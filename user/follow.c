@@ -19,6 +19,20 @@
 #include "target.h"
 #include "memwatch.skel.h"
 
+/* --libc with -p: a file the target does not map would have uprobes that count nothing. */
+static void libc_check_mapped(pid_t pid, const struct allocator *a)
+{
+	struct file_id id;
+	char path[64], *maps;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = read_path(path, NULL);
+	if (maps && !file_id_of_fd(a->fd, &id) && !maps_has_file(maps, &id))
+		elog("--libc %s: pid %d does not map this file, so its uprobes will count nothing",
+		     a->target_path, pid);
+	free(maps);
+}
+
 int allocator_of_target(pid_t pid, const char *libc, struct allocator *a)
 {
 	int err = allocator_of_process(pid, libc, a);
@@ -28,10 +42,13 @@ int allocator_of_target(pid_t pid, const char *libc, struct allocator *a)
 		return -ESRCH;
 	if (err)
 		return -ENOENT;
-	/* uprobes belong to an inode: the one the target mapped, whatever its path is here */
-	if (!libc && allocator_check_mapped(pid, a) == -ESRCH)
-		return -ESRCH;
-	return allocator_drop_ifuncs(a) ? -ENOENT : 0;
+	if (libc)
+		libc_check_mapped(pid, a);
+	if (allocator_drop_ifuncs(a)) {
+		allocator_close(a);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 void allocator_describe(struct mw_target_info *info, const struct allocator *a, bool no_malloc)
@@ -161,7 +178,7 @@ static bool same_file(const struct follow *f, const struct allocator *a)
 {
 	struct file_id id;
 
-	return !file_id_of(a->path, &id) && file_id_equal(&id, &f->id);
+	return !file_id_of_fd(a->fd, &id) && file_id_equal(&id, &f->id);
 }
 
 static void unprobe(struct follow *f)
@@ -192,7 +209,7 @@ static int place(struct follow *f, pid_t pid, const struct allocator *a)
 	unprobe(f);
 	f->links = links;
 	f->task = task;
-	if (file_id_of(a->path, &f->id))
+	if (file_id_of_fd(a->fd, &f->id))
 		memset(&f->id, 0, sizeof(f->id));
 	return 0;
 }
@@ -207,7 +224,7 @@ static void describe(const struct follow *f, struct mw_target_info *info, bool p
 }
 
 int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_info *info,
-		 const struct allocator *a, const char *libc)
+		 struct allocator *a, const char *libc)
 {
 	int err;
 
@@ -215,6 +232,7 @@ int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_i
 	f->libc = libc;
 	f->task = (struct task_watch){ .fd = -1, .page = MAP_FAILED };
 	f->alloc = *a;
+	a->fd = -1;
 	if (!info->malloc_probed)
 		return 0;
 	err = place(f, info->pid, a);
@@ -291,7 +309,10 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 	}
 	if (err)
 		unprobe(f);
+	/* @f keeps the descriptor of the file its probes are on */
+	allocator_close(&f->alloc);
 	f->alloc = *next;
+	next->fd = -1;
 	memcpy(was, info->allocator, sizeof(was));
 	describe(f, info, !err);
 	if (!say)
@@ -314,12 +335,15 @@ void follow_exec(struct follow *f, struct mw_target_info *info, bool force)
 	if (!next)
 		return;
 	look(f, info, next, !force);
+	allocator_close(next);
 	free(next);
 }
 
 void follow_stop(struct follow *f)
 {
-	/* never started: nothing attached, and no task watch opened */
-	if (f->skel)
-		unprobe(f);
+	/* never started: nothing attached, no task watch and no file opened */
+	if (!f->skel)
+		return;
+	unprobe(f);
+	allocator_close(&f->alloc);
 }

@@ -234,7 +234,7 @@ static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
  * the rss_stat program. The resident base read after them includes those
  * pages; the tracepoints count from there.
  */
-static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struct allocator *a,
+static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, struct allocator *a,
 		      const char *libc, struct follow *f, struct probes *p)
 {
 	struct mw_target_info *info = &m->info;
@@ -403,7 +403,7 @@ int main(int argc, char **argv)
 	struct probes probes = { 0 };
 	struct trace trace = { 0 };
 	struct follow follow = { 0 };
-	struct allocator alloc = { 0 };
+	struct allocator alloc = { .fd = -1 };
 	struct mw_options opts;
 	struct mw_model model;
 	bool uprobe_multi;
@@ -529,6 +529,7 @@ cleanup:
 	if (pidfd >= 0)
 		close(pidfd);
 	follow_stop(&follow);
+	allocator_close(&alloc);
 	probes_detach(&probes);
 	trace_close(&trace);
 	thread_table_close(&threads);
