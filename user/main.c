@@ -24,6 +24,7 @@
 #include "log.h"
 #include "model.h"
 #include "options.h"
+#include "output.h"
 #include "privileges.h"
 #include "probes.h"
 #include "report.h"
@@ -261,12 +262,14 @@ static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, struct allo
 /* Prints the trace records waiting; the model counts them for the summary. */
 static int read_trace(struct trace *trace, struct mw_model *m)
 {
-	int err = trace_read(trace);
+	int err;
 
+	errno = 0;
+	err = trace_read(trace);
 	m->trace_records = trace->records;
 	if (err)
 		elog("cannot read the trace ring buffer: %s", strerror(-err));
-	return err ? MW_EXIT_ERROR : 0;
+	return err || output_failed(trace->out) ? MW_EXIT_ERROR : 0;
 }
 
 /*
@@ -342,8 +345,11 @@ static int report_loop(const struct mw_options *o, struct memwatch_bpf *skel,
 			elog("cannot read the counters: %s", strerror(-err));
 			return MW_EXIT_ERROR;
 		}
+		errno = 0;
 		if (!trace)
 			r->interval(out, m);
+		if (output_failed(out))
+			return MW_EXIT_ERROR;
 		if (o->count && ++reports >= o->count)
 			break;
 	}
@@ -425,14 +431,11 @@ int main(int argc, char **argv)
 		ret = check_kernel();
 	if (ret)
 		return ret;
-	if (opts.output) {
-		out = fopen(opts.output, "w");
-		if (!out) {
-			elog("cannot write %s: %s", opts.output, strerror(errno));
-			return MW_EXIT_ERROR;
-		}
+	out = output_open(opts.output);
+	if (!out) {
+		elog("cannot write %s: %s", opts.output, strerror(errno));
+		return MW_EXIT_ERROR;
 	}
-	setvbuf(out, NULL, _IOLBF, 0);
 	setup_signals(&run_mask);
 
 	if (opts.cmd)
@@ -520,7 +523,10 @@ int main(int argc, char **argv)
 		}
 		launch.pid = -1;
 	}
+	errno = 0;
 	reporter->summary(out, &model);
+	/* said now, while errno is the failed write's; the exit status follows at the end */
+	output_failed(out);
 
 cleanup:
 	tui_done();
@@ -535,7 +541,8 @@ cleanup:
 	thread_table_close(&threads);
 	memwatch_bpf__destroy(skel);
 	model_free(&model);
-	if (out != stdout)
-		fclose(out);
+	/* a report lost is memwatch's failure, whatever the command's status */
+	if (output_close(out))
+		ret = MW_EXIT_ERROR;
 	return ret;
 }
