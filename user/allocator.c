@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,33 @@ const char *origin_name(enum mw_origin origin)
 		return "libc";
 	}
 	return "?";
+}
+
+#define SAID_LINES 8
+
+/*
+ * One line on stderr about the target's files, unless it was said already:
+ * the allocator is looked for again once the attach is done and after each
+ * exec, and a hostile file there is worth one word, not one per look.
+ */
+static void __attribute__((format(printf, 1, 2))) say_once(const char *fmt, ...)
+{
+	static char said[SAID_LINES][512];
+	static int next;
+	char line[sizeof(said[0])];
+	va_list ap;
+	int i;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < SAID_LINES; i++) {
+		if (!strcmp(said[i], line))
+			return;
+	}
+	memcpy(said[next], line, sizeof(line));
+	next = (next + 1) % SAID_LINES;
+	elog("%s", line);
 }
 
 static const char *basename_of(const char *path)
@@ -257,8 +285,8 @@ int allocator_choose(const struct candidates *c, pid_t pid, int root_fd, struct 
 		snprintf(a->target_path, sizeof(a->target_path), "%s", c->items[i].path);
 		a->origin = c->items[i].origin;
 		if (why[0])
-			elog("%s of pid %d %s: its mapping itself is probed", a->target_path, pid,
-			     why);
+			say_once("%.200s of pid %d %.240s: its mapping itself is probed",
+				 a->target_path, pid, why);
 		else if (pid && c->items[i].mapped)
 			vlog("allocator: %s in pid %d's root, " ID_FMT ", is the file it mapped",
 			     a->target_path, pid, ID_ARGS(c->items[i].map.id));
@@ -371,15 +399,16 @@ static void root_preload_list(pid_t pid, int root_fd, char *preload, size_t len)
 	if (fd == -ENOENT)
 		return;
 	if (fd >= 0 && st.st_size > MW_PRELOAD_MAX) {
-		elog("%s in the root of pid %d holds %lld bytes, over the %d KiB a preload list "
-		     "may have: ignored", name, pid, (long long)st.st_size, MW_PRELOAD_MAX / 1024);
+		say_once("%s in the root of pid %d holds %lld bytes, over the %d KiB a preload list "
+			 "may have: ignored", name, pid, (long long)st.st_size, MW_PRELOAD_MAX / 1024);
 		close(fd);
 		return;
 	}
 	list = fd >= 0 ? read_fd_max(fd, MW_PRELOAD_MAX, NULL) : NULL;
 	if (!list)
-		elog("%s in the root of pid %d %s %s: ignored", name, pid, fd == -MW_ENOTREG ? "is" :
-		     "cannot be read:", fd < 0 ? safe_open_strerror(fd, &st) : strerror(errno));
+		say_once("%s in the root of pid %d %s %s: ignored", name, pid,
+			 fd == -MW_ENOTREG ? "is" : "cannot be read:",
+			 fd < 0 ? safe_open_strerror(fd, &st) : strerror(errno));
 	else
 		snprintf(preload + used, len - used, " %s", list);
 	free(list);

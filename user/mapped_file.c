@@ -98,6 +98,8 @@ int mapped_file_open(pid_t pid, int root_fd, const char *path, const struct file
 		close(fd);
 		snprintf(why, len, "in its root names another file (" ID_FMT ") than the one it "
 			 "mapped (" ID_FMT ")", ID_ARGS(opened), ID_ARGS(m->id));
+	} else if (fd == -ENOENT && symlink_in_root(root_fd, path)) {
+		snprintf(why, len, "in its root is a symlink to a file that is not there");
 	} else if (fd == -ENOENT) {
 		/* deleted, as a library upgraded since the target mapped it is: nothing to say */
 		vlog("allocator: %s is no longer in pid %d's root", path, pid);

@@ -53,6 +53,24 @@ int safe_open_in_root(int root_fd, const char *path, struct stat *st)
 	return safe_open(root_fd, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, st);
 }
 
+bool symlink_in_root(int root_fd, const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	int fd;
+
+	fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st))
+		st.st_mode = 0;
+	close(fd);
+	return S_ISLNK(st.st_mode);
+}
+
 const char *safe_open_strerror(int err, const struct stat *st)
 {
 	if (err != -MW_ENOTREG)

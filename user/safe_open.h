@@ -9,6 +9,7 @@
 #ifndef MW_SAFE_OPEN_H
 #define MW_SAFE_OPEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -31,6 +32,9 @@ int safe_open(int dirfd, const char *path, unsigned long long resolve, struct st
 
 /* @path inside the root @root_fd: its symlinks followed, within it, and no magic link. */
 int safe_open_in_root(int root_fd, const char *path, struct stat *st);
+
+/* Whether @path in the root @root_fd is itself a symlink (say, one that leads nowhere). */
+bool symlink_in_root(int root_fd, const char *path);
 
 /* Why safe_open() failed with @err, in words: "a FIFO", "No such file or directory". */
 const char *safe_open_strerror(int err, const struct stat *st);
