@@ -19,17 +19,26 @@
 #include "target.h"
 #include "memwatch.skel.h"
 
-/* --libc with -p: a file the target does not map would have uprobes that count nothing. */
+/*
+ * --libc with -p: a file the target does not map would have uprobes that
+ * count nothing. Said once: each later look (the attach's last, an exec's)
+ * would only repeat it.
+ */
 static void libc_check_mapped(pid_t pid, const struct allocator *a)
 {
+	static bool said;
 	struct file_id id;
 	char path[64], *maps;
 
+	if (said)
+		return;
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	maps = read_path(path, NULL);
-	if (maps && !file_id_of_fd(a->fd, &id) && !maps_has_file(maps, &id))
+	if (maps && !file_id_of_fd(a->fd, &id) && !maps_has_file(maps, &id)) {
 		elog("--libc %s: pid %d does not map this file, so its uprobes will count nothing",
 		     a->target_path, pid);
+		said = true;
+	}
 	free(maps);
 }
 
