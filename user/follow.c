@@ -244,7 +244,7 @@ int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_i
 	a->fd = -1;
 	if (!info->malloc_probed)
 		return 0;
-	err = place(f, info->pid, a);
+	err = place(f, info->pid, &f->alloc);
 	info->uprobes = f->links.uprobes;
 	info->uretprobes = f->links.uretprobes;
 	return err;
