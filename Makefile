@@ -129,7 +129,7 @@ FUZZ_SECONDS ?= 5
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser -I$(OUTPUT)
 FUZZ_SRCS := user/procmaps.c user/target.c user/fileio.c user/allocator.c user/elf_file.c \
 	user/model.c user/log.c user/go_binary.c user/mapped_file.c user/caps.c user/escape.c \
-	user/json.c
+	user/json.c user/safe_open.c user/signals.c
 FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(OUTPUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_text.h $(FUZZ_SRCS) | $(OUTPUT)/memwatch.skel.h

@@ -2,16 +2,21 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "allocator.h"
 #include "caps.h"
 #include "elf_file.h"
+#include "escape.h"
 #include "fileio.h"
 #include "go_binary.h"
+#include "log.h"
+#include "safe_open.h"
 #include "signals.h"
 
 const char *const allocator_functions[MW_FUNC_NR] = {
@@ -40,6 +45,36 @@ const char *origin_name(enum mw_origin origin)
 		return "libc";
 	}
 	return "?";
+}
+
+#define SAID_LINES 8
+
+/*
+ * One line on stderr about the target's files, unless it was said already:
+ * the allocator is looked for again once the attach is done and after each
+ * exec, and a hostile file there is worth one word, not one per look.
+ */
+static void __attribute__((format(printf, 1, 2))) say_once(const char *fmt, ...)
+{
+	static char said[SAID_LINES][512];
+	static int next;
+	char line[sizeof(said[0])];
+	va_list ap;
+	int i;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < SAID_LINES; i++) {
+		if (!strcmp(said[i], line))
+			return;
+	}
+	memcpy(said[next], line, sizeof(line));
+	next = (next + 1) % SAID_LINES;
+	/* the line names the target's files */
+	fputs("memwatch: ", stderr);
+	escape_write(stderr, line, strlen(line));
+	fputc('\n', stderr);
 }
 
 static const char *basename_of(const char *path)
@@ -83,22 +118,25 @@ static int preload_rank(const char *path, const char *preload)
 	return -1;
 }
 
-static void candidates_add(struct candidates *c, const char *path, size_t len,
-			   enum mw_origin origin, int rank)
+/* Adds @path once; its place in the list (the earlier one if there), or -1 when full. */
+static int candidates_add(struct candidates *c, const char *path, size_t len,
+			  enum mw_origin origin, int rank)
 {
 	int i;
 
 	if (c->count >= MW_MAX_CANDIDATES || len >= sizeof(c->items[0].path))
-		return;
+		return -1;
 	for (i = 0; i < c->count; i++) {
 		if (strlen(c->items[i].path) == len && !strncmp(c->items[i].path, path, len))
-			return;
+			return i;
 	}
-	memcpy(c->items[c->count].path, path, len);
-	c->items[c->count].path[len] = '\0';
-	c->items[c->count].origin = origin;
-	c->items[c->count].rank = rank;
+	memset(&c->items[i], 0, sizeof(c->items[i]));
+	memcpy(c->items[i].path, path, len);
+	c->items[i].path[len] = '\0';
+	c->items[i].origin = origin;
+	c->items[i].rank = rank;
 	c->count++;
+	return i;
 }
 
 /*
@@ -121,21 +159,20 @@ static void candidates_sort(struct candidates *c)
 	}
 }
 
-static void candidates_add_library(struct candidates *c, const char *path, size_t len,
-				   const char *preload)
+static int candidates_add_library(struct candidates *c, const char *path, size_t len,
+				  const char *preload)
 {
 	char name[PATH_MAX];
 	int rank;
 
 	if (len >= sizeof(name))
-		return;
+		return -1;
 	memcpy(name, path, len);
 	name[len] = '\0';
 	rank = preload ? preload_rank(name, preload) : -1;
 	if (rank >= 0)
-		candidates_add(c, name, len, MW_ORIGIN_PRELOAD, rank);
-	else
-		candidates_add(c, name, len, is_libc(name) ? MW_ORIGIN_LIBC : MW_ORIGIN_LIBRARY, 0);
+		return candidates_add(c, name, len, MW_ORIGIN_PRELOAD, rank);
+	return candidates_add(c, name, len, is_libc(name) ? MW_ORIGIN_LIBC : MW_ORIGIN_LIBRARY, 0);
 }
 
 void candidates_from_maps(const char *maps, const char *exe, const char *preload,
@@ -150,6 +187,7 @@ void candidates_from_maps(const char *maps, const char *exe, const char *preload
 		struct maps_entry e;
 		char path[PATH_MAX];
 		size_t len;
+		int i;
 
 		if (maps_parse_line(line, &e) || e.path[0] != '/')
 			continue;
@@ -161,7 +199,16 @@ void candidates_from_maps(const char *maps, const char *exe, const char *preload
 			continue;
 		memcpy(path, e.path, len);
 		path[len] = '\0';
-		candidates_add_library(c, path, len, preload);
+		i = candidates_add_library(c, path, len, preload);
+		/* the first mapping of a file says which file the process mapped there */
+		if (i >= 0 && !c->items[i].mapped) {
+			c->items[i].mapped = true;
+			c->items[i].map = (struct file_mapping){
+				.id = { e.dev_major, e.dev_minor, e.inode },
+				.start = e.start,
+				.end = e.end,
+			};
+		}
 	}
 	candidates_sort(c);
 }
@@ -190,22 +237,71 @@ void candidates_from_ldd(const char *ldd, const char *exe, const char *preload,
 	candidates_sort(c);
 }
 
-int allocator_choose(const struct candidates *c, const char *root, struct allocator *a)
+void allocator_close(struct allocator *a)
 {
-	int i;
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	a->path[0] = '\0';
+}
 
+/*
+ * Opens candidate @i of @c: in the root @root_fd of process @pid, as the file
+ * it mapped when it is mapped, or in memwatch's root for a command (@pid 0).
+ * The descriptor or -errno; @why says what stood in the way of the path the
+ * process sees (then, at best, its mapping itself was opened).
+ */
+static int candidate_open(const struct candidates *c, int i, pid_t pid, int root_fd, char *why,
+			  size_t len)
+{
+	const char *path = c->items[i].path;
+	struct stat st;
+
+	why[0] = '\0';
+	if (!pid)
+		return safe_open(root_fd, path, 0, &st);
+	if (!c->items[i].mapped)
+		return safe_open_in_root(root_fd, path, &st);
+	return mapped_file_open(pid, root_fd, path, &c->items[i].map, why, len);
+}
+
+int allocator_choose(const struct candidates *c, pid_t pid, int root_fd, struct allocator *a)
+{
+	char why[PATH_MAX], skipped[sizeof(a->unprobed)] = "";
+	int i, fd;
+
+	a->fd = -1;
+	a->path[0] = '\0';
 	for (i = 0; i < c->count; i++) {
-		if ((size_t)snprintf(a->path, sizeof(a->path), "%s%s", root, c->items[i].path) >=
-		    sizeof(a->path))
+		fd = candidate_open(c, i, pid, root_fd, why, sizeof(why));
+		if (fd < 0) {
+			if (why[0] && !skipped[0])
+				snprintf(skipped, sizeof(skipped), "%.2048s of pid %d %s",
+					 c->items[i].path, pid, why);
 			continue;
-		if (elf_defined_functions(a->path, allocator_functions, MW_FUNC_NR, a->addrs))
+		}
+		a->fd = fd;
+		snprintf(a->path, sizeof(a->path), "/proc/self/fd/%d", a->fd);
+		if (elf_defined_functions(a->path, allocator_functions, MW_FUNC_NR, a->addrs) ||
+		    !a->addrs[MW_FUNC_MALLOC] || !a->addrs[MW_FUNC_FREE]) {
+			allocator_close(a);
 			continue;
-		if (!a->addrs[MW_FUNC_MALLOC] || !a->addrs[MW_FUNC_FREE])
-			continue;
+		}
 		snprintf(a->target_path, sizeof(a->target_path), "%s", c->items[i].path);
 		a->origin = c->items[i].origin;
+		if (why[0])
+			say_once("%.200s of pid %d %.240s: its mapping itself is probed",
+				 a->target_path, pid, why);
+		else if (pid && c->items[i].mapped)
+			vlog("allocator: %s in pid %d's root, " ID_FMT ", is the file it mapped",
+			     ESC(a->target_path, sizeof(a->target_path)), pid,
+			     ID_ARGS(c->items[i].map.id));
 		return 0;
 	}
+	/* a file that could not be checked may have been the allocator: say which */
+	if (skipped[0])
+		snprintf(a->unprobed, sizeof(a->unprobed), "no malloc found that could be checked: "
+			 "%s", skipped);
 	return -ENOENT;
 }
 
@@ -214,7 +310,33 @@ static int allocator_of_file(const char *libc, struct allocator *a)
 	struct candidates c = { 0 };
 
 	candidates_add(&c, libc, strlen(libc), MW_ORIGIN_LIBRARY, 0);
-	return allocator_choose(&c, "", a);
+	return allocator_choose(&c, 0, AT_FDCWD, a);
+}
+
+int allocator_libc_check(const char *path, char *why, size_t len)
+{
+	unsigned long long addrs[MW_FUNC_NR];
+	char self[64];
+	struct stat st;
+	int fd, err;
+
+	fd = safe_open(AT_FDCWD, path, 0, &st);
+	if (fd < 0) {
+		snprintf(why, len, "%s", safe_open_strerror(fd, &st));
+		return fd;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	err = elf_defined_functions(self, allocator_functions, MW_FUNC_NR, addrs);
+	close(fd);
+	if (err) {
+		snprintf(why, len, "%s", elf_strerror(err));
+		return err;
+	}
+	if (!addrs[MW_FUNC_MALLOC] || !addrs[MW_FUNC_FREE]) {
+		snprintf(why, len, "defines no %s", addrs[MW_FUNC_MALLOC] ? "free" : "malloc");
+		return -ENOENT;
+	}
+	return 0;
 }
 
 /* A Go program's heap is the runtime's: no malloc of it is probed, even a cgo libc's. */
@@ -266,16 +388,51 @@ static const char *environ_preload(const char *env, size_t len)
 	return NULL;
 }
 
+/*
+ * Appends to @preload the list in /etc/ld.so.preload of the root @root_fd of
+ * process @pid, the loader's second source. A file that is not a regular one,
+ * or larger than any real list, is the target's doing: ignored, with a line.
+ */
+static void root_preload_list(pid_t pid, int root_fd, char *preload, size_t len)
+{
+	static const char name[] = "/etc/ld.so.preload";
+	size_t used = strlen(preload);
+	struct stat st;
+	char *list;
+	int fd;
+
+	fd = safe_open_in_root(root_fd, name, &st);
+	if (fd == -ENOENT)
+		return;
+	if (fd >= 0 && st.st_size > MW_PRELOAD_MAX) {
+		say_once("%s in the root of pid %d holds %lld bytes, over the %d KiB a preload list "
+			 "may have: ignored", name, pid, (long long)st.st_size, MW_PRELOAD_MAX / 1024);
+		close(fd);
+		return;
+	}
+	list = fd >= 0 ? read_fd_max(fd, MW_PRELOAD_MAX, NULL) : NULL;
+	if (!list)
+		say_once("%s in the root of pid %d %s %s: ignored", name, pid,
+			 fd == -MW_ENOTREG ? "is" : "cannot be read:",
+			 fd < 0 ? safe_open_strerror(fd, &st) : strerror(errno));
+	else
+		snprintf(preload + used, len - used, " %s", list);
+	free(list);
+	if (fd >= 0)
+		close(fd);
+}
+
 int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 {
-	char link[64], exe[PATH_MAX], root[64], preload[4096] = "";
-	char *maps = NULL, *env = NULL, *preload_file;
+	char link[64], exe[PATH_MAX], preload[4096] = "";
+	char *maps = NULL, *env = NULL;
 	struct candidates *c = NULL;
 	const char *env_preload;
+	int fd, root_fd = -1, err = -ENOENT;
 	size_t env_len = 0;
 	ssize_t n;
-	int fd, err = -ENOENT;
 
+	a->fd = -1;
 	a->go_runtime[0] = a->unprobed[0] = '\0';
 	if (libc)
 		return allocator_of_file(libc, a);
@@ -293,8 +450,9 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 	snprintf(link, sizeof(link), "/proc/%d/maps", pid);
 	maps = read_path(link, NULL);
 	c = calloc(1, sizeof(*c));
-	if (!maps || !c) {
-		err = maps ? -ENOMEM : -ESRCH;
+	root_fd = safe_open_root(pid);
+	if (!maps || !c || root_fd < 0) {
+		err = !c ? -ENOMEM : !maps ? -ESRCH : root_fd;
 		goto cleanup;
 	}
 	/* the loader reads LD_PRELOAD, then /etc/ld.so.preload of its own root */
@@ -307,22 +465,12 @@ int allocator_of_process(pid_t pid, const char *libc, struct allocator *a)
 		if (env_preload)
 			snprintf(preload, sizeof(preload), "%s", env_preload);
 	}
-	snprintf(root, sizeof(root), "/proc/%d/root", pid);
-	snprintf(link, sizeof(link), "/proc/%d/root/etc/ld.so.preload", pid);
-	fd = open(link, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		preload_file = read_fd(fd, NULL);
-		close(fd);
-		if (preload_file) {
-			size_t used = strlen(preload);
-
-			snprintf(preload + used, sizeof(preload) - used, " %s", preload_file);
-			free(preload_file);
-		}
-	}
+	root_preload_list(pid, root_fd, preload, sizeof(preload));
 	candidates_from_maps(maps, exe, preload, c);
-	err = allocator_choose(c, root, a);
+	err = allocator_choose(c, pid, root_fd, a);
 cleanup:
+	if (root_fd >= 0)
+		close(root_fd);
 	free(c);
 	free(env);
 	free(maps);
@@ -371,14 +519,15 @@ cleanup:
 static int script_interpreter(const char *path, char *real, size_t len)
 {
 	char line[PATH_MAX + 2];
+	struct stat st;
 	int depth, fd;
 	ssize_t n;
 
 	snprintf(real, len, "%s", path);
 	for (depth = 0; depth < 4; depth++) {
-		fd = open(real, O_RDONLY | O_CLOEXEC);
+		fd = safe_open(AT_FDCWD, real, 0, &st);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		n = read(fd, line, sizeof(line) - 1);
 		close(fd);
 		if (n < 2 || line[0] != '#' || line[1] != '!')
@@ -399,6 +548,7 @@ int allocator_of_command(const char *script, const char *libc, struct allocator 
 	struct candidates *c;
 	int err;
 
+	a->fd = -1;
 	a->go_runtime[0] = a->unprobed[0] = '\0';
 	if (libc)
 		return allocator_of_file(libc, a);
@@ -425,7 +575,7 @@ int allocator_of_command(const char *script, const char *libc, struct allocator 
 		if (interp[0])
 			candidates_add_library(c, interp, strlen(interp), NULL);
 	}
-	err = allocator_choose(c, "", a);
+	err = allocator_choose(c, 0, AT_FDCWD, a);
 	free(c);
 	return err;
 }

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include "mapped_file.h"
 #include "procmaps.h"
 
 /* the malloc family, in the order of allocator_functions[] */
@@ -34,7 +35,13 @@ enum mw_origin {
 };
 
 struct allocator {
-	char path[PATH_MAX];		/* the file to open, as memwatch sees it */
+	/*
+	 * The file, open and checked from its discovery on (-1: none), and the
+	 * path that names it to memwatch, the kernel and libbpf: /proc/self/fd/N,
+	 * never looked up again in a root someone else controls.
+	 */
+	int fd;
+	char path[PATH_MAX];
 	char target_path[PATH_MAX];	/* the same file as the target sees it */
 	enum mw_origin origin;
 	unsigned long long addrs[MW_FUNC_NR];	/* 0: not defined there */
@@ -47,6 +54,8 @@ struct allocator {
 };
 
 #define MW_MAX_CANDIDATES 64
+/* the longest /etc/ld.so.preload read: a real one names a few libraries */
+#define MW_PRELOAD_MAX (64 * 1024)
 
 struct candidates {
 	int count;
@@ -54,6 +63,8 @@ struct candidates {
 		char path[PATH_MAX];
 		enum mw_origin origin;
 		int rank;		/* preloads: the place in the preload list */
+		bool mapped;		/* from the maps: then where, and the file's identity */
+		struct file_mapping map;
 	} items[MW_MAX_CANDIDATES];
 };
 
@@ -70,19 +81,32 @@ void candidates_from_ldd(const char *ldd, const char *exe, const char *preload,
 			 struct candidates *c);
 
 /*
- * The first candidate, in lookup preference, that defines malloc. @root is
- * prefixed to each path to open it ("/proc/PID/root" or ""). 0 or -ENOENT.
+ * The first candidate, in lookup preference, that defines malloc, opened as
+ * a->fd. For a running process @pid (0 for a command), each path is looked
+ * up inside its root @root_fd, and a mapped one must be the file the process
+ * mapped (user/mapped_file.h); for a command, in memwatch's root (@root_fd
+ * AT_FDCWD). 0 or -ENOENT (a->unprobed may say why).
  */
-int allocator_choose(const struct candidates *c, const char *root, struct allocator *a);
+int allocator_choose(const struct candidates *c, pid_t pid, int root_fd, struct allocator *a);
+
+/* Closes a->fd, if open; the allocator no longer names a file. */
+void allocator_close(struct allocator *a);
 
 /*
- * The allocator of running process @pid, or of @libc when given. -ENOENT with
- * a->go_runtime set for a Go program, whose heap has no malloc.
+ * Whether --libc @path can be probed: a regular 64-bit ELF file of this
+ * machine that defines malloc and free. 0, or -errno with @why in words.
+ */
+int allocator_libc_check(const char *path, char *why, size_t len);
+
+/*
+ * The allocator of running process @pid, or of @libc when given, open as
+ * a->fd (allocator_close() when done). -ENOENT with a->go_runtime set for a
+ * Go program, whose heap has no malloc.
  */
 int allocator_of_process(pid_t pid, const char *libc, struct allocator *a);
 /*
  * The allocator executable @path (or the interpreter of a "#!" script) will
- * use once started with our environment. Later execs are followed from
+ * use once started with our environment, open as a->fd. Later execs are followed from
  * /proc/PID/maps (user/follow.h).
  * -ENOENT with a->go_runtime set for a Go program.
  */

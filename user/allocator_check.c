@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include "allocator.h"
 #include "allocator_check.h"
+#include "elf_file.h"
 #include "escape.h"
 #include "log.h"
 
 /* Marks in @ifunc the family functions defined in a symbol table as STT_GNU_IFUNC. */
 static void scan_ifuncs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, bool *ifunc)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t i, nsyms = data && shdr->sh_entsize ? shdr->sh_size / shdr->sh_entsize : 0;
+	size_t i, nsyms = elf_symbol_count(elf, shdr);
+	Elf_Data *data = nsyms ? elf_getdata(scn, NULL) : NULL;
 	int j;
 
+	if (!data)
+		return;
 	for (i = 0; i < nsyms; i++) {
 		const char *name;
 		GElf_Sym sym;
@@ -35,16 +36,11 @@ int allocator_drop_ifuncs(struct allocator *a)
 {
 	bool ifunc[MW_FUNC_NR] = { 0 };
 	Elf_Scn *scn = NULL;
-	int fd, i;
+	int fd, i, err;
 	Elf *elf;
 
 	a->unprobed[0] = '\0';
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return 0;
-	fd = open(a->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_file_open(a->path, &fd, &err);
 	while (elf && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr shdr;
 
@@ -53,8 +49,7 @@ int allocator_drop_ifuncs(struct allocator *a)
 			scan_ifuncs(elf, scn, &shdr, ifunc);
 	}
 	if (elf)
-		elf_end(elf);
-	close(fd);
+		elf_file_close(elf, fd);
 	if (ifunc[MW_FUNC_MALLOC] || ifunc[MW_FUNC_FREE]) {
 		snprintf(a->unprobed, sizeof(a->unprobed),
 			 "%s of %s is a GNU IFUNC, its code chosen at load time: not probed",

@@ -5,32 +5,143 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "elf_file.h"
+#include "safe_open.h"
 
-/* Opens @path as an ELF file; NULL with *err set on failure. */
-static Elf *elf_open(const char *path, int *fd, int *err)
+/* Whether @len bytes at @off stay inside the @size bytes of the file. */
+static bool in_file(unsigned long long off, unsigned long long len, size_t size)
 {
-	Elf *elf;
+	return off <= size && len <= size - off;
+}
+
+static bool section_in_file(const GElf_Shdr *shdr, size_t size)
+{
+	return shdr->sh_type == SHT_NOBITS || in_file(shdr->sh_offset, shdr->sh_size, size);
+}
+
+#if defined(__x86_64__)
+#define MW_ELF_HOST_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define MW_ELF_HOST_MACHINE EM_AARCH64
+#endif
+
+/*
+ * 0 when the file is 64-bit code of this machine whose header tables,
+ * segments and sections all lie inside it: what is read later is then only
+ * checked against the section or segment that holds it.
+ */
+static int elf_check_layout(Elf *elf)
+{
+	size_t size, i, count;
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr ehdr;
+
+	if (!elf_rawfile(elf, &size) || !gelf_getehdr(elf, &ehdr))
+		return -ENOEXEC;
+	if (gelf_getclass(elf) != ELFCLASS64)
+		return -MW_ELF_NOT64;
+	if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB || ehdr.e_machine != MW_ELF_HOST_MACHINE)
+		return -MW_ELF_MACHINE;
+	if (elf_getphdrnum(elf, &count) ||
+	    !in_file(ehdr.e_phoff, (unsigned long long)count * ehdr.e_phentsize, size))
+		return -MW_ELF_TRUNCATED;
+	for (i = 0; i < count; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, i, &phdr) || !in_file(phdr.p_offset, phdr.p_filesz, size))
+			return -MW_ELF_TRUNCATED;
+	}
+	if (elf_getshdrnum(elf, &count) ||
+	    !in_file(ehdr.e_shoff, (unsigned long long)count * ehdr.e_shentsize, size))
+		return -MW_ELF_TRUNCATED;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr) || !section_in_file(&shdr, size))
+			return -MW_ELF_TRUNCATED;
+	}
+	return 0;
+}
+
+Elf *elf_file_open(const char *path, int *fd, int *err)
+{
+	struct stat st;
+	Elf *elf = NULL;
 
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		*err = -EINVAL;
 		return NULL;
 	}
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fd = safe_open(AT_FDCWD, path, 0, &st);
 	if (*fd < 0) {
-		*err = -errno;
+		*err = *fd;
 		return NULL;
+	}
+	if (st.st_size > (off_t)MW_ELF_SIZE_MAX) {
+		*err = -EFBIG;
+		goto fail;
 	}
 	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		if (elf)
-			elf_end(elf);
-		close(*fd);
 		*err = -ENOEXEC;
-		return NULL;
+		goto fail;
 	}
-	return elf;
+	*err = elf_check_layout(elf);
+	if (!*err)
+		return elf;
+fail:
+	if (elf)
+		elf_end(elf);
+	close(*fd);
+	*fd = -1;
+	return NULL;
+}
+
+void elf_file_close(Elf *elf, int fd)
+{
+	elf_end(elf);
+	close(fd);
+}
+
+const char *elf_strerror(int err)
+{
+	struct stat st = { 0 };
+
+	switch (-err) {
+	case ENOEXEC:
+		return "not an ELF file";
+	case EFBIG:
+		return "larger than the 1 GiB memwatch maps";
+	case MW_ELF_NOT64:
+		return "a 32-bit ELF file, memwatch probes 64-bit code";
+	case MW_ELF_MACHINE:
+		return "an ELF file for another machine";
+	case MW_ELF_TRUNCATED:
+		return "truncated: its headers point past its end";
+	case MW_ENOTREG:
+		/* the kind is unknown here: say what matters */
+		return safe_open_strerror(err, &st);
+	}
+	return strerror(-err);
+}
+
+size_t elf_symbol_count(Elf *elf, const GElf_Shdr *shdr)
+{
+	GElf_Shdr strtab;
+	Elf_Scn *link;
+	size_t size;
+
+	if ((shdr->sh_type != SHT_SYMTAB && shdr->sh_type != SHT_DYNSYM) ||
+	    shdr->sh_entsize != gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT) ||
+	    !elf_rawfile(elf, &size) || !section_in_file(shdr, size))
+		return 0;
+	link = elf_getscn(elf, shdr->sh_link);
+	if (!link || !gelf_getshdr(link, &strtab) || strtab.sh_type != SHT_STRTAB ||
+	    !section_in_file(&strtab, size))
+		return 0;
+	return shdr->sh_size / shdr->sh_entsize;
 }
 
 int elf_interpreter(const char *path, char *interp, size_t len)
@@ -40,7 +151,7 @@ int elf_interpreter(const char *path, char *interp, size_t len)
 	Elf *elf;
 
 	interp[0] = '\0';
-	elf = elf_open(path, &fd, &err);
+	elf = elf_file_open(path, &fd, &err);
 	if (!elf)
 		return err;
 	if (elf_getphdrnum(elf, &nphdr)) {
@@ -55,7 +166,7 @@ int elf_interpreter(const char *path, char *interp, size_t len)
 		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_INTERP)
 			continue;
 		raw = elf_rawfile(elf, &size);
-		if (!raw || phdr.p_offset + phdr.p_filesz > size || !phdr.p_filesz) {
+		if (!raw || !in_file(phdr.p_offset, phdr.p_filesz, size) || !phdr.p_filesz) {
 			err = -ENOEXEC;
 			goto cleanup;
 		}
@@ -63,8 +174,7 @@ int elf_interpreter(const char *path, char *interp, size_t len)
 		break;
 	}
 cleanup:
-	elf_end(elf);
-	close(fd);
+	elf_file_close(elf, fd);
 	return err;
 }
 
@@ -80,12 +190,11 @@ static bool is_defined_function(const GElf_Sym *sym)
 static void scan_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr,
 			 const char *const *names, size_t count, unsigned long long *addrs)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t i, j, nsyms;
+	size_t i, j, nsyms = elf_symbol_count(elf, shdr);
+	Elf_Data *data = nsyms ? elf_getdata(scn, NULL) : NULL;
 
-	if (!data || !shdr->sh_entsize)
+	if (!data)
 		return;
-	nsyms = shdr->sh_size / shdr->sh_entsize;
 	for (i = 0; i < nsyms; i++) {
 		const char *name;
 		GElf_Sym sym;
@@ -110,7 +219,7 @@ int elf_defined_functions(const char *path, const char *const *names, size_t cou
 	Elf *elf;
 
 	memset(addrs, 0, count * sizeof(*addrs));
-	elf = elf_open(path, &fd, &err);
+	elf = elf_file_open(path, &fd, &err);
 	if (!elf)
 		return err;
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -122,8 +231,7 @@ int elf_defined_functions(const char *path, const char *const *names, size_t cou
 		if (shdr.sh_type == SHT_SYMTAB || shdr.sh_type == SHT_DYNSYM)
 			scan_symbols(elf, scn, &shdr, names, count, addrs);
 	}
-	elf_end(elf);
-	close(fd);
+	elf_file_close(elf, fd);
 	return 0;
 }
 
@@ -138,11 +246,12 @@ static size_t function_size(Elf *elf, unsigned long long addr)
 		GElf_Shdr shdr;
 		size_t i, nsyms;
 
-		if (!gelf_getshdr(scn, &shdr) ||
-		    (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) || !shdr.sh_entsize)
+		if (!gelf_getshdr(scn, &shdr))
 			continue;
-		data = elf_getdata(scn, NULL);
-		nsyms = data ? shdr.sh_size / shdr.sh_entsize : 0;
+		nsyms = elf_symbol_count(elf, &shdr);
+		data = nsyms ? elf_getdata(scn, NULL) : NULL;
+		if (!data)
+			continue;
 		for (i = 0; i < nsyms; i++) {
 			GElf_Sym sym;
 
@@ -162,16 +271,16 @@ static size_t function_size(Elf *elf, unsigned long long addr)
 static int code_file_offset(Elf *elf, unsigned long long addr, size_t size,
 			    unsigned long long *off)
 {
-	size_t i, nphdr;
+	size_t i, nphdr, file_size;
 
-	if (elf_getphdrnum(elf, &nphdr))
+	if (!elf_rawfile(elf, &file_size) || elf_getphdrnum(elf, &nphdr))
 		return -ENOENT;
 	for (i = 0; i < nphdr; i++) {
 		GElf_Phdr phdr;
 
 		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_LOAD ||
-		    !(phdr.p_flags & PF_X) || addr < phdr.p_vaddr ||
-		    addr + size > phdr.p_vaddr + phdr.p_filesz)
+		    !(phdr.p_flags & PF_X) || !in_file(phdr.p_offset, phdr.p_filesz, file_size) ||
+		    addr < phdr.p_vaddr || !in_file(addr - phdr.p_vaddr, size, phdr.p_filesz))
 			continue;
 		*off = addr - phdr.p_vaddr + phdr.p_offset;
 		return 0;
@@ -189,12 +298,13 @@ int elf_function_code(const char *path, unsigned long long addr, unsigned char *
 	Elf *elf;
 
 	*len = 0;
-	elf = elf_open(path, &fd, &err);
+	elf = elf_file_open(path, &fd, &err);
 	if (!elf)
 		return err;
 	size = function_size(elf, addr);
 	raw = elf_rawfile(elf, &raw_size);
-	if (!size || !raw || code_file_offset(elf, addr, size, &off) || off + size > raw_size) {
+	if (!size || !raw || code_file_offset(elf, addr, size, &off) ||
+	    !in_file(off, size, raw_size)) {
 		err = -ENOENT;
 		goto cleanup;
 	}
@@ -202,8 +312,7 @@ int elf_function_code(const char *path, unsigned long long addr, unsigned char *
 	*len = size < cap ? size : cap;
 	memcpy(buf, raw + off, *len);
 cleanup:
-	elf_end(elf);
-	close(fd);
+	elf_file_close(elf, fd);
 	return err;
 }
 
@@ -212,11 +321,10 @@ int elf_code_offset(const char *path, unsigned long long addr, unsigned long lon
 	int fd, err = 0;
 	Elf *elf;
 
-	elf = elf_open(path, &fd, &err);
+	elf = elf_file_open(path, &fd, &err);
 	if (!elf)
 		return err;
 	err = code_file_offset(elf, addr, 1, off);
-	elf_end(elf);
-	close(fd);
+	elf_file_close(elf, fd);
 	return err;
 }

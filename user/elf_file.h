@@ -3,7 +3,40 @@
 #ifndef MW_ELF_FILE_H
 #define MW_ELF_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <gelf.h>
+
+/*
+ * The largest ELF file memwatch opens. A file is mapped, never read whole;
+ * the cap bounds what a scan of a hostile file's symbol tables may touch.
+ */
+#define MW_ELF_SIZE_MAX (1ULL << 30)
+
+/* why elf_file_open() refused a file, beyond errno values (elf_strerror() says it) */
+enum mw_elf_error {
+	MW_ELF_NOT64 = 4200,		/* a 32-bit ELF file: memwatch probes 64-bit code */
+	MW_ELF_MACHINE,			/* built for another machine or byte order */
+	MW_ELF_TRUNCATED,		/* a header or section lies past the end of the file */
+};
+
+/*
+ * Opens @path as a 64-bit ELF file of this machine, mapped, every header and
+ * section inside the file (and the file within MW_ELF_SIZE_MAX): only a
+ * regular file is opened (user/safe_open.h). NULL with *@err set (-errno,
+ * -MW_ENOTREG, -ENOEXEC when it is no ELF file, -EFBIG, -MW_ELF_*).
+ */
+Elf *elf_file_open(const char *path, int *fd, int *err);
+void elf_file_close(Elf *elf, int fd);
+
+/* @err from elf_file_open() in words ("not an ELF file", "a FIFO, not a regular file"). */
+const char *elf_strerror(int err);
+
+/*
+ * How many symbols a symbol table section holds: 0 unless it is one, with
+ * standard-size entries and a string table, both inside the file.
+ */
+size_t elf_symbol_count(Elf *elf, const GElf_Shdr *shdr);
 
 /* The PT_INTERP path of @path, "" for a static executable; 0 or -errno. */
 int elf_interpreter(const char *path, char *interp, size_t len);

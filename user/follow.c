@@ -20,6 +20,29 @@
 #include "target.h"
 #include "memwatch.skel.h"
 
+/*
+ * --libc with -p: a file the target does not map would have uprobes that
+ * count nothing. Said once: each later look (the attach's last, an exec's)
+ * would only repeat it.
+ */
+static void libc_check_mapped(pid_t pid, const struct allocator *a)
+{
+	static bool said;
+	struct file_id id;
+	char path[64], *maps;
+
+	if (said)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = read_path(path, NULL);
+	if (maps && !file_id_of_fd(a->fd, &id) && !maps_has_file(maps, &id)) {
+		elog("--libc %s: pid %d does not map this file, so its uprobes will count nothing",
+		     a->target_path, pid);
+		said = true;
+	}
+	free(maps);
+}
+
 int allocator_of_target(pid_t pid, const char *libc, struct allocator *a)
 {
 	int err = allocator_of_process(pid, libc, a);
@@ -29,10 +52,13 @@ int allocator_of_target(pid_t pid, const char *libc, struct allocator *a)
 		return -ESRCH;
 	if (err)
 		return -ENOENT;
-	/* uprobes belong to an inode: the one the target mapped, whatever its path is here */
-	if (!libc && allocator_check_mapped(pid, a) == -ESRCH)
-		return -ESRCH;
-	return allocator_drop_ifuncs(a) ? -ENOENT : 0;
+	if (libc)
+		libc_check_mapped(pid, a);
+	if (allocator_drop_ifuncs(a)) {
+		allocator_close(a);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 void allocator_describe(struct mw_target_info *info, const struct allocator *a, bool no_malloc)
@@ -163,7 +189,7 @@ static bool same_file(const struct follow *f, const struct allocator *a)
 {
 	struct file_id id;
 
-	return !file_id_of(a->path, &id) && file_id_equal(&id, &f->id);
+	return !file_id_of_fd(a->fd, &id) && file_id_equal(&id, &f->id);
 }
 
 static void unprobe(struct follow *f)
@@ -194,7 +220,7 @@ static int place(struct follow *f, pid_t pid, const struct allocator *a)
 	unprobe(f);
 	f->links = links;
 	f->task = task;
-	if (file_id_of(a->path, &f->id))
+	if (file_id_of_fd(a->fd, &f->id))
 		memset(&f->id, 0, sizeof(f->id));
 	return 0;
 }
@@ -209,7 +235,7 @@ static void describe(const struct follow *f, struct mw_target_info *info, bool p
 }
 
 int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_info *info,
-		 const struct allocator *a, const char *libc)
+		 struct allocator *a, const char *libc)
 {
 	int err;
 
@@ -217,9 +243,10 @@ int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_i
 	f->libc = libc;
 	f->task = (struct task_watch){ .fd = -1, .page = MAP_FAILED };
 	f->alloc = *a;
+	a->fd = -1;
 	if (!info->malloc_probed)
 		return 0;
-	err = place(f, info->pid, a);
+	err = place(f, info->pid, &f->alloc);
 	info->uprobes = f->links.uprobes;
 	info->uretprobes = f->links.uretprobes;
 	return err;
@@ -296,7 +323,10 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 	}
 	if (err)
 		unprobe(f);
+	/* @f keeps the descriptor of the file its probes are on */
+	allocator_close(&f->alloc);
 	f->alloc = *next;
+	next->fd = -1;
 	memcpy(was, info->allocator, sizeof(was));
 	describe(f, info, !err);
 	if (!say)
@@ -319,6 +349,7 @@ void follow_exec(struct follow *f, struct mw_target_info *info, bool force)
 	if (!next)
 		return;
 	look(f, info, next, !force);
+	allocator_close(next);
 	free(next);
 }
 
@@ -333,7 +364,9 @@ int follow_settle(struct follow *f, struct mw_target_info *info, bool probe_mall
 
 void follow_stop(struct follow *f)
 {
-	/* never started: nothing attached, and no task watch opened */
-	if (f->skel)
-		unprobe(f);
+	/* never started: nothing attached, no task watch and no file opened */
+	if (!f->skel)
+		return;
+	unprobe(f);
+	allocator_close(&f->alloc);
 }

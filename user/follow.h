@@ -31,7 +31,7 @@ struct follow {
 	struct memwatch_bpf *skel;	/* NULL until started */
 	const char *libc;		/* --libc: this file whatever the image */
 	bool quiet;			/* the live view owns the terminal: say nothing */
-	struct allocator alloc;		/* the file probed, when info->malloc_probed */
+	struct allocator alloc;		/* the file probed, open, when info->malloc_probed */
 	struct file_id id;		/* its device and inode */
 	struct probes links;		/* the uprobes on it */
 	struct task_watch task;		/* the task they were opened on */
@@ -54,11 +54,12 @@ void allocator_note(const struct mw_target_info *info, const struct allocator *a
 
 /*
  * Starts following @info->pid with @a, found for it (or @libc, --libc), and
- * attaches @a's uprobes when info->malloc_probed. 0 or -errno; what was
+ * attaches @a's uprobes when info->malloc_probed, through the descriptor @a
+ * holds, which @f takes over (a->fd becomes -1). 0 or -errno; what was
  * attached stays for follow_stop(). @f starts zeroed.
  */
 int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_info *info,
-		 const struct allocator *a, const char *libc);
+		 struct allocator *a, const char *libc);
 /*
  * Looks at the target's image again when it exec'd since the last look
  * (always with @force), and moves the uprobes if its allocator changed; one

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
+#include "elf_file.h"
 #include "go_binary.h"
 
 /* The header of .go.buildinfo: magic, pointer size, flags; inline strings from offset 32. */
@@ -43,8 +42,11 @@ int go_buildinfo_version(const unsigned char *data, size_t size, char *version, 
 
 static bool has_runtime_main(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t i, nsyms = data && shdr->sh_entsize ? shdr->sh_size / shdr->sh_entsize : 0;
+	size_t i, nsyms = elf_symbol_count(elf, shdr);
+	Elf_Data *data = nsyms ? elf_getdata(scn, NULL) : NULL;
+
+	if (!data)
+		return false;
 
 	for (i = 0; i < nsyms; i++) {
 		const char *name;
@@ -67,16 +69,12 @@ int go_binary_version(const char *path, char *version, size_t len)
 	Elf *elf;
 
 	version[0] = '\0';
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
-		found = elf ? 0 : -ENOEXEC;
+	elf = elf_file_open(path, &fd, &found);
+	/* a file that opens but is no ELF file memwatch reads is no Go program either */
+	if (!elf)
+		return found == -ENOEXEC || -found >= MW_ELF_NOT64 ? 0 : found;
+	if (elf_getshdrstrndx(elf, &shstrndx))
 		goto cleanup;
-	}
 	while ((scn = elf_nextscn(elf, scn))) {
 		const char *name;
 		Elf_Data *data;
@@ -98,8 +96,6 @@ int go_binary_version(const char *path, char *version, size_t len)
 		}
 	}
 cleanup:
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	elf_file_close(elf, fd);
 	return found;
 }

@@ -295,7 +295,7 @@ static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
  * the rss_stat program. The resident base read after them includes those
  * pages; the tracepoints count from there.
  */
-static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, const struct allocator *a,
+static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, struct allocator *a,
 		      const char *libc, struct follow *f, struct probes *p)
 {
 	struct mw_target_info *info = &m->info;
@@ -646,6 +646,7 @@ int main(int argc, char **argv)
 {
 	struct app app = {
 		.launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 },
+		.alloc = { .fd = -1 },
 		.reporter = &report_text,
 		.pidfd = -1,
 	};
@@ -674,6 +675,7 @@ int main(int argc, char **argv)
 	if (app.pidfd >= 0)
 		close(app.pidfd);
 	follow_stop(&app.follow);
+	allocator_close(&app.alloc);
 	probes_detach(&app.probes);
 	trace_close(&app.trace);
 	thread_table_close(&app.threads);

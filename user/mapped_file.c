@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include "allocator.h"
-#include "elf_file.h"
+#include <unistd.h>
 #include "escape.h"
-#include "fileio.h"
 #include "log.h"
 #include "mapped_file.h"
 #include "procmaps.h"
-#include "target.h"
+#include "safe_open.h"
 
 int maps_find_file(const char *maps, const char *path, struct file_id *id,
 		   unsigned long long *start, unsigned long long *end)
@@ -41,61 +41,90 @@ int maps_find_file(const char *maps, const char *path, struct file_id *id,
 	return -ENOENT;
 }
 
+static void file_id_from_stat(const struct stat *st, struct file_id *id)
+{
+	id->major = major(st->st_dev);
+	id->minor = minor(st->st_dev);
+	id->inode = st->st_ino;
+}
+
 int file_id_of(const char *path, struct file_id *id)
 {
 	struct stat st;
 
 	if (stat(path, &st))
 		return -errno;
-	id->major = major(st.st_dev);
-	id->minor = minor(st.st_dev);
-	id->inode = st.st_ino;
+	file_id_from_stat(&st, id);
 	return 0;
 }
 
-#define ID_FMT "dev %02x:%02x inode %llu"
-#define ID_ARGS(id) (id).major, (id).minor, (id).inode
-
-int allocator_check_mapped(pid_t pid, struct allocator *a)
+int file_id_of_fd(int fd, struct file_id *id)
 {
-	unsigned long long start, end, addrs[MW_FUNC_NR];
-	struct file_id mapped, opened = { 0 };
-	char path[PATH_MAX], *maps;
-	int err;
+	struct stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	maps = read_path(path, NULL);
-	if (!maps)
-		return 0;
-	err = maps_find_file(maps, a->target_path, &mapped, &start, &end);
-	free(maps);
-	/* the executable of a static allocator is always mapped; nothing to compare otherwise */
-	if (err)
-		return 0;
-	err = file_id_of(a->path, &opened);
-	if (!err && file_id_equal(&mapped, &opened)) {
-		vlog("allocator: %s " ID_FMT ", the file pid %d mapped as %s (" ID_FMT ")",
-		     ESC(a->path, sizeof(a->path)), ID_ARGS(opened), pid,
-		     ESC(a->target_path, sizeof(a->target_path)), ID_ARGS(mapped));
-		return 0;
+	if (fstat(fd, &st))
+		return -errno;
+	file_id_from_stat(&st, id);
+	return 0;
+}
+
+bool maps_has_file(const char *maps, const struct file_id *id)
+{
+	const char *line;
+
+	for (line = maps; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		struct maps_entry e;
+
+		if (!maps_parse_line(line, &e) && e.inode == id->inode &&
+		    e.dev_major == id->major && e.dev_minor == id->minor)
+			return true;
 	}
-	vlog("allocator: %s is %s" ID_FMT ", but pid %d mapped %s as " ID_FMT,
-	     ESC(a->path, sizeof(a->path)), err ? "missing, not " : "", ID_ARGS(opened), pid,
-	     ESC(a->target_path, sizeof(a->target_path)), ID_ARGS(mapped));
+	return false;
+}
+
+
+int mapped_file_open(pid_t pid, int root_fd, const char *path, const struct file_mapping *m,
+		     char *why, size_t len)
+{
+	struct file_id opened;
+	char map_path[96];
+	struct stat st;
+	int fd;
+
+	why[0] = '\0';
+	fd = safe_open_in_root(root_fd, path, &st);
+	if (fd >= 0) {
+		file_id_from_stat(&st, &opened);
+		if (file_id_equal(&opened, &m->id))
+			return fd;
+		close(fd);
+		snprintf(why, len, "in its root names another file (" ID_FMT ") than the one it "
+			 "mapped (" ID_FMT ")", ID_ARGS(opened), ID_ARGS(m->id));
+	} else if (fd == -ENOENT && symlink_in_root(root_fd, path)) {
+		snprintf(why, len, "in its root is a symlink to a file that is not there");
+	} else if (fd == -ENOENT) {
+		/* deleted, as a library upgraded since the target mapped it is: nothing to say */
+		vlog("allocator: %s is no longer in pid %d's root", ESC(path, PATH_MAX), pid);
+	} else {
+		snprintf(why, len, "in its root is %s", safe_open_strerror(fd, &st));
+	}
+	if (why[0])
+		vlog("allocator: %s of pid %d %s", ESC(path, PATH_MAX), pid, why);
 	/* the mapping itself, whatever its path has become */
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, start, end);
-	if (!file_id_of(path, &opened) && file_id_equal(&mapped, &opened) &&
-	    !elf_defined_functions(path, allocator_functions, MW_FUNC_NR, addrs) &&
-	    addrs[MW_FUNC_MALLOC] && addrs[MW_FUNC_FREE]) {
-		memcpy(a->addrs, addrs, sizeof(a->addrs));
-		snprintf(a->path, sizeof(a->path), "%s", path);
-		vlog("allocator: probing %s, " ID_FMT, a->path, ID_ARGS(opened));
-		return 0;
+	snprintf(map_path, sizeof(map_path), "/proc/%d/map_files/%llx-%llx", pid, m->start, m->end);
+	fd = safe_open(AT_FDCWD, map_path, 0, &st);
+	if (fd >= 0) {
+		file_id_from_stat(&st, &opened);
+		if (file_id_equal(&opened, &m->id)) {
+			vlog("allocator: probing %s, " ID_FMT, map_path, ID_ARGS(opened));
+			return fd;
+		}
+		close(fd);
+		fd = -ESTALE;
 	}
-	/* the target exited meanwhile: nothing of it is left to compare */
-	if (process_gone(pid))
-		return -ESRCH;
-	elog("%s is not the file pid %d mapped (" ID_FMT "), and its mapping cannot be opened: "
-	     "malloc counts will stay 0", ESC(a->path, sizeof(a->path)), pid, ID_ARGS(mapped));
+	if (!why[0])
+		snprintf(why, len, "is no longer in its root");
+	snprintf(why + strlen(why), len - strlen(why), ", and its mapping cannot be opened (%s)",
+		 fd == -ESTALE ? "it is another file now" : safe_open_strerror(fd, &st));
 	return -ESTALE;
 }

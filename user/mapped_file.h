@@ -8,9 +8,8 @@
 #define MW_MAPPED_FILE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
-
-struct allocator;
 
 struct file_id {
 	unsigned int major, minor;	/* the filesystem's device */
@@ -32,14 +31,29 @@ static inline bool file_id_equal(const struct file_id *a, const struct file_id *
 	return a->major == b->major && a->minor == b->minor && a->inode == b->inode;
 }
 
+#define ID_FMT "dev %02x:%02x inode %llu"
+#define ID_ARGS(id) (id).major, (id).minor, (id).inode
+
+/* Where a file is mapped in a process: its identity and its first mapping's range. */
+struct file_mapping {
+	struct file_id id;
+	unsigned long long start, end;
+};
+
+/* The identity of the file open as @fd; 0 or -errno. */
+int file_id_of_fd(int fd, struct file_id *id);
+
+/* Whether a /proc/PID/maps text maps the file @id anywhere. */
+bool maps_has_file(const char *maps, const struct file_id *id);
+
 /*
- * Checks that @a's file (opened through /proc/PID/root) is the one process
- * @pid mapped, and says both with -v. When it is not, and the mapping is
- * still there, probes /proc/PID/map_files/START-END instead (the very file
- * mapped; root only) and refreshes the function addresses from it. 0,
- * -ESTALE when no path to the mapped file could be found (a warning says so),
- * or -ESRCH when the process exited meanwhile (nothing said).
+ * Opens @path, which process @pid mapped as @m, as that very file: inside its
+ * root @root_fd (safe_open_in_root()) when the path there still names it,
+ * else through /proc/PID/map_files (root only), which -v says. The descriptor,
+ * or -errno; @why, for a message naming @path, says what stood in the way of
+ * the path ("" when nothing did).
  */
-int allocator_check_mapped(pid_t pid, struct allocator *a);
+int mapped_file_open(pid_t pid, int root_fd, const char *path, const struct file_mapping *m,
+		     char *why, size_t len);
 
 #endif /* MW_MAPPED_FILE_H */

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include "allocator.h"
 #include "exitcodes.h"
+#include "log.h"
 #include "options.h"
 
 #define MW_DEFAULT_MAX_ALLOCS (1UL << 21)
@@ -147,6 +149,7 @@ int options_parse(int argc, char **argv, struct mw_options *o)
 		.args_doc = args_doc,
 		.doc = doc,
 	};
+	char why[256];
 
 	*o = (struct mw_options){
 		.interval_s = 1.0,
@@ -154,5 +157,12 @@ int options_parse(int argc, char **argv, struct mw_options *o)
 	};
 	argp_err_exit_status = MW_EXIT_USAGE;
 	/* in order: the first non-option starts the command, its options stay its own */
-	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, o) ? MW_EXIT_USAGE : 0;
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, o))
+		return MW_EXIT_USAGE;
+	/* a file that cannot be probed is a mistake in the command line, said before anything runs */
+	if (o->libc && allocator_libc_check(o->libc, why, sizeof(why))) {
+		elog("--libc %s: %s", o->libc, why);
+		return MW_EXIT_USAGE;
+	}
+	return 0;
 }

@@ -45,29 +45,71 @@ static bool tracefs_unreadable(void)
 }
 
 /*
- * Whether -p's /proc files that memwatch reads are closed to it: another
- * user's process. Its smaps (and maps) open to CAP_PERFMON on recent kernels,
- * to CAP_SYS_PTRACE on all; its root and exe links, through which the
- * allocator is found and opened, to CAP_SYS_PTRACE only.
+ * Which of -p's /proc files that memwatch reads is closed to it, into @path
+ * ("" if none): another user's process. Its smaps (and maps) open to
+ * CAP_PERFMON on recent kernels, to CAP_SYS_PTRACE on all; its root and exe
+ * links, through which the allocator is found and opened, to CAP_SYS_PTRACE
+ * only. All of them pass the kernel's ptrace access check.
  */
-static bool target_needs_ptrace(const struct mw_options *o)
+static void target_refused(const struct mw_options *o, char *path, size_t len)
 {
-	char path[64], link[PATH_MAX];
+	char link[PATH_MAX];
 	struct proc_status st;
 	int fd;
 
+	path[0] = '\0';
 	/* no such process, a zombie or a kernel thread: prepare_pid() says so */
 	if (proc_status_read(o->pid, &st) || !st.has_mm)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/smaps", o->pid);
+		return;
+	snprintf(path, len, "/proc/%d/smaps", o->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == EACCES;
+	if (fd < 0) {
+		if (errno != EACCES)
+			path[0] = '\0';
+		return;
+	}
 	close(fd);
-	if (o->no_malloc)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/root", o->pid);
-	return readlink(path, link, sizeof(link)) < 0 && errno == EACCES;
+	if (!o->no_malloc) {
+		snprintf(path, len, "/proc/%d/root", o->pid);
+		if (readlink(path, link, sizeof(link)) < 0 && errno == EACCES)
+			return;
+	}
+	path[0] = '\0';
+}
+
+/*
+ * With CAP_SYS_PTRACE, a refusal is not for a missing capability: the
+ * ptrace access check also asks the security modules (Yama's ptrace_scope,
+ * Landlock, whose sandboxed processes may not look outside their domain,
+ * AppArmor, SELinux) and, for a process that is not dumpable, wants the
+ * capability in the user namespace its memory belongs to.
+ */
+static void ptrace_refusal(pid_t pid, const char *path)
+{
+	char lsm[256] = "", scope[16] = "";
+	struct proc_status st;
+	FILE *f;
+
+	f = fopen("/sys/kernel/security/lsm", "re");
+	if (f) {
+		if (!fgets(lsm, sizeof(lsm), f))
+			lsm[0] = '\0';
+		fclose(f);
+	}
+	lsm[strcspn(lsm, "\n")] = '\0';
+	f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	if (f) {
+		if (!fgets(scope, sizeof(scope), f))
+			scope[0] = '\0';
+		fclose(f);
+	}
+	scope[strcspn(scope, "\n")] = '\0';
+	elog("pid %d (%s): %s refused to memwatch (permission denied) by the kernel's ptrace access "
+	     "check, though memwatch has CAP_SYS_PTRACE: a security module forbids it (%s%s%s%s), "
+	     "or the process is not dumpable and belongs to another user namespace", pid,
+	     proc_status_read(pid, &st) ? "?" : st.name, path,
+	     lsm[0] ? "active: " : "such as Yama, Landlock, AppArmor or SELinux", lsm,
+	     scope[0] ? "; Yama ptrace_scope " : "", scope);
 }
 
 /* Appends @word to the list in @buf: "A", "A and B", "A, B and C" as @last says. */
@@ -103,7 +145,7 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 {
 	unsigned int needed = 1U << MW_NEED_BPF | 1U << MW_NEED_PERFMON | 1U << MW_NEED_TRACEFS;
 	unsigned int missing = 0;
-	char self[PATH_MAX], line[2048];
+	char self[PATH_MAX], line[2048], refused[64] = "";
 	ssize_t n;
 
 	*uprobe_multi = false;
@@ -113,7 +155,9 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 		missing |= 1U << MW_NEED_PERFMON;
 	if (tracefs_unreadable())
 		missing |= 1U << MW_NEED_TRACEFS;
-	if (o->pid && target_needs_ptrace(o)) {
+	if (o->pid)
+		target_refused(o, refused, sizeof(refused));
+	if (refused[0] && !caps_have(CAP_SYS_PTRACE)) {
 		needed |= 1U << MW_NEED_PTRACE;
 		missing |= 1U << MW_NEED_PTRACE;
 	}
@@ -125,6 +169,10 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 			if (!caps_have(CAP_SYS_ADMIN))
 				missing |= 1U << MW_NEED_UPROBE_PMU;
 		}
+	}
+	if (!missing && refused[0]) {
+		ptrace_refusal(o->pid, refused);
+		return MW_EXIT_PERMISSION;
 	}
 	if (!missing)
 		return 0;

@@ -4,17 +4,19 @@ no uprobe, the launched command's output and exit status passed through, and
 one-line errors with distinct exit codes."""
 import json
 import os
+import shutil
 import subprocess
 import tempfile
+import time
 
 import mwtest
 
 N = 100000
 
 
-def memwatch(*args, **kw):
+def memwatch(*args, timeout=mwtest.TIMEOUT, **kw):
     return subprocess.run([mwtest.MEMWATCH, *args], capture_output=True, text=True,
-                          timeout=mwtest.TIMEOUT, **kw)
+                          timeout=timeout, **kw)
 
 
 def bpf_program_names(pid):
@@ -134,9 +136,108 @@ def check_errors(tap):
     tap.eq(me.returncode, 0, "a python process can be watched")
 
 
+def libc_path():
+    """The libc this test's own process mapped."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if path.endswith("/libc.so.6"):
+                return path
+    return None
+
+
+def bad_libcs(top):
+    """(name, path, the reason memwatch must give) for --libc files it cannot probe."""
+    libc = libc_path()
+    with open(libc, "rb") as f:
+        image = f.read()
+    paths = {name: os.path.join(top, name) for name in
+             ("missing", "dir", "fifo", "text", "truncated", "elf32", "nomalloc")}
+    os.mkdir(paths["dir"])
+    os.mkfifo(paths["fifo"])
+    with open(paths["text"], "w") as f:
+        f.write("not an ELF file\n")
+    with open(paths["truncated"], "wb") as f:
+        f.write(image[:len(image) // 2])
+    with open(paths["elf32"], "wb") as f:
+        f.write(image[:4] + b"\x01" + image[5:])  # EI_CLASS: ELFCLASS32
+    shutil.copy(mwtest.CHANNEL, paths["nomalloc"])
+    return [("missing", paths["missing"], "No such file or directory"),
+            ("a directory", paths["dir"], "a directory, not a regular file"),
+            ("a device", "/dev/zero", "a character device, not a regular file"),
+            ("a FIFO", paths["fifo"], "a FIFO, not a regular file"),
+            ("not ELF", paths["text"], "not an ELF file"),
+            ("truncated", paths["truncated"], "truncated"),
+            ("32-bit", paths["elf32"], "a 32-bit ELF file"),
+            ("no malloc", paths["nomalloc"], "defines no malloc")]
+
+
+def check_libc(tap):
+    """--libc PATH that cannot be probed: exit 2 at once, one line naming PATH and why."""
+    with tempfile.TemporaryDirectory(prefix="mw-libc-") as top:
+        for name, path, why in bad_libcs(top):
+            start = time.monotonic()
+            try:
+                run = memwatch("--libc", path, "-c", "1", "-i", "0.1", "--", "true", timeout=10)
+                code, stderr = run.returncode, run.stderr
+            except subprocess.TimeoutExpired:
+                code, stderr = None, "timed out"
+            lines = [l for l in stderr.splitlines() if l.strip()]
+            tap.eq(code, 2, "--libc %s: exit 2" % name)
+            tap.check(len(lines) == 1 and lines[0].startswith("memwatch: --libc %s: " % path)
+                      and why in lines[0], "--libc %s: one line names it and why" % name, stderr)
+            tap.check(time.monotonic() - start < 2, "--libc %s: said at once" % name)
+    # with -p, a file the target does not map: its uprobes would count nothing
+    with tempfile.TemporaryDirectory(prefix="mw-libc-") as top:
+        copy = shutil.copy(libc_path(), os.path.join(top, "libc.so.6"))
+        att = mwtest.Attached(mwtest.channel("batch", "-n", 0, "-w"), ["--libc", copy])
+        try:
+            said = "".join(att.memwatch_said)
+            lines = [l for l in said.splitlines() if "--libc" in l]
+            tap.check(att.watching and len(lines) == 1 and copy in lines[0] and
+                      "does not map this file" in lines[0],
+                      "--libc with -p, a file the target does not map: one warning line", said)
+        finally:
+            att.kill()
+        att = mwtest.Attached(mwtest.channel("batch", "-n", 0, "-w"), ["--libc", libc_path()])
+        try:
+            said = "".join(att.memwatch_said)
+            tap.check(att.watching and "--libc" not in said,
+                      "--libc with -p, the file the target maps: nothing said", said)
+        finally:
+            att.kill()
+
+
+def check_output_errors(tap):
+    """-o FILE that cannot be written: one line naming FILE and errno, exit 1, the command
+    unharmed (its own output and status)."""
+    cmd = mwtest.channel("batch", "-n", 1000)
+    for path, why in (("/dev/full", "No space left on device"),
+                      ("/proc/version", "Input/output error")):
+        for options in ((), ("--json",), ("--trace",)):
+            name = "-o %s%s" % (path, "".join(" " + o for o in options))
+            run = memwatch("-o", path, "-i", "0.1", *options, "--", *cmd)
+            lines = [l for l in run.stderr.splitlines() if "cannot write" in l]
+            tap.eq(run.returncode, 1, "%s: exit 1" % name)
+            tap.check(len(lines) == 1 and lines[0] == "memwatch: cannot write %s: %s"
+                      % (path, why), "%s: one line names the file and errno" % name,
+                      run.stderr)
+            tap.check("total mode=batch n=1000" in run.stdout,
+                      "%s: the command ran to its end" % name, run.stdout)
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([mwtest.MEMWATCH, "--no-tui", "-c", "1", "-i", "0.1", "--", "true"],
+                             stdout=full, stderr=subprocess.PIPE, text=True,
+                             timeout=mwtest.TIMEOUT)
+    tap.eq(run.returncode, 1, "stdout on /dev/full: exit 1")
+    tap.check("memwatch: cannot write standard output: No space left on device" in run.stderr,
+              "stdout on /dev/full: said", run.stderr)
+
+
 if __name__ == "__main__":
     mwtest.run_checks("command line",
                       check_attach,
                       check_tid_resolves,
                       check_passthrough,
-                      check_errors)
+                      check_errors,
+                      check_libc,
+                      check_output_errors)

@@ -281,7 +281,7 @@ def waiting_target():
 
 # (stage, gdb breakpoint): memwatch -p is held at each in turn while its target exits
 STAGES = [("allocator discovery", "break allocator_of_process"),
-          ("mapped-file check", "break allocator_check_mapped"),
+          ("mapped-file check", "break mapped_file_open"),
           ("BPF load", "break load_bpf"),
           ("uprobes", "break follow_start"),
           ("tracepoints", "break probes_attach_tracepoints"),

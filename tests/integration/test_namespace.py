@@ -14,9 +14,9 @@ import mwtest
 
 N = 100000
 
-# memwatch -v: "allocator: PATH dev MA:MI inode I, the file pid P mapped as PATH (dev MA:MI inode I)"
-SAME_FILE = re.compile(r"allocator: (\S+) dev (\w+:\w+) inode (\d+), the file pid \d+ mapped as "
-                       r"(\S+) \(dev (\w+:\w+) inode (\d+)\)")
+# memwatch -v: "allocator: PATH in pid P's root, dev MA:MI inode I, is the file it mapped"
+SAME_FILE = re.compile(r"allocator: (\S+) in pid (\d+)'s root, dev (\w+:\w+) inode (\d+), is the "
+                       r"file it mapped")
 MAP_FILES = re.compile(r"allocator: probing (/proc/\d+/map_files/\S+), dev (\w+:\w+) inode (\d+)")
 
 
@@ -95,12 +95,10 @@ def check_mount_namespace(tap):
             if not tap.check(m, "namespace: -v names the file opened and the one mapped", said):
                 continue
             print("# namespace: %s" % m.group(0))
-            tap.eq(m.group(1), "/proc/%d/root%s" % (run.summary["process"]["pid"], maps[0]),
-                   "namespace: opened through /proc/PID/root")
-            tap.eq((m.group(2), m.group(3)), (maps[1], maps[2]),
+            tap.eq((m.group(1), int(m.group(2))), (maps[0], run.summary["process"]["pid"]),
+                   "namespace: opened inside the root of the target")
+            tap.eq((m.group(3), m.group(4)), (maps[1], maps[2]),
                    "namespace: the device and inode opened are those in /proc/PID/maps")
-            tap.eq((m.group(5), m.group(6)), (maps[1], maps[2]),
-                   "namespace: and memwatch read the same from the maps")
             host = os.stat(libc)
             tap.check((os.major(host.st_dev), os.minor(host.st_dev), host.st_ino)
                       != tuple(int(x, 16) for x in maps[1].split(":")) + (int(maps[2]),),

@@ -7,9 +7,11 @@ launched command gets none of them; and it writes no file unless -o says so.
 
 memwatch runs under setpriv (util-linux) as uid 65534 with those capabilities
 ambient; the targets are that uid's own processes and uid 65533's."""
+import ctypes
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 
@@ -21,6 +23,10 @@ MINIMAL = ["bpf", "perfmon", "dac_read_search"]
 N = 100000
 SIZE = 64
 EXIT_PERMISSION = 4
+LIBC = ctypes.CDLL(None, use_errno=True)
+SYS_LANDLOCK_CREATE_RULESET = 444
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_REFUSED = 99   # the exit status of a child that could not enter a domain
 # what a launched command reports of its identity
 IDENTITY = ["sh", "-c", "grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+):' /proc/self/status; exit 3"]
 
@@ -210,6 +216,44 @@ def check_no_files(tap, place):
               "-o FILE: that file is the one written", "\n".join(writes) + result.stderr)
 
 
+def landlocked():
+    """preexec_fn: the process enters a Landlock domain of its own (its ruleset handles
+    one access it never needs). A process in a domain may not ptrace, nor read the
+    /proc/PID files of, a process outside it: a refusal that CAP_SYS_PTRACE does not lift."""
+    attr = ctypes.create_string_buffer(struct.pack("Q", 1 << 11))  # ACCESS_FS_MAKE_BLOCK
+    ruleset = LIBC.syscall(SYS_LANDLOCK_CREATE_RULESET, attr, len(attr.raw), 0)
+    if ruleset < 0 or LIBC.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0):
+        os._exit(LANDLOCK_REFUSED)
+
+
+def check_ptrace_refused(tap, place):
+    """-p of a process the kernel's ptrace access check refuses although memwatch has
+    CAP_SYS_PTRACE (a security module's doing, as for pid 1 in some sandboxes): exit 4,
+    one line naming the file refused and by what, not a capability it has."""
+    target = subprocess.Popen(place.channel_cmd("batch", "-n", 0, "-w"), stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        if not tap.check(mwtest.wait_for_line(target.stderr, r"ready pid="),
+                         "ptrace refused: target ready"):
+            return
+        result = subprocess.run([mwtest.MEMWATCH, "-p", str(target.pid), "--json"],
+                                capture_output=True, text=True, timeout=mwtest.TIMEOUT,
+                                preexec_fn=landlocked)
+        if result.returncode == LANDLOCK_REFUSED:
+            mwtest.not_here(tap, "ptrace refused", "Landlock is not enabled in this kernel")
+            return
+        lines = [l for l in result.stderr.splitlines() if l.strip()]
+        tap.eq(result.returncode, EXIT_PERMISSION, "ptrace refused: exit 4")
+        tap.check(len(lines) == 1 and re.search(r"/proc/%d/\w+ refused .*ptrace access check"
+                                                % target.pid, lines[0]) and
+                  "lacks" not in lines[0],
+                  "ptrace refused: one line names the file and the check, no missing capability",
+                  result.stderr)
+    finally:
+        target.kill()
+        target.wait()
+
+
 def uprobe_multi_missing():
     """memwatch's uprobes need CAP_SYS_ADMIN before uprobe_multi links (Linux 6.6)."""
     release = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
@@ -227,7 +271,7 @@ if __name__ == "__main__":
         place = Place()
         try:
             for check in (check_launch, check_attach, check_refusals, check_launched_identity,
-                          check_no_files):
+                          check_no_files, check_ptrace_refused):
                 check(tap, place)
         finally:
             place.remove()

@@ -8,11 +8,13 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "allocator.h"
 #include "log.h"
+#include "safe_open.h"
 #include "tap.h"
 
 /* main.o is not linked: the library objects' log flag, unless one of them defines it */
@@ -384,7 +386,30 @@ static unsigned long long file_address(void *fn)
 	return (uintptr_t)fn - (uintptr_t)info.dli_fbase;
 }
 
-static struct allocator alloc;
+static struct allocator alloc = { .fd = -1 };
+
+/* allocator_choose() for a command, the previous choice's file closed first */
+static int choose(const struct candidates *c)
+{
+	allocator_close(&alloc);
+	return allocator_choose(c, 0, AT_FDCWD, &alloc);
+}
+
+/* the same inside the root @root_fd of this process, as for -p */
+static int choose_in_root(const struct candidates *c, int root_fd)
+{
+	allocator_close(&alloc);
+	return allocator_choose(c, getpid(), root_fd, &alloc);
+}
+
+/* Whether the chosen file is open and named by its descriptor, whatever its path was. */
+static bool chosen_open(void)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "/proc/self/fd/%d", alloc.fd);
+	return alloc.fd >= 0 && !strcmp(alloc.path, want);
+}
 
 static void test_choose_libc(void)
 {
@@ -394,9 +419,9 @@ static void test_choose_libc(void)
 	int i;
 
 	set_candidates(&cands, 2, paths, origins);
-	if (!ASSERT_OK(allocator_choose(&cands, "", &alloc), "choose libc: 0"))
+	if (!ASSERT_OK(choose(&cands), "choose libc: 0"))
 		return;
-	PATH_STREQ(alloc.path, LIBC, "choose libc: path");
+	ASSERT_TRUE(chosen_open(), "choose libc: the file open, its path /proc/self/fd/N");
 	PATH_STREQ(alloc.target_path, LIBC, "choose libc: target_path");
 	ASSERT_EQ(alloc.origin, MW_ORIGIN_LIBC, "choose libc: origin libc");
 	ASSERT_TRUE(a[MW_FUNC_MALLOC] != 0, "choose libc: malloc");
@@ -436,24 +461,34 @@ static void test_choose_other(void)
 		MW_ORIGIN_EXE, MW_ORIGIN_PRELOAD, MW_ORIGIN_LIBRARY, MW_ORIGIN_LIBC,
 	};
 	static const enum mw_origin exe_libc[] = { MW_ORIGIN_EXE, MW_ORIGIN_LIBC };
+	char empty_root[] = "/tmp/mw-root-XXXXXX";
+	int root_fd;
 
+	if (!ASSERT_TRUE(mkdtemp(empty_root), "choose: an empty directory for a root"))
+		return;
 	set_candidates(&cands, 1, only_true, origins);
-	ASSERT_EQ(allocator_choose(&cands, "", &alloc), -ENOENT, "choose: /bin/true only, -ENOENT");
+	ASSERT_EQ(choose(&cands), -ENOENT, "choose: /bin/true only, -ENOENT");
 	set_candidates(&cands, 0, only_true, origins);
-	ASSERT_EQ(allocator_choose(&cands, "", &alloc), -ENOENT, "choose: empty list, -ENOENT");
+	ASSERT_EQ(choose(&cands), -ENOENT, "choose: empty list, -ENOENT");
 
 	set_candidates(&cands, 4, skipped, origins);
-	ASSERT_OK(allocator_choose(&cands, "", &alloc),
+	ASSERT_OK(choose(&cands),
 		  "choose: missing and non-ELF files skipped");
 	PATH_STREQ(alloc.target_path, LIBC, "choose: skipped to libc");
 	ASSERT_EQ(alloc.origin, MW_ORIGIN_LIBC, "choose: skipped to libc, origin");
 
 	set_candidates(&cands, 2, rooted, exe_libc);
-	ASSERT_OK(allocator_choose(&cands, "/proc/self/root", &alloc), "choose: with a root");
-	PATH_STREQ(alloc.path, "/proc/self/root" LIBC, "choose: root prefixed to path");
+	root_fd = safe_open_root(getpid());
+	ASSERT_OK(choose_in_root(&cands, root_fd), "choose: with a root");
+	ASSERT_TRUE(chosen_open(), "choose: with a root, the file open");
 	PATH_STREQ(alloc.target_path, LIBC, "choose: target_path without the root");
-	ASSERT_EQ(allocator_choose(&cands, "/nonexistent-root", &alloc), -ENOENT,
-		  "choose: missing root, -ENOENT");
+	close(root_fd);
+	root_fd = open(empty_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_EQ(choose_in_root(&cands, root_fd), -ENOENT,
+		  "choose: a root without the files, -ENOENT");
+	ASSERT_EQ(alloc.fd, -1, "choose: -ENOENT leaves no file open");
+	close(root_fd);
+	rmdir(empty_root);
 }
 
 /* A preloaded allocator comes before libc; glibc's own libmemusage.so is one. */
@@ -469,7 +504,7 @@ static void test_choose_preload(void)
 		return;
 	}
 	set_candidates(&cands, 3, paths, origins);
-	if (!ASSERT_OK(allocator_choose(&cands, "", &alloc), "choose preload: 0"))
+	if (!ASSERT_OK(choose(&cands), "choose preload: 0"))
 		return;
 	PATH_STREQ(alloc.target_path, MEMUSAGE, "choose preload: the preload wins over libc");
 	ASSERT_EQ(alloc.origin, MW_ORIGIN_PRELOAD, "choose preload: origin preload");
@@ -494,7 +529,7 @@ static void test_choose_first_wins(void)
 		return;
 	}
 	set_candidates(&cands, 2, paths, origins);
-	ASSERT_OK(allocator_choose(&cands, "", &alloc), "choose first: 0");
+	ASSERT_OK(choose(&cands), "choose first: 0");
 	PATH_STREQ(alloc.target_path, LSAN, "choose first: the first definer wins");
 	ASSERT_EQ(alloc.origin, MW_ORIGIN_EXE, "choose first: its origin kept");
 }
@@ -511,7 +546,7 @@ static void test_choose_from_fixtures(void)
 	if (!ASSERT_TRUE(t, "choose from ldd: fixture readable"))
 		return;
 	candidates_from_ldd(t, "/bin/sed", NULL, &cands);
-	ASSERT_OK(allocator_choose(&cands, "", &alloc), "choose from ldd: 0");
+	ASSERT_OK(choose(&cands), "choose from ldd: 0");
 	PATH_STREQ(alloc.target_path, LIBC, "choose from ldd: libc, not the loader");
 	ASSERT_EQ(alloc.origin, MW_ORIGIN_LIBC, "choose from ldd: origin libc");
 
@@ -519,7 +554,7 @@ static void test_choose_from_fixtures(void)
 	if (!ASSERT_TRUE(t, "choose from maps: fixture readable"))
 		return;
 	candidates_from_maps(t, "/usr/bin/sed", NULL, &cands);
-	ASSERT_OK(allocator_choose(&cands, "", &alloc), "choose from maps: 0");
+	ASSERT_OK(choose(&cands), "choose from maps: 0");
 	PATH_STREQ(alloc.target_path, LIBDIR "libc.so.6",
 		     "choose from maps: libc, locale files skipped");
 }
@@ -539,7 +574,8 @@ static void test_of_process_and_command(void)
 	ASSERT_EQ(alloc.origin, MW_ORIGIN_LIBC, "of process: self uses libc");
 	ASSERT_TRUE(strstr(alloc.target_path, "/libc.so.6") != NULL, "of process: libc.so.6");
 #endif
-	ASSERT_TRUE(!strncmp(alloc.path, "/proc/", 6), "of process: opened through /proc/PID/root");
+	ASSERT_TRUE(chosen_open(), "of process: the file open, its path /proc/self/fd/N");
+	allocator_close(&alloc);
 	ASSERT_OK(allocator_of_command("/bin/true", NULL, &alloc), "of command: /bin/true, 0");
 	ASSERT_EQ(alloc.origin, MW_ORIGIN_LIBC, "of command: /bin/true uses libc");
 	PATH_STREQ(alloc.target_path, LIBC, "of command: libc from the loader's listing");
