@@ -24,6 +24,7 @@
 #include "log.h"
 #include "model.h"
 #include "options.h"
+#include "priority.h"
 #include "privileges.h"
 #include "probes.h"
 #include "report.h"
@@ -185,6 +186,7 @@ static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	thread_table_size(skel);
 	skel->rodata->trace_syscalls = o->trace;
+	skel->rodata->preexisting_blocks = !o->cmd;
 	/* the smallest ring buffer there is when nothing is traced */
 	bpf_map__set_max_entries(skel->maps.trace_events,
 				 o->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
@@ -404,6 +406,7 @@ int main(int argc, char **argv)
 	struct trace trace = { 0 };
 	struct follow follow = { 0 };
 	struct allocator alloc = { 0 };
+	struct priority prio = { 0 };
 	struct mw_options opts;
 	struct mw_model model;
 	bool uprobe_multi;
@@ -416,6 +419,9 @@ int main(int argc, char **argv)
 		return ret;
 	mw_verbose = opts.verbose;
 	libbpf_set_print(libbpf_print);
+	/* a launched command's children, forked while preparing, keep the caller's */
+	if (!opts.cmd)
+		priority_raise(&prio);
 	reporter = opts.json ? &report_json : &report_text;
 	model_init(&model);
 	model.info.allocator_origin = "";
@@ -441,6 +447,7 @@ int main(int argc, char **argv)
 		ret = prepare_pid(&opts, &model.info, &alloc);
 	if (ret)
 		goto cleanup;
+	priority_raise(&prio);
 	target_pid = model.info.pid;
 	allocator_describe(&model.info, &alloc, opts.no_malloc);
 
@@ -479,6 +486,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = attach_settle(&opts, &model, &follow);
+	priority_restore(&prio);
 	if (ret)
 		goto cleanup;
 	if (opts.cmd) {
