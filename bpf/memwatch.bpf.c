@@ -25,6 +25,18 @@
 const volatile __u32 target_tgid;
 const volatile __u64 page_size = 4096;
 const volatile bool trace_syscalls;	/* --trace: a record per syscall */
+const volatile bool preexisting_blocks;	/* -p: blocks older than the counting exist */
+
+/*
+ * Set by user space once every allocator uprobe is attached, cleared while
+ * they move to a new image. Links go live one at a time, and an allocation
+ * counted while free's probe is not yet live would stay live for good: no
+ * entry probe counts before every one is in. The uretprobe always runs, so
+ * a call entered while counting is accounted at its return.
+ */
+__u32 counting;
+/* the probed allocator is glibc: a block's size is in its chunk header */
+__u32 glibc_chunks;
 
 /* counter-map failures and unpaired probe hits: reported, never hidden */
 __u64 lost_events;
@@ -562,7 +574,7 @@ static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slo
 
 	slot->addr = MW_SLOT_EMPTY;
 	slot->size_tid = 0;
-	if (addr == MW_SLOT_EMPTY || addr == MW_SLOT_FREED)
+	if (addr == MW_SLOT_EMPTY || addr & MW_SLOT_FREED)
 		return 0;
 	owner = thread_of(tid);
 	if (owner) {
@@ -740,7 +752,7 @@ static __always_inline long insert_at(__u32 i, struct alloc_search *q)
 		q->result = 1;
 		return 1;
 	}
-	if (addr != MW_SLOT_EMPTY && addr != MW_SLOT_FREED)
+	if (addr != MW_SLOT_EMPTY && !(addr & MW_SLOT_FREED))
 		return 0;
 	/* another thread may claim it first: then search on */
 	if (__sync_val_compare_and_swap(&slot->addr, addr, q->ptr) != addr)
@@ -782,13 +794,20 @@ static __always_inline long remove_at(__u32 i, struct alloc_search *q)
 	addr = slot->addr;
 	if (addr == MW_SLOT_EMPTY)
 		return 1;
+	/* freed already: an insert would have taken this slot or an earlier one */
+	if (addr == (q->ptr | MW_SLOT_FREED)) {
+		q->result = 1;
+		return 1;
+	}
 	if (addr != q->ptr)
 		return 0;
 	/* read before the slot is given up: it may be reused at once */
 	size_tid = slot->size_tid;
 	/* of two racing frees of one block (a double free), one finds it */
-	if (__sync_val_compare_and_swap(&slot->addr, addr, MW_SLOT_FREED) == addr)
+	if (__sync_val_compare_and_swap(&slot->addr, addr, addr | MW_SLOT_FREED) == addr)
 		q->size_tid = size_tid;
+	else
+		q->result = 1;
 	return 1;
 }
 
@@ -797,8 +816,13 @@ static long remove_step(__u64 i, struct alloc_search *q)
 	return remove_at(i + 1, q);
 }
 
-/* Takes @ptr out of the live table: whether it was there, and its size and owner. */
-static __always_inline bool alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
+/*
+ * Takes @ptr out of the live table: MW_BLOCK_LIVE with its size and owner
+ * when it was there. Else MW_BLOCK_UNKNOWN when it was seen freed, or when
+ * every block was seen made (a launched command); with -p, a block never
+ * seen at all is MW_BLOCK_PREEXISTING.
+ */
+static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
 {
 	struct alloc_search q = { .ptr = ptr };
 
@@ -809,7 +833,38 @@ static __always_inline bool alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
 	*size = q.size_tid >> MW_ALLOC_TID_BITS;
 	*tid = q.size_tid & MW_ALLOC_TID_MASK;
 	/* the owner's TID is never 0 */
-	return q.size_tid;
+	if (q.size_tid)
+		return MW_BLOCK_LIVE;
+	return q.result || !preexisting_blocks ? MW_BLOCK_UNKNOWN : MW_BLOCK_PREEXISTING;
+}
+
+/*
+ * glibc's usable size of the block at @ptr, from its chunk header, or 0:
+ * the chunk size has three flag bits, and an mmapped chunk (0x2) cannot
+ * lend its last word to a next chunk's header.
+ */
+static __always_inline __u64 chunk_usable_size(__u64 ptr)
+{
+	__u64 head;
+
+	if (!glibc_chunks || bpf_probe_read_user(&head, sizeof(head), (void *)(ptr - 8)))
+		return 0;
+	head &= ~7ULL;
+	if (head < 32)
+		return 0;
+	return head - (head & 2 ? 16 : 8);
+}
+
+/*
+ * A block from before the counting, freed. Its tombstone goes in before the
+ * allocator can hand the address out again, so that the same block freed
+ * once more (glibc's tcache flush when the thread exits) counts as unknown.
+ */
+static __always_inline void free_preexisting(struct mw_thread *t, __u64 ptr, __u64 size)
+{
+	t->free_preexisting_calls++;
+	t->free_preexisting_bytes += size;
+	alloc_insert(ptr | MW_SLOT_FREED, 0);
 }
 
 /* alloc_insert() of a block of @size owned by @tid; -1 also for 4 TiB and up. */
@@ -869,11 +924,16 @@ static __always_inline void free_block(struct mw_thread *t, __u32 tid, __u64 ptr
 	__u64 size;
 
 	t->free_calls++;
-	if (!alloc_take(ptr, &size, &owner_tid)) {
+	switch (alloc_take(ptr, &size, &owner_tid)) {
+	case MW_BLOCK_LIVE:
+		account_free(t, tid, owner_tid, size);
+		break;
+	case MW_BLOCK_PREEXISTING:
+		free_preexisting(t, ptr, chunk_usable_size(ptr));
+		break;
+	default:
 		t->free_unknown_calls++;
-		return;
 	}
-	account_free(t, tid, owner_tid, size);
 }
 
 /* The calling thread, if it is not already inside an allocator call. */
@@ -889,8 +949,14 @@ static __always_inline struct mw_thread *call_begin(__u32 *tid, enum mw_alloc_fn
 	t = thread_get(*tid);
 	if (!t)
 		return NULL;
-	if (t->call.depth++)
+	if (t->call.depth) {
+		t->call.depth++;
 		return NULL;
+	}
+	/* a call nested in a counted one returns into it, counting or not */
+	if (!counting)
+		return NULL;
+	t->call.depth = 1;
 	t->call.fn = fn;
 	t->call.size = size;
 	t->call.ptr = ptr;
@@ -947,7 +1013,15 @@ static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 	t = call_begin(&tid, MW_FN_REALLOC, size, ptr);
 	if (!t)
 		return;
-	t->call.old_tracked = ptr && alloc_take(ptr, &t->call.old_size, &t->call.old_tid);
+	t->call.old_tracked = MW_BLOCK_UNKNOWN;
+	if (!ptr)
+		return;
+	t->call.old_tracked = alloc_take(ptr, &t->call.old_size, &t->call.old_tid);
+	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
+	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
+		t->call.old_size = chunk_usable_size(ptr);
+		alloc_insert(ptr | MW_SLOT_FREED, 0);
+	}
 }
 
 SEC("uprobe")
@@ -974,16 +1048,20 @@ static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 re
 	old_freed = c->ptr && (ret || !c->size);
 	if (c->ptr && !old_freed) {
 		/* back where it was at entry, or nearer its first slot */
-		if (c->old_tracked)
+		if (c->old_tracked == MW_BLOCK_LIVE)
 			alloc_add(c->ptr, c->old_size, c->old_tid);
 		return;
 	}
 	if (old_freed) {
 		t->free_calls++;
-		if (c->old_tracked)
+		if (c->old_tracked == MW_BLOCK_LIVE) {
 			account_free(t, tid, c->old_tid, c->old_size);
-		else
+		} else if (c->old_tracked == MW_BLOCK_PREEXISTING) {
+			t->free_preexisting_calls++;
+			t->free_preexisting_bytes += c->old_size;
+		} else {
 			t->free_unknown_calls++;
+		}
 	}
 	if (ret)
 		account_alloc(t, tid, ret, c->size);
@@ -1038,7 +1116,7 @@ int BPF_KPROBE(free_enter, void *ptr)
 	struct mw_thread *t;
 	__u32 tid;
 
-	if (!ptr || !is_target(id))
+	if (!ptr || !is_target(id) || !counting)
 		return 0;
 	tid = (__u32)id;
 	t = thread_get(tid);

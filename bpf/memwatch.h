@@ -42,6 +42,13 @@ enum mw_rss {
 	MW_RSS_NR,
 };
 
+/* What the live table knew of a block being freed. */
+enum mw_block_seen {
+	MW_BLOCK_UNKNOWN,	/* never seen allocated, or seen freed already */
+	MW_BLOCK_LIVE,		/* allocated while counting: size and owner known */
+	MW_BLOCK_PREEXISTING,	/* -p: never seen at all, so allocated before counting began */
+};
+
 /* allocator entry points, grouped by how their result is accounted */
 enum mw_alloc_fn {
 	MW_FN_NONE,
@@ -61,7 +68,7 @@ struct mw_alloc_inflight {
 	__u64 old_size;		/* realloc: size of the old block, if tracked */
 	__u32 old_tid;		/* realloc: thread that allocated the old block */
 	__u16 fn;		/* enum mw_alloc_fn */
-	__u8 old_tracked;	/* realloc: old block was in the live table */
+	__u8 old_tracked;	/* realloc: enum mw_block_seen of the old block */
 	__u8 depth;
 };
 
@@ -98,7 +105,16 @@ struct mw_thread {
 	__u64 free_bytes;		/* sizes of the freed blocks that were tracked */
 	__u64 free_other_calls;		/* of which blocks another thread allocated */
 	__u64 free_other_bytes;
-	__u64 free_unknown_calls;	/* blocks allocated before attach or untracked */
+	/*
+	 * Frees of blocks not in the live table. Seen allocated before nor
+	 * freed (-p): allocated before counting began, sized by glibc's chunk
+	 * header when the allocator is glibc (else 0 bytes). Any other:
+	 * freed before (glibc's tcache flush at thread exit, a double free) or
+	 * never seen allocated (allocator-internal blocks, untracked ones).
+	 */
+	__u64 free_unknown_calls;
+	__u64 free_preexisting_calls;
+	__u64 free_preexisting_bytes;
 	__u64 untracked_allocs;		/* live table full: not tracked */
 	__u64 untracked_bytes;
 
@@ -158,8 +174,14 @@ struct mw_alloc {
 	__u64 size_tid;		/* size << MW_ALLOC_TID_BITS | tid */
 };
 
+/*
+ * A slot whose block was freed keeps the address with its lowest bit set
+ * (blocks are at least 8-aligned): a search goes on past it, an insert may
+ * take it, and a free that finds its own address there frees a block freed
+ * already.
+ */
 #define MW_SLOT_EMPTY		0	/* never used: a search stops here */
-#define MW_SLOT_FREED		1	/* its block was freed: a search goes on */
+#define MW_SLOT_FREED		1	/* the tombstone bit */
 #define MW_ALLOC_TID_BITS	22
 #define MW_ALLOC_TID_MASK	((1U << MW_ALLOC_TID_BITS) - 1)
 

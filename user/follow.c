@@ -198,10 +198,21 @@ static void unprobe(struct follow *f)
 	task_watch_close(&f->task);
 }
 
+/* Whether @a is glibc's malloc, whose blocks have their size in a chunk header. */
+static bool is_glibc(const struct allocator *a)
+{
+	static const char *const name[] = { "gnu_get_libc_version" };
+	unsigned long long addr;
+
+	return !elf_defined_functions(a->path, name, 1, &addr) && addr;
+}
+
 /*
  * Moves the uprobes to @a's file for @pid. The new ones go in before the old
  * ones go: a call both see enters twice and returns twice, and counts once
- * as a nested call does. On failure nothing changes.
+ * as a nested call does. Nothing counts until the new set is complete, and
+ * what was allocated meanwhile is unknown when freed (with -p, pre-existing).
+ * On failure nothing changes.
  */
 static int place(struct follow *f, pid_t pid, const struct allocator *a)
 {
@@ -211,17 +222,21 @@ static int place(struct follow *f, pid_t pid, const struct allocator *a)
 
 	/* before the uprobes: an exec by another thread after them hangs it up */
 	task_watch_open(&task, pid);
+	probes_counting(f->skel, false);
 	err = probes_attach_allocator(f->skel, pid, a, &links);
 	if (err) {
 		probes_detach(&links);
 		task_watch_close(&task);
+		probes_counting(f->skel, f->links.count);
 		return err;
 	}
 	unprobe(f);
+	probes_counting(f->skel, true);
 	f->links = links;
 	f->task = task;
 	if (file_id_of_fd(a->fd, &f->id))
 		memset(&f->id, 0, sizeof(f->id));
+	f->skel->bss->glibc_chunks = is_glibc(a);
 	return 0;
 }
 

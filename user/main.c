@@ -25,6 +25,7 @@
 #include "log.h"
 #include "model.h"
 #include "options.h"
+#include "priority.h"
 #include "privileges.h"
 #include "signals.h"
 #include "probes.h"
@@ -98,6 +99,7 @@ struct app {
 	const struct reporter *reporter;
 	struct output out;
 	int pidfd;
+	struct priority prio;		/* raised while attaching */
 	sigset_t run_mask;		/* the mask under which ppoll() takes SIGINT and SIGTERM */
 	bool quit;			/* the view's q ended the watch */
 };
@@ -246,6 +248,7 @@ static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	thread_table_size(skel);
 	skel->rodata->trace_syscalls = o->trace;
+	skel->rodata->preexisting_blocks = !o->cmd;
 	/* the smallest ring buffer there is when nothing is traced */
 	bpf_map__set_max_entries(skel->maps.trace_events,
 				 o->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
@@ -518,6 +521,9 @@ static int prepare(struct app *app)
 	bool uprobe_multi;
 	int ret;
 
+	/* the attach competes with a busy target for the CPU: memwatch goes first */
+	if (!app->opts.cmd)
+		priority_raise(&app->prio);
 	ret = privileges_check(&app->opts, &uprobe_multi);
 	if (!ret)
 		ret = check_kernel();
@@ -529,6 +535,8 @@ static int prepare(struct app *app)
 		ret = prepare_pid(&app->opts, &app->model.info, &app->alloc, &app->model.tracer);
 	if (ret)
 		return ret;
+	/* a launched command's children, forked while preparing, keep the caller's */
+	priority_raise(&app->prio);
 	target_pid = app->model.info.pid;
 	allocator_describe(&app->model.info, &app->alloc, app->opts.no_malloc);
 	return load_bpf(&app->opts, app->model.info.pid, uprobe_multi, &app->skel);
@@ -569,8 +577,9 @@ static int attach(struct app *app)
 		elog("process %d: %s", m->info.pid, strerror(errno));
 		return MW_EXIT_ERROR;
 	}
-	if (!app->opts.cmd &&
-	    follow_settle(&app->follow, &m->info, !app->opts.no_malloc) == -ESRCH) {
+	err = app->opts.cmd ? 0 : follow_settle(&app->follow, &m->info, !app->opts.no_malloc);
+	priority_restore(&app->prio);
+	if (err == -ESRCH) {
 		elog("process %d exited during attach", m->info.pid);
 		return MW_EXIT_NO_PROCESS;
 	}

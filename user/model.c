@@ -289,6 +289,11 @@ __s64 model_rss_tally(const struct mw_model *m, enum mw_rss member)
 	return tally + m->res.other_gained[member] - m->res.other_lost[member];
 }
 
+bool model_retained_includes_preexisting(const struct mw_model *m)
+{
+	return m->info.malloc_probed && !m->info.launched;
+}
+
 __u64 model_rss_anon(const struct mw_model *m)
 {
 	return m->status.rss_anon_bytes;

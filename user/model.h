@@ -142,6 +142,11 @@ void model_credit_vma(struct mw_model *m, const struct smaps_vma *vma);
 __s64 model_rss_tally(const struct mw_model *m, enum mw_rss member);
 /* Anonymous RSS the allocator holds beyond the live heap: rss_anon - live. */
 __u64 model_retained_bytes(const struct mw_model *m);
+/*
+ * Whether retained also holds live blocks memwatch never saw allocated:
+ * with -p, those allocated before the attach.
+ */
+bool model_retained_includes_preexisting(const struct mw_model *m);
 /* The process's anonymous RSS (status.rss_anon_bytes). */
 __u64 model_rss_anon(const struct mw_model *m);
 /* Whether the anonymous tally agrees with model_rss_anon() within 1% or 1 MiB. */

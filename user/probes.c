@@ -67,17 +67,16 @@ struct mw_uprobe_multi_attr {		/* union bpf_attr, BPF_LINK_CREATE */
 	__u32 pid;
 };
 
-/* A link fd of one uprobe at file offset @offset of @path; -errno on failure. */
-static int uprobe_multi_link(int prog_fd, const char *path, unsigned long long offset, pid_t pid,
-			     bool retprobe)
+/* A link fd of uprobes at the @cnt file offsets @offsets of @path; -errno on failure. */
+static int uprobe_multi_link(int prog_fd, const char *path, const __u64 *offsets, __u32 cnt,
+			     pid_t pid, bool retprobe)
 {
-	__u64 offsets[1] = { offset };
 	struct mw_uprobe_multi_attr attr = {
 		.prog_fd = prog_fd,
 		.attach_type = MW_TRACE_UPROBE_MULTI,
 		.path = (uintptr_t)path,
 		.offsets = (uintptr_t)offsets,
-		.cnt = 1,
+		.cnt = cnt,
 		.uprobe_flags = retprobe ? MW_F_UPROBE_MULTI_RETURN : 0,
 		.pid = pid,
 	};
@@ -96,13 +95,14 @@ bool probes_uprobe_multi_supported(void)
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
 		    .expected_attach_type = (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI);
+	__u64 offset = 0;
 	int prog_fd, link_fd;
 
 	prog_fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, 2, &opts);
 	if (prog_fd < 0)
 		return false;
 	/* a kernel that knows the link type gets as far as refusing a directory */
-	link_fd = uprobe_multi_link(prog_fd, "/", 0, 0, false);
+	link_fd = uprobe_multi_link(prog_fd, "/", &offset, 1, 0, false);
 	if (link_fd >= 0)
 		close(link_fd);
 	close(prog_fd);
@@ -170,56 +170,102 @@ int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
 	return 0;
 }
 
-/*
- * A uprobe_multi link (*@fd) when @prog was loaded for one, else libbpf's
- * perf uprobe (*@link). @offset is from the start of function @func. 0 or -errno.
- */
-static int uprobe_link(struct bpf_program *prog, pid_t pid, const struct allocator *a, int func,
-		       unsigned long offset, bool retprobe, struct bpf_link **link, int *fd)
+static bool uses_uprobe_multi(const struct bpf_program *prog)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = allocator_functions[func],
-		    .retprobe = retprobe);
-	unsigned long long start;
-	int err;
-
-	*link = NULL;
-	*fd = -1;
-	if (bpf_program__expected_attach_type(prog) ==
-	    (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI) {
-		err = elf_code_offset(a->path, a->addrs[func], &start);
-		if (err)
-			return err;
-		*fd = uprobe_multi_link(bpf_program__fd(prog), a->path, start + offset, pid,
-					retprobe);
-		return *fd < 0 ? *fd : 0;
-	}
-	/* libbpf adds @offset to the function's own offset */
-	*link = bpf_program__attach_uprobe_opts(prog, pid, a->path, offset, &opts);
-	return *link ? 0 : -errno;
+	return bpf_program__expected_attach_type(prog) ==
+	       (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI;
 }
 
-static int attach_uprobe(struct bpf_program *prog, pid_t pid, const struct allocator *a, int func,
-			 unsigned long offset, bool retprobe, struct probes *p)
+/* The planned site of function @func: its entry probe's, or 0 for its uretprobe. */
+static unsigned long site_offset(const struct probe_plan *plan, int func, bool retprobe)
+{
+	return retprobe ? 0 : plan->fn[func].entry.offset;
+}
+
+static void link_failed(pid_t pid, const struct allocator *a, int func, bool retprobe, int err)
+{
+	/* a target that exited fails every probe: the caller says so once */
+	if (!process_gone(pid))
+		elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe",
+		     allocator_functions[func], ESC(a->target_path, sizeof(a->target_path)),
+		     strerror(-err));
+}
+
+/*
+ * One uprobe_multi link of @prog at the planned sites of the @n functions
+ * @funcs: the kernel places them all in one call, and removes them with one
+ * wait for the programs still running.
+ */
+static int attach_multi(struct bpf_program *prog, pid_t pid, const struct allocator *a,
+			const struct probe_plan *plan, const int *funcs, int n, bool retprobe,
+			struct probes *p)
+{
+	__u64 offsets[MW_FUNC_NR];
+	unsigned long long start;
+	int i, fd, err;
+
+	for (i = 0; i < n; i++) {
+		err = elf_code_offset(a->path, a->addrs[funcs[i]], &start);
+		if (err) {
+			link_failed(pid, a, funcs[i], retprobe, err);
+			return err;
+		}
+		offsets[i] = start + site_offset(plan, funcs[i], retprobe);
+	}
+	fd = uprobe_multi_link(bpf_program__fd(prog), a->path, offsets, n, pid, retprobe);
+	if (fd < 0) {
+		link_failed(pid, a, funcs[0], retprobe, fd);
+		return fd;
+	}
+	return probes_add(p, NULL, fd, retprobe);
+}
+
+/* libbpf's perf uprobes, a link per function; libbpf adds the site to the function's offset. */
+static int attach_perf(struct bpf_program *prog, pid_t pid, const struct allocator *a,
+		       const struct probe_plan *plan, const int *funcs, int n, bool retprobe,
+		       struct probes *p)
 {
 	struct bpf_link *link;
-	int fd, err;
+	int i, err;
 
-	err = uprobe_link(prog, pid, a, func, offset, retprobe, &link, &fd);
-	if (err) {
-		/* a target that exited fails every probe: the caller says so once */
-		if (!process_gone(pid))
-			elog("cannot attach %s to %s in %s: %s", retprobe ? "uretprobe" : "uprobe",
-			     allocator_functions[func],
-			     ESC(a->target_path, sizeof(a->target_path)), strerror(-err));
-		return err;
+	for (i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = allocator_functions[funcs[i]],
+			    .retprobe = retprobe);
+
+		link = bpf_program__attach_uprobe_opts(prog, pid, a->path,
+						       site_offset(plan, funcs[i], retprobe),
+						       &opts);
+		if (!link) {
+			err = -errno;
+			link_failed(pid, a, funcs[i], retprobe, err);
+			return err;
+		}
+		err = probes_add(p, link, -1, retprobe);
+		if (err)
+			return err;
 	}
-	err = probes_add(p, link, fd, retprobe);
+	return 0;
+}
+
+/* @prog at the planned sites of functions @funcs, as entry probes or uretprobes. */
+static int attach_sites(struct bpf_program *prog, pid_t pid, const struct allocator *a,
+			const struct probe_plan *plan, const int *funcs, int n, bool retprobe,
+			struct probes *p)
+{
+	int err;
+
+	if (!n)
+		return 0;
+	if (uses_uprobe_multi(prog))
+		err = attach_multi(prog, pid, a, plan, funcs, n, retprobe, p);
+	else
+		err = attach_perf(prog, pid, a, plan, funcs, n, retprobe, p);
 	if (err)
 		return err;
 	if (retprobe)
-		p->uretprobes++;
+		p->uretprobes += n;
 	else
-		p->uprobes++;
+		p->uprobes += n;
 	return 0;
 }
 
@@ -227,7 +273,9 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 		       pid_t pid, const struct allocator *a, const struct probe_plan *plan,
 		       struct probes *p)
 {
-	int i, err;
+	bool placed[MW_FUNC_NR] = { false };
+	int funcs[MW_FUNC_NR];
+	int i, j, n, err;
 
 	/*
 	 * Every uretprobe before any entry probe: the target may be calling
@@ -236,10 +284,28 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 	 * later calls looked nested and went uncounted. A return seen without
 	 * its entry is ignored.
 	 */
+	for (i = n = 0; i < MW_FUNC_NR; i++)
+		if (plan->fn[i].probe && plan->fn[i].retprobe)
+			funcs[n++] = i;
+	err = attach_sites(ret, pid, a, plan, funcs, n, true, p);
+	if (err)
+		return err;
+	/* then each entry program at the sites of all the functions it serves */
 	for (i = 0; i < MW_FUNC_NR; i++) {
-		if (!plan->fn[i].probe || !plan->fn[i].retprobe)
+		if (!plan->fn[i].probe) {
+			vlog("%s: not probed (%s)", allocator_functions[i],
+			     a->addrs[i] ? "alias" : "not defined");
 			continue;
-		err = attach_uprobe(ret, pid, a, i, 0, true, p);
+		}
+		if (placed[i])
+			continue;
+		for (j = i, n = 0; j < MW_FUNC_NR; j++) {
+			if (plan->fn[j].probe && entry[j] == entry[i]) {
+				funcs[n++] = j;
+				placed[j] = true;
+			}
+		}
+		err = attach_sites(entry[i], pid, a, plan, funcs, n, false, p);
 		if (err)
 			return err;
 	}
@@ -247,16 +313,10 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 		const struct probe_site *site = &plan->fn[i].entry;
 		const char *func = allocator_functions[i];
 
-		if (!plan->fn[i].probe) {
-			vlog("%s: not probed (%s)", func, a->addrs[i] ? "alias" : "not defined");
-			continue;
-		}
-		err = attach_uprobe(entry[i], pid, a, i, site->offset, false, p);
-		if (err)
-			return err;
-		vlog("%s: entry probe at %s+%lu, %s (%s): %s", func, func, site->offset,
-		     site->insn[0] ? site->insn : "?", site->emulated ? "emulated" : "single-stepped",
-		     site->why);
+		if (plan->fn[i].probe)
+			vlog("%s: entry probe at %s+%lu, %s (%s): %s", func, func, site->offset,
+			     site->insn[0] ? site->insn : "?",
+			     site->emulated ? "emulated" : "single-stepped", site->why);
 	}
 	return 0;
 }
@@ -268,6 +328,12 @@ int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct a
 
 	probe_plan_make(a, MW_SITES_CHOSEN, &plan);
 	return probes_attach_plan(entry_programs(skel), skel->progs.alloc_return, pid, a, &plan, p);
+}
+
+void probes_counting(struct memwatch_bpf *skel, bool on)
+{
+	/* after the syscalls that made the links: every entry probe of the set is live */
+	__atomic_store_n(&skel->bss->counting, on, __ATOMIC_RELEASE);
 }
 
 static void link_destroy(struct probe_link *l)

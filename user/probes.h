@@ -44,6 +44,11 @@ int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct a
  */
 int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *ret, pid_t pid,
 		       const struct allocator *a, const struct probe_plan *plan, struct probes *p);
+/*
+ * Whether the entry uprobes count: off until every one of them is attached,
+ * so that no block is seen allocated whose free could be missed.
+ */
+void probes_counting(struct memwatch_bpf *skel, bool on);
 void probes_detach(struct probes *p);
 
 #endif /* MW_PROBES_H */

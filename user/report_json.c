@@ -28,6 +28,8 @@ static void json_counters(FILE *out, const struct mw_thread *t)
 	json_u64(out, "free_other_calls", t->free_other_calls);
 	json_u64(out, "free_other_bytes", t->free_other_bytes);
 	json_u64(out, "free_unknown_calls", t->free_unknown_calls);
+	json_u64(out, "free_preexisting_calls", t->free_preexisting_calls);
+	json_u64(out, "free_preexisting_bytes", t->free_preexisting_bytes);
 	json_u64(out, "released_calls", t->released_calls);
 	json_u64(out, "released_bytes", t->released_bytes);
 	json_u64(out, "live_bytes", mw_live_bytes(t));
@@ -76,6 +78,8 @@ static void json_process(FILE *out, const struct mw_model *m)
 	json_u64(out, "rss_shmem_bytes", st->rss_shmem_bytes);
 	json_counters(out, &m->total);
 	json_u64(out, "retained_bytes", m->info.malloc_probed ? model_retained_bytes(m) : 0);
+	fprintf(out, ",\"retained_includes_preexisting\":%s",
+		model_retained_includes_preexisting(m) ? "true" : "false");
 	json_u64(out, "resident_gained_bytes", model_resident_gained(m));
 	json_u64(out, "resident_lost_bytes", model_resident_lost(m));
 	json_u64(out, "resident_lost_other_bytes", model_resident_lost_other(m));

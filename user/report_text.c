@@ -21,8 +21,12 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 		m->info.pid, COMM(m->info.comm), B(st->rss_bytes), B(st->rss_anon_bytes),
 		B(st->rss_file_bytes));
 	if (m->info.malloc_probed)
-		fprintf(out, "  live heap %s  retained %s", B(mw_live_bytes(t)),
+		fprintf(out, "  live heap %s  retained %s%s", B(mw_live_bytes(t)),
+			model_retained_includes_preexisting(m) ? "<= " : "",
 			B(model_retained_bytes(m)));
+	/* the summary says why */
+	if (model_retained_includes_preexisting(m) && !rates)
+		fprintf(out, " (includes blocks allocated before the attach)");
 	if (m->info.malloc_probed && rates)
 		fprintf(out, "  allocs/s %.0f",
 			mw_rate(t->alloc_calls, m->total_prev.alloc_calls, m->interval_s));
@@ -152,9 +156,14 @@ static void text_summary(FILE *out, const struct mw_model *m)
 		fprintf(out, "trace: %llu syscalls printed, %llu lost to a full ring buffer\n",
 			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);
 	fprintf(out, "\nlost events: %llu  untracked allocations: %llu (%s)  "
-		"frees of unknown blocks (older than the attach, or a tcache flush): %llu\n",
+		"frees of unknown blocks (freed already, as by a thread's tcache flush at its exit, "
+		"or never seen allocated): %llu\n",
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
 		B(t->untracked_bytes), (unsigned long long)t->free_unknown_calls);
+	if (model_retained_includes_preexisting(m))
+		fprintf(out, "frees of blocks allocated before the attach: %llu (%s)\n",
+			(unsigned long long)t->free_preexisting_calls,
+			B(t->free_preexisting_bytes));
 }
 
 const struct reporter report_text = {

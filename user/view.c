@@ -59,6 +59,7 @@ const char *const view_help[] = {
 	"RET_ASK / RET_ACT: returned to the OS as asked / as really left RSS.",
 	"RES_NOW: resident anonymous memory of the mappings the thread made.",
 	"retained = anonymous RSS - live heap: what the allocator keeps.",
+	"With -p, retained<= also holds blocks allocated before the attach.",
 	NULL,
 };
 
@@ -305,8 +306,9 @@ __u64 view_meters(const struct mw_model *m, struct view_meter_value *out)
 
 	out[VIEW_M_RSS] = (struct view_meter_value){ "RSS", m->status.rss_bytes, true };
 	out[VIEW_M_LIVE] = (struct view_meter_value){ "live heap", mw_live_bytes(t), heap };
-	out[VIEW_M_RETAINED] = (struct view_meter_value){ "retained", model_retained_bytes(m),
-							  heap };
+	out[VIEW_M_RETAINED] = (struct view_meter_value){
+		model_retained_includes_preexisting(m) ? "retained<=" : "retained",
+		model_retained_bytes(m), heap };
 	out[VIEW_M_GROWN] = (struct view_meter_value){ "grown", mw_grown_bytes(t), true };
 	out[VIEW_M_RET_ASK] = (struct view_meter_value){ "ret asked", mw_returned_bytes(t),
 							 true };

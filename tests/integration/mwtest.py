@@ -10,6 +10,7 @@ import os
 import shlex
 import re
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MEMWATCH = os.path.join(ROOT, "memwatch")
 WORKLOADS = os.path.join(ROOT, ".output", "workloads")
 CHANNEL = os.path.join(WORKLOADS, "channel")
+CHURN = os.path.join(WORKLOADS, "churn")
 # generous bounds for a process to finish: a hung test fails instead of hanging CI
 TIMEOUT = 120
 
@@ -166,11 +168,12 @@ class Run:
         return None
 
 
-def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT):
+def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT, stdin=None):
     """Runs `memwatch --json -o FILE OPTIONS -- CMD`; the target's output stays apart."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as report:
-        argv = [MEMWATCH, "--json", "-o", report.name, *options, "--", *cmd]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+        argv = [MEMWATCH, "--json", "-o", report.name, *options, "--", *[str(a) for a in cmd]]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
+                              stdin=stdin)
         return Run(proc.returncode, proc.stdout, proc.stderr, report.read())
 
 
@@ -353,7 +356,33 @@ class Reports:
         return None
 
 
-class Attached(Reports):
+class Watch(Reports):
+    """memwatch --json -o FILE OPTIONS -p PID on a process that runs already."""
+
+    def __init__(self, pid, options=(), memwatch=(MEMWATCH,), report_owner=None):
+        """@memwatch: the command that runs memwatch (a wrapper such as setpriv,
+        then the binary); @report_owner: (uid, gid) that must write the report."""
+        self.report = tempfile.NamedTemporaryFile("r", suffix=".json")
+        if report_owner:
+            os.chown(self.report.name, *report_owner)
+        argv = [*memwatch, "--json", "-o", self.report.name, *options, "-p", str(pid)]
+        self.memwatch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # memwatch's stderr up to its "watching" line (-v says more there)
+        self.memwatch_said = []
+        self.watching = wait_for_line(self.memwatch.stderr, r"watching pid (\d+)",
+                                      seen=self.memwatch_said)
+
+    def interrupt(self):
+        """Ends memwatch as Ctrl-C does; returns (exit code, summary record, stderr)."""
+        self.memwatch.send_signal(signal.SIGINT)
+        self.memwatch.wait(timeout=TIMEOUT)
+        err = "".join(self.memwatch_said) + self.memwatch.stderr.read().decode()
+        _, summary, _ = parse_reports(self.report.read())
+        self.report.close()
+        return self.memwatch.returncode, summary, err
+
+
+class Attached(Watch):
     """A workload started with -w (it waits for a line on stdin) and memwatch -p on it.
 
     start_work() releases the workload only after memwatch said it is watching,
@@ -361,20 +390,10 @@ class Attached(Reports):
     """
 
     def __init__(self, workload_cmd, options=(), env=None, memwatch=(MEMWATCH,), report_owner=None):
-        """@memwatch: the command that runs memwatch (a wrapper such as setpriv,
-        then the binary); @report_owner: (uid, gid) that must write the report."""
-        self.report = tempfile.NamedTemporaryFile("r", suffix=".json")
-        if report_owner:
-            os.chown(self.report.name, *report_owner)
         self.target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.ready = wait_for_line(self.target.stderr, r"ready pid=(\d+)")
-        argv = [*memwatch, "--json", "-o", self.report.name, *options, "-p", str(self.target.pid)]
-        self.memwatch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        # memwatch's stderr up to its "watching" line (-v says more there)
-        self.memwatch_said = []
-        self.watching = wait_for_line(self.memwatch.stderr, r"watching pid (\d+)",
-                                      seen=self.memwatch_said)
+        super().__init__(self.target.pid, options, memwatch, report_owner)
 
     def start_work(self):
         self.target.stdin.write(b"\n")

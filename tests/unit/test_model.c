@@ -28,6 +28,8 @@ static void fill(struct mw_thread *t, __u64 base)
 	t->free_other_calls = k++;
 	t->free_other_bytes = k++;
 	t->free_unknown_calls = k++;
+	t->free_preexisting_calls = k++;
+	t->free_preexisting_bytes = k++;
 	t->untracked_allocs = k++;
 	t->untracked_bytes = k++;
 	t->released_calls = k++;
@@ -49,7 +51,7 @@ static void fill(struct mw_thread *t, __u64 base)
 }
 
 /* the counters up to madvise_bytes[], then the resident ones */
-#define NR_SYSCALL_COUNTERS (11 + MW_SYS_NR + 10 + MW_ADV_NR)
+#define NR_SYSCALL_COUNTERS (13 + MW_SYS_NR + 10 + MW_ADV_NR)
 #define NR_COUNTERS (NR_SYSCALL_COUNTERS + 2 * MW_RSS_NR + MW_SYS_NR)
 
 /* How many counters of @t hold @a + @b times their position (as after fill+add). */
@@ -176,7 +178,7 @@ static void test_thread_add(void)
 	ASSERT_EQ(count_sums(&dst, 1000, 1), NR_COUNTERS, "add: every counter summed");
 	ASSERT_EQ(dst.madvise_bytes[MW_ADV_OTHER], 1000 + 1 + 2 * (NR_SYSCALL_COUNTERS - 1),
 		  "add: last madvise bucket summed");
-	ASSERT_EQ(dst.syscalls[MW_SYS_NONE], 1000 + 1 + 2 * 11, "add: syscalls[0] summed");
+	ASSERT_EQ(dst.syscalls[MW_SYS_NONE], 1000 + 1 + 2 * 13, "add: syscalls[0] summed");
 	ASSERT_EQ(dst.alloc_calls, 1001, "add: first counter summed");
 	ASSERT_STREQ(dst.comm, "dst", "add: comm untouched");
 	ASSERT_EQ(dst.exited, 0, "add: exited untouched");
