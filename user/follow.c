@@ -326,6 +326,8 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 		vlog("pid %d exec'd %s: malloc still probed in %s, the same file", info->pid,
 		     ESC(info->comm, sizeof(info->comm)),
 		     ESC(info->allocator, sizeof(info->allocator)));
+		info->kept += f->pending;
+		f->pending = false;
 		return;
 	}
 	if (!err) {
@@ -344,9 +346,14 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 	next->fd = -1;
 	memcpy(was, info->allocator, sizeof(was));
 	describe(f, info, !err);
+	/* a loader still mapping libraries: the image is counted once it is done */
+	if (f->pending && (!err || !f->loading)) {
+		info->reattached += !err;
+		info->unprobed_images += !!err;
+		f->pending = false;
+	}
 	if (!say)
 		return;
-	info->reattached += !err;
 	if (!f->quiet && (!err || was_probed || strcmp(was, info->allocator)))
 		announce(info);
 }
@@ -358,6 +365,11 @@ void follow_exec(struct follow *f, struct mw_target_info *info, bool force)
 
 	if (!force && execs == f->execs && !(f->loading && mapped_files(info->pid) != f->files))
 		return;
+	/* images that came and went between two looks: never seen */
+	if (execs > f->execs) {
+		info->unseen_images += execs - f->execs - 1 + f->pending;
+		f->pending = true;
+	}
 	/* counted before looking: an exec during the look is looked at next time */
 	f->execs = execs;
 	next = malloc(sizeof(*next));

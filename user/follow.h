@@ -37,6 +37,7 @@ struct follow {
 	struct task_watch task;		/* the task they were opened on */
 	__u64 execs;			/* the kernel's exec count at the last look */
 	bool loading;			/* dynamic, and no malloc mapped yet */
+	bool pending;			/* an exec's image not yet counted in mw_target_info */
 	int files;			/* then how many files it maps */
 };
 

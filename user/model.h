@@ -60,7 +60,11 @@ struct mw_target_info {
 	const char *allocator_origin;
 	int tracepoints, uprobes, uretprobes;
 	bool traced;			/* --trace */
-	int reattached;			/* times the uprobes moved to a new image's allocator */
+	/* what became of each image an exec brought: they sum to the execs seen */
+	int reattached;			/* the uprobes moved to its allocator */
+	int kept;			/* the uprobes stayed: the same allocator file */
+	int unprobed_images;		/* no malloc to probe in it */
+	int unseen_images;		/* replaced by the next exec before memwatch looked */
 };
 
 struct mw_model {

@@ -145,8 +145,10 @@ static void json_summary(FILE *out, const struct mw_model *m)
 	json_string(out, info->allocator);
 	fprintf(out, ",\"origin\":");
 	json_string(out, info->allocator_origin ?: "");
-	fprintf(out, ",\"tracepoints\":%d,\"uprobes\":%d,\"uretprobes\":%d,\"reattached\":%d}",
-		info->tracepoints, info->uprobes, info->uretprobes, info->reattached);
+	fprintf(out, ",\"tracepoints\":%d,\"uprobes\":%d,\"uretprobes\":%d,\"reattached\":%d,"
+		"\"kept\":%d,\"unprobed_images\":%d,\"unseen_images\":%d}", info->tracepoints,
+		info->uprobes, info->uretprobes, info->reattached, info->kept,
+		info->unprobed_images, info->unseen_images);
 	if (info->traced)
 		fprintf(out, ",\"trace\":{\"records\":%llu,\"lost\":%llu}",
 			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);

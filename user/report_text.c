@@ -145,9 +145,11 @@ static void text_summary(FILE *out, const struct mw_model *m)
 	if (m->forks)
 		fprintf(out, "not followed: %llu child processes\n", (unsigned long long)m->forks);
 	if (m->execs)
-		fprintf(out, "execs: %llu, each releasing the old image's heap; malloc probes moved to "
-			"a new image's allocator %d times (its calls before that not seen)\n",
-			(unsigned long long)m->execs, info->reattached);
+		fprintf(out, "execs: %llu, each releasing the old image's heap; its image's malloc "
+			"probes moved to its allocator %d times (its calls before that not seen), kept "
+			"on the same file %d, nothing to probe %d, replaced before memwatch looked %d\n",
+			(unsigned long long)m->execs, info->reattached, info->kept,
+			info->unprobed_images, info->unseen_images);
 	if (m->tracer.pid)
 		fprintf(out, "warning: pid %d (%s) traced the target during the watch%s\n",
 			m->tracer.pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->tracer.writes_code ?
