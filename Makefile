@@ -5,6 +5,10 @@ BPFTOOL ?= bpftool
 PYTHON ?= python3
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_DIR := vmlinux/$(ARCH)
+# one clear line instead of a missing-header error deep in the BPF build
+ifeq ($(wildcard $(VMLINUX_DIR)/vmlinux.h)$(filter vmlinux clean deps format,$(MAKECMDGOALS)),)
+$(error no $(VMLINUX_DIR)/vmlinux.h for this architecture ($(ARCH)): make vmlinux, on a kernel with BTF, generates it)
+endif
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -44,7 +48,7 @@ endif
 .DELETE_ON_ERROR:
 # keep intermediates (the sanitized objects): no "rm" after the test summary line
 .SECONDARY:
-.PHONY: all deps test unit-test fuzz demo bench install clean vmlinux
+.PHONY: all deps test unit-test fuzz demo bench install clean vmlinux format
 
 all: memwatch $(WORKLOADS)
 
@@ -180,6 +184,10 @@ install: memwatch
 
 vmlinux:
 	scripts/gen-vmlinux.sh
+
+# kernel style (.clang-format) on the C sources, in place
+format:
+	clang-format -i $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h)
 
 clean:
 	$(call msg,CLEAN,)
