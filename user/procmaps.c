@@ -119,11 +119,12 @@ static bool is_header(const char *line)
 static void field_kib(const char *line, const char *key, size_t key_len,
 		      unsigned long long *value)
 {
-	const char *p = line + key_len + 1;
 	unsigned long long kib;
+	const char *p;
 
 	if (strncmp(line, key, key_len) || line[key_len] != ':')
 		return;
+	p = line + key_len + 1;
 	while (*p == ' ')
 		p++;
 	if (!take_dec(&p, &kib) && kib <= ULLONG_MAX / 1024)

@@ -11,7 +11,8 @@ struct maps_entry {
 	unsigned long long start, end, offset, inode;
 	unsigned int dev_major, dev_minor;	/* of the file's filesystem */
 	char perms[5];
-	const char *path;	/* points into the parsed line; "" or "\n" if anonymous */
+	/* points into the parsed line (smaps_parser: its copy); "" or "\n" if anonymous */
+	const char *path;
 	int path_len;
 };
 

@@ -77,8 +77,8 @@ int main(int argc, char **argv)
 	memset(base, 1, n * page);
 	for (i = 1; i < n; i += 2) {
 		if (mprotect(base + i * page, page, PROT_READ)) {
-			fprintf(stderr, "mappings: mprotect of page %lu: %s (vm.max_map_count?)\n", i,
-				strerror(errno));
+			fprintf(stderr, "mappings: mprotect of page %lu: %s (vm.max_map_count?)\n",
+				i, strerror(errno));
 			return 1;
 		}
 	}
