@@ -231,8 +231,41 @@ void model_clear_resident(struct mw_model *m)
 	size_t i;
 
 	for (i = 0; i < m->nr_rows; i++)
-		m->rows[i].resident_now = m->rows[i].advised_resident = 0;
-	m->res.heap_now = m->res.unowned_now = m->res.lazyfree = 0;
+		m->rows[i].resident_next = m->rows[i].advised_next = 0;
+	m->res.heap_next = m->res.unowned_next = m->res.anon_next = m->res.lazyfree_next = 0;
+}
+
+void model_commit_resident(struct mw_model *m, double began_s)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr_rows; i++) {
+		m->rows[i].resident_now = m->rows[i].resident_next;
+		m->rows[i].advised_resident = m->rows[i].advised_next;
+	}
+	m->res.heap_now = m->res.heap_next;
+	m->res.unowned_now = m->res.unowned_next;
+	m->res.owners_at_s = began_s;
+	/* the reading's sums stand for the process until the next rollup */
+	model_set_rollup(m, m->res.anon_next, m->res.lazyfree_next);
+	model_clear_resident(m);
+}
+
+void model_set_rollup(struct mw_model *m, __u64 anon, __u64 lazyfree)
+{
+	m->res.anon_now = anon;
+	m->res.lazyfree = lazyfree;
+}
+
+double model_owners_age(const struct mw_model *m)
+{
+	return m->elapsed_s - m->res.owners_at_s;
+}
+
+bool model_owners_aged(const struct mw_model *m)
+{
+	/* a reading begun at the previous update is exactly one interval old */
+	return model_owners_age(m) > m->interval_s;
 }
 
 /* The region record containing @addr: the last one starting at or below it. */
@@ -259,11 +292,12 @@ void model_credit_vma(struct mw_model *m, const struct smaps_vma *vma)
 	const struct mw_region_rec *region;
 	struct mw_row *row;
 
-	m->res.lazyfree += vma->lazyfree;
+	m->res.anon_next += vma->anonymous;
+	m->res.lazyfree_next += vma->lazyfree;
 	if (!vma->anonymous)
 		return;
 	if (map->path_len == 6 && !strncmp(map->path, "[heap]", 6)) {
-		m->res.heap_now += vma->anonymous;
+		m->res.heap_next += vma->anonymous;
 		return;
 	}
 	region = map->path[0] == '/' ? NULL : region_of(m, map->start);
@@ -272,11 +306,11 @@ void model_credit_vma(struct mw_model *m, const struct smaps_vma *vma)
 	if (region && !row && m->nr_folded)
 		row = (struct mw_row *)model_find(m, MW_FOLDED_TID);
 	if (!row) {
-		m->res.unowned_now += vma->anonymous;
+		m->res.unowned_next += vma->anonymous;
 		return;
 	}
-	row->resident_now += vma->anonymous;
-	row->advised_resident += vma->lazyfree;
+	row->resident_next += vma->anonymous;
+	row->advised_next += vma->lazyfree;
 }
 
 __s64 model_rss_tally(const struct mw_model *m, enum mw_rss member)
@@ -338,12 +372,7 @@ __u64 model_resident_released_at_exit(const struct mw_model *m)
 
 __u64 model_resident_now(const struct mw_model *m)
 {
-	__u64 sum = m->res.heap_now + m->res.unowned_now;
-	size_t i;
-
-	for (i = 0; i < m->nr_rows; i++)
-		sum += m->rows[i].resident_now;
-	return sum;
+	return m->res.anon_now;
 }
 
 /* Fold order: the least resident first, then the oldest. */
@@ -359,7 +388,7 @@ static int cmp_fold(const void *a, const void *b)
 
 size_t model_fold_exited(struct mw_model *m, __u32 *tids)
 {
-	__u64 resident = 0, advised = 0;
+	__u64 resident = 0, advised = 0, resident_next = 0, advised_next = 0;
 	size_t i, n = 0, nr_fold, kept;
 	struct mw_row **exited, *folded;
 
@@ -377,6 +406,8 @@ size_t model_fold_exited(struct mw_model *m, __u32 *tids)
 		mw_thread_add(&m->folded, &exited[i]->now);
 		resident += exited[i]->resident_now;
 		advised += exited[i]->advised_resident;
+		resident_next += exited[i]->resident_next;
+		advised_next += exited[i]->advised_next;
 		exited[i]->stale = true;	/* marks it for removal below */
 	}
 	free(exited);
@@ -391,11 +422,13 @@ size_t model_fold_exited(struct mw_model *m, __u32 *tids)
 	update_folded_row(m);
 	qsort(m->rows, m->nr_rows, sizeof(*m->rows), cmp_row);
 	m->nr_sorted = m->nr_rows;
-	/* until the next smaps reading credits their regions to it */
+	/* until the next smaps reading credits their regions to it; the one under way goes on */
 	folded = (struct mw_row *)model_find(m, MW_FOLDED_TID);
 	if (folded) {
 		folded->resident_now += resident;
 		folded->advised_resident += advised;
+		folded->resident_next += resident_next;
+		folded->advised_next += advised_next;
 	}
 	return nr_fold;
 }

@@ -26,6 +26,8 @@ struct mw_row {
 	/* anonymous memory of the regions this thread created, from smaps */
 	__u64 resident_now;
 	__u64 advised_resident;		/* of which MADV_FREE'd (LazyFree) */
+	/* the same, credited so far by the smaps reading under way */
+	__u64 resident_next, advised_next;
 };
 
 /* A region the target mmap'd while watched, and the thread that did it. */
@@ -44,10 +46,20 @@ struct mw_resident {
 	__u64 other_lost[MW_RSS_NR];
 	__u64 exit_lost[MW_RSS_NR];	/* released by the process's exit */
 	bool exited;			/* at_exit and exit_lost are set */
+	/* whole process, from smaps_rollup every update */
+	__u64 anon_now;			/* anonymous resident memory */
+	__u64 lazyfree;			/* MADV_FREE'd, still resident */
 	/* anonymous resident memory no thread row owns, from smaps */
 	__u64 heap_now;			/* the brk heap */
 	__u64 unowned_now;		/* mapped before attach, stacks, file COW */
-	__u64 lazyfree;			/* whole process: MADV_FREE'd, still resident */
+	/* credited so far by the smaps reading under way */
+	__u64 heap_next, unowned_next, anon_next, lazyfree_next;
+	/*
+	 * When the smaps reading that the rows' resident_now, heap_now and
+	 * unowned_now come from began (elapsed_s): a reading of many mappings
+	 * spans updates.
+	 */
+	double owners_at_s;
 };
 
 /* What was attached to what: set at start, changed when the target execs. */
@@ -137,10 +149,21 @@ size_t model_fold_exited(struct mw_model *m, __u32 *tids);
 
 /* Takes ownership of @regions (malloc'd, any order) for the next model_credit_vma()s. */
 void model_set_regions(struct mw_model *m, struct mw_region_rec *regions, size_t count);
-/* Clears what the previous smaps reading credited. */
+/* Begins an smaps reading: nothing credited yet. */
 void model_clear_resident(struct mw_model *m);
 /* Credits one smaps mapping's anonymous memory to the thread that created it. */
 void model_credit_vma(struct mw_model *m, const struct smaps_vma *vma);
+/*
+ * Ends an smaps reading begun at @began_s (elapsed_s): what it credited is
+ * now what the rows show, and the process totals until the next rollup.
+ */
+void model_commit_resident(struct mw_model *m, double began_s);
+/* The whole process's anonymous and MADV_FREE'd resident bytes, from smaps_rollup. */
+void model_set_rollup(struct mw_model *m, __u64 anon, __u64 lazyfree);
+/* How old the rows' resident figures are: 0 if read in this update, seconds since. */
+double model_owners_age(const struct mw_model *m);
+/* Whether that age is more than one interval, which the views then say. */
+bool model_owners_aged(const struct mw_model *m);
 
 /* The resident bytes of counter @member by the kernel's events: base + gained - lost. */
 __s64 model_rss_tally(const struct mw_model *m, enum mw_rss member);

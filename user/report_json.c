@@ -88,6 +88,7 @@ static void json_process(FILE *out, const struct mw_model *m)
 	json_u64(out, "heap_resident_bytes", m->res.heap_now);
 	json_u64(out, "unowned_resident_bytes", m->res.unowned_now);
 	json_u64(out, "advised_resident_bytes", m->res.lazyfree);
+	fprintf(out, ",\"resident_now_age_s\":%.3f", model_owners_age(m));
 	fprintf(out, ",\"rss_tally_anon_bytes\":%lld,\"rss_tally_ok\":%s",
 		(long long)model_rss_tally(m, MW_RSS_ANON), model_rss_tally_ok(m) ? "true" : "false");
 	json_u64(out, "lost_events", m->lost_events);

@@ -61,6 +61,9 @@ static void print_thread_table(FILE *out, const struct mw_model *m)
 		B(m->res.heap_now));
 	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[other anon]", "", 82, "",
 		B(m->res.unowned_now));
+	if (model_owners_aged(m))
+		fprintf(out, "%9s RES_NOW as of %.1fs ago (smaps, read a slice per interval)\n", "",
+			model_owners_age(m));
 }
 
 static void text_interval(FILE *out, const struct mw_model *m)

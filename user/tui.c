@@ -139,6 +139,8 @@ static void draw_header(const struct mw_model *m)
 		N(llround(mw_rate(view_events(t), view_events(&m->total_prev), m->interval_s))),
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
 		B(t->untracked_bytes));
+	if (model_owners_aged(m))
+		x = put(0, x, A_BOLD, "  RES_NOW %.0fs old", model_owners_age(m));
 	if (m->target_exited)
 		x = put(0, x, A_BOLD, "  target exited");
 	if (tui.paused)

@@ -292,6 +292,13 @@ def unsafe_text(data, keep="\n"):
     return found
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time process @pid has used (/proc/PID/stat, clock ticks)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def held_programs(pid):
     """IDs of the BPF programs and links process @pid holds (its fds' fdinfo)."""
     ids = set()
@@ -354,6 +361,31 @@ class Reports:
                 return None
             time.sleep(0.02)
         return None
+
+    def arrivals(self, until, limit, timeout=120):
+        """Interval records as they arrive: [(k, time.monotonic() of arrival, record)],
+        the record memwatch's k-th report (from 1).
+
+        Polls the report file every 5 ms (the resolution of the times) until
+        @until(triples so far) holds, @limit records came, memwatch ended or the
+        deadline. Records written before the call are left out.
+        """
+        deadline = time.monotonic() + timeout
+        old = self.records()
+        seen, k = len(old), sum(r["type"] == "interval" for r in old)
+        got = []
+        while time.monotonic() < deadline and len(got) < limit and not until(got):
+            new = self.records()[seen:]
+            now = time.monotonic()
+            seen += len(new)
+            for record in new:
+                if record["type"] == "interval":
+                    k += 1
+                    got.append((k, now, record))
+            if not new and self.memwatch.poll() is not None:
+                break
+            time.sleep(0.005)
+        return got
 
 
 class Watch(Reports):

@@ -430,6 +430,103 @@ static void test_model_names(void)
 	model_free(&m);
 }
 
+/* An anonymous mapping at @start with @anon resident bytes, @lazyfree of them MADV_FREE'd. */
+static struct smaps_vma anon_vma(__u64 start, __u64 anon, __u64 lazyfree)
+{
+	struct smaps_vma v = { .anonymous = anon, .lazyfree = lazyfree };
+
+	v.map.start = start;
+	v.map.end = start + 4096;
+	v.map.path = "";
+	return v;
+}
+
+/* An smaps reading spans updates: the rows show the last whole one, and how old it is. */
+static void test_model_resident(void)
+{
+	struct mw_region_rec *regions = calloc(2, sizeof(*regions));
+	struct smaps_vma v;
+	struct mw_thread c;
+	struct mw_model m;
+	__u32 tids[40];
+	int i;
+
+	if (!ASSERT_TRUE(regions, "resident: memory"))
+		return;
+	model_init(&m);
+	m.info.pid = NO_PID;
+	model_begin_update(&m, 1.0);
+	c = counters("main", 100, false);
+	model_set_thread(&m, 100, &c);
+	model_end_update(&m, false);
+	regions[0] = (struct mw_region_rec){ .start = 0x10000, .len = 0x10000, .tid = 100 };
+	regions[1] = (struct mw_region_rec){ .start = 0x40000, .len = 0x1000, .tid = 200 };
+	model_set_regions(&m, regions, 2);
+
+	/* a reading begun at 1.0 credits as it goes; nothing shows until it ends */
+	model_clear_resident(&m);
+	v = anon_vma(0x10000, 8192, 4096);
+	model_credit_vma(&m, &v);
+	ASSERT_EQ(model_find(&m, 100)->resident_now, 0, "resident: nothing shown mid-reading");
+	model_begin_update(&m, 2.0);
+	model_set_thread(&m, 100, &c);
+	c = counters("worker", 100, false);
+	model_set_thread(&m, 200, &c);
+	model_end_update(&m, false);
+	v = anon_vma(0x40000, 4096, 0);
+	model_credit_vma(&m, &v);
+	v = anon_vma(0x90000, 12288, 0);
+	model_credit_vma(&m, &v);
+	model_begin_update(&m, 3.0);
+	model_end_update(&m, false);
+	model_commit_resident(&m, 1.0);
+	ASSERT_EQ(model_find(&m, 100)->resident_now, 8192, "resident: the first row's share");
+	ASSERT_EQ(model_find(&m, 100)->advised_resident, 4096, "resident: its LazyFree");
+	ASSERT_EQ(model_find(&m, 200)->resident_now, 4096,
+		  "resident: a row made mid-reading gets its share");
+	ASSERT_EQ(m.res.unowned_now, 12288, "resident: no region, unowned");
+	ASSERT_EQ(model_resident_now(&m), 24576, "resident: the reading's sum until a rollup");
+	ASSERT_EQ(m.res.lazyfree, 4096, "resident: the reading's LazyFree until a rollup");
+	ASSERT_TRUE(model_owners_age(&m) == 2.0, "resident: begun 2 s before this update");
+	ASSERT_TRUE(model_owners_aged(&m), "resident: two intervals old is shown as old");
+	model_set_rollup(&m, 30000, 0);
+	ASSERT_EQ(model_resident_now(&m), 30000, "resident: the rollup gives the process total");
+	ASSERT_EQ(model_find(&m, 100)->resident_now, 8192, "resident: the rollup leaves rows");
+
+	/* a reading begun at the previous update is one interval old: not shown as old */
+	model_clear_resident(&m);
+	model_begin_update(&m, 4.0);
+	model_end_update(&m, false);
+	model_commit_resident(&m, 3.0);
+	ASSERT_TRUE(!model_owners_aged(&m), "resident: one interval old is not shown as old");
+	ASSERT_EQ(model_find(&m, 100)->resident_now, 0, "resident: an empty reading clears");
+
+	/* rows folded mid-reading: what was credited to them goes to the folded row */
+	model_clear_resident(&m);
+	model_begin_update(&m, 5.0);
+	for (i = 0; i < MW_MAX_EXITED_ROWS + 2; i++) {
+		c = counters("gone", 100, true);
+		model_set_thread(&m, 1000 + i, &c);
+	}
+	model_end_update(&m, false);
+	v = anon_vma(0x10000, 4096, 0);
+	regions = calloc(1, sizeof(*regions));
+	if (!ASSERT_TRUE(regions, "resident: memory for a region"))
+		goto cleanup;
+	regions[0] = (struct mw_region_rec){ .start = 0x10000, .len = 0x1000, .tid = 1000 };
+	model_set_regions(&m, regions, 1);
+	model_credit_vma(&m, &v);
+	/* 100 and 200 went unseen, so exited too: the four least resident, lowest TIDs, fold */
+	ASSERT_EQ(model_fold_exited(&m, tids), 4, "resident: four exited rows fold");
+	ASSERT_EQ(tids[2], 1000, "resident: 1000 among them");
+	model_commit_resident(&m, 5.0);
+	ASSERT_EQ(model_find(&m, MW_FOLDED_TID)->resident_now, 4096,
+		  "resident: a folded row's credit goes to the exited(N) row");
+	ASSERT_TRUE(model_owners_age(&m) == 0, "resident: read in this update, age 0");
+cleanup:
+	model_free(&m);
+}
+
 int main(void)
 {
 	test_live_bytes();
@@ -439,5 +536,6 @@ int main(void)
 	test_model_cycle();
 	test_model_many();
 	test_model_names();
+	test_model_resident();
 	return tap_done();
 }
