@@ -264,9 +264,10 @@ static int add_generation(struct live_table *lt)
 	long first;
 	int err;
 
+	/* the nearest whole segments: the blocks are a little past the threshold by now */
+	slots = (slots + MW_SEGMENT_SLOTS / 2) & ~(__u64)(MW_SEGMENT_SLOTS - 1);
 	if (slots < MW_SEGMENT_SLOTS)
 		slots = MW_SEGMENT_SLOTS;
-	slots = (slots + MW_SEGMENT_SLOTS - 1) & ~(__u64)(MW_SEGMENT_SLOTS - 1);
 	if (lt->slots + slots > lt->max_slots)
 		slots = (lt->max_slots - lt->slots) & ~(__u64)(MW_SEGMENT_SLOTS - 1);
 	if (!slots || next == lt->skel->bss->table_oldest || slots > UINT32_MAX)

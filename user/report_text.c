@@ -151,6 +151,10 @@ static void text_summary(FILE *out, const struct mw_model *m)
 		"frees of unknown blocks (older than the attach, or a tcache flush): %llu\n",
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
 		B(t->untracked_bytes), (unsigned long long)t->free_unknown_calls);
+	if (m->kernel_bytes)
+		fprintf(out, "kernel memory: %llu MiB (at most %llu MiB): memwatch's BPF maps, the "
+			"live table's included\n", (unsigned long long)(m->kernel_bytes >> 20),
+			(unsigned long long)(m->peak_kernel_bytes >> 20));
 }
 
 const struct reporter report_text = {
