@@ -107,20 +107,68 @@ struct {
 __u32 slots_claimed;
 
 /*
- * The live-allocation table: open addressing over an array of slots, from a
+ * The live-allocation table: open addressing over arrays of slots, from a
  * hash of the block's address. An allocation claims the first free slot
  * from there with a compare-and-exchange, a free swaps the address for a
  * tombstone. Nothing is allocated or locked per block and a block usually
  * costs one cache line, where a hash map element cost an allocation, a
  * bucket lock and several cache misses (~400 ns per insert or delete once
  * the blocks no longer fit in cache, ~60 ns here).
+ *
+ * It grows by generations (memwatch.h): each is its own table over a run of
+ * segments, all of one size so that the verifier inlines their lookups as
+ * it does the outer array's. User space creates the segments.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 << 21);	/* --max-allocs */
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);	/* sized by user space from --max-allocs */
 	__type(key, __u32);
-	__type(value, struct mw_alloc);
-} allocs SEC(".maps");
+	__array(values, struct {
+		__uint(type, BPF_MAP_TYPE_ARRAY);
+		__uint(map_flags, BPF_F_MMAPABLE);
+		__uint(max_entries, MW_SEGMENT_SLOTS);
+		__uint(key_size, sizeof(__u32));
+		/* by size: clang gives the inner map only a declaration of the struct */
+		__uint(value_size, sizeof(struct mw_alloc));
+	});
+} alloc_segments SEC(".maps");
+
+/* a ring from table_oldest to table_newest, written by user space, which maps it */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MW_MAX_GENERATIONS);
+	__type(key, __u32);
+	__type(value, struct mw_generation);
+} table_generations SEC(".maps");
+
+__u32 table_newest;
+__u32 table_oldest;
+/* a wake-up is on its way: user space clears it when it has looked */
+__u32 table_wake_pending;
+
+/* blocks in the table, per CPU: how user space sizes a new generation */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} table_blocks SEC(".maps");
+
+/* wakes user space when the newest generation is half used, or full */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} table_wakeups SEC(".maps");
+
+static __always_inline void table_blocks_add(__s64 n)
+{
+	__u32 zero = 0;
+	__s64 *blocks = bpf_map_lookup_elem(&table_blocks, &zero);
+
+	if (blocks)
+		__sync_fetch_and_add(blocks, n);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -576,6 +624,7 @@ static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slo
 	slot->size_tid = 0;
 	if (addr == MW_SLOT_EMPTY || addr & MW_SLOT_FREED)
 		return 0;
+	table_blocks_add(-1);
 	owner = thread_of(tid);
 	if (owner) {
 		__sync_fetch_and_add(&owner->released_calls, 1);
@@ -585,6 +634,32 @@ static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slo
 		__sync_fetch_and_add(&orphan_released_bytes, size);
 	}
 	return 0;
+}
+
+static long forget_segment(__u64 i, void *ctx)
+{
+	__u32 index = i;
+	void *segment = bpf_map_lookup_elem(&alloc_segments, &index);
+
+	if (segment)
+		bpf_for_each_map_elem(segment, forget_block, NULL, 0);
+	return 0;
+}
+
+static void forget_blocks(void)
+{
+	struct mw_generation *g;
+	__u32 key;
+	int i;
+
+	bpf_loop(((struct bpf_map *)&alloc_segments)->max_entries, forget_segment, NULL, 0);
+	for (i = 0; i < MW_MAX_GENERATIONS; i++) {
+		/* a copy: the loop's counter stays a bounded register */
+		key = i;
+		g = bpf_map_lookup_elem(&table_generations, &key);
+		if (g)
+			g->used = 0;
+	}
 }
 
 SEC("tp/sched/sched_process_exec")
@@ -606,7 +681,7 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	/* a launched command's own exec starts it; a later one replaces it */
 	if (!exec_pending) {
 		__sync_fetch_and_add(&execs, 1);
-		bpf_for_each_map_elem(&allocs, forget_block, NULL, 0);
+		forget_blocks();
 	}
 	exec_pending = 0;
 	/* a new, empty mm: its hash is learned from its first event */
@@ -689,22 +764,16 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 /* ---- the live-allocation table ---- */
 
 /*
- * How far a search goes from an address's first slot. Past it the table
- * counts as full: at half full, 1,000,000 random addresses went at most 39
- * slots (glibc's consecutive chunks: 0).
+ * How far a search goes from an address's first slot. Past it the
+ * generation counts as full: at half full, 1,000,000 random addresses went
+ * at most 39 slots (glibc's consecutive chunks: 0).
  */
 #define MAX_PROBES	64
-
-/* The table's size, read from the map: user space sets it to --max-allocs. */
-static __always_inline __u32 alloc_slots(void)
-{
-	return ((struct bpf_map *)&allocs)->max_entries;
-}
 
 /*
  * An address's first slot: Fibonacci hashing of the address without its
  * alignment bits, which sends consecutive chunks far apart, scaled to the
- * table by a multiplication, so any size works without a division.
+ * generation by a multiplication, so any size works without a division.
  */
 static __always_inline __u32 alloc_home(__u64 ptr, __u32 slots)
 {
@@ -713,18 +782,8 @@ static __always_inline __u32 alloc_home(__u64 ptr, __u32 slots)
 	return (__u64)hash * slots >> 32;
 }
 
-/* The @i-th slot after @home, wrapping around; NULL only for a table under MAX_PROBES. */
-static __always_inline struct mw_alloc *alloc_slot(__u32 home, __u32 i, __u32 slots)
-{
-	__u32 index = home + i;
-
-	if (index >= slots)
-		index -= slots;
-	return bpf_map_lookup_elem(&allocs, &index);
-}
-
 /*
- * A search of the live table, one bpf_loop() step per slot: the verifier
+ * A search of one generation, one bpf_loop() step per slot: the verifier
  * checks one step instead of MAX_PROBES unrolled.
  */
 struct alloc_search {
@@ -732,8 +791,64 @@ struct alloc_search {
 	__u64 size_tid;		/* insert: the value; remove: what was there */
 	__u32 home;
 	__u32 slots;
+	__u32 first_segment;
+	__u32 generation;
+	__u32 newest;		/* remove: the generation searched first */
 	int result;
 };
+
+/* Sets @q up to search generation @gen: false if it is not searched. */
+static __always_inline bool search_in(struct alloc_search *q, __u32 gen)
+{
+	struct mw_generation *g;
+
+	gen &= MW_MAX_GENERATIONS - 1;
+	g = bpf_map_lookup_elem(&table_generations, &gen);
+	if (!g)
+		return false;
+	q->generation = gen;
+	q->slots = *(volatile __u32 *)&g->slots;
+	if (!q->slots)
+		return false;
+	q->first_segment = g->first_segment;
+	q->home = alloc_home(q->ptr, q->slots);
+	return true;
+}
+
+/* The @i-th slot after @q's first, wrapping around in its generation. */
+static __always_inline struct mw_alloc *alloc_slot(const struct alloc_search *q, __u32 i)
+{
+	__u32 index = q->home + i, segment_index;
+	void *segment;
+
+	if (index >= q->slots)
+		index -= q->slots;
+	segment_index = q->first_segment + (index >> MW_SEGMENT_SHIFT);
+	segment = bpf_map_lookup_elem(&alloc_segments, &segment_index);
+	if (!segment)
+		return NULL;
+	index &= MW_SEGMENT_SLOTS - 1;
+	return bpf_map_lookup_elem(segment, &index);
+}
+
+/* One ringbuf record at a time: user space then looks at the generations. */
+static __noinline void table_wake(void)
+{
+	__u32 one = 1;
+
+	if (table_wake_pending || __sync_lock_test_and_set(&table_wake_pending, 1))
+		return;
+	bpf_ringbuf_output(&table_wakeups, &one, sizeof(one), 0);
+}
+
+/* An empty slot of @gen was taken: at its threshold, user space adds a generation. */
+static __always_inline void slot_used(__u32 gen)
+{
+	struct mw_generation *g = bpf_map_lookup_elem(&table_generations, &gen);
+
+	if (g && __sync_fetch_and_add(&g->used, 1) + 1 == g->grow_at)
+		table_wake();
+}
 
 /*
  * A search for an address stops at an empty slot, so an insert takes the
@@ -741,7 +856,7 @@ struct alloc_search {
  */
 static __always_inline long insert_at(__u32 i, struct alloc_search *q)
 {
-	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
+	struct mw_alloc *slot = alloc_slot(q, i);
 	__u64 addr;
 
 	if (!slot)
@@ -760,6 +875,8 @@ static __always_inline long insert_at(__u32 i, struct alloc_search *q)
 	/* nobody looks the block up before the allocator has returned it */
 	slot->size_tid = q->size_tid;
 	q->result = 0;
+	if (addr == MW_SLOT_EMPTY)
+		slot_used(q->generation);
 	return 1;
 }
 
@@ -769,24 +886,28 @@ static long insert_step(__u64 i, struct alloc_search *q)
 }
 
 /*
- * Enters @ptr in the live table: 0, 1 if it was there already (a free we
- * never saw left it), -1 if no slot within reach was free.
+ * Enters @ptr in the newest generation: 0, 1 if it was there already (a
+ * free we never saw left it), -1 if no slot within reach was free.
  */
 static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
 {
 	struct alloc_search q = { .ptr = ptr, .size_tid = size_tid, .result = -1 };
 
-	q.slots = alloc_slots();
-	q.home = alloc_home(ptr, q.slots);
-	/* the first slot inline: it is the block's in all but a few searches */
-	if (!insert_at(0, &q))
+	if (search_in(&q, *(volatile __u32 *)&table_newest) &&
+	    /* the first slot inline: it is the block's in all but a few searches */
+	    !insert_at(0, &q))
 		bpf_loop(MAX_PROBES - 1, insert_step, &q, 0);
+	/* a tombstone (a pre-attach block freed) takes a slot, but is no block */
+	if (!q.result && !(ptr & MW_SLOT_FREED))
+		table_blocks_add(1);
+	else if (q.result < 0)
+		table_wake();
 	return q.result;
 }
 
 static __always_inline long remove_at(__u32 i, struct alloc_search *q)
 {
-	struct mw_alloc *slot = alloc_slot(q->home, i, q->slots);
+	struct mw_alloc *slot = alloc_slot(q, i);
 	__u64 addr, size_tid;
 
 	if (!slot)
@@ -817,6 +938,27 @@ static long remove_step(__u64 i, struct alloc_search *q)
 }
 
 /*
+ * The @i-th generation older than the newest: stops the loop once the block
+ * is found there, or its tombstone (seen freed already).
+ */
+static long remove_older_step(__u64 i, struct alloc_search *q)
+{
+	struct mw_generation *g;
+
+	if (!search_in(q, q->newest - 1 - i))
+		return 0;
+	if (!remove_at(0, q))
+		bpf_loop(MAX_PROBES - 1, remove_step, q, 0);
+	if (!q->size_tid)
+		return q->result;
+	/* user space drops a generation once it is empty */
+	g = bpf_map_lookup_elem(&table_generations, &q->generation);
+	if (g)
+		__sync_fetch_and_add(&g->freed_old, 1);
+	return 1;
+}
+
+/*
  * Takes @ptr out of the live table: MW_BLOCK_LIVE with its size and owner
  * when it was there. Else MW_BLOCK_UNKNOWN when it was seen freed, or when
  * every block was seen made (a launched command); with -p, a block never
@@ -825,16 +967,22 @@ static long remove_step(__u64 i, struct alloc_search *q)
 static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
 {
 	struct alloc_search q = { .ptr = ptr };
+	__u32 older;
 
-	q.slots = alloc_slots();
-	q.home = alloc_home(ptr, q.slots);
-	if (!remove_at(0, &q))
+	q.newest = *(volatile __u32 *)&table_newest;
+	/* most frees are of young blocks */
+	if (search_in(&q, q.newest) && !remove_at(0, &q))
 		bpf_loop(MAX_PROBES - 1, remove_step, &q, 0);
+	older = (q.newest - *(volatile __u32 *)&table_oldest) & (MW_MAX_GENERATIONS - 1);
+	if (!q.size_tid && !q.result && older)
+		bpf_loop(older, remove_older_step, &q, 0);
 	*size = q.size_tid >> MW_ALLOC_TID_BITS;
 	*tid = q.size_tid & MW_ALLOC_TID_MASK;
 	/* the owner's TID is never 0 */
-	if (q.size_tid)
+	if (q.size_tid) {
+		table_blocks_add(-1);
 		return MW_BLOCK_LIVE;
+	}
 	return q.result || !preexisting_blocks ? MW_BLOCK_UNKNOWN : MW_BLOCK_PREEXISTING;
 }
 

@@ -186,6 +186,25 @@ struct mw_alloc {
 #define MW_ALLOC_TID_MASK	((1U << MW_ALLOC_TID_BITS) - 1)
 
 /*
+ * The live table grows by generations: each one an open-addressing table of
+ * its own over a run of equal segments (arrays of MW_SEGMENT_SLOTS slots in
+ * an array of maps). Allocations go to the newest generation, a free
+ * searches from the newest to the oldest; user space adds a generation when
+ * the newest is half used and drops an old one once it holds no block.
+ */
+#define MW_SEGMENT_SHIFT	16
+#define MW_SEGMENT_SLOTS	(1U << MW_SEGMENT_SHIFT)
+#define MW_MAX_GENERATIONS	32	/* a ring: a power of 2 */
+
+struct mw_generation {
+	__u32 first_segment;	/* its segments: an index into the array of maps */
+	__u32 slots;		/* a multiple of MW_SEGMENT_SLOTS; 0: not searched */
+	__u64 used;		/* slots taken while empty: blocks and tombstones */
+	__u64 grow_at;		/* at this many used slots the kernel wakes user space */
+	__u64 freed_old;	/* blocks freed from it while a newer one existed */
+};
+
+/*
  * A --trace record, one per traced syscall of the target (failed ones too),
  * sent through the trace ring buffer as the call returns.
  */

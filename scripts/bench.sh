@@ -30,7 +30,7 @@ usage() {
 usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-o TSV] [-t TSV]
   -r ROUNDS    interleaved rounds, the median is shown (default 5, at least 5 for a report)
   -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look)
-  -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m
+  -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m live10m
   -o TSV       raw results, one line per run (default $TSV)
   -t TSV       run nothing: print the table of an earlier run's results
 EOF
@@ -72,6 +72,7 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 	if ($11 != "-" && $11 + 0 > lost[w, t]) lost[w, t] = $11 + 0
 	if ($12 != "-" && $12 + 0 > untracked[w, t]) untracked[w, t] = $12 + 0
 	if ($11 != "-") haslost[w, t] = 1
+	if ($13 != "" && $13 != "-" && $13 + 0 > kmem[w]) kmem[w] = $13 + 0
 	if ($9 != "-" && $9 != $10) mismatch[w, t] = 1
 }
 END {
@@ -116,6 +117,8 @@ END {
 				printf ", memwatch/heaptrack %.2f (stretch <= 1)", ns["memwatch"] / ns["heaptrack"]
 			printf "\n"
 		}
+		if (w ~ /^live/ && kmem[w] > 0)
+			printf "  memwatch's kernel memory (BPF maps, live table included): %.0f MiB at most\n", kmem[w] / 1048576
 		if (w == "brk")
 			printf "  --no-malloc: +%.0f ns per brk (target <= 150)\n", ns["memwatch-no-malloc"] - ns["base"]
 		if (w == "mmap")
@@ -158,6 +161,7 @@ WORKLOADS=(
 	"threads4|150000|4|malloc(64)+free pair, 4 threads at once|heap|$DRIVER work -w -W -n {N} threads"
 	# memwatch alone with a million blocks live at once (not scaled): nothing lost or untracked
 	"live1m|1000000|1|item, all 1M live before any is freed|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
+	"live10m|10000000|1|item, all 10M live before any is freed|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
 )
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -168,7 +172,7 @@ sed "s|LIBC|$LIBC|g" tests/bench/ptrmap.bt >"$tmp/ptrmap.bt"
 # the tools for a workload, one a line, in the order of a round
 tools_for() {
 	local name=$1 kind=$2
-	if [[ $name == live1m ]]; then
+	if [[ $name == live* ]]; then
 		printf '%s\n' base memwatch
 		return 0
 	fi
@@ -219,7 +223,7 @@ p = summary["process"]
 s = p["syscalls"]
 counted = (p["alloc_calls"] + p["free_calls"] - p["free_unknown_calls"] if sys.argv[2] == "heap"
            else s["mmap"] + s["madvise"] + s["munmap"] + s["brk"])
-print(counted, p["lost_events"], p["untracked_allocs"])
+print(counted, p["lost_events"], p["untracked_allocs"], p.get("kernel_memory_peak_bytes", 0))
 EOF
 }
 
@@ -244,7 +248,7 @@ have strace || missing+=" strace"
 for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r name n mult unit kind cmd <<<"$w"
 	[[ -n $ONLY && $ONLY != *",$name,"* ]] && continue
-	[[ $name == live1m ]] || n=$(scaled "$n")
+	[[ $name == live* ]] || n=$(scaled "$n")
 	read -ra argv0 <<<"${cmd//\{N\}/0}"
 	read -ra argv <<<"${cmd//\{N\}/$n}"
 	printf '%s: %s x %s...' "$name" "$n" "$unit" >&2
@@ -260,15 +264,16 @@ for w in "${WORKLOADS[@]}"; do
 		for ((i = 0; i < ${#tools[@]}; i++)); do
 			tool=${tools[(i + r) % ${#tools[@]}]}
 			line=$(run_one "$tool" "${argv[@]}") || { echo "bench.sh: $tool failed on $name" >&2; cat "$tmp/err" >&2; exit 1; }
-			counted=- lost=- untracked=- want=-
+			counted=- lost=- untracked=- want=- kmem=-
 			if [[ $tool == memwatch* ]]; then
-				read -r counted lost untracked <<<"$(mw_counts "$kind")"
+				read -r counted lost untracked kmem <<<"$(mw_counts "$kind")"
 				counted=$((counted - ${zero[$tool]}))
 				want=$(expected "$kind")
 				[[ $tool == memwatch-no-malloc && $kind == heap ]] && counted=- want=-
 			fi
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$r" \
-				"$n" "$mult" "$kind" "$unit" "$line" "$counted" "$want" "$lost" "$untracked" >>"$TSV"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$r" \
+				"$n" "$mult" "$kind" "$unit" "$line" "$counted" "$want" "$lost" "$untracked" \
+				"$kmem" >>"$TSV"
 		done
 		printf ' %d' $((r + 1)) >&2
 	done

@@ -22,6 +22,7 @@
 #include "escape.h"
 #include "exitcodes.h"
 #include "follow.h"
+#include "live_table.h"
 #include "log.h"
 #include "model.h"
 #include "options.h"
@@ -90,6 +91,7 @@ struct app {
 	struct mw_options opts;
 	struct memwatch_bpf *skel;
 	struct thread_table threads;
+	struct live_table table;
 	struct probes probes;
 	struct trace trace;
 	struct follow follow;
@@ -245,7 +247,7 @@ static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
 	*skelp = skel;
 	skel->rodata->target_tgid = pid;
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
-	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
+	live_table_size(skel, o->max_allocs);
 	thread_table_size(skel);
 	skel->rodata->trace_syscalls = o->trace;
 	skel->rodata->preexisting_blocks = !o->cmd;
@@ -355,6 +357,9 @@ static void check_tracer(struct app *app)
 static int take_snapshot(struct app *app, double start)
 {
 	int err = snapshot_take(app->skel, &app->threads, &app->model, now_s() - start);
+
+	live_table_kernel_memory(&app->table, &app->model.kernel_bytes,
+				 &app->model.peak_kernel_bytes);
 
 	if (err) {
 		elog("cannot read the counters: %s", strerror(-err));
@@ -553,6 +558,11 @@ static int attach(struct app *app)
 		elog("cannot map the thread table: %s", strerror(-err));
 		return MW_EXIT_BPF;
 	}
+	err = app->opts.no_malloc ? 0 : live_table_open(&app->table, app->skel, app->opts.max_allocs);
+	if (err) {
+		elog("cannot create the live-allocation table: %s", strerror(-err));
+		return MW_EXIT_BPF;
+	}
 	ret = attach_all(app->skel, m, &app->alloc, app->opts.libc, &app->follow, &app->probes);
 	m->info.tracepoints = app->probes.tracepoints;
 	if (ret)
@@ -688,6 +698,7 @@ int main(int argc, char **argv)
 	probes_detach(&app.probes);
 	trace_close(&app.trace);
 	thread_table_close(&app.threads);
+	live_table_close(&app.table);
 	memwatch_bpf__destroy(app.skel);
 	model_free(&app.model);
 	if (app.out.f && app.out.f != stdout && fclose(app.out.f) && !ret) {

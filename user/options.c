@@ -2,13 +2,15 @@
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "allocator.h"
 #include "exitcodes.h"
+#include "live_table.h"
 #include "log.h"
 #include "options.h"
 
-#define MW_DEFAULT_MAX_ALLOCS (1UL << 21)
+#define MW_DEFAULT_MAX_ALLOCS (1UL << 21)	/* when the memory memwatch may use is unknown */
 /* the live table's key space: beyond this a hash map is no longer sensible */
 #define MW_LIMIT_MAX_ALLOCS (1UL << 28)
 
@@ -50,7 +52,8 @@ static const struct argp_option options[] = {
 	{ "iterations", 'n', "N", OPTION_ALIAS, NULL, 0 },
 	{ "no-malloc", OPT_NO_MALLOC, NULL, 0, "Trace syscalls only: attach no uprobe", 0 },
 	{ "max-allocs", OPT_MAX_ALLOCS, "N",
-	  0, "Slots of the live-allocation table, 16 bytes each (default 2097152)", 0 },
+	  0, "Live blocks the allocation table grows to hold, at most 64 bytes of kernel memory "
+	  "each (default: a quarter of the memory memwatch may use)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print one JSON object per report", 0 },
 	{ "no-tui", OPT_NO_TUI, NULL, 0, "Text reports even when stdout is a terminal", 0 },
 	{ "trace", OPT_TRACE, NULL, 0,
@@ -141,6 +144,35 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/*
+ * The live table's cap comes from the memory memwatch may use (BPF maps are
+ * charged to its memory cgroup): a quarter of it by default, and no more.
+ */
+static int check_max_allocs(struct mw_options *o)
+{
+	unsigned long long quarter = live_table_memory_budget() / 4;
+	unsigned long fits = quarter / MW_TABLE_BYTES_PER_BLOCK;
+
+	if (!quarter) {
+		if (!o->max_allocs)
+			o->max_allocs = MW_DEFAULT_MAX_ALLOCS;
+		return 0;
+	}
+	if (!o->max_allocs) {
+		o->max_allocs = fits < MW_LIMIT_MAX_ALLOCS ? fits : MW_LIMIT_MAX_ALLOCS;
+		if (!o->max_allocs)
+			o->max_allocs = 1;
+		return 0;
+	}
+	if (o->max_allocs <= fits)
+		return 0;
+	fprintf(stderr, "memwatch: --max-allocs %lu needs up to %llu MiB of kernel memory, more than "
+		"a quarter of the %llu MiB memwatch may use (MemAvailable, memory cgroup)\n",
+		o->max_allocs, (unsigned long long)o->max_allocs * MW_TABLE_BYTES_PER_BLOCK >> 20,
+		quarter * 4 >> 20);
+	return MW_EXIT_USAGE;
+}
+
 int options_parse(int argc, char **argv, struct mw_options *o)
 {
 	static const struct argp argp = {
@@ -153,7 +185,6 @@ int options_parse(int argc, char **argv, struct mw_options *o)
 
 	*o = (struct mw_options){
 		.interval_s = 1.0,
-		.max_allocs = MW_DEFAULT_MAX_ALLOCS,
 	};
 	argp_err_exit_status = MW_EXIT_USAGE;
 	/* in order: the first non-option starts the command, its options stay its own */
@@ -164,5 +195,5 @@ int options_parse(int argc, char **argv, struct mw_options *o)
 		elog("--libc %s: %s", o->libc, why);
 		return MW_EXIT_USAGE;
 	}
-	return 0;
+	return check_max_allocs(o);
 }

@@ -92,6 +92,8 @@ static void json_process(FILE *out, const struct mw_model *m)
 	fprintf(out, ",\"rss_tally_anon_bytes\":%lld,\"rss_tally_ok\":%s",
 		(long long)model_rss_tally(m, MW_RSS_ANON), model_rss_tally_ok(m) ? "true" : "false");
 	json_u64(out, "lost_events", m->lost_events);
+	json_u64(out, "kernel_memory_bytes", m->kernel_bytes);
+	json_u64(out, "kernel_memory_peak_bytes", m->peak_kernel_bytes);
 	json_u64(out, "threads", m->nr_rows);
 	json_u64(out, "exited_threads", exited);
 	json_u64(out, "folded_threads", m->nr_folded);

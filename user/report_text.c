@@ -169,6 +169,10 @@ static void text_summary(FILE *out, const struct mw_model *m)
 		fprintf(out, "frees of blocks allocated before the attach: %llu (%s)\n",
 			(unsigned long long)t->free_preexisting_calls,
 			B(t->free_preexisting_bytes));
+	if (m->kernel_bytes)
+		fprintf(out, "kernel memory: %llu MiB (at most %llu MiB): memwatch's BPF maps, the "
+			"live table's included\n", (unsigned long long)(m->kernel_bytes >> 20),
+			(unsigned long long)(m->peak_kernel_bytes >> 20));
 }
 
 const struct reporter report_text = {

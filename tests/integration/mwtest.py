@@ -177,6 +177,31 @@ def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT, stdin=None):
         return Run(proc.returncode, proc.stdout, proc.stderr, report.read())
 
 
+def memwatch_launch_sampled(cmd, sample, options=(), period=1.0, timeout=TIMEOUT):
+    """memwatch_launch(), calling sample(memwatch_pid) every @period seconds while it runs."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as report, \
+            tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        argv = [MEMWATCH, "--json", "-o", report.name, *options, "--", *cmd]
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                sample(proc.pid)
+                try:
+                    proc.wait(timeout=period)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        raise
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return Run(proc.returncode, out.read(), err.read(), report.read())
+
+
 def channel(mode, *args):
     return [CHANNEL, mode, *[str(a) for a in args]]
 
