@@ -950,7 +950,7 @@ static long remove_older_step(__u64 i, struct alloc_search *q)
 	if (!remove_at(0, q))
 		bpf_loop(MAX_PROBES - 1, remove_step, q, 0);
 	if (!q->size_tid)
-		return q->result;
+		return q->result != 0;
 	/* user space drops a generation once it is empty */
 	g = bpf_map_lookup_elem(&table_generations, &q->generation);
 	if (g)
