@@ -20,9 +20,9 @@ LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
 
-USER_SRCS := $(wildcard user/*.c)
+USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+LIB_OBJS := $(filter-out $(OUTPUT)/user/app/main.o,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
@@ -70,6 +70,7 @@ $(OUTPUT)/memwatch.skel.h: $(OUTPUT)/memwatch.bpf.o
 # the skeleton must exist before the first compile; -MMD tracks who includes it
 $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user $(OUTPUT)/memwatch.skel.h
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 memwatch: $(USER_OBJS)
@@ -105,9 +106,21 @@ $(OUTPUT)/workloads/%-musl: tests/workloads/%.c | $(OUTPUT)/workloads
 		{ echo "  note: no musl-gcc: $@ not built, its tests skip"; exit 0; }; \
 	$(MUSL_GCC) $(WORKLOAD_CFLAGS) -static $< -o $@
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+# the unit tests link memwatch's objects as an archive, so each takes only what it
+# exercises, and the libraries that needs: the core asks no libbpf, curses or Capstone
+UNIT_LDLIBS := -lelf -lz -lm
+$(OUTPUT)/tests/test_privileges $(OUTPUT)/tests/test_thread_table: UNIT_LDLIBS += -lbpf
+$(OUTPUT)/tests/test_privileges $(OUTPUT)/tests/test_probe_site: UNIT_LDLIBS += -lcapstone
+$(OUTPUT)/san/tests/test_privileges $(OUTPUT)/san/tests/test_thread_table: UNIT_LDLIBS += -lbpf
+$(OUTPUT)/san/tests/test_privileges $(OUTPUT)/san/tests/test_probe_site: UNIT_LDLIBS += -lcapstone
+
+$(OUTPUT)/libmemwatch.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libmemwatch.a | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $^ $(UNIT_LDLIBS) -o $@
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run.sh $(UNIT_BINS)
@@ -123,17 +136,21 @@ $(OUTPUT)/san/user/%.o: user/%.c | $(OUTPUT)/memwatch.skel.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
-$(OUTPUT)/san/tests/%: tests/unit/%.c $(SAN_OBJS)
+$(OUTPUT)/san/libmemwatch.a: $(SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(OUTPUT)/san/tests/%: tests/unit/%.c $(OUTPUT)/san/libmemwatch.a
 	$(call msg,TEST-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< $(SAN_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit -MMD -MP -MF $@.d $^ $(UNIT_LDLIBS) -o $@
 
 # libFuzzer targets of the parsers, built with the sources they exercise
 FUZZ_SECONDS ?= 5
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser -I$(OUTPUT)
-FUZZ_SRCS := user/procmaps.c user/target.c user/fileio.c user/allocator.c user/elf_file.c \
-	user/model.c user/log.c user/go_binary.c user/mapped_file.c user/caps.c user/escape.c \
-	user/json.c user/safe_open.c user/signals.c
+FUZZ_SRCS := $(addprefix user/,sys/procmaps.c attach/target.c sys/fileio.c attach/allocator.c \
+	sys/elf_file.c model/model.c sys/log.c sys/go_binary.c attach/mapped_file.c sys/caps.c \
+	output/escape.c output/json.c sys/safe_open.c app/signals.c)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(OUTPUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_text.h $(FUZZ_SRCS) | $(OUTPUT)/memwatch.skel.h
@@ -187,7 +204,7 @@ vmlinux:
 
 # kernel style (.clang-format) on the C sources, in place
 format:
-	clang-format -i $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h)
+	clang-format -i $(wildcard bpf/*.c bpf/*.h user/*/*.c user/*/*.h)
 
 clean:
 	$(call msg,CLEAN,)

@@ -18,10 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "allocator.h"
-#include "probe_site.h"
-#include "probes.h"
-#include "target.h"
+#include "attach/allocator.h"
+#include "attach/probe_site.h"
+#include "attach/probes.h"
+#include "attach/target.h"
 #include "floor.skel.h"
 #include "memwatch.skel.h"
 

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "allocator.h"
-#include "elf_file.h"
+#include "attach/allocator.h"
+#include "sys/elf_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "escape.h"
-#include "json.h"
+#include "output/escape.h"
+#include "output/json.h"
 
 /* Whether @s (@len bytes) is valid UTF-8 with no C0, DEL or C1 character. */
 static int printable(const char *s, size_t len)

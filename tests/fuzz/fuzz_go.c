@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "go_binary.h"
-#include "mapped_file.h"
+#include "attach/mapped_file.h"
+#include "sys/go_binary.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

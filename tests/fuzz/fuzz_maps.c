@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attach/allocator.h"
 #include "fuzz_text.h"
-#include "allocator.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz_text.h"
-#include "model.h"
-#include "procmaps.h"
+#include "model/model.h"
+#include "sys/procmaps.h"
 
 static void credit(const struct smaps_vma *vma, void *model)
 {

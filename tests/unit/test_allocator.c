@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "allocator.h"
-#include "log.h"
-#include "safe_open.h"
+#include "attach/allocator.h"
+#include "sys/log.h"
+#include "sys/safe_open.h"
 #include "tap.h"
 
 /* main.o is not linked: the library objects' log flag, unless one of them defines it */

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <wchar.h>
-#include "escape.h"
-#include "json.h"
+#include "output/escape.h"
+#include "output/json.h"
 #include "tap.h"
 
 static const char *esc(const char *s, size_t len)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The human-readable numbers of the text views. */
-#include "format.h"
-#include "log.h"
+#include "output/format.h"
+#include "sys/log.h"
 #include "tap.h"
 
 /* main.o is not linked: the library objects' log flag, unless one of them defines it */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <unistd.h>
-#include "log.h"
-#include "model.h"
+#include "model/model.h"
+#include "sys/log.h"
 #include "tap.h"
 
 /* main.o is not linked: the library objects' log flag, unless one of them defines it */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The refusal's one line: what is missing, and what to give memwatch. */
-#include "privileges.h"
+#include "attach/privileges.h"
 #include "tap.h"
 
 #define BIT(need) (1U << (need))

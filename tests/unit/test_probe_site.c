@@ -5,9 +5,9 @@
  * allocators installed on this machine.
  */
 #include <unistd.h>
-#include "allocator.h"
-#include "elf_file.h"
-#include "probe_site.h"
+#include "attach/allocator.h"
+#include "attach/probe_site.h"
+#include "sys/elf_file.h"
 #include "tap.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"

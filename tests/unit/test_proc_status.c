@@ -11,8 +11,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "log.h"
-#include "target.h"
+#include "attach/target.h"
+#include "sys/log.h"
 #include "tap.h"
 
 /* main.o is not linked: the library objects' log flag, unless one of them defines it */

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "procmaps.h"
+#include "sys/procmaps.h"
 #include "tap.h"
 
 #define MAX_VMAS 16

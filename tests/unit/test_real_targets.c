@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "allocator.h"
-#include "allocator_check.h"
-#include "fileio.h"
-#include "go_binary.h"
-#include "mapped_file.h"
+#include "attach/allocator.h"
+#include "attach/allocator_check.h"
+#include "attach/mapped_file.h"
+#include "sys/fileio.h"
+#include "sys/go_binary.h"
 #include "tap.h"
 
 #define GO_WORKLOAD ".output/workloads/go_heap"

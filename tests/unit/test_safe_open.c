@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "elf_file.h"
-#include "safe_open.h"
+#include "sys/elf_file.h"
+#include "sys/safe_open.h"
 #include "tap.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"

@@ -6,9 +6,9 @@
  * released since the read counted as orphans.
  */
 #include <stdlib.h>
-#include "model.h"
+#include "kernel/thread_table.h"
+#include "model/model.h"
 #include "tap.h"
-#include "thread_table.h"
 
 #define NR_TIDS 1024
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* --trace's lines: arguments by name as strace shows them, results, JSON. */
 #include <stdio.h>
+#include "output/trace_format.h"
 #include "tap.h"
-#include "trace_format.h"
 
 #define START_NS 1000000000ULL
 

@@ -2,8 +2,8 @@
 /* What the live view shows, without a terminal: columns, order, values, history, chart, glyphs. */
 #include <stdlib.h>
 #include <string.h>
-#include "history.h"
-#include "view.h"
+#include "model/history.h"
+#include "output/view.h"
 #include "tap.h"
 
 #define MiB (1024ULL * 1024)

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * memwatch: options -> target -> open -> configure -> load -> attach ->
+ * report loop -> summary -> cleanup.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "app/exitcodes.h"
+#include "app/options.h"
+#include "app/priority.h"
+#include "app/signals.h"
+#include "attach/allocator.h"
+#include "attach/allocator_check.h"
+#include "attach/follow.h"
+#include "attach/privileges.h"
+#include "attach/probes.h"
+#include "attach/target.h"
+#include "kernel/live_table.h"
+#include "kernel/thread_table.h"
+#include "model/model.h"
+#include "model/snapshot.h"
+#include "output/escape.h"
+#include "output/report.h"
+#include "output/trace.h"
+#include "output/tui.h"
+#include "sys/log.h"
+#include "memwatch.skel.h"
+
+/* once known: libbpf's warnings about it, after it exited, say nothing more than we do */
+static pid_t target_pid;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char *text;
+	int n;
+
+	if (level == LIBBPF_DEBUG && !mw_verbose)
+		return 0;
+	if (level == LIBBPF_WARN && target_pid && process_gone(target_pid))
+		return 0;
+	/* its messages can name the target's files: escaped, its own lines and tabs kept */
+	n = vasprintf(&text, fmt, args);
+	if (n < 0)
+		return n;
+	escape_write_layout(stderr, text, n);
+	free(text);
+	return n;
+}
+
+/* Where the reports go. */
+struct output {
+	FILE *f;
+	const char *name;	/* for messages: -o FILE, or "standard output" */
+};
+
+/*
+ * Pushes what was written out and checks that all of it arrived: 0, or
+ * memwatch's exit status after a failed write (reported, but for a reader
+ * that went away, which ends memwatch as SIGPIPE would).
+ */
+static int output_flush(const struct output *o)
+{
+	int err = 0;
+
+	if (fflush(o->f) == EOF)
+		err = errno;
+	else if (ferror(o->f))
+		err = errno ?: EIO;
+	if (!err)
+		return 0;
+	if (err == EPIPE)
+		return MW_EXIT_OUTPUT_CLOSED;
+	elog("cannot write %s: %s", o->name, strerror(err));
+	return MW_EXIT_ERROR;
+}
+
+/* Everything a watch holds, from the options to the cleanup. */
+struct app {
+	struct mw_options opts;
+	struct memwatch_bpf *skel;
+	struct thread_table threads;
+	struct live_table table;
+	struct probes probes;
+	struct trace trace;
+	struct follow follow;
+	struct allocator alloc;
+	struct launch launch;
+	struct mw_model model;
+	const struct reporter *reporter;
+	struct output out;
+	int pidfd;
+	struct priority prio;		/* raised while attaching */
+	sigset_t run_mask;		/* the mask under which ppoll() takes SIGINT and SIGTERM */
+	bool quit;			/* the view's q ended the watch */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int check_kernel(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		elog("this kernel has no BTF (/sys/kernel/btf/vmlinux): it needs CONFIG_DEBUG_INFO_BTF=y");
+		return MW_EXIT_UNSUPPORTED;
+	}
+	/* libbpf finds tracepoint IDs in tracefs, which some systems leave unmounted */
+	if (faccessat(AT_FDCWD, MW_TRACEFS "/events", F_OK, AT_EACCESS) && errno == ENOENT &&
+	    !faccessat(AT_FDCWD, MW_TRACEFS, F_OK, AT_EACCESS)) {
+		if (!mount("tracefs", MW_TRACEFS, "tracefs", 0, NULL)) {
+			vlog("mounted tracefs on " MW_TRACEFS);
+		} else if (errno == EPERM) {
+			elog("tracefs is not mounted and mounting it needs CAP_SYS_ADMIN: as root, "
+			     "mount -t tracefs tracefs " MW_TRACEFS);
+			return MW_EXIT_PERMISSION;
+		}
+	}
+	if (faccessat(AT_FDCWD, MW_TRACEFS "/events/syscalls", F_OK, AT_EACCESS)) {
+		elog("no syscall tracepoints in " MW_TRACEFS "/events: it needs CONFIG_FTRACE_SYSCALLS=y");
+		return MW_EXIT_UNSUPPORTED;
+	}
+	return 0;
+}
+
+/*
+ * A target under a debugger: one line names it. Uprobes are refused when the
+ * debugger may write breakpoints (tracer.h says why), unless forced.
+ */
+static bool refuse_ptraced(const struct mw_options *o, const struct mw_target_info *info,
+			   pid_t tracer_pid, struct tracer *t)
+{
+	tracer_describe(tracer_pid, t);
+	if (!t->writes_code || o->force_ptraced) {
+		elog("process %d (%s) is traced by pid %d (%s)%s", info->pid,
+		     ESC(info->comm, sizeof(info->comm)), t->pid, ESC(t->exe, sizeof(t->exe)),
+		     t->writes_code ? ": uprobes placed as --force-ptraced asks" : "");
+		return false;
+	}
+	elog("process %d (%s) is traced by pid %d (%s), a debugger that may write breakpoints "
+	     "where memwatch's uprobes are: not probing it (--no-malloc traces its syscalls only, "
+	     "--force-ptraced probes anyway)", info->pid, ESC(info->comm, sizeof(info->comm)),
+	     t->pid, ESC(t->exe, sizeof(t->exe)));
+	return true;
+}
+
+/* -p: the process of a PID or TID, and the allocator it really uses. */
+static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
+		       struct allocator *a, struct tracer *tracer)
+{
+	struct proc_status st;
+	int err;
+
+	err = proc_status_read(o->pid, &st);
+	if (err == -ENOENT || err == -ESRCH) {
+		elog("no such process: %d", o->pid);
+		return MW_EXIT_NO_PROCESS;
+	} else if (err) {
+		elog("cannot read /proc/%d/status: %s", o->pid, strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	if (!st.has_mm) {
+		elog("process %d (%s) has no memory to watch: a kernel thread or a zombie", o->pid,
+		     ESC(st.name, sizeof(st.name)));
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (st.tgid == getpid()) {
+		elog("process %d is memwatch itself", st.tgid);
+		return MW_EXIT_USAGE;
+	}
+	if (st.tgid != o->pid)
+		vlog("thread %d belongs to process %d", o->pid, st.tgid);
+	info->pid = st.tgid;
+	snprintf(info->comm, sizeof(info->comm), "%s", st.name);
+	if (o->no_malloc)
+		return 0;
+	if (st.tracer_pid && refuse_ptraced(o, info, st.tracer_pid, tracer))
+		return MW_EXIT_PTRACED;
+	err = allocator_of_target(info->pid, o->libc, a);
+	if (err == -ESRCH) {
+		elog("process %d exited during attach", info->pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	info->malloc_probed = !err;
+	return 0;
+}
+
+/* -- CMD: resolve it, find its allocator, fork it held before exec. */
+static int prepare_command(const struct mw_options *o, struct mw_target_info *info,
+			   struct allocator *a, struct launch *l)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (!o->cmd[0][0]) {
+		elog("empty command");
+		return MW_EXIT_CMD_NOT_FOUND;
+	}
+	err = command_resolve(o->cmd[0], path, sizeof(path));
+	if (err) {
+		elog("%s: %s", ESC(o->cmd[0], PATH_MAX),
+		     err == -EACCES ? "permission denied" : "command not found");
+		return err == -EACCES ? MW_EXIT_CMD_NOT_EXEC : MW_EXIT_CMD_NOT_FOUND;
+	}
+	if (!o->no_malloc)
+		info->malloc_probed = !allocator_of_command(path, o->libc, a) &&
+				      !allocator_drop_ifuncs(a);
+	err = launch_prepare(path, o->cmd, l);
+	if (err) {
+		elog("cannot start %s: %s", ESC(o->cmd[0], PATH_MAX), strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	info->pid = l->pid;
+	info->launched = true;
+	/* the name exec will give it: the file's name, truncated like the kernel does */
+	snprintf(info->comm, sizeof(info->comm), "%.*s", (int)sizeof(info->comm) - 1,
+		 strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	return 0;
+}
+
+static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
+		    struct memwatch_bpf **skelp)
+{
+	struct memwatch_bpf *skel;
+	int err;
+
+	skel = memwatch_bpf__open();
+	if (!skel) {
+		elog("cannot open the BPF object: %s", strerror(errno));
+		return MW_EXIT_BPF;
+	}
+	*skelp = skel;
+	skel->rodata->target_tgid = pid;
+	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
+	live_table_size(skel, o->max_allocs);
+	thread_table_size(skel);
+	skel->rodata->trace_syscalls = o->trace;
+	skel->rodata->preexisting_blocks = !o->cmd;
+	/* the smallest ring buffer there is when nothing is traced */
+	bpf_map__set_max_entries(skel->maps.trace_events,
+				 o->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
+	if (o->no_malloc)
+		probes_skip_malloc(skel);
+	else if (uprobe_multi)
+		probes_use_uprobe_multi(skel->obj);
+	err = memwatch_bpf__load(skel);
+	/* EACCES is the verifier's refusal, not a missing privilege */
+	if (err == -EPERM) {
+		elog("permission denied loading BPF, capabilities notwithstanding (a user namespace's "
+		     "do not count; an LSM?): run it as root on the host");
+		return MW_EXIT_PERMISSION;
+	} else if (err) {
+		elog("cannot load the BPF programs: %s (rerun with -v for the verifier log)",
+		     strerror(-err));
+		return MW_EXIT_BPF;
+	}
+	return 0;
+}
+
+/*
+ * Where the resident counters start: /proc's values for a running process,
+ * zero for a launched one, whose counting waits for its exec.
+ */
+static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
+{
+	struct proc_status st;
+	__s64 *base = m->res.base;
+
+	if (m->info.launched) {
+		skel->bss->exec_pending = 1;
+		return;
+	}
+	if (proc_status_read(m->info.pid, &st))
+		return;
+	m->status = st;
+	base[MW_RSS_FILE] = st.rss_file_bytes;
+	base[MW_RSS_ANON] = st.rss_anon_bytes;
+	base[MW_RSS_SHMEM] = st.rss_shmem_bytes;
+	memcpy(skel->bss->rss_now, base, sizeof(skel->bss->rss_now));
+}
+
+/*
+ * Uprobes first: placing one copies a text page of the target into an
+ * anonymous one, in memwatch's context, before the target's mm is known to
+ * the rss_stat program. The resident base read after them includes those
+ * pages; the tracepoints count from there.
+ */
+static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, struct allocator *a,
+		      const char *libc, struct follow *f, struct probes *p)
+{
+	struct mw_target_info *info = &m->info;
+	int err;
+
+	err = follow_start(f, skel, info, a, libc);
+	if (!err) {
+		set_resident_base(skel, m);
+		err = probes_attach_tracepoints(skel, p);
+	}
+	/* a path under /proc/PID/root fails with ENOENT once the process is gone */
+	if (err && (err == -ESRCH || process_gone(info->pid))) {
+		elog("process %d exited during attach", info->pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (err == -EPERM || err == -EACCES) {
+		elog("permission denied attaching probes, capabilities notwithstanding (an LSM, or a "
+		     "kernel that wants CAP_SYS_ADMIN?): run it as root");
+		return MW_EXIT_PERMISSION;
+	}
+	return err ? MW_EXIT_BPF : 0;
+}
+
+/* Prints the trace records waiting; the model counts them for the summary. */
+static int read_trace(struct app *app)
+{
+	int err = trace_read(&app->trace);
+
+	app->model.trace_records = app->trace.records;
+	if (err) {
+		elog("cannot read the trace ring buffer: %s", strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	return output_flush(&app->out);
+}
+
+/*
+ * A debugger that attached after memwatch: its breakpoints may meet the
+ * uprobes from now on. Said once per tracer, and kept for the summary.
+ */
+static void check_tracer(struct app *app)
+{
+	struct mw_model *m = &app->model;
+	pid_t pid = m->status.tracer_pid;
+
+	if (!pid || pid == m->tracer.pid || !m->info.malloc_probed)
+		return;
+	tracer_describe(pid, &m->tracer);
+	if (app->reporter != &report_tui && m->tracer.writes_code)
+		elog("warning: pid %d (%s) began to trace process %d; breakpoints it writes may meet "
+		     "memwatch's uprobes", pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->info.pid);
+}
+
+static int take_snapshot(struct app *app, double start)
+{
+	int err = snapshot_take(app->skel, &app->threads, &app->model, now_s() - start);
+
+	live_table_kernel_memory(&app->table, &app->model.kernel_bytes,
+				 &app->model.peak_kernel_bytes);
+
+	if (err) {
+		elog("cannot read the counters: %s", strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	check_tracer(app);
+	return 0;
+}
+
+/*
+ * How often the exec count is read between reports when following execs: a
+ * new image's allocator is probed this soon after its exec, and its calls in
+ * between are missed.
+ */
+#define EXEC_POLL_S 0.05
+
+/*
+ * Reports every interval until the target exits, --count, the view's q, or,
+ * watching a process (-p), a signal: a launched command is watched until it
+ * ends, as the signal reached it too. With --trace prints its records as they
+ * come instead of the interval reports; when following execs, moves the
+ * uprobes. 0 or memwatch's exit status.
+ */
+static int report_loop(struct app *app)
+{
+	const struct mw_options *o = &app->opts;
+	const struct reporter *r = app->reporter;
+	struct follow *f = o->no_malloc ? NULL : &app->follow;
+	struct mw_model *m = &app->model;
+	double start = now_s(), next = start + o->interval_s;
+	struct pollfd pfd[2] = { { .fd = app->pidfd, .events = POLLIN } };
+	enum report_input state = REPORT_RUN;
+	nfds_t nfds = 1;
+	long reports = 0;
+	int err;
+
+	/* an interactive view also wakes the loop with its keys, a trace with its records */
+	if (r->input)
+		pfd[nfds++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+	else if (o->trace)
+		pfd[nfds++] = (struct pollfd){ .fd = trace_fd(&app->trace), .events = POLLIN };
+
+	while (!(signals_exiting() && !o->cmd)) {
+		double wait = next - now_s();
+		struct timespec timeout = { 0 };
+
+		if (f && wait > EXEC_POLL_S)
+			wait = EXEC_POLL_S;
+		if (wait > 0) {
+			timeout.tv_sec = (time_t)wait;
+			timeout.tv_nsec = (long)((wait - timeout.tv_sec) * 1e9);
+		}
+		err = ppoll(pfd, nfds, &timeout, &app->run_mask);
+		if (err < 0 && errno != EINTR) {
+			elog("poll: %s", strerror(errno));
+			return MW_EXIT_ERROR;
+		}
+		if (err > 0 && pfd[0].revents) {
+			m->target_exited = true;
+			break;
+		}
+		if (o->trace) {
+			err = read_trace(app);
+			if (err)
+				return err;
+		}
+		if (f)
+			follow_exec(f, &m->info, false);
+		/* keys, or a resize signal that interrupted the wait */
+		if (r->input) {
+			state = r->input(m);
+			if (state == REPORT_QUIT) {
+				app->quit = true;
+				break;
+			}
+		}
+		if (now_s() < next)
+			continue;
+		next += o->interval_s;
+		if (state == REPORT_PAUSE)
+			continue;
+		err = take_snapshot(app, start);
+		if (err)
+			return err;
+		if (!o->trace) {
+			r->interval(app->out.f, m);
+			err = output_flush(&app->out);
+			if (err)
+				return err;
+		}
+		if (o->count && ++reports >= o->count)
+			break;
+	}
+	/* what the target did until it exited is in the buffer still */
+	if (o->trace) {
+		err = read_trace(app);
+		if (err)
+			return err;
+	}
+	return take_snapshot(app, start);
+}
+
+/* The live view takes a terminal that nothing else was asked to write to. */
+static bool use_tui(const struct mw_options *o)
+{
+	return !o->no_tui && !o->json && !o->output && !o->trace && isatty(STDOUT_FILENO) &&
+	       isatty(STDIN_FILENO);
+}
+
+/* The launched target's exit status as a shell reports it. */
+static int child_exit_code(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A launched command goes on after the watch ended early (q, --count): it
+ * stays memwatch's child, and memwatch exits with its status once it ends.
+ * Signals meanwhile are passed on to it as during the watch.
+ */
+static int wait_command(struct app *app)
+{
+	struct pollfd pfd = { .fd = app->pidfd, .events = POLLIN };
+	int status;
+
+	elog("detached; waiting for %s (pid %d) to exit; Ctrl-C interrupts it",
+	     ESC(app->model.info.comm, sizeof(app->model.info.comm)), app->launch.pid);
+	while (ppoll(&pfd, 1, NULL, &app->run_mask) <= 0) {
+		if (errno != EINTR) {
+			elog("poll: %s", strerror(errno));
+			return MW_EXIT_ERROR;
+		}
+	}
+	if (waitpid(app->launch.pid, &status, 0) != app->launch.pid) {
+		elog("waiting for pid %d: %s", app->launch.pid, strerror(errno));
+		return MW_EXIT_ERROR;
+	}
+	app->launch.pid = -1;
+	return child_exit_code(status);
+}
+
+/* Opens what the reports are written to: stdout, or -o FILE. */
+static int output_open(struct app *app)
+{
+	app->out = (struct output){ .f = stdout, .name = "standard output" };
+	if (app->opts.output) {
+		app->out.f = fopen(app->opts.output, "w");
+		app->out.name = app->opts.output;
+		if (!app->out.f) {
+			elog("cannot write %s: %s", app->opts.output, strerror(errno));
+			return MW_EXIT_ERROR;
+		}
+	}
+	/* whole reports, each flushed and checked by output_flush() */
+	setvbuf(app->out.f, NULL, _IOFBF, 0);
+	return 0;
+}
+
+/* Options to a target found, its allocator and a held launch; 0 or an exit status. */
+static int prepare(struct app *app)
+{
+	bool uprobe_multi;
+	int ret;
+
+	/* the attach competes with a busy target for the CPU: memwatch goes first */
+	if (!app->opts.cmd)
+		priority_raise(&app->prio);
+	ret = privileges_check(&app->opts, &uprobe_multi);
+	if (!ret)
+		ret = check_kernel();
+	if (!ret)
+		ret = output_open(app);
+	if (!ret && app->opts.cmd)
+		ret = prepare_command(&app->opts, &app->model.info, &app->alloc, &app->launch);
+	else if (!ret)
+		ret = prepare_pid(&app->opts, &app->model.info, &app->alloc, &app->model.tracer);
+	if (ret)
+		return ret;
+	/* a launched command's children, forked while preparing, keep the caller's */
+	priority_raise(&app->prio);
+	target_pid = app->model.info.pid;
+	allocator_describe(&app->model.info, &app->alloc, app->opts.no_malloc);
+	return load_bpf(&app->opts, app->model.info.pid, uprobe_multi, &app->skel);
+}
+
+/* From the loaded BPF object to probes in place and a launched command running. */
+static int attach(struct app *app)
+{
+	struct mw_model *m = &app->model;
+	int err, ret;
+
+	err = thread_table_open(&app->threads, app->skel);
+	if (err) {
+		elog("cannot map the thread table: %s", strerror(-err));
+		return MW_EXIT_BPF;
+	}
+	err = app->opts.no_malloc ? 0 : live_table_open(&app->table, app->skel, app->opts.max_allocs);
+	if (err) {
+		elog("cannot create the live-allocation table: %s", strerror(-err));
+		return MW_EXIT_BPF;
+	}
+	ret = attach_all(app->skel, m, &app->alloc, app->opts.libc, &app->follow, &app->probes);
+	m->info.tracepoints = app->probes.tracepoints;
+	if (ret)
+		return ret;
+	if (app->opts.trace) {
+		/* before a launched command runs: time 0 precedes its first call */
+		err = trace_open(&app->trace, bpf_map__fd(app->skel->maps.trace_events), app->out.f,
+				 app->opts.json);
+		if (err) {
+			elog("cannot read the trace ring buffer: %s", strerror(-err));
+			return MW_EXIT_BPF;
+		}
+		m->info.traced = true;
+	}
+	/* the pidfd refers to the child from before its exec on: no PID reuse race */
+	app->pidfd = syscall(SYS_pidfd_open, m->info.pid, 0);
+	if (app->pidfd < 0) {
+		if (errno == ESRCH) {
+			elog("process %d exited during attach", m->info.pid);
+			return MW_EXIT_NO_PROCESS;
+		}
+		elog("process %d: %s", m->info.pid, strerror(errno));
+		return MW_EXIT_ERROR;
+	}
+	err = app->opts.cmd ? 0 : follow_settle(&app->follow, &m->info, !app->opts.no_malloc);
+	priority_restore(&app->prio);
+	if (err == -ESRCH) {
+		elog("process %d exited during attach", m->info.pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	/* from here on a signal ends the watch instead of memwatch, and reaches the command */
+	signals_watch(app->opts.cmd ? app->launch.pid : 0, &app->run_mask);
+	if (app->opts.cmd) {
+		/* a signal while it was held: it never starts */
+		err = signals_pending();
+		if (err) {
+			elog("%s before the watch began; %s never started",
+			     err == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)",
+			     ESC(app->opts.cmd[0], PATH_MAX));
+			return 128 + err;
+		}
+		err = launch_release(&app->launch);
+		if (err) {
+			elog("%s: %s", ESC(app->opts.cmd[0], PATH_MAX), strerror(-err));
+			app->launch.pid = -1;
+			return err == -ENOENT ? MW_EXIT_CMD_NOT_FOUND : MW_EXIT_CMD_NOT_EXEC;
+		}
+	}
+	return 0;
+}
+
+/* Watches until the end, detaches, then the summary; memwatch's exit status. */
+static int watch(struct app *app)
+{
+	struct mw_model *m = &app->model;
+	int err;
+
+	allocator_note(&m->info, &app->follow.alloc, app->opts.no_malloc);
+	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
+		"Ctrl-C to end.\n", m->info.pid, ESC(m->info.comm, sizeof(m->info.comm)),
+		m->info.tracepoints, m->info.uprobes + m->info.uretprobes,
+		ESC(m->info.allocator, sizeof(m->info.allocator)));
+	if (use_tui(&app->opts)) {
+		if (!tui_init(m))
+			app->reporter = &report_tui;
+		else
+			elog("cannot open the live view on this terminal (TERM=%s): text reports",
+			     getenv("TERM") ?: "");
+	}
+	app->follow.quiet = app->reporter == &report_tui;
+
+	err = report_loop(app);
+	/* nothing of ours stays in the target while it goes on */
+	follow_stop(&app->follow);
+	probes_detach(&app->probes);
+	if (app->opts.cmd && m->target_exited) {
+		/* the pidfd polled readable: a zombie, reaped at once */
+		waitpid(app->launch.pid, &m->exit_status, 0);
+		app->launch.pid = -1;
+	}
+	/* no summary where the reports could not go */
+	if (!err) {
+		app->reporter->summary(app->out.f, m);
+		err = output_flush(&app->out);
+	}
+	tui_done();
+	if (err) {
+		if (app->launch.pid > 0)
+			elog("detached; %s (pid %d) keeps running",
+			     ESC(m->info.comm, sizeof(m->info.comm)), app->launch.pid);
+		app->launch.pid = -1;
+		return err;
+	}
+	if (app->launch.pid > 0)
+		return wait_command(app);
+	return app->opts.cmd ? child_exit_code(m->exit_status) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app = {
+		.launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 },
+		.alloc = { .fd = -1 },
+		.reporter = &report_text,
+		.pidfd = -1,
+	};
+	int ret;
+
+	ret = options_parse(argc, argv, &app.opts);
+	if (ret)
+		return ret;
+	signals_init();
+	mw_verbose = app.opts.verbose;
+	libbpf_set_print(libbpf_print);
+	if (app.opts.json)
+		app.reporter = &report_json;
+	model_init(&app.model);
+	app.model.info.allocator_origin = "";
+
+	ret = prepare(&app);
+	if (!ret)
+		ret = attach(&app);
+	if (!ret)
+		ret = watch(&app);
+
+	tui_done();
+	if (app.launch.pid > 0)
+		launch_abort(&app.launch);
+	if (app.pidfd >= 0)
+		close(app.pidfd);
+	follow_stop(&app.follow);
+	allocator_close(&app.alloc);
+	probes_detach(&app.probes);
+	trace_close(&app.trace);
+	thread_table_close(&app.threads);
+	live_table_close(&app.table);
+	memwatch_bpf__destroy(app.skel);
+	model_free(&app.model);
+	if (app.out.f && app.out.f != stdout && fclose(app.out.f) && !ret) {
+		elog("cannot write %s: %s", app.out.name, strerror(errno));
+		ret = MW_EXIT_ERROR;
+	}
+	return ret;
+}

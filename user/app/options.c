@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "app/exitcodes.h"
+#include "app/options.h"
+#include "attach/allocator.h"
+#include "kernel/live_table.h"
+#include "sys/log.h"
+
+#define MW_DEFAULT_MAX_ALLOCS (1UL << 21)	/* when the memory memwatch may use is unknown */
+/* the live table's key space: beyond this a hash map is no longer sensible */
+#define MW_LIMIT_MAX_ALLOCS (1UL << 28)
+
+const char *argp_program_version = "memwatch 0.1.0";
+
+static const char args_doc[] = "-p PID\n[--] CMD [ARGS...]";
+
+static const char doc[] =
+	"Per-thread heap growth against memory returned to the OS.\n"
+	"\n"
+	"Traces brk, mmap, munmap, mremap, mprotect and madvise and the malloc\n"
+	"family of one process, and reports per thread what it allocated and\n"
+	"freed, what it took from the OS, and what it gave back: asked for, and\n"
+	"actually left RSS.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  memwatch -p 1234                 # live view on a terminal until it exits\n"
+	"  memwatch --no-tui -p 1234        # text reports on the terminal too\n"
+	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
+	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
+	"  memwatch --json -o mw.json -- make   # JSON lines to a file\n"
+	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234\n"
+	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary";
+
+enum {
+	OPT_NO_MALLOC = 0x100,
+	OPT_MAX_ALLOCS,
+	OPT_JSON,
+	OPT_LIBC,
+	OPT_NO_TUI,
+	OPT_TRACE,
+	OPT_FORCE_PTRACED,
+};
+
+static const struct argp_option options[] = {
+	{ "pid", 'p', "PID", 0, "Watch process PID (a thread ID means its process)", 0 },
+	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 1, fractions allowed)", 0 },
+	{ "count", 'c', "N", 0, "Exit after N reports (refreshes of the live view)", 0 },
+	{ "iterations", 'n', "N", OPTION_ALIAS, NULL, 0 },
+	{ "no-malloc", OPT_NO_MALLOC, NULL, 0, "Trace syscalls only: attach no uprobe", 0 },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N",
+	  0, "Live blocks the allocation table grows to hold, at most 64 bytes of kernel memory "
+	  "each (default: a quarter of the memory memwatch may use)", 0 },
+	{ "json", OPT_JSON, NULL, 0, "Print one JSON object per report", 0 },
+	{ "no-tui", OPT_NO_TUI, NULL, 0, "Text reports even when stdout is a terminal", 0 },
+	{ "trace", OPT_TRACE, NULL, 0,
+	  "Print each traced syscall with its RSS effect instead of the reports", 0 },
+	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
+	{ "libc", OPT_LIBC, "PATH", 0, "Probe the malloc family in PATH instead of the one found", 0 },
+	{ "force-ptraced", OPT_FORCE_PTRACED, NULL, 0,
+	  "Place uprobes even in a process a debugger traces (it may then die of SIGTRAP)", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
+	{},
+};
+
+static long parse_long(const char *arg, long min, long max, struct argp_state *state,
+		       const char *what)
+{
+	char *end;
+	long value;
+
+	errno = 0;
+	value = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || value < min || value > max)
+		argp_error(state, "invalid %s '%s': expected an integer from %ld to %ld", what, arg,
+			   min, max);
+	return value;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct mw_options *o = state->input;
+	char *end;
+
+	switch (key) {
+	case 'p':
+		o->pid = parse_long(arg, 1, INT_MAX, state, "PID");
+		break;
+	case 'i':
+		errno = 0;
+		o->interval_s = strtod(arg, &end);
+		if (errno || end == arg || *end || !(o->interval_s >= 0.01 && o->interval_s <= 86400))
+			argp_error(state, "invalid interval '%s': expected seconds from 0.01 to 86400",
+				   arg);
+		break;
+	case 'c':
+	case 'n':
+		o->count = parse_long(arg, 1, LONG_MAX, state, "count");
+		break;
+	case OPT_NO_MALLOC:
+		o->no_malloc = true;
+		break;
+	case OPT_MAX_ALLOCS:
+		o->max_allocs = parse_long(arg, 1, MW_LIMIT_MAX_ALLOCS, state, "--max-allocs");
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case OPT_NO_TUI:
+		o->no_tui = true;
+		break;
+	case OPT_TRACE:
+		o->trace = true;
+		break;
+	case 'o':
+		o->output = arg;
+		break;
+	case OPT_LIBC:
+		o->libc = arg;
+		break;
+	case OPT_FORCE_PTRACED:
+		o->force_ptraced = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		/* the command and everything after it belong to the command */
+		o->cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!o->pid && !o->cmd)
+			argp_error(state, "give a process with -p PID or a command after --");
+		if (o->pid && o->cmd)
+			argp_error(state, "-p PID and a command exclude each other");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/*
+ * The live table's cap comes from the memory memwatch may use (BPF maps are
+ * charged to its memory cgroup): a quarter of it by default, and no more.
+ */
+static int check_max_allocs(struct mw_options *o)
+{
+	unsigned long long quarter = live_table_memory_budget() / 4;
+	unsigned long fits = quarter / MW_TABLE_BYTES_PER_BLOCK;
+
+	if (!quarter) {
+		if (!o->max_allocs)
+			o->max_allocs = MW_DEFAULT_MAX_ALLOCS;
+		return 0;
+	}
+	if (!o->max_allocs) {
+		o->max_allocs = fits < MW_LIMIT_MAX_ALLOCS ? fits : MW_LIMIT_MAX_ALLOCS;
+		if (!o->max_allocs)
+			o->max_allocs = 1;
+		return 0;
+	}
+	if (o->max_allocs <= fits)
+		return 0;
+	fprintf(stderr, "memwatch: --max-allocs %lu needs up to %llu MiB of kernel memory, more than "
+		"a quarter of the %llu MiB memwatch may use (MemAvailable, memory cgroup)\n",
+		o->max_allocs, (unsigned long long)o->max_allocs * MW_TABLE_BYTES_PER_BLOCK >> 20,
+		quarter * 4 >> 20);
+	return MW_EXIT_USAGE;
+}
+
+int options_parse(int argc, char **argv, struct mw_options *o)
+{
+	static const struct argp argp = {
+		.options = options,
+		.parser = parse_arg,
+		.args_doc = args_doc,
+		.doc = doc,
+	};
+	char why[256];
+
+	*o = (struct mw_options){
+		.interval_s = 1.0,
+	};
+	argp_err_exit_status = MW_EXIT_USAGE;
+	/* in order: the first non-option starts the command, its options stay its own */
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, o))
+		return MW_EXIT_USAGE;
+	/* a file that cannot be probed is a mistake in the command line, said before anything runs */
+	if (o->libc && allocator_libc_check(o->libc, why, sizeof(why))) {
+		elog("--libc %s: %s", o->libc, why);
+		return MW_EXIT_USAGE;
+	}
+	return check_max_allocs(o);
+}

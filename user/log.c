@@ -1,4 +1,0 @@
-// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-#include "log.h"
-
-bool mw_verbose;

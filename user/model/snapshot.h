@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* One update of the model: the kernel's counters plus what /proc says now. */
+#ifndef MW_SNAPSHOT_H
+#define MW_SNAPSHOT_H
+
+#include "model/model.h"
+
+struct memwatch_bpf;
+struct thread_table;
+
+/* 0 or -errno. */
+int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
+		  double elapsed_s);
+
+#endif /* MW_SNAPSHOT_H */

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* One JSON object per line; the field names are a documented interface. */
+#include <stdio.h>
+#include <sys/wait.h>
+#include "output/json.h"
+#include "output/report.h"
+
+static void json_u64(FILE *out, const char *name, __u64 value)
+{
+	fprintf(out, ",\"%s\":%llu", name, (unsigned long long)value);
+}
+
+/* The counters a thread and the process share. */
+static void json_counters(FILE *out, const struct mw_thread *t)
+{
+	static const char *const advice[MW_ADV_NR] = {
+		"dontneed", "free", "remove", "pageout", "cold", "other",
+	};
+	static const char *const syscalls[MW_SYS_NR] = {
+		NULL, "brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
+	};
+	int i;
+
+	json_u64(out, "alloc_calls", t->alloc_calls);
+	json_u64(out, "alloc_bytes", t->alloc_bytes);
+	json_u64(out, "free_calls", t->free_calls);
+	json_u64(out, "free_bytes", t->free_bytes);
+	json_u64(out, "free_other_calls", t->free_other_calls);
+	json_u64(out, "free_other_bytes", t->free_other_bytes);
+	json_u64(out, "free_unknown_calls", t->free_unknown_calls);
+	json_u64(out, "free_preexisting_calls", t->free_preexisting_calls);
+	json_u64(out, "free_preexisting_bytes", t->free_preexisting_bytes);
+	json_u64(out, "released_calls", t->released_calls);
+	json_u64(out, "released_bytes", t->released_bytes);
+	json_u64(out, "live_bytes", mw_live_bytes(t));
+	json_u64(out, "untracked_allocs", t->untracked_allocs);
+	json_u64(out, "untracked_bytes", t->untracked_bytes);
+	json_u64(out, "grown_bytes", mw_grown_bytes(t));
+	json_u64(out, "returned_bytes", mw_returned_bytes(t));
+	json_u64(out, "brk_grow_bytes", t->brk_grow_bytes);
+	json_u64(out, "brk_shrink_bytes", t->brk_shrink_bytes);
+	json_u64(out, "mmap_anon_bytes", t->mmap_anon_bytes);
+	json_u64(out, "mmap_file_bytes", t->mmap_file_bytes);
+	json_u64(out, "mmap_none_bytes", t->mmap_none_bytes);
+	json_u64(out, "munmap_bytes", t->munmap_bytes);
+	json_u64(out, "mremap_grow_bytes", t->mremap_grow_bytes);
+	json_u64(out, "mremap_shrink_bytes", t->mremap_shrink_bytes);
+	json_u64(out, "mprotect_rw_bytes", t->mprotect_rw_bytes);
+	json_u64(out, "mprotect_none_bytes", t->mprotect_none_bytes);
+	fprintf(out, ",\"madvise\":{");
+	for (i = 0; i < MW_ADV_NR; i++)
+		fprintf(out, "%s\"%s\":%llu", i ? "," : "", advice[i],
+			(unsigned long long)t->madvise_bytes[i]);
+	fprintf(out, "},\"syscalls\":{");
+	for (i = 1; i < MW_SYS_NR; i++)
+		fprintf(out, "%s\"%s\":%llu", i > 1 ? "," : "", syscalls[i],
+			(unsigned long long)t->syscalls[i]);
+	fprintf(out, "},\"returned_actual\":{\"brk\":%llu,\"munmap\":%llu,\"mremap\":%llu,"
+		"\"madvise\":%llu}", (unsigned long long)t->rss_returned[MW_SYS_BRK],
+		(unsigned long long)t->rss_returned[MW_SYS_MUNMAP],
+		(unsigned long long)t->rss_returned[MW_SYS_MREMAP],
+		(unsigned long long)t->rss_returned[MW_SYS_MADVISE]);
+	json_u64(out, "returned_actual_bytes", mw_returned_actual(t));
+}
+
+static void json_process(FILE *out, const struct mw_model *m)
+{
+	const struct proc_status *st = &m->status;
+	size_t i, exited = 0;
+
+	for (i = 0; i < m->nr_rows; i++)
+		exited += m->rows[i].exited;
+	fprintf(out, "\"process\":{\"pid\":%d,\"comm\":", m->info.pid);
+	json_string(out, m->info.comm);
+	json_u64(out, "rss_bytes", st->rss_bytes);
+	json_u64(out, "rss_anon_bytes", st->rss_anon_bytes);
+	json_u64(out, "rss_file_bytes", st->rss_file_bytes);
+	json_u64(out, "rss_shmem_bytes", st->rss_shmem_bytes);
+	json_counters(out, &m->total);
+	json_u64(out, "retained_bytes", m->info.malloc_probed ? model_retained_bytes(m) : 0);
+	fprintf(out, ",\"retained_includes_preexisting\":%s",
+		model_retained_includes_preexisting(m) ? "true" : "false");
+	json_u64(out, "resident_gained_bytes", model_resident_gained(m));
+	json_u64(out, "resident_lost_bytes", model_resident_lost(m));
+	json_u64(out, "resident_lost_other_bytes", model_resident_lost_other(m));
+	json_u64(out, "resident_released_at_exit_bytes", model_resident_released_at_exit(m));
+	json_u64(out, "resident_now_bytes", model_resident_now(m));
+	json_u64(out, "heap_resident_bytes", m->res.heap_now);
+	json_u64(out, "unowned_resident_bytes", m->res.unowned_now);
+	json_u64(out, "advised_resident_bytes", m->res.lazyfree);
+	fprintf(out, ",\"resident_now_age_s\":%.3f", model_owners_age(m));
+	fprintf(out, ",\"rss_tally_anon_bytes\":%lld,\"rss_tally_ok\":%s",
+		(long long)model_rss_tally(m, MW_RSS_ANON), model_rss_tally_ok(m) ? "true" : "false");
+	json_u64(out, "lost_events", m->lost_events);
+	json_u64(out, "kernel_memory_bytes", m->kernel_bytes);
+	json_u64(out, "kernel_memory_peak_bytes", m->peak_kernel_bytes);
+	json_u64(out, "threads", m->nr_rows);
+	json_u64(out, "exited_threads", exited);
+	json_u64(out, "folded_threads", m->nr_folded);
+	json_u64(out, "forks_not_followed", m->forks);
+	json_u64(out, "execs", m->execs);
+	fputc('}', out);
+}
+
+static void json_threads(FILE *out, const struct mw_model *m)
+{
+	size_t i;
+
+	fprintf(out, "\"threads\":[");
+	for (i = 0; i < m->nr_rows; i++) {
+		const struct mw_row *row = &m->rows[i];
+
+		fprintf(out, "%s{\"tid\":%u,\"comm\":", i ? "," : "", row->tid);
+		json_string(out, row->comm);
+		fprintf(out, ",\"exited\":%s", row->exited ? "true" : "false");
+		json_counters(out, &row->now);
+		json_u64(out, "resident_gained_bytes", mw_resident_gained(&row->now));
+		json_u64(out, "resident_lost_bytes", mw_resident_lost(&row->now));
+		json_u64(out, "resident_lost_other_bytes", mw_resident_lost_other(&row->now));
+		json_u64(out, "resident_now_bytes", row->resident_now);
+		json_u64(out, "advised_resident_bytes", row->advised_resident);
+		fputc('}', out);
+	}
+	fputc(']', out);
+}
+
+static void json_record(FILE *out, const struct mw_model *m, const char *type)
+{
+	fprintf(out, "{\"type\":\"%s\",\"elapsed_s\":%.3f,\"interval_s\":%.3f,", type,
+		m->elapsed_s, m->interval_s);
+	json_process(out, m);
+	fputc(',', out);
+	json_threads(out, m);
+}
+
+static void json_interval(FILE *out, const struct mw_model *m)
+{
+	json_record(out, m, "interval");
+	fprintf(out, "}\n");
+}
+
+static void json_summary(FILE *out, const struct mw_model *m)
+{
+	const struct mw_target_info *info = &m->info;
+
+	json_record(out, m, "summary");
+	fprintf(out, ",\"probes\":{\"malloc\":%s,\"allocator\":", info->malloc_probed ? "true" : "false");
+	json_string(out, info->allocator);
+	fprintf(out, ",\"origin\":");
+	json_string(out, info->allocator_origin ?: "");
+	fprintf(out, ",\"tracepoints\":%d,\"uprobes\":%d,\"uretprobes\":%d,\"reattached\":%d,"
+		"\"kept\":%d,\"unprobed_images\":%d,\"unseen_images\":%d}", info->tracepoints,
+		info->uprobes, info->uretprobes, info->reattached, info->kept,
+		info->unprobed_images, info->unseen_images);
+	if (info->traced)
+		fprintf(out, ",\"trace\":{\"records\":%llu,\"lost\":%llu}",
+			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);
+	fprintf(out, ",\"target\":{\"launched\":%s,\"exited\":%s", info->launched ? "true" : "false",
+		m->target_exited ? "true" : "false");
+	if (info->launched && m->target_exited) {
+		if (WIFSIGNALED(m->exit_status))
+			fprintf(out, ",\"signal\":%d", WTERMSIG(m->exit_status));
+		else
+			fprintf(out, ",\"exit_code\":%d", WEXITSTATUS(m->exit_status));
+	}
+	if (m->tracer.pid) {
+		fprintf(out, ",\"tracer\":{\"pid\":%d,\"exe\":", m->tracer.pid);
+		json_string(out, m->tracer.exe);
+		fprintf(out, ",\"writes_code\":%s}", m->tracer.writes_code ? "true" : "false");
+	}
+	fprintf(out, "}}\n");
+}
+
+const struct reporter report_json = {
+	.interval = json_interval,
+	.summary = json_summary,
+};

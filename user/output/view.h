@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * What the live view shows, decided without curses (htop's split): the
+ * thread table's columns that fit a width, the rows' order, cumulative or
+ * per-second values, the screen's layout, meter bars and the history chart
+ * with their glyphs. user/output/tui.c only draws what this module decides.
+ */
+#ifndef MW_VIEW_H
+#define MW_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <wchar.h>
+#include "model/history.h"
+#include "model/model.h"
+
+/* the thread table's columns, in display order */
+enum view_col {
+	VIEW_COL_TID,
+	VIEW_COL_COMM,
+	VIEW_COL_STATE,
+	VIEW_COL_ALLOCS,
+	VIEW_COL_ALLOC_BYTES,
+	VIEW_COL_FREES,
+	VIEW_COL_FREE_BYTES,
+	VIEW_COL_OTHERS,
+	VIEW_COL_LIVE,
+	VIEW_COL_GROWN,
+	VIEW_COL_RET_ASK,
+	VIEW_COL_RET_ACT,
+	VIEW_COL_RES_NOW,
+	VIEW_COL_EVENTS,
+	VIEW_COL_NR,
+};
+
+enum view_kind {
+	VIEW_TEXT,
+	VIEW_BYTES,
+	VIEW_COUNT,
+};
+
+struct view_column {
+	const char *name;	/* header with cumulative values */
+	const char *rate_name;	/* header in rate mode; NULL for a level, shown as is */
+	int width;
+	enum view_kind kind;
+	bool heap;		/* needs the malloc probes: dropped without them */
+};
+
+struct view {
+	enum view_col sort;
+	bool reverse;		/* against the column's natural order */
+	bool rate;		/* counters per second instead of since attach */
+	bool hide_exited;
+	bool ascii;		/* no Unicode glyphs */
+};
+
+void view_init(struct view *v);
+const struct view_column *view_column(enum view_col c);
+const char *view_header(const struct view *v, enum view_col c);
+/* Whether a locale's codeset can show the Unicode glyphs. */
+bool view_unicode(const char *codeset);
+
+/*
+ * The columns that fit @width terminal cells, in display order, into @cols
+ * (room for VIEW_COL_NR); their number. The least telling go first when the
+ * width is short; without @heap the allocator's columns are left out.
+ */
+int view_fit(int width, bool heap, enum view_col *cols);
+/* Where column @i of @cols starts. */
+int view_col_x(const enum view_col *cols, int i);
+/* Whether the rows go from the largest value of the sort column down. */
+bool view_descending(const struct view *v);
+/* Moves the sort key @step (+1 or -1) columns along the @n shown ones. */
+void view_sort_step(struct view *v, const enum view_col *cols, int n, int step);
+
+/* A thread's allocator calls and memory syscalls. */
+__u64 view_events(const struct mw_thread *t);
+/* What column @c shows for @row, and sorts by. */
+double view_value(const struct view *v, const struct mw_model *m, const struct mw_row *row,
+		  enum view_col c);
+/* Column @c's text for @row. */
+char *view_cell(const struct view *v, const struct mw_model *m, const struct mw_row *row,
+		enum view_col c, char *buf, size_t len);
+/* The rows to show, in order, into @out (room for m->nr_rows); their number. */
+size_t view_rows(const struct view *v, const struct mw_model *m, const struct mw_row **out);
+
+/* Where things go on a screen of @lines; a chart of 0 lines is left out. */
+struct view_layout {
+	int meters_top;		/* VIEW_METER_ROWS lines */
+	int legend_top;		/* the chart's legend, just above it */
+	int chart_top, chart_height;
+	int table_top;		/* the column headers, then rows up to the footer */
+	int table_rows;
+	int footer;
+};
+
+#define VIEW_TEXT_LINES 3
+#define VIEW_METER_ROWS 3
+
+void view_layout(int lines, struct view_layout *l);
+
+/* The process meters, two columns of VIEW_METER_ROWS, on one scale. */
+enum view_meter {
+	VIEW_M_RSS,
+	VIEW_M_LIVE,
+	VIEW_M_RETAINED,
+	VIEW_M_GROWN,
+	VIEW_M_RET_ASK,
+	VIEW_M_RET_ACT,
+	VIEW_M_NR,
+};
+
+struct view_meter_value {
+	const char *label;
+	__u64 value;
+	bool known;		/* false for heap values without malloc probes */
+};
+
+/* The meters' values into @out (VIEW_M_NR); the scale of their bars. */
+__u64 view_meters(const struct mw_model *m, struct view_meter_value *out);
+/* A round top for values up to @max: 4 significant bits, at least a page. */
+__u64 view_scale(__u64 max);
+/* @width cells of a bar for @value of @scale into @buf (room for @width + 1). */
+void view_bar(wchar_t *buf, int width, __u64 value, __u64 scale, bool ascii);
+
+/* The history chart: RSS, live heap and returned on one scale. */
+struct view_chart_cell {
+	unsigned char dots;	/* braille dot bits; with ASCII non-zero when drawn */
+	signed char series;	/* enum history_series drawn last here, -1 for none */
+};
+
+struct view_chart {
+	int width, height;
+	struct view_chart_cell *cells;	/* width * height, row 0 at the top */
+	__u64 top;			/* the value of the top edge */
+	size_t samples;			/* shown, the newest at the right edge */
+	double span_s;			/* time from the oldest shown to the newest */
+};
+
+/* Draws the series in @series_mask (1 << HIST_x) of @h into @c's cells. */
+void view_chart(const struct history *h, unsigned int series_mask, bool ascii,
+		struct view_chart *c);
+wchar_t view_chart_glyph(const struct view_chart_cell *cell, bool ascii);
+/* The legend's mark of series @s: a short line of dots, or its ASCII mark. */
+wchar_t view_legend_glyph(enum history_series s, bool ascii);
+extern const char *const view_series_name[HIST_NR];
+
+/* "14.0s", "3m20s", "2h05m". */
+char *view_duration(char *buf, size_t len, double seconds);
+
+/* The help screen's lines, NULL-terminated. */
+extern const char *const view_help[];
+
+#endif /* MW_VIEW_H */
