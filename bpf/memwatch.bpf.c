@@ -251,8 +251,12 @@ static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
 	}
 	t->start_ns = start_ns;
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
-	/* last (x86 keeps stores in order): user space skips a slot whose TID is 0 */
-	t->tid = tid;
+	/*
+	 * Published last, by an exchange: BPF's atomics with a fetch are fully
+	 * ordered (clang 14 has no store-release for BPF), so user space, which
+	 * skips a slot whose TID is 0, never sees a TID before the rest.
+	 */
+	__sync_lock_test_and_set(&t->tid, tid);
 	*slot = index;
 	return t;
 }

@@ -22,6 +22,7 @@
 #include "attach/probe_site.h"
 #include "attach/probes.h"
 #include "attach/target.h"
+#include "kernel/compat.h"
 #include "floor.skel.h"
 #include "memwatch.skel.h"
 
@@ -100,8 +101,8 @@ int main(int argc, char **argv)
 	err = launch_prepare(path, argv + argi, &l);
 	floor = err ? NULL : floor_bpf__open();
 	/* the uprobes attach the way memwatch's do */
-	if (floor && uprobes && probes_uprobe_multi_supported())
-		probes_use_uprobe_multi(floor->obj);
+	if (floor && uprobes && compat_uprobe_multi_supported())
+		compat_use_uprobe_multi(floor->obj);
 	if (floor && floor_bpf__load(floor)) {
 		floor_bpf__destroy(floor);
 		floor = NULL;

@@ -27,6 +27,7 @@
 #include "attach/privileges.h"
 #include "attach/probes.h"
 #include "attach/target.h"
+#include "kernel/kernel.h"
 #include "kernel/live_table.h"
 #include "kernel/thread_table.h"
 #include "model/model.h"
@@ -36,7 +37,6 @@
 #include "output/trace.h"
 #include "output/tui.h"
 #include "sys/log.h"
-#include "memwatch.skel.h"
 
 /* once known: libbpf's warnings about it, after it exited, say nothing more than we do */
 static pid_t target_pid;
@@ -234,31 +234,22 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 }
 
 static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
-		    struct memwatch_bpf **skelp)
+		    struct memwatch_bpf **skel)
 {
-	struct memwatch_bpf *skel;
-	int err;
+	struct kernel_config c = {
+		.pid = pid,
+		.preexisting_blocks = !o->cmd,
+		.trace = o->trace,
+		.no_malloc = o->no_malloc,
+		.uprobe_multi = uprobe_multi,
+		.max_allocs = o->max_allocs,
+	};
+	int err = kernel_load(skel, &c);
 
-	skel = memwatch_bpf__open();
-	if (!skel) {
-		elog("cannot open the BPF object: %s", strerror(errno));
+	if (!*skel) {
+		elog("cannot open the BPF object: %s", strerror(-err));
 		return MW_EXIT_BPF;
 	}
-	*skelp = skel;
-	skel->rodata->target_tgid = pid;
-	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
-	live_table_size(skel, o->max_allocs);
-	thread_table_size(skel);
-	skel->rodata->trace_syscalls = o->trace;
-	skel->rodata->preexisting_blocks = !o->cmd;
-	/* the smallest ring buffer there is when nothing is traced */
-	bpf_map__set_max_entries(skel->maps.trace_events,
-				 o->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
-	if (o->no_malloc)
-		probes_skip_malloc(skel);
-	else if (uprobe_multi)
-		probes_use_uprobe_multi(skel->obj);
-	err = memwatch_bpf__load(skel);
 	/* EACCES is the verifier's refusal, not a missing privilege */
 	if (err == -EPERM) {
 		elog("permission denied loading BPF, capabilities notwithstanding (a user namespace's "
@@ -282,7 +273,7 @@ static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
 	__s64 *base = m->res.base;
 
 	if (m->info.launched) {
-		skel->bss->exec_pending = 1;
+		kernel_exec_pending(skel);
 		return;
 	}
 	if (proc_status_read(m->info.pid, &st))
@@ -291,7 +282,7 @@ static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
 	base[MW_RSS_FILE] = st.rss_file_bytes;
 	base[MW_RSS_ANON] = st.rss_anon_bytes;
 	base[MW_RSS_SHMEM] = st.rss_shmem_bytes;
-	memcpy(skel->bss->rss_now, base, sizeof(skel->bss->rss_now));
+	kernel_resident_base(skel, base);
 }
 
 /*
@@ -309,7 +300,7 @@ static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, struct allo
 	err = follow_start(f, skel, info, a, libc);
 	if (!err) {
 		set_resident_base(skel, m);
-		err = probes_attach_tracepoints(skel, p);
+		err = probes_attach_tracepoints(kernel_object(skel), p);
 	}
 	/* a path under /proc/PID/root fails with ENOENT once the process is gone */
 	if (err && (err == -ESRCH || process_gone(info->pid))) {
@@ -569,7 +560,7 @@ static int attach(struct app *app)
 		return ret;
 	if (app->opts.trace) {
 		/* before a launched command runs: time 0 precedes its first call */
-		err = trace_open(&app->trace, bpf_map__fd(app->skel->maps.trace_events), app->out.f,
+		err = trace_open(&app->trace, kernel_trace_fd(app->skel), app->out.f,
 				 app->opts.json);
 		if (err) {
 			elog("cannot read the trace ring buffer: %s", strerror(-err));
@@ -699,7 +690,7 @@ int main(int argc, char **argv)
 	trace_close(&app.trace);
 	thread_table_close(&app.threads);
 	live_table_close(&app.table);
-	memwatch_bpf__destroy(app.skel);
+	kernel_destroy(app.skel);
 	model_free(&app.model);
 	if (app.out.f && app.out.f != stdout && fclose(app.out.f) && !ret) {
 		elog("cannot write %s: %s", app.out.name, strerror(errno));

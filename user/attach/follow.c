@@ -12,13 +12,13 @@
 #include "attach/allocator_check.h"
 #include "attach/follow.h"
 #include "attach/target.h"
+#include "kernel/kernel.h"
 #include "model/model.h"
 #include "output/escape.h"
 #include "sys/elf_file.h"
 #include "sys/fileio.h"
 #include "sys/log.h"
 #include "sys/procmaps.h"
-#include "memwatch.skel.h"
 
 /*
  * --libc with -p: a file the target does not map would have uprobes that
@@ -222,21 +222,21 @@ static int place(struct follow *f, pid_t pid, const struct allocator *a)
 
 	/* before the uprobes: an exec by another thread after them hangs it up */
 	task_watch_open(&task, pid);
-	probes_counting(f->skel, false);
-	err = probes_attach_allocator(f->skel, pid, a, &links);
+	kernel_counting(f->skel, false);
+	err = probes_attach_allocator(kernel_object(f->skel), pid, a, &links);
 	if (err) {
 		probes_detach(&links);
 		task_watch_close(&task);
-		probes_counting(f->skel, f->links.count);
+		kernel_counting(f->skel, f->links.count);
 		return err;
 	}
 	unprobe(f);
-	probes_counting(f->skel, true);
+	kernel_counting(f->skel, true);
 	f->links = links;
 	f->task = task;
 	if (file_id_of_fd(a->fd, &f->id))
 		memset(&f->id, 0, sizeof(f->id));
-	f->skel->bss->glibc_chunks = is_glibc(a);
+	kernel_glibc_chunks(f->skel, is_glibc(a));
 	return 0;
 }
 
@@ -360,7 +360,7 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 
 void follow_exec(struct follow *f, struct mw_target_info *info, bool force)
 {
-	__u64 execs = f->skel->bss->execs;
+	__u64 execs = kernel_execs(f->skel);
 	struct allocator *next;
 
 	if (!force && execs == f->execs && !(f->loading && mapped_files(info->pid) != f->files))

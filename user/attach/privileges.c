@@ -10,8 +10,8 @@
 #include "app/exitcodes.h"
 #include "app/options.h"
 #include "attach/privileges.h"
-#include "attach/probes.h"
 #include "attach/target.h"
+#include "kernel/compat.h"
 #include "sys/caps.h"
 #include "sys/log.h"
 
@@ -163,7 +163,7 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 	}
 	/* asking the kernel loads a program: only once that is allowed */
 	if (!o->no_malloc && !missing) {
-		*uprobe_multi = probes_uprobe_multi_supported();
+		*uprobe_multi = compat_uprobe_multi_supported();
 		if (!*uprobe_multi) {
 			needed |= 1U << MW_NEED_UPROBE_PMU;
 			if (!caps_have(CAP_SYS_ADMIN))

@@ -11,114 +11,25 @@
 #include "attach/probe_site.h"
 #include "attach/probes.h"
 #include "attach/target.h"
+#include "kernel/compat.h"
 #include "output/escape.h"
 #include "sys/elf_file.h"
 #include "sys/log.h"
-#include "memwatch.skel.h"
 
-static struct bpf_program **entry_programs(struct memwatch_bpf *skel)
-{
-	static struct bpf_program *progs[MW_FUNC_NR];
-
-	progs[MW_FUNC_MALLOC] = skel->progs.malloc_enter;
-	progs[MW_FUNC_CALLOC] = skel->progs.calloc_enter;
-	progs[MW_FUNC_REALLOC] = skel->progs.realloc_enter;
-	progs[MW_FUNC_REALLOCARRAY] = skel->progs.reallocarray_enter;
-	progs[MW_FUNC_FREE] = skel->progs.free_enter;
-	progs[MW_FUNC_POSIX_MEMALIGN] = skel->progs.posix_memalign_enter;
-	progs[MW_FUNC_ALIGNED_ALLOC] = skel->progs.memalign_enter;
-	progs[MW_FUNC_MEMALIGN] = skel->progs.memalign_enter;
+/* Each function's entry program (the family shares a few), and the one uretprobe program. */
+static const char *const entry_program_names[MW_FUNC_NR] = {
+	[MW_FUNC_MALLOC] = "malloc_enter",
+	[MW_FUNC_CALLOC] = "calloc_enter",
+	[MW_FUNC_REALLOC] = "realloc_enter",
+	[MW_FUNC_REALLOCARRAY] = "reallocarray_enter",
+	[MW_FUNC_FREE] = "free_enter",
+	[MW_FUNC_POSIX_MEMALIGN] = "posix_memalign_enter",
+	[MW_FUNC_ALIGNED_ALLOC] = "memalign_enter",
+	[MW_FUNC_MEMALIGN] = "memalign_enter",
 	/* valloc(size) and pvalloc(size) take their size where malloc does */
-	progs[MW_FUNC_VALLOC] = skel->progs.malloc_enter;
-	progs[MW_FUNC_PVALLOC] = skel->progs.malloc_enter;
-	return progs;
-}
-
-void probes_skip_malloc(struct memwatch_bpf *skel)
-{
-	struct bpf_program **progs = entry_programs(skel);
-	int i;
-
-	for (i = 0; i < MW_FUNC_NR; i++)
-		bpf_program__set_autoload(progs[i], false);
-	bpf_program__set_autoload(skel->progs.alloc_return, false);
-}
-
-/*
- * Uprobes through BPF_TRACE_UPROBE_MULTI links (Linux 6.6) need CAP_BPF and
- * CAP_PERFMON only; the perf uprobe PMU that libbpf uses needs CAP_SYS_ADMIN
- * since the fix of CVE-2025-38466 (a uprobe placed inside an instruction).
- * libbpf 1.1 and the 6.1 UAPI headers predate these links: their ABI is here.
- */
-#define MW_TRACE_UPROBE_MULTI 48	/* enum bpf_attach_type */
-#define MW_F_UPROBE_MULTI_RETURN 1U
-
-struct mw_uprobe_multi_attr {		/* union bpf_attr, BPF_LINK_CREATE */
-	__u32 prog_fd;
-	__u32 target_fd;
-	__u32 attach_type;
-	__u32 flags;
-	__aligned_u64 path;
-	__aligned_u64 offsets;
-	__aligned_u64 ref_ctr_offsets;
-	__aligned_u64 cookies;
-	__u32 cnt;
-	__u32 uprobe_flags;
-	__u32 pid;
+	[MW_FUNC_VALLOC] = "malloc_enter",
+	[MW_FUNC_PVALLOC] = "malloc_enter",
 };
-
-/* A link fd of uprobes at the @cnt file offsets @offsets of @path; -errno on failure. */
-static int uprobe_multi_link(int prog_fd, const char *path, const __u64 *offsets, __u32 cnt,
-			     pid_t pid, bool retprobe)
-{
-	struct mw_uprobe_multi_attr attr = {
-		.prog_fd = prog_fd,
-		.attach_type = MW_TRACE_UPROBE_MULTI,
-		.path = (uintptr_t)path,
-		.offsets = (uintptr_t)offsets,
-		.cnt = cnt,
-		.uprobe_flags = retprobe ? MW_F_UPROBE_MULTI_RETURN : 0,
-		.pid = pid,
-	};
-	int fd;
-
-	fd = syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
-	return fd < 0 ? -errno : fd;
-}
-
-bool probes_uprobe_multi_supported(void)
-{
-	/* r0 = 0; exit */
-	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts,
-		    .expected_attach_type = (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI);
-	__u64 offset = 0;
-	int prog_fd, link_fd;
-
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, 2, &opts);
-	if (prog_fd < 0)
-		return false;
-	/* a kernel that knows the link type gets as far as refusing a directory */
-	link_fd = uprobe_multi_link(prog_fd, "/", &offset, 1, 0, false);
-	if (link_fd >= 0)
-		close(link_fd);
-	close(prog_fd);
-	return link_fd == -EBADF;
-}
-
-void probes_use_uprobe_multi(struct bpf_object *obj)
-{
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program(prog, obj) {
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
-			bpf_program__set_expected_attach_type(
-				prog, (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI);
-	}
-}
 
 /* Keeps @link, or the uprobe_multi link @fd when @link is NULL; @ret: a uretprobe's. */
 static int probes_add(struct probes *p, struct bpf_link *link, int fd, bool ret)
@@ -144,13 +55,13 @@ static int probes_add(struct probes *p, struct bpf_link *link, int fd, bool ret)
 	return 0;
 }
 
-int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
+int probes_attach_tracepoints(struct bpf_object *obj, struct probes *p)
 {
 	struct bpf_program *prog;
 	struct bpf_link *link;
 	int err;
 
-	bpf_object__for_each_program(prog, skel->obj) {
+	bpf_object__for_each_program(prog, obj) {
 		enum bpf_prog_type type = bpf_program__type(prog);
 
 		if (type != BPF_PROG_TYPE_TRACEPOINT && type != BPF_PROG_TYPE_TRACING)
@@ -172,8 +83,7 @@ int probes_attach_tracepoints(struct memwatch_bpf *skel, struct probes *p)
 
 static bool uses_uprobe_multi(const struct bpf_program *prog)
 {
-	return bpf_program__expected_attach_type(prog) ==
-	       (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI;
+	return bpf_program__expected_attach_type(prog) == compat_uprobe_multi_type();
 }
 
 /* The planned site of function @func: its entry probe's, or 0 for its uretprobe. */
@@ -212,7 +122,7 @@ static int attach_multi(struct bpf_program *prog, pid_t pid, const struct alloca
 		}
 		offsets[i] = start + site_offset(plan, funcs[i], retprobe);
 	}
-	fd = uprobe_multi_link(bpf_program__fd(prog), a->path, offsets, n, pid, retprobe);
+	fd = compat_uprobe_multi_link(bpf_program__fd(prog), a->path, offsets, n, pid, retprobe);
 	if (fd < 0) {
 		link_failed(pid, a, funcs[0], retprobe, fd);
 		return fd;
@@ -321,19 +231,18 @@ int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *re
 	return 0;
 }
 
-int probes_attach_allocator(struct memwatch_bpf *skel, pid_t pid, const struct allocator *a,
+int probes_attach_allocator(struct bpf_object *obj, pid_t pid, const struct allocator *a,
 			    struct probes *p)
 {
+	struct bpf_program *entry[MW_FUNC_NR];
 	struct probe_plan plan;
+	int i;
 
+	for (i = 0; i < MW_FUNC_NR; i++)
+		entry[i] = bpf_object__find_program_by_name(obj, entry_program_names[i]);
 	probe_plan_make(a, MW_SITES_CHOSEN, &plan);
-	return probes_attach_plan(entry_programs(skel), skel->progs.alloc_return, pid, a, &plan, p);
-}
-
-void probes_counting(struct memwatch_bpf *skel, bool on)
-{
-	/* after the syscalls that made the links: every entry probe of the set is live */
-	__atomic_store_n(&skel->bss->counting, on, __ATOMIC_RELEASE);
+	return probes_attach_plan(entry, bpf_object__find_program_by_name(obj, "alloc_return"), pid,
+				  a, &plan, p);
 }
 
 static void link_destroy(struct probe_link *l)

@@ -160,8 +160,11 @@ int thread_table_read(struct thread_table *tt, struct mw_model *m)
 		const struct mw_thread *rec = &tt->records[index];
 		struct table_slot *s = &tt->seen[tt->nr_seen];
 
-		/* free, or a new thread's whose TID is not written yet */
-		s->tid = *(volatile const __u32 *)&rec->tid;
+		/*
+		 * 0: free, or a new thread's whose TID is not published yet; the
+		 * acquire pairs with the kernel's publishing exchange
+		 */
+		s->tid = __atomic_load_n(&rec->tid, __ATOMIC_ACQUIRE);
 		if (!s->tid)
 			continue;
 		s->index = index;

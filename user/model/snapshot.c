@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "kernel/kernel.h"
 #include "kernel/thread_table.h"
 #include "model/smaps_pass.h"
 #include "model/snapshot.h"
 #include "sys/fileio.h"
-#include "memwatch.skel.h"
 
 /*
  * Copies up to @max entries of a hash map into @keys and @values, a batch at
@@ -122,7 +122,7 @@ static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
 	struct smaps_vma rollup;
 	bool have_rollup;
 
-	if (read_regions(skel->maps.regions, m))
+	if (read_regions(kernel_regions_map(skel), m))
 		return;
 	have_rollup = !read_rollup(m->info.pid, &rollup);
 	if (!smaps_pass_under_way(&smaps_pass) &&
@@ -136,16 +136,14 @@ static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
 		model_set_rollup(m, rollup.anonymous, rollup.lazyfree);
 }
 
-static void read_resident(const struct memwatch_bpf *skel, struct mw_resident *res)
+static void read_resident(const struct kernel_counts *c, struct mw_resident *res)
 {
-	const typeof(*skel->bss) *bss = skel->bss;
-
-	memcpy(res->now, bss->rss_now, sizeof(res->now));
-	memcpy(res->at_exit, bss->rss_at_exit, sizeof(res->at_exit));
-	memcpy(res->other_gained, bss->rss_other_gained, sizeof(res->other_gained));
-	memcpy(res->other_lost, bss->rss_other_lost, sizeof(res->other_lost));
-	memcpy(res->exit_lost, bss->rss_exit_lost, sizeof(res->exit_lost));
-	res->exited = bss->target_exiting;
+	memcpy(res->now, c->rss_now, sizeof(res->now));
+	memcpy(res->at_exit, c->rss_at_exit, sizeof(res->at_exit));
+	memcpy(res->other_gained, c->rss_other_gained, sizeof(res->other_gained));
+	memcpy(res->other_lost, c->rss_other_lost, sizeof(res->other_lost));
+	memcpy(res->exit_lost, c->rss_exit_lost, sizeof(res->exit_lost));
+	res->exited = c->target_exiting;
 }
 
 /*
@@ -167,6 +165,7 @@ static int fold_exited(struct thread_table *tt, struct mw_model *m)
 int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
 		  double elapsed_s)
 {
+	struct kernel_counts counts;
 	struct proc_status status;
 	bool alive;
 	int err;
@@ -181,13 +180,14 @@ int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_
 		m->status = status;
 		for_each_thread(m->info.pid, add_live_thread, m);
 	}
-	m->lost_events = skel->bss->lost_events;
-	m->orphan_released_calls = skel->bss->orphan_released_calls + tt->late_released_calls;
-	m->orphan_released_bytes = skel->bss->orphan_released_bytes + tt->late_released_bytes;
-	m->forks = skel->bss->forks;
-	m->execs = skel->bss->execs;
-	m->trace_lost = skel->bss->trace_lost;
-	read_resident(skel, &m->res);
+	kernel_read_counts(skel, &counts);
+	m->lost_events = counts.lost_events;
+	m->orphan_released_calls = counts.orphan_released_calls + tt->late_released_calls;
+	m->orphan_released_bytes = counts.orphan_released_bytes + tt->late_released_bytes;
+	m->forks = counts.forks;
+	m->execs = counts.execs;
+	m->trace_lost = counts.trace_lost;
+	read_resident(&counts, &m->res);
 	if (!alive && m->res.exited) {
 		/* /proc has nothing left: what the kernel counted as the exit began */
 		const __s64 *rss = m->res.at_exit;

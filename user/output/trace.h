@@ -9,8 +9,6 @@
 
 struct ring_buffer;
 
-/* room for ~80,000 records: a burst of syscalls while the printing catches up */
-#define TRACE_RING_BYTES (8U << 20)
 
 struct trace {
 	struct ring_buffer *rb;

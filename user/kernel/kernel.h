@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The one owner of memwatch's BPF object, the bpftool skeleton: loaded for a
+ * target, then asked through these functions. Only user/kernel/ includes the
+ * skeleton; elsewhere struct memwatch_bpf is a handle.
+ */
+#ifndef MW_KERNEL_H
+#define MW_KERNEL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "memwatch.h"
+
+struct bpf_map;
+struct bpf_object;
+struct memwatch_bpf;
+
+/* What the programs are loaded for. */
+struct kernel_config {
+	pid_t pid;			/* the target's TGID */
+	bool preexisting_blocks;	/* -p: blocks older than the counting exist */
+	bool trace;			/* --trace: the syscall records' ring buffer */
+	bool no_malloc;			/* no uprobe program is loaded */
+	bool uprobe_multi;		/* uprobes attach through uprobe_multi links */
+	unsigned long max_allocs;	/* the live table's cap */
+};
+
+/* What the programs counted beside the thread records, read each interval. */
+struct kernel_counts {
+	__u64 lost_events;
+	__u64 orphan_released_calls, orphan_released_bytes;
+	__u64 forks, execs;
+	__u64 trace_lost;
+	__s64 rss_now[MW_RSS_NR], rss_at_exit[MW_RSS_NR];
+	__s64 rss_other_gained[MW_RSS_NR], rss_other_lost[MW_RSS_NR], rss_exit_lost[MW_RSS_NR];
+	bool target_exiting;		/* its last thread began to exit */
+};
+
+/*
+ * Opens and loads the programs for @c into *@skel (NULL when the object
+ * cannot even be opened). 0 or -errno: -EPERM is a refused privilege, other
+ * errors the verifier's or the kernel's (libbpf logged why).
+ */
+int kernel_load(struct memwatch_bpf **skel, const struct kernel_config *c);
+void kernel_destroy(struct memwatch_bpf *skel);
+
+/* Where the resident counters start: the target's RSS now (-p). */
+void kernel_resident_base(struct memwatch_bpf *skel, const __s64 base[MW_RSS_NR]);
+/* A launched target: counting waits for its exec. */
+void kernel_exec_pending(struct memwatch_bpf *skel);
+/* Whether frees may read glibc's chunk headers for a pre-attach block's size. */
+void kernel_glibc_chunks(struct memwatch_bpf *skel, bool glibc);
+/* Turns the allocator probes' counting on, once every entry probe is live, or off. */
+void kernel_counting(struct memwatch_bpf *skel, bool on);
+
+/* The execs the programs saw since the load. */
+__u64 kernel_execs(const struct memwatch_bpf *skel);
+void kernel_read_counts(const struct memwatch_bpf *skel, struct kernel_counts *c);
+
+/* The programs (probes.c finds its own by name) and the maps the snapshot and --trace read. */
+struct bpf_object *kernel_object(const struct memwatch_bpf *skel);
+struct bpf_map *kernel_regions_map(const struct memwatch_bpf *skel);
+int kernel_trace_fd(const struct memwatch_bpf *skel);
+
+#endif /* MW_KERNEL_H */
