@@ -220,31 +220,6 @@ def channel_pair(tap, name, mode, n, *args, options=()):
     return (full, empty) if ok else (None, None)
 
 
-def wait_for_line(stream, pattern, timeout=30, seen=None):
-    """Reads @stream until a line matches; returns the match or None at EOF/timeout.
-
-    @seen, a list, gets every chunk read (what a later read will not see again).
-    """
-    deadline = time.monotonic() + timeout
-    buf = ""
-    fd = stream.fileno()
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
-        if not ready:
-            break
-        chunk = os.read(fd, 4096).decode(errors="replace")
-        if not chunk:
-            break
-        if seen is not None:
-            seen.append(chunk)
-        buf += chunk
-        for line in buf.splitlines():
-            match = re.search(pattern, line)
-            if match:
-                return match
-    return None
-
-
 def wait_for_all(stream, patterns, timeout=30, seen=None):
     """Reads @stream until every one of @patterns matched a line, in any order.
 
@@ -269,6 +244,40 @@ def wait_for_all(stream, patterns, timeout=30, seen=None):
             seen.append(chunk)
         buf += chunk
     return None
+
+
+def wait_for_line(stream, pattern, timeout=30, seen=None):
+    """Reads @stream until a line matches; returns the match or None at EOF/timeout.
+
+    @seen, a list, gets every chunk read (what a later read will not see again).
+    """
+    found = wait_for_all(stream, [pattern], timeout, seen)
+    return found[0] if found else None
+
+
+def counter(record, name):
+    """A counter of a process or thread record; "known_frees": the frees of blocks memwatch
+    saw allocated (not an exiting thread's tcache flush)."""
+    if name == "known_frees":
+        return record["free_calls"] - record["free_unknown_calls"]
+    return record[name]
+
+
+def check_difference(tap, name, full, empty, counters, want,
+                     of=lambda run, name: counter(run.process, name)):
+    """The exact-difference check: memwatch's N-run minus its 0-run, for each (counter,
+    field) of @counters, equals @want[field] (the workload's own count of the item work)."""
+    for name_of_counter, field in counters:
+        tap.eq(of(full, name_of_counter) - of(empty, name_of_counter), want[field],
+               "%s: %s difference equals the workload's %s" % (name, name_of_counter, field))
+
+
+def check_nothing_lost(tap, name, runs, untracked=True):
+    """Every event of @runs counted; with @untracked, every block tracked too."""
+    for run in runs:
+        tap.eq(run.process["lost_events"], 0, "%s: no lost events" % name)
+        if untracked:
+            tap.eq(run.process["untracked_allocs"], 0, "%s: nothing untracked" % name)
 
 
 def host_libc():
@@ -457,8 +466,9 @@ class Attached(Watch):
         self.target.stdin.flush()
 
     def wait_done(self):
-        """Blocks until a -W workload printed `done` (all its work over, still alive)."""
-        return wait_for_line(self.target.stderr, r"done pid=(\d+)")
+        """Blocks until a -W workload printed `done` (all its work over, still alive); the
+        work of a big run under a loaded machine may take more than a minute."""
+        return wait_for_line(self.target.stderr, r"done pid=(\d+)", timeout=TIMEOUT)
 
     def finish(self):
         """Lets the target end and collects both; returns a Run of memwatch."""

@@ -46,17 +46,11 @@ def check_case(tap, name, mode, args, analytic):
     if not full:
         return
     did = full.workload["total"]
-    for run in (full, empty):
-        run.process["known_frees"] = run.process["free_calls"] - run.process["free_unknown_calls"]
-    for counter, field in COUNTERS:
-        tap.eq(full.process[counter] - empty.process[counter], did[field],
-               "%s: %s difference equals the workload's %s" % (name, counter, field))
+    mwtest.check_difference(tap, name, full, empty, COUNTERS, did)
     if analytic:
         for field, value in analytic.items():
             tap.eq(did[field], value, "%s: workload did %s=%d" % (name, field, value))
-    for run in (full, empty):
-        tap.eq(run.process["lost_events"], 0, "%s: no lost events" % name)
-        tap.eq(run.process["untracked_allocs"], 0, "%s: nothing untracked" % name)
+    mwtest.check_nothing_lost(tap, name, (full, empty))
     if mode not in ("threads", "xthread"):
         tap.eq(full.process["free_unknown_calls"], 0, "%s: every free was of a known block" % name)
 

@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 
 import mwtest
 
@@ -107,12 +106,9 @@ def launched_pair(tap, name, cmd_of, waits, options=(), env=None, hold=None):
 
 
 def value(run, counter):
-    """A process counter since run.ready, or since the start; known_frees: the frees
-    of blocks memwatch saw allocated."""
-    def of(p):
-        return p["free_calls"] - p["free_unknown_calls"] if counter == "known_frees" else p[counter]
+    """A process counter since run.ready, or since the start (mwtest.counter's names)."""
     ready = getattr(run, "ready", None)
-    return of(run.process) - (of(ready) if ready else 0)
+    return mwtest.counter(run.process, counter) - (mwtest.counter(ready, counter) if ready else 0)
 
 
 def check_exact(tap, name, runs):
@@ -122,13 +118,8 @@ def check_exact(tap, name, runs):
                      and full.workload["total"], "%s: memwatch and the workload ran" % name,
                      full.stderr + empty.stderr):
         return False
-    did = full.workload["total"]
-    for counter, field in COUNTERS:
-        tap.eq(value(full, counter) - value(empty, counter), did[field],
-               "%s: %s difference equals the workload's %s" % (name, counter, field))
-    for run in (full, empty):
-        tap.eq(run.process["lost_events"], 0, "%s: no lost events" % name)
-        tap.eq(run.process["untracked_allocs"], 0, "%s: nothing untracked" % name)
+    mwtest.check_difference(tap, name, full, empty, COUNTERS, full.workload["total"], of=value)
+    mwtest.check_nothing_lost(tap, name, (full, empty))
     return True
 
 

@@ -58,11 +58,10 @@ def check_exact(tap, name, runs):
     tap.check(did is not None and full.summary and empty.summary, "%s: reports" % name)
     if not did:
         return
-    for counter, field in (("alloc_calls", "allocs"), ("alloc_bytes", "alloc_bytes"),
-                           ("free_calls", "frees"), ("free_bytes", "free_bytes")):
-        tap.eq(full.process[counter] - empty.process[counter], did[field],
-               "%s: %s difference equals the workload's %s" % (name, counter, field))
-    tap.eq(full.process["lost_events"], 0, "%s: no lost events" % name)
+    mwtest.check_difference(tap, name, full, empty,
+                            (("alloc_calls", "allocs"), ("alloc_bytes", "alloc_bytes"),
+                             ("free_calls", "frees"), ("free_bytes", "free_bytes")), did)
+    mwtest.check_nothing_lost(tap, name, (full,), untracked=False)
 
 
 def check_mount_namespace(tap):

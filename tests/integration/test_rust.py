@@ -20,13 +20,6 @@ def rust(mode, *args):
     return [RUST_CHANNEL, mode, *[str(a) for a in args]]
 
 
-def value(row, counter):
-    """A counter; "known_frees": frees of blocks the table knew (not a tcache flush)."""
-    if counter == "known_frees":
-        return row["free_calls"] - row["free_unknown_calls"]
-    return row[counter]
-
-
 _pairs = {}
 
 
@@ -50,13 +43,9 @@ def rust_pair(tap, name, mode, n, *args):
 def check_exact(tap, name, full, empty):
     """memwatch's N-minus-0 difference equals the program's own, counter by counter."""
     did, base = full.workload["total"], empty.workload["total"]
-    for counter, field in COUNTERS:
-        tap.eq(value(full.process, counter) - value(empty.process, counter),
-               did[field] - base[field],
-               "%s: %s difference equals the program's %s" % (name, counter, field))
-    for run in (full, empty):
-        tap.eq(run.process["lost_events"], 0, "%s: no lost events" % name)
-        tap.eq(run.process["untracked_allocs"], 0, "%s: nothing untracked" % name)
+    mwtest.check_difference(tap, name, full, empty, COUNTERS,
+                            {field: did[field] - base[field] for _, field in COUNTERS})
+    mwtest.check_nothing_lost(tap, name, (full, empty))
 
 
 def check_counts(tap):
@@ -75,8 +64,8 @@ def check_boxed_vs_value(tap):
         runs[item] = rust_pair(tap, "box vs value: " + item, "batch", N, "-t", item)
         if not runs[item][0]:
             return
-    diff = {item: {c: value(runs[item][0].process, c) - value(runs[item][1].process, c)
-                   for c, _ in COUNTERS} for item in runs}
+    diff = {item: {c: mwtest.counter(runs[item][0].process, c) -
+                   mwtest.counter(runs[item][1].process, c) for c, _ in COUNTERS} for item in runs}
     did = {item: runs[item][0].workload["total"] for item in runs}
     tap.eq(did["boxed"]["allocs"] - did["value"]["allocs"], N,
            "box vs value: the program made N more allocations")
@@ -140,7 +129,8 @@ def check_threads_exact(tap):
         if not tap.check(rows.get(role) and base.get(role), "threads: %s has a row" % role):
             continue
         for counter, field in COUNTERS:
-            tap.eq(value(rows[role], counter) - value(base[role], counter), t[field] - b[field],
+            tap.eq(mwtest.counter(rows[role], counter) - mwtest.counter(base[role], counter),
+                   t[field] - b[field],
                    "threads: %s %s" % (role, counter))
         if role != "main":
             tap.eq(rows[role]["comm"], "mw-" + role, "threads: %s named" % role)
