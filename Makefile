@@ -6,10 +6,11 @@ PYTHON ?= python3
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_DIR := vmlinux/$(ARCH)
 # one clear line instead of a missing-header error deep in the BPF build
-ifeq ($(wildcard $(VMLINUX_DIR)/vmlinux.h)$(filter vmlinux clean deps format,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(VMLINUX_DIR)/vmlinux.h)$(filter vmlinux clean deps format uninstall,$(MAKECMDGOALS)),)
 $(error no $(VMLINUX_DIR)/vmlinux.h for this architecture ($(ARCH)): make vmlinux, on a kernel with BTF, generates it)
 endif
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CFLAGS ?= -g -O2
@@ -48,7 +49,7 @@ endif
 .DELETE_ON_ERROR:
 # keep intermediates (the sanitized objects): no "rm" after the test summary line
 .SECONDARY:
-.PHONY: all deps test unit-test fuzz demo bench install clean vmlinux format
+.PHONY: all deps test unit-test docs-test fuzz demo bench install uninstall clean vmlinux format
 
 all: memwatch $(WORKLOADS)
 
@@ -163,10 +164,16 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_text.h $(FUZZ_SRCS) | $(OUTPUT)
 fuzz: $(FUZZERS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh tests/fuzz/run.sh
 
-# every test: unit tests, then the integration tests against real BPF (root)
+# the docs: links resolve, the man page renders and matches --help and exitcodes.h
+DOCS_TESTS := $(wildcard tests/docs/test_*.py)
+
+docs-test: memwatch
+	$(Q)tests/run.sh $(DOCS_TESTS)
+
+# every test: unit tests, the docs, then the integration tests against real BPF (root)
 test: all $(UNIT_BINS) $(SAN_UNIT_BINS) $(FUZZERS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(UNIT_BINS) $(SAN_UNIT_BINS) tests/fuzz/run.sh \
-		tests/integration/test_*.py
+		$(DOCS_TESTS) tests/integration/test_*.py
 
 # watch the bundled channel workload live: three threads keep their arenas
 demo: all
@@ -200,6 +207,10 @@ bench: all $(BENCH_DIR)/floor $(BENCH_DIR)/driver
 
 install: memwatch
 	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch
+	install -D -m 0644 docs/memwatch.8 $(DESTDIR)$(MANDIR)/man8/memwatch.8
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/memwatch $(DESTDIR)$(MANDIR)/man8/memwatch.8
 
 vmlinux:
 	scripts/gen-vmlinux.sh

@@ -1,5 +1,5 @@
 /*
- * channel - the C workload of memwatch's scenarios (SCENARIOS.md).
+ * channel - the C workload of memwatch's scenarios (docs/scenarios.md).
  *
  * A mutex+condvar FIFO filled and drained in the patterns that make glibc keep memory (paired,
  * batch, per-thread arenas, cross-thread frees), plus a buffer recycler, a leak, large blocks and

@@ -1,4 +1,4 @@
-// go_heap - the Go workload of memwatch's scenarios 4 and 5 (SCENARIOS.md).
+// go_heap - the Go workload of memwatch's scenarios 4 and 5 (docs/scenarios.md).
 //
 // Go has no libc malloc: its heap grows with anonymous mmap and goes back to
 // the OS with madvise, by the background scavenger or at once with

@@ -1,4 +1,4 @@
-//! rust_channel - the Rust programs of memwatch's scenarios 1 and 2 (SCENARIOS.md), std only.
+//! rust_channel - the Rust programs of memwatch's scenarios 1 and 2 (docs/scenarios.md), std only.
 //!
 //! Items go through a real `std::sync::mpsc` channel: `u64` values (`-t value`: the channel's
 //! own 504-byte blocks of 31 slots) or `Box<u64>` (`-t boxed`: also one `malloc(8)` per message,
