@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * memwatch's exit statuses, one per kind of failure, documented in the
- * README. With `-- CMD` memwatch exits with CMD's status once CMD has run.
+ * memwatch's exit statuses, one per kind of failure, documented in
+ * memwatch(8) and docs/usage.md. With `-- CMD` memwatch exits with CMD's status once CMD has run.
  */
 #ifndef MW_EXITCODES_H
 #define MW_EXITCODES_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * What memwatch needs to run, asked of the kernel the way each step will meet
- * it, before anything is loaded, attached or launched (README, "Privileges").
+ * it, before anything is loaded, attached or launched (docs/safety.md).
  */
 #ifndef MW_PRIVILEGES_H
 #define MW_PRIVILEGES_H
