@@ -60,7 +60,8 @@ deps:
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/workloads: | deps
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/memwatch.bpf.o: bpf/memwatch.bpf.c bpf/memwatch.h $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+# one object: memwatch.bpf.c includes the concerns' headers (bpf/*.bpf.h)
+$(OUTPUT)/memwatch.bpf.o: bpf/memwatch.bpf.c $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The malloc family: entry uprobes record the request, one uretprobe
+ * accounts for the outermost call, and frees take blocks out of the live
+ * table, credited to the thread that allocated them.
+ */
+#ifndef MW_HEAP_BPF_H
+#define MW_HEAP_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "memwatch.h"
+#include <bpf/bpf_tracing.h>
+#include "common.bpf.h"
+#include "threads.bpf.h"
+#include "live_table.bpf.h"
+
+/*
+ * Set by user space once every allocator uprobe is attached, cleared while
+ * they move to a new image. Links go live one at a time, and an allocation
+ * counted while free's probe is not yet live would stay live for good: no
+ * entry probe counts before every one is in. The uretprobe always runs, so
+ * a call entered while counting is accounted at its return.
+ */
+__u32 counting;
+/* the probed allocator is glibc: a block's size is in its chunk header */
+__u32 glibc_chunks;
+
+
+/*
+ * glibc's usable size of the block at @ptr, from its chunk header, or 0:
+ * the chunk size has three flag bits, and an mmapped chunk (0x2) cannot
+ * lend its last word to a next chunk's header.
+ */
+static __always_inline __u64 chunk_usable_size(__u64 ptr)
+{
+	__u64 head;
+
+	if (!glibc_chunks || bpf_probe_read_user(&head, sizeof(head), (void *)(ptr - 8)))
+		return 0;
+	head &= ~7ULL;
+	if (head < 32)
+		return 0;
+	return head - (head & 2 ? 16 : 8);
+}
+
+/*
+ * A block from before the counting, freed. Its tombstone goes in before the
+ * allocator can hand the address out again, so that the same block freed
+ * once more (glibc's tcache flush when the thread exits) counts as unknown.
+ */
+static __always_inline void free_preexisting(struct mw_thread *t, __u64 ptr, __u64 size)
+{
+	t->free_preexisting_calls++;
+	t->free_preexisting_bytes += size;
+	alloc_insert(ptr | MW_SLOT_FREED, 0);
+}
+
+/* ---- the malloc family: entry uprobes record, one uretprobe accounts ---- */
+
+/* Counts an allocation and enters it in the live table. */
+static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr,
+					   __u64 size)
+{
+	int err;
+
+	t->alloc_calls++;
+	t->alloc_bytes += size;
+	err = alloc_add(ptr, size, tid);
+	if (err > 0) {
+		/* a free we never saw (e.g. an allocator-internal one) left it */
+		count_lost();
+	} else if (err < 0) {
+		t->untracked_allocs++;
+		t->untracked_bytes += size;
+	}
+}
+
+/* Credits a freed block to the thread that allocated it. */
+static __always_inline void account_free(struct mw_thread *t, __u32 tid, __u32 owner_tid,
+					  __u64 size)
+{
+	struct mw_thread *owner = t;
+
+	t->free_bytes += size;
+	if (owner_tid != tid) {
+		t->free_other_calls++;
+		t->free_other_bytes += size;
+		owner = thread_of(owner_tid);
+		if (!owner) {
+			__sync_fetch_and_add(&orphan_released_calls, 1);
+			__sync_fetch_and_add(&orphan_released_bytes, size);
+			return;
+		}
+	}
+	/* other threads add to the same fields concurrently */
+	__sync_fetch_and_add(&owner->released_calls, 1);
+	__sync_fetch_and_add(&owner->released_bytes, size);
+}
+
+/* Removes @ptr from the live table, counting the free. */
+static __always_inline void free_block(struct mw_thread *t, __u32 tid, __u64 ptr)
+{
+	__u32 owner_tid;
+	__u64 size;
+
+	t->free_calls++;
+	switch (alloc_take(ptr, &size, &owner_tid)) {
+	case MW_BLOCK_LIVE:
+		account_free(t, tid, owner_tid, size);
+		break;
+	case MW_BLOCK_PREEXISTING:
+		free_preexisting(t, ptr, chunk_usable_size(ptr));
+		break;
+	default:
+		t->free_unknown_calls++;
+	}
+}
+
+/* The calling thread, if it is not already inside an allocator call. */
+static __always_inline struct mw_thread *call_begin(__u32 *tid, enum mw_alloc_fn fn, __u64 size,
+						    __u64 ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_thread *t;
+
+	if (!is_target(id))
+		return NULL;
+	*tid = (__u32)id;
+	t = thread_get(*tid);
+	if (!t)
+		return NULL;
+	if (t->call.depth) {
+		t->call.depth++;
+		return NULL;
+	}
+	/* a call nested in a counted one returns into it, counting or not */
+	if (!counting)
+		return NULL;
+	t->call.depth = 1;
+	t->call.fn = fn;
+	t->call.size = size;
+	t->call.ptr = ptr;
+	return t;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, size_t size)
+{
+	__u32 tid;
+
+	call_begin(&tid, MW_FN_ALLOC, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
+{
+	__u32 tid;
+
+	/* an overflowing product makes calloc fail: its size never counts */
+	call_begin(&tid, MW_FN_ALLOC, (__u64)nmemb * size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
+{
+	__u32 tid;
+
+	call_begin(&tid, MW_FN_ALLOC, size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t size)
+{
+	__u32 tid;
+
+	call_begin(&tid, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr);
+	return 0;
+}
+
+/*
+ * The old block leaves the live table at entry: once the real realloc has
+ * freed it, another thread may get the same address back before our
+ * uretprobe runs.
+ */
+static __always_inline void realloc_begin(__u64 ptr, __u64 size)
+{
+	struct mw_thread *t;
+	__u32 tid;
+
+	t = call_begin(&tid, MW_FN_REALLOC, size, ptr);
+	if (!t)
+		return;
+	t->call.old_tracked = MW_BLOCK_UNKNOWN;
+	if (!ptr)
+		return;
+	t->call.old_tracked = alloc_take(ptr, &t->call.old_size, &t->call.old_tid);
+	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
+	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
+		t->call.old_size = chunk_usable_size(ptr);
+		alloc_insert(ptr | MW_SLOT_FREED, 0);
+	}
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
+{
+	realloc_begin((__u64)ptr, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
+{
+	realloc_begin((__u64)ptr, (__u64)nmemb * size);
+	return 0;
+}
+
+/* realloc is a free of the old block plus an allocation of the new one. */
+static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 ret)
+{
+	struct mw_alloc_inflight *c = &t->call;
+	bool old_freed;
+
+	/* realloc(p, 0) may free p and return NULL; any other NULL is a failure */
+	old_freed = c->ptr && (ret || !c->size);
+	if (c->ptr && !old_freed) {
+		/* back where it was at entry, or nearer its first slot */
+		if (c->old_tracked == MW_BLOCK_LIVE)
+			alloc_add(c->ptr, c->old_size, c->old_tid);
+		return;
+	}
+	if (old_freed) {
+		t->free_calls++;
+		if (c->old_tracked == MW_BLOCK_LIVE) {
+			account_free(t, tid, c->old_tid, c->old_size);
+		} else if (c->old_tracked == MW_BLOCK_PREEXISTING) {
+			t->free_preexisting_calls++;
+			t->free_preexisting_bytes += c->old_size;
+		} else {
+			t->free_unknown_calls++;
+		}
+	}
+	if (ret)
+		account_alloc(t, tid, ret, c->size);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_return, void *ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct mw_thread *t;
+	__u64 ptr = (__u64)ret;
+	void *slot;
+
+	if (!is_target(id))
+		return 0;
+	t = thread_of(tid);
+	if (!t || !t->call.depth) {
+		/* entered before we attached */
+		return 0;
+	}
+	if (--t->call.depth)
+		return 0;
+
+	switch (t->call.fn) {
+	case MW_FN_ALLOC:
+		if (ptr)
+			account_alloc(t, tid, ptr, t->call.size);
+		break;
+	case MW_FN_REALLOC:
+		realloc_end(t, tid, ptr);
+		break;
+	case MW_FN_POSIX_MEMALIGN:
+		/* returns 0 and stores the block through the pointer */
+		if ((int)ptr)
+			break;
+		slot = (void *)t->call.ptr;
+		if (bpf_probe_read_user(&ptr, sizeof(ptr), slot) || !ptr) {
+			count_lost();
+			break;
+		}
+		account_alloc(t, tid, ptr, t->call.size);
+		break;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, void *ptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_thread *t;
+	__u32 tid;
+
+	if (!ptr || !is_target(id) || !counting)
+		return 0;
+	tid = (__u32)id;
+	t = thread_get(tid);
+	/* inside realloc: the outer call accounts for the block */
+	if (!t || t->call.depth)
+		return 0;
+	free_block(t, tid, (__u64)ptr);
+	return 0;
+}
+
+#endif /* MW_HEAP_BPF_H */

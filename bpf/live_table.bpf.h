@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The live-allocation table: each live block's size and owner, found from
+ * its address, in generations of segments that user space adds and drops.
+ */
+#ifndef MW_LIVE_TABLE_BPF_H
+#define MW_LIVE_TABLE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "memwatch.h"
+#include "common.bpf.h"
+#include "threads.bpf.h"
+
+/* set by user space before load */
+const volatile bool preexisting_blocks;	/* -p: blocks older than the counting exist */
+
+/*
+ * The live-allocation table: open addressing over arrays of slots, from a
+ * hash of the block's address. An allocation claims the first free slot
+ * from there with a compare-and-exchange, a free swaps the address for a
+ * tombstone. Nothing is allocated or locked per block and a block usually
+ * costs one cache line, where a hash map element cost an allocation, a
+ * bucket lock and several cache misses (~400 ns per insert or delete once
+ * the blocks no longer fit in cache, ~60 ns here).
+ *
+ * It grows by generations (memwatch.h): each is its own table over a run of
+ * segments, all of one size so that the verifier inlines their lookups as
+ * it does the outer array's. User space creates the segments.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);	/* sized by user space from --max-allocs */
+	__type(key, __u32);
+	__array(values, struct {
+		__uint(type, BPF_MAP_TYPE_ARRAY);
+		__uint(map_flags, BPF_F_MMAPABLE);
+		__uint(max_entries, MW_SEGMENT_SLOTS);
+		__uint(key_size, sizeof(__u32));
+		/* by size: clang gives the inner map only a declaration of the struct */
+		__uint(value_size, sizeof(struct mw_alloc));
+	});
+} alloc_segments SEC(".maps");
+
+/* a ring from table_oldest to table_newest, written by user space, which maps it */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MW_MAX_GENERATIONS);
+	__type(key, __u32);
+	__type(value, struct mw_generation);
+} table_generations SEC(".maps");
+
+__u32 table_newest;
+__u32 table_oldest;
+/* a wake-up is on its way: user space clears it when it has looked */
+__u32 table_wake_pending;
+
+/* blocks in the table, per CPU: how user space sizes a new generation */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} table_blocks SEC(".maps");
+
+/* wakes user space when the newest generation is half used, or full */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} table_wakeups SEC(".maps");
+
+static __always_inline void table_blocks_add(__s64 n)
+{
+	__u32 zero = 0;
+	__s64 *blocks = bpf_map_lookup_elem(&table_blocks, &zero);
+
+	if (blocks)
+		__sync_fetch_and_add(blocks, n);
+}
+
+/*
+ * How far a search goes from an address's first slot. Past it the
+ * generation counts as full: at half full, 1,000,000 random addresses went
+ * at most 39 slots (glibc's consecutive chunks: 0).
+ */
+#define MAX_PROBES	64
+
+/*
+ * An address's first slot: Fibonacci hashing of the address without its
+ * alignment bits, which sends consecutive chunks far apart, scaled to the
+ * generation by a multiplication, so any size works without a division.
+ */
+static __always_inline __u32 alloc_home(__u64 ptr, __u32 slots)
+{
+	__u32 hash = (ptr >> 4) * 0x9e3779b97f4a7c15ULL >> 32;
+
+	return (__u64)hash * slots >> 32;
+}
+
+/*
+ * A search of one generation, one bpf_loop() step per slot: the verifier
+ * checks one step instead of MAX_PROBES unrolled.
+ */
+struct alloc_search {
+	__u64 ptr;
+	__u64 size_tid;		/* insert: the value; remove: what was there */
+	__u32 home;
+	__u32 slots;
+	__u32 first_segment;
+	__u32 generation;
+	__u32 newest;		/* remove: the generation searched first */
+	int result;
+};
+
+/* Sets @q up to search generation @gen: false if it is not searched. */
+static __always_inline bool search_in(struct alloc_search *q, __u32 gen)
+{
+	struct mw_generation *g;
+
+	gen &= MW_MAX_GENERATIONS - 1;
+	g = bpf_map_lookup_elem(&table_generations, &gen);
+	if (!g)
+		return false;
+	q->generation = gen;
+	q->slots = *(volatile __u32 *)&g->slots;
+	if (!q->slots)
+		return false;
+	q->first_segment = g->first_segment;
+	q->home = alloc_home(q->ptr, q->slots);
+	return true;
+}
+
+/* The @i-th slot after @q's first, wrapping around in its generation. */
+static __always_inline struct mw_alloc *alloc_slot(const struct alloc_search *q, __u32 i)
+{
+	__u32 index = q->home + i, segment_index;
+	void *segment;
+
+	if (index >= q->slots)
+		index -= q->slots;
+	segment_index = q->first_segment + (index >> MW_SEGMENT_SHIFT);
+	segment = bpf_map_lookup_elem(&alloc_segments, &segment_index);
+	if (!segment)
+		return NULL;
+	index &= MW_SEGMENT_SLOTS - 1;
+	return bpf_map_lookup_elem(segment, &index);
+}
+
+/* One ringbuf record at a time: user space then looks at the generations. */
+static __noinline void table_wake(void)
+{
+	__u32 one = 1;
+
+	if (table_wake_pending || __sync_lock_test_and_set(&table_wake_pending, 1))
+		return;
+	bpf_ringbuf_output(&table_wakeups, &one, sizeof(one), 0);
+}
+
+/* An empty slot of @gen was taken: at its threshold, user space adds a generation. */
+static __always_inline void slot_used(__u32 gen)
+{
+	struct mw_generation *g = bpf_map_lookup_elem(&table_generations, &gen);
+
+	if (g && __sync_fetch_and_add(&g->used, 1) + 1 == g->grow_at)
+		table_wake();
+}
+
+/*
+ * A search for an address stops at an empty slot, so an insert takes the
+ * first empty or freed one: the slots before it stay in use or tombstones.
+ */
+static __always_inline long insert_at(__u32 i, struct alloc_search *q)
+{
+	struct mw_alloc *slot = alloc_slot(q, i);
+	__u64 addr;
+
+	if (!slot)
+		return 1;
+	addr = slot->addr;
+	if (addr == q->ptr) {
+		slot->size_tid = q->size_tid;
+		q->result = 1;
+		return 1;
+	}
+	if (addr != MW_SLOT_EMPTY && !(addr & MW_SLOT_FREED))
+		return 0;
+	/* another thread may claim it first: then search on */
+	if (__sync_val_compare_and_swap(&slot->addr, addr, q->ptr) != addr)
+		return 0;
+	/* nobody looks the block up before the allocator has returned it */
+	slot->size_tid = q->size_tid;
+	q->result = 0;
+	if (addr == MW_SLOT_EMPTY)
+		slot_used(q->generation);
+	return 1;
+}
+
+static long insert_step(__u64 i, struct alloc_search *q)
+{
+	return insert_at(i + 1, q);
+}
+
+/*
+ * Enters @ptr in the newest generation: 0, 1 if it was there already (a
+ * free we never saw left it), -1 if no slot within reach was free.
+ */
+static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
+{
+	struct alloc_search q = { .ptr = ptr, .size_tid = size_tid, .result = -1 };
+
+	if (search_in(&q, *(volatile __u32 *)&table_newest) &&
+	    /* the first slot inline: it is the block's in all but a few searches */
+	    !insert_at(0, &q))
+		bpf_loop(MAX_PROBES - 1, insert_step, &q, 0);
+	/* a tombstone (a pre-attach block freed) takes a slot, but is no block */
+	if (!q.result && !(ptr & MW_SLOT_FREED))
+		table_blocks_add(1);
+	else if (q.result < 0)
+		table_wake();
+	return q.result;
+}
+
+static __always_inline long remove_at(__u32 i, struct alloc_search *q)
+{
+	struct mw_alloc *slot = alloc_slot(q, i);
+	__u64 addr, size_tid;
+
+	if (!slot)
+		return 1;
+	addr = slot->addr;
+	if (addr == MW_SLOT_EMPTY)
+		return 1;
+	/* freed already: an insert would have taken this slot or an earlier one */
+	if (addr == (q->ptr | MW_SLOT_FREED)) {
+		q->result = 1;
+		return 1;
+	}
+	if (addr != q->ptr)
+		return 0;
+	/* read before the slot is given up: it may be reused at once */
+	size_tid = slot->size_tid;
+	/* of two racing frees of one block (a double free), one finds it */
+	if (__sync_val_compare_and_swap(&slot->addr, addr, addr | MW_SLOT_FREED) == addr)
+		q->size_tid = size_tid;
+	else
+		q->result = 1;
+	return 1;
+}
+
+static long remove_step(__u64 i, struct alloc_search *q)
+{
+	return remove_at(i + 1, q);
+}
+
+/*
+ * The @i-th generation older than the newest: stops the loop once the block
+ * is found there, or its tombstone (seen freed already).
+ */
+static long remove_older_step(__u64 i, struct alloc_search *q)
+{
+	struct mw_generation *g;
+
+	if (!search_in(q, q->newest - 1 - i))
+		return 0;
+	if (!remove_at(0, q))
+		bpf_loop(MAX_PROBES - 1, remove_step, q, 0);
+	if (!q->size_tid)
+		return q->result != 0;
+	/* user space drops a generation once it is empty */
+	g = bpf_map_lookup_elem(&table_generations, &q->generation);
+	if (g)
+		__sync_fetch_and_add(&g->freed_old, 1);
+	return 1;
+}
+
+/*
+ * Takes @ptr out of the live table: MW_BLOCK_LIVE with its size and owner
+ * when it was there. Else MW_BLOCK_UNKNOWN when it was seen freed, or when
+ * every block was seen made (a launched command); with -p, a block never
+ * seen at all is MW_BLOCK_PREEXISTING.
+ */
+static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u64 *size, __u32 *tid)
+{
+	struct alloc_search q = { .ptr = ptr };
+	__u32 older;
+
+	q.newest = *(volatile __u32 *)&table_newest;
+	/* most frees are of young blocks */
+	if (search_in(&q, q.newest) && !remove_at(0, &q))
+		bpf_loop(MAX_PROBES - 1, remove_step, &q, 0);
+	older = (q.newest - *(volatile __u32 *)&table_oldest) & (MW_MAX_GENERATIONS - 1);
+	if (!q.size_tid && !q.result && older)
+		bpf_loop(older, remove_older_step, &q, 0);
+	*size = q.size_tid >> MW_ALLOC_TID_BITS;
+	*tid = q.size_tid & MW_ALLOC_TID_MASK;
+	/* the owner's TID is never 0 */
+	if (q.size_tid) {
+		table_blocks_add(-1);
+		return MW_BLOCK_LIVE;
+	}
+	return q.result || !preexisting_blocks ? MW_BLOCK_UNKNOWN : MW_BLOCK_PREEXISTING;
+}
+
+/* alloc_insert() of a block of @size owned by @tid; -1 also for 4 TiB and up. */
+static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid)
+{
+	if (size >> (64 - MW_ALLOC_TID_BITS) || tid > MW_ALLOC_TID_MASK)
+		return -1;
+	return alloc_insert(ptr, size << MW_ALLOC_TID_BITS | tid);
+}
+
+/*
+ * The old image's heap is gone with its mm: each of its blocks is released,
+ * and the table starts over, tombstones included. The exec'ing thread is
+ * the only one left, so nothing else touches the table meanwhile.
+ */
+static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slot, void *ctx)
+{
+	__u64 addr = slot->addr, size = slot->size_tid >> MW_ALLOC_TID_BITS;
+	__u32 tid = slot->size_tid & MW_ALLOC_TID_MASK;
+	struct mw_thread *owner;
+
+	slot->addr = MW_SLOT_EMPTY;
+	slot->size_tid = 0;
+	if (addr == MW_SLOT_EMPTY || addr & MW_SLOT_FREED)
+		return 0;
+	table_blocks_add(-1);
+	owner = thread_of(tid);
+	if (owner) {
+		__sync_fetch_and_add(&owner->released_calls, 1);
+		__sync_fetch_and_add(&owner->released_bytes, size);
+	} else {
+		__sync_fetch_and_add(&orphan_released_calls, 1);
+		__sync_fetch_and_add(&orphan_released_bytes, size);
+	}
+	return 0;
+}
+
+static long forget_segment(__u64 i, void *ctx)
+{
+	__u32 index = i;
+	void *segment = bpf_map_lookup_elem(&alloc_segments, &index);
+
+	if (segment)
+		bpf_for_each_map_elem(segment, forget_block, NULL, 0);
+	return 0;
+}
+
+static void forget_blocks(void)
+{
+	struct mw_generation *g;
+	__u32 key;
+	int i;
+
+	bpf_loop(((struct bpf_map *)&alloc_segments)->max_entries, forget_segment, NULL, 0);
+	for (i = 0; i < MW_MAX_GENERATIONS; i++) {
+		/* a copy: the loop's counter stays a bounded register */
+		key = i;
+		g = bpf_map_lookup_elem(&table_generations, &key);
+		if (g)
+			g->used = 0;
+	}
+}
+
+#endif /* MW_LIVE_TABLE_BPF_H */

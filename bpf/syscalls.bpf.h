@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Syscall accounting: the memory syscalls' tracepoints. Enter records the
+ * arguments, a successful exit counts; --trace sends a record per call.
+ */
+#ifndef MW_SYSCALLS_BPF_H
+#define MW_SYSCALLS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "memwatch.h"
+#include "common.bpf.h"
+#include "threads.bpf.h"
+
+#define PROT_WRITE	0x2
+#define MAP_ANONYMOUS	0x20
+#define MADV_DONTNEED	4
+#define MADV_FREE	8
+#define MADV_REMOVE	9
+#define MADV_COLD	20
+#define MADV_PAGEOUT	21
+#define MADV_DONTNEED_LOCKED 24
+#define MAX_ERRNO	4095
+
+/* set by user space before load */
+const volatile __u64 page_size = 4096;
+const volatile bool trace_syscalls;	/* --trace: a record per syscall */
+
+/* --trace records the ring buffer had no room for */
+__u64 trace_lost;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct mw_region);
+} regions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);	/* sized by user space for --trace */
+} trace_events SEC(".maps");
+
+static __always_inline __u64 page_align(__u64 len)
+{
+	return (len + page_size - 1) & ~(page_size - 1);
+}
+
+/* Resident bytes (file, anon, shmem) this thread's own faults and calls added, net. */
+static __always_inline __s64 resident_change(const struct mw_thread *t)
+{
+	return (__s64)(t->rss_gained[MW_RSS_FILE] + t->rss_gained[MW_RSS_ANON] +
+		       t->rss_gained[MW_RSS_SHMEM]) -
+	       (__s64)(t->rss_lost[MW_RSS_FILE] + t->rss_lost[MW_RSS_ANON] +
+		       t->rss_lost[MW_RSS_SHMEM]);
+}
+
+/* Records the call's arguments: no counter changes before its exit. */
+static __always_inline void sys_begin(enum mw_syscall nr, __u64 addr, __u64 len, __u64 arg,
+				      __u64 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t;
+
+	if (!is_target(id))
+		return;
+	t = thread_get((__u32)id);
+	if (!t)
+		return;
+	s = &t->sys;
+	s->nr = nr;
+	s->addr = addr;
+	s->len = len;
+	s->arg = arg;
+	s->flags = flags;
+	if (trace_syscalls) {
+		s->start_ns = bpf_ktime_get_ns();
+		s->resident_mark = resident_change(t);
+	}
+}
+
+/* One --trace record per finished call; a full ring buffer loses it, counted. */
+static __noinline void trace_syscall(struct mw_thread *t, struct mw_syscall_inflight *s, __u32 tid,
+				     long ret)
+{
+	struct mw_trace_event *e;
+
+	e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&trace_lost, 1);
+		return;
+	}
+	e->time_ns = bpf_ktime_get_ns();
+	e->duration_ns = e->time_ns - s->start_ns;
+	e->addr = s->addr;
+	e->len = s->len;
+	e->arg = s->arg;
+	e->flags = s->flags;
+	e->ret = ret;
+	e->resident_change = resident_change(t) - s->resident_mark;
+	e->tid = tid;
+	e->nr = s->nr;
+	/* the name now: the thread's record keeps the one of its first event */
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * The thread's counters if its pending syscall is @nr and succeeded, else
+ * NULL; the call's arguments in *@sp.
+ */
+static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
+						 struct mw_syscall_inflight **sp)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t;
+
+	if (!is_target(id))
+		return NULL;
+	t = thread_get(tid);
+	if (!t)
+		return NULL;
+	s = &t->sys;
+	/* none or another: attached while the call was under way */
+	if (s->nr != nr)
+		return NULL;
+	if (trace_syscalls)
+		trace_syscall(t, s, tid, ret);
+	s->nr = MW_SYS_NONE;
+	if (ret < 0 && ret >= -MAX_ERRNO)
+		return NULL;
+	t->syscalls[nr]++;
+	*sp = s;
+	return t;
+}
+
+/* A direct load through the task's BTF pointer: no probe-read helper calls. */
+static __always_inline __u64 current_brk(void)
+{
+	return bpf_get_current_task_btf()->mm->brk;
+}
+
+SEC("tp/syscalls/sys_enter_brk")
+int tracepoint__syscalls__sys_enter_brk(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_BRK, ctx->args[0], 0, current_brk(), 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_brk")
+int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_BRK, ctx->ret, &s);
+	__u64 old_end, new_end;
+
+	if (!t)
+		return 0;
+	/* brk returns the new break, or the old one when it fails */
+	old_end = page_align(s->arg);
+	new_end = page_align(ctx->ret);
+	if (new_end > old_end)
+		t->brk_grow_bytes += new_end - old_end;
+	else
+		t->brk_shrink_bytes += old_end - new_end;
+	return 0;
+}
+
+static __always_inline void region_created(__u64 start, __u64 len, __u32 tid)
+{
+	struct mw_region region = { .len = len, .tid = tid };
+
+	if (bpf_map_update_elem(&regions, &start, &region, BPF_ANY))
+		count_lost();
+}
+
+/*
+ * Forgets an unmapped region. An unmapped head keeps the rest owned: glibc
+ * reserves twice an arena's size and unmaps the unaligned start.
+ */
+static __always_inline void region_unmapped(__u64 start, __u64 len)
+{
+	struct mw_region *region = bpf_map_lookup_elem(&regions, &start);
+	struct mw_region rest;
+	__u64 rest_start;
+
+	if (!region)
+		return;
+	if (len < region->len) {
+		rest.len = region->len - len;
+		rest.tid = region->tid;
+		rest.pad = 0;
+		rest_start = start + len;
+		bpf_map_update_elem(&regions, &rest_start, &rest, BPF_ANY);
+	}
+	bpf_map_delete_elem(&regions, &start);
+}
+
+SEC("tp/syscalls/sys_enter_mmap")
+int tracepoint__syscalls__sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MMAP, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mmap")
+int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MMAP, ctx->ret, &s);
+	__u64 len, prot, flags;
+
+	if (!t)
+		return 0;
+	len = page_align(s->len);
+	prot = s->arg;
+	flags = s->flags;
+	if (!prot)
+		t->mmap_none_bytes += len;
+	else if (flags & MAP_ANONYMOUS)
+		t->mmap_anon_bytes += len;
+	else
+		t->mmap_file_bytes += len;
+	if (flags & MAP_ANONYMOUS)
+		region_created(ctx->ret, len, (__u32)bpf_get_current_pid_tgid());
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_munmap")
+int tracepoint__syscalls__sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MUNMAP, ctx->args[0], ctx->args[1], 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_munmap")
+int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MUNMAP, ctx->ret, &s);
+	__u64 len;
+
+	if (!t)
+		return 0;
+	len = page_align(s->len);
+	t->munmap_bytes += len;
+	region_unmapped(s->addr, len);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mremap")
+int tracepoint__syscalls__sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MREMAP, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mremap")
+int tracepoint__syscalls__sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MREMAP, ctx->ret, &s);
+	__u64 old_len, new_len;
+
+	if (!t)
+		return 0;
+	old_len = page_align(s->len);
+	new_len = page_align(s->arg);
+	if (new_len > old_len)
+		t->mremap_grow_bytes += new_len - old_len;
+	else
+		t->mremap_shrink_bytes += old_len - new_len;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mprotect")
+int tracepoint__syscalls__sys_enter_mprotect(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MPROTECT, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mprotect")
+int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MPROTECT, ctx->ret, &s);
+	__u64 len, prot;
+
+	if (!t)
+		return 0;
+	len = page_align(s->len);
+	prot = s->arg;
+	/* read-only and exec changes (RELRO, JITs) neither grow nor return memory */
+	if (!prot)
+		t->mprotect_none_bytes += len;
+	else if (prot & PROT_WRITE)
+		t->mprotect_rw_bytes += len;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_madvise")
+int tracepoint__syscalls__sys_enter_madvise(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_begin(MW_SYS_MADVISE, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	return 0;
+}
+
+static __always_inline enum mw_advice advice_bucket(__u64 advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+		return MW_ADV_DONTNEED;
+	case MADV_FREE:
+		return MW_ADV_FREE;
+	case MADV_REMOVE:
+		return MW_ADV_REMOVE;
+	case MADV_PAGEOUT:
+		return MW_ADV_PAGEOUT;
+	case MADV_COLD:
+		return MW_ADV_COLD;
+	default:
+		return MW_ADV_OTHER;
+	}
+}
+
+SEC("tp/syscalls/sys_exit_madvise")
+int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_MADVISE, ctx->ret, &s);
+	enum mw_advice bucket;
+
+	if (!t)
+		return 0;
+	bucket = advice_bucket(s->arg);
+	t->madvise_bytes[bucket] += page_align(s->len);
+	return 0;
+}
+
+#endif /* MW_SYSCALLS_BPF_H */
