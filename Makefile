@@ -49,7 +49,7 @@ endif
 .DELETE_ON_ERROR:
 # keep intermediates (the sanitized objects): no "rm" after the test summary line
 .SECONDARY:
-.PHONY: all deps test unit-test docs-test fuzz demo bench install uninstall clean vmlinux format
+.PHONY: all deps test unit-test bpf-test docs-test fuzz demo bench install uninstall clean vmlinux format
 
 all: memwatch $(WORKLOADS)
 
@@ -165,16 +165,37 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_text.h $(FUZZ_SRCS) | $(OUTPUT)
 fuzz: $(FUZZERS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh tests/fuzz/run.sh
 
+# BPF-level tests: tests/bpf/*.bpf.c drive the kernel side's functions through
+# BPF_PROG_TEST_RUN, each with its own skeleton; they need root, so `make test` runs them
+BPF_TEST_DIR := $(OUTPUT)/tests/bpf
+BPF_TESTS := $(patsubst tests/bpf/%.c,$(BPF_TEST_DIR)/%,$(wildcard tests/bpf/test_*.c))
+
+$(BPF_TEST_DIR)/%.bpf.o: tests/bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BPF_TEST_DIR)/%.skel.h: $(BPF_TEST_DIR)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< >$@
+
+$(BPF_TEST_DIR)/test_%: tests/bpf/test_%.c $(BPF_TEST_DIR)/%.skel.h tests/unit/tap.h bpf/memwatch.h
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BPF_TEST_DIR) -Itests/unit $< -lbpf -lelf -lz -o $@
+
+bpf-test: $(BPF_TESTS)
+	$(Q)tests/run.sh $(BPF_TESTS)
+
 # the docs: links resolve, the man page renders and matches --help and exitcodes.h
 DOCS_TESTS := $(wildcard tests/docs/test_*.py)
 
 docs-test: memwatch
 	$(Q)tests/run.sh $(DOCS_TESTS)
 
-# every test: unit tests, the docs, then the integration tests against real BPF (root)
-test: all $(UNIT_BINS) $(SAN_UNIT_BINS) $(FUZZERS)
+# every test: unit tests, the docs, then the BPF-level and integration tests against real BPF (root)
+test: all $(UNIT_BINS) $(SAN_UNIT_BINS) $(FUZZERS) $(BPF_TESTS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh $(UNIT_BINS) $(SAN_UNIT_BINS) tests/fuzz/run.sh \
-		$(DOCS_TESTS) tests/integration/test_*.py
+		$(DOCS_TESTS) $(BPF_TESTS) tests/integration/test_*.py
 
 # watch the bundled channel workload live: three threads keep their arenas
 demo: all
