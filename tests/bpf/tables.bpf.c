@@ -3,8 +3,9 @@
  * The live table and the thread-slot allocator as memwatch's programs use
  * them, driven one call at a time by tests/bpf/test_tables.c through
  * BPF_PROG_TEST_RUN. Raw tracepoint programs: test_run runs them in the
- * calling thread with the tracing helpers (the current task, its name) that
- * the functions under test call, which SEC("syscall") programs lack.
+ * calling thread (its task, TID and name are what thread_get() reads) as
+ * memwatch's own programs run, not sleepable, under RCU; a SEC("syscall")
+ * program would be sleepable.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
