@@ -8,8 +8,8 @@
 
 #define MiB (1024ULL * 1024)
 
-/* The header names of the columns that fit @width, space-separated. */
-static const char *fitted(int width, bool heap)
+/* The header names of the columns of @table that fit @width, space-separated. */
+static const char *fitted_in(enum view_table table, int width, bool heap)
 {
 	static char names[256];
 	enum view_col cols[VIEW_COL_NR];
@@ -17,7 +17,7 @@ static const char *fitted(int width, bool heap)
 	int n, i;
 
 	view_init(&v);
-	n = view_fit(width, heap, cols);
+	n = view_fit(table, width, heap, cols);
 	names[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (i)
@@ -25,6 +25,11 @@ static const char *fitted(int width, bool heap)
 		strcat(names, view_header(&v, cols[i]));
 	}
 	return names;
+}
+
+static const char *fitted(int width, bool heap)
+{
+	return fitted_in(VIEW_LIVE, width, heap);
 }
 
 static void test_fit(void)
@@ -43,10 +48,10 @@ static void test_fit(void)
 	ASSERT_STREQ(fitted(80, false), "TID COMM STATE GROWN RET_ASK RET_ACT RES_NOW EVENTS/s",
 		     "80 columns without malloc probes: no heap column");
 	ASSERT_STREQ(fitted(20, true), "TID", "a very narrow terminal keeps the TID");
-	n = view_fit(80, true, cols);
+	n = view_fit(VIEW_LIVE, 80, true, cols);
 	ASSERT_TRUE(view_col_x(cols, n - 1) + view_column(cols[n - 1])->width <= 80,
 		    "80 columns: the last column ends inside the width");
-	n = view_fit(200, true, cols);
+	n = view_fit(VIEW_LIVE, 200, true, cols);
 	for (i = 1; i < n && cols[i - 1] < cols[i]; i++)
 		;
 	ASSERT_EQ(i, n, "200 columns: in display order");
@@ -138,7 +143,7 @@ static void test_sort(void)
 	ASSERT_STREQ(order(&v, &m), "20 30", "e hides the exited thread");
 
 	view_init(&v);
-	n = view_fit(80, true, cols);
+	n = view_fit(VIEW_LIVE, 80, true, cols);
 	view_sort_step(&v, cols, n, 1);
 	ASSERT_EQ(v.sort, VIEW_COL_COMM, "> moves from TID to COMM");
 	view_sort_step(&v, cols, n, -1);

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <string.h>
+#include "output/report.h"
+
+const struct reporter *const reporters[REPORT_FORMAT_NR] = {
+	[REPORT_TUI] = &report_tui,
+	[REPORT_TEXT] = &report_text,
+	[REPORT_JSON] = &report_json,
+};
+
+enum report_format report_format_find(const char *name)
+{
+	int i;
+
+	for (i = 0; i < REPORT_FORMAT_NR; i++) {
+		if (!strcmp(reporters[i]->name, name))
+			return i;
+	}
+	return REPORT_FORMAT_NR;
+}
