@@ -8,13 +8,14 @@ const struct key_binding key_bindings[] = {
 	  "quit: the terminal is restored and the summary printed" },
 	{ { { '<', VIEW_SORT_PREV }, { '>', VIEW_SORT_NEXT }, { ',', VIEW_SORT_PREV },
 	    { '.', VIEW_SORT_NEXT }, { KEYS_F(7), VIEW_SORT_PREV }, { KEYS_F(8), VIEW_SORT_NEXT } },
-	  "sort", "sort by the previous / next column" },
+	  "sort", "sort by the previous / next column (< , F7 / > . F8)" },
 	{ { { 'r', VIEW_REVERSE } }, "reverse", "reverse the sort order" },
 	{ { { 'p', VIEW_PAUSE } }, "pause", "pause: the counters are not read until p again" },
 	{ { { 'e', VIEW_EXITED } }, "exited", "hide or show exited threads" },
-	{ { { 'd', VIEW_RATE } }, "rate", "the counters since attach, or per second" },
+	{ { { 'd', VIEW_RATE } }, "rate",
+	  "counters since attach or per second (LIVE, RES_NOW: levels)" },
 	{ { { 'h', VIEW_HELP }, { '?', VIEW_HELP }, { KEYS_F(1), VIEW_HELP } }, "help",
-	  "this help; any key closes it" },
+	  "show this help; any key closes it" },
 };
 
 const size_t key_bindings_nr = sizeof(key_bindings) / sizeof(key_bindings[0]);
