@@ -120,7 +120,8 @@ $(OUTPUT)/libmemwatch.a: $(LIB_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libmemwatch.a | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $^ $(UNIT_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< $(OUTPUT)/libmemwatch.a \
+		$(UNIT_LDLIBS) -o $@
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run.sh $(UNIT_BINS)
@@ -143,7 +144,8 @@ $(OUTPUT)/san/libmemwatch.a: $(SAN_OBJS)
 $(OUTPUT)/san/tests/%: tests/unit/%.c $(OUTPUT)/san/libmemwatch.a
 	$(call msg,TEST-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit -MMD -MP -MF $@.d $^ $(UNIT_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< \
+		$(OUTPUT)/san/libmemwatch.a $(UNIT_LDLIBS) -o $@
 
 # libFuzzer targets of the parsers, built with the sources they exercise
 FUZZ_SECONDS ?= 5
