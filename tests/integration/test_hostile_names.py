@@ -130,7 +130,8 @@ def check_text(tap, files):
     tap.check(re.search(r"^memwatch: pid \d+ exec'd (%s): malloc probed in %s \(libc\) "
                         % (comms, re.escape(libc)), said, re.M),
               "%s: the exec'd line, escaped" % name, said[-3000:])
-    tap.check(re.search(r"^memwatch: allocator: \S+%s dev " % re.escape(libc), said, re.M),
+    tap.check(re.search(r"^memwatch: allocator: %s in pid \d+'s root, dev " % re.escape(libc),
+                        said, re.M),
               "%s: -v's allocator line, escaped" % name, said[-3000:])
 
 
