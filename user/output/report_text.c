@@ -41,8 +41,8 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 		B(mw_returned_bytes(t)), B(mw_returned_actual(t)));
 }
 
-/* Room for one cell of any column, padded. */
-#define CELL 64
+/* Room for one cell of any column, padded: a name escaped whole is the longest */
+#define CELL ESCAPED_SIZE(MW_COMM_LEN)
 
 /* Ends a table line: its cells without the blanks after the last. */
 static void put_line(FILE *out, char *line, size_t len)
@@ -62,8 +62,12 @@ static size_t put_cell(char *line, size_t len, const enum view_col *cols, int i,
 	return len;
 }
 
-/* The header of @cols, then a line per thread. */
-static void print_rows(FILE *out, const struct mw_model *m, const enum view_col *cols, int n)
+/*
+ * The header of @cols, then a line per thread. A name is cut to its column
+ * only to fit a terminal's @width.
+ */
+static void print_rows(FILE *out, const struct mw_model *m, const enum view_col *cols, int n,
+		       int width)
 {
 	char line[VIEW_COL_NR * (CELL + 1)], cell[CELL];
 	struct view v;
@@ -75,9 +79,14 @@ static void print_rows(FILE *out, const struct mw_model *m, const enum view_col 
 		len = put_cell(line, len, cols, i, view_header(&v, cols[i]));
 	put_line(out, line, len);
 	for (r = 0; r < m->nr_rows; r++) {
+		const struct mw_row *row = &m->rows[r];
+
 		for (len = 0, i = 0; i < n; i++)
 			len = put_cell(line, len, cols, i,
-				       view_cell(&v, m, &m->rows[r], cols[i], cell, sizeof(cell)));
+				       cols[i] == VIEW_COL_COMM && !width ?
+				       escape_mem(cell, sizeof(cell), row->comm,
+						  strnlen(row->comm, sizeof(row->comm))) :
+				       view_cell(&v, m, row, cols[i], cell, sizeof(cell)));
 		put_line(out, line, len);
 	}
 }
@@ -114,7 +123,7 @@ static void print_thread_table(FILE *out, const struct mw_model *m, int width)
 	char line[VIEW_COL_NR * (CELL + 1)], bytes[16];
 	size_t len;
 
-	print_rows(out, m, cols, n);
+	print_rows(out, m, cols, n, width);
 	for (i = 0; i < n; i++) {
 		if (cols[i] == VIEW_COL_RES_NOW)
 			res_col = i;
@@ -147,7 +156,7 @@ static void print_syscall_table(FILE *out, const struct mw_model *m, int width)
 	enum view_col cols[VIEW_COL_NR];
 	int n = view_fit(VIEW_SYSCALLS, table_width(width), true, cols);
 
-	print_rows(out, m, cols, n);
+	print_rows(out, m, cols, n, width);
 	print_left_out(out, VIEW_SYSCALLS, true, cols, n, width);
 }
 

@@ -162,34 +162,18 @@ void view_sort_step(struct view *v, const enum view_col *cols, int n, int step)
 char *view_pad(char *buf, size_t len, enum view_col c, const char *text)
 {
 	const struct view_column *col = &columns[c];
+	size_t bytes = strlen(text);
 	int cells = 0, pad;
-	size_t end = 0, out = 0;
+	size_t i;
 
 	/* a cell begins at every byte but a UTF-8 continuation byte */
-	for (end = 0; text[end]; end++) {
-		if (((unsigned char)text[end] & 0xc0) == 0x80)
-			continue;
-		if (cells == col->width)
-			break;
-		cells++;
-	}
-	pad = col->width - cells;
-	/* the callers' buffers hold a cell of any column: this is a bug, shown as blanks */
-	if (len < end + pad + 1) {
-		snprintf(buf, len, "%*s", col->width, "");
-		return buf;
-	}
-	if (col->kind != VIEW_TEXT) {
-		memset(buf, ' ', pad);
-		out = pad;
-	}
-	memcpy(buf + out, text, end);
-	out += end;
-	if (col->kind == VIEW_TEXT) {
-		memset(buf + out, ' ', pad);
-		out += pad;
-	}
-	buf[out] = '\0';
+	for (i = 0; i < bytes; i++)
+		cells += ((unsigned char)text[i] & 0xc0) != 0x80;
+	pad = cells < col->width ? col->width - cells : 0;
+	if (col->kind == VIEW_TEXT)
+		snprintf(buf, len, "%s%*s", text, pad, "");
+	else
+		snprintf(buf, len, "%*s%s", pad, "", text);
 	return buf;
 }
 

@@ -103,7 +103,7 @@ int view_left_out(enum view_table table, bool heap, const enum view_col *cols, i
 int view_col_x(const enum view_col *cols, int i);
 /*
  * @text in column @c's width into @buf: names to the left, numbers to the
- * right, cut at a whole character; UTF-8 counted in cells.
+ * right, UTF-8 counted in cells; a wider text is left whole.
  */
 char *view_pad(char *buf, size_t len, enum view_col c, const char *text);
 /* Whether the rows go from the largest value of the sort column down. */
