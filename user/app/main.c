@@ -626,7 +626,7 @@ static int watch(struct app *app)
 		app->reporter = &report_text;
 	}
 	/* the live view owns the terminal: no line over it */
-	app->follow.quiet = app->reporter->input;
+	app->follow.quiet = app->reporter->input != NULL;
 
 	err = report_loop(app);
 	/* nothing of ours stays in the target while it goes on */

@@ -107,9 +107,11 @@ static enum report_format parse_format(const char *arg, struct argp_state *state
 				       const char *what)
 {
 	enum report_format format = report_format_find(arg);
+	char names[64];
 
 	if (format == REPORT_FORMAT_NR)
-		argp_error(state, "invalid %s '%s': expected tui, text or json", what, arg);
+		argp_error(state, "invalid %s '%s': expected %s", what, arg,
+			   report_format_names(names, sizeof(names)));
 	return format;
 }
 

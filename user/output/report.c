@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <stdio.h>
 #include <string.h>
 #include "output/report.h"
 
@@ -17,4 +18,16 @@ enum report_format report_format_find(const char *name)
 			return i;
 	}
 	return REPORT_FORMAT_NR;
+}
+
+char *report_format_names(char *buf, size_t len)
+{
+	size_t used = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < REPORT_FORMAT_NR && used < len; i++)
+		used += snprintf(buf + used, len - used, "%s%s",
+				 !i ? "" : i == REPORT_FORMAT_NR - 1 ? " or " : ", ", reporters[i]->name);
+	return buf;
 }

@@ -48,6 +48,8 @@ extern const struct reporter *const reporters[REPORT_FORMAT_NR];
 
 /* The format --format calls @name; REPORT_FORMAT_NR for none. */
 enum report_format report_format_find(const char *name);
+/* Every format's name, for a message: "tui, text or json". */
+char *report_format_names(char *buf, size_t len);
 
 /*
  * The text report for a terminal of @width columns (0: unlimited, as to a
