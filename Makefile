@@ -225,7 +225,7 @@ vmlinux:
 
 # kernel style (.clang-format) on the C sources, in place
 format:
-	clang-format -i $(wildcard bpf/*.c bpf/*.h user/*/*.c user/*/*.h tools/*.c)
+	clang-format -i $(wildcard bpf/*.c bpf/*.h user/*/*.c user/*/*.h scripts/*.c)
 
 clean:
 	$(call msg,CLEAN,)
