@@ -36,7 +36,7 @@ WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
 RUSTC ?= rustc
 GO ?= go
 MUSL_GCC ?= musl-gcc
-DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d)
+DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d) $(OUTPUT)/docgen.d
 
 ifeq ($(V),1)
 Q :=
@@ -49,7 +49,8 @@ endif
 .DELETE_ON_ERROR:
 # keep intermediates (the sanitized objects): no "rm" after the test summary line
 .SECONDARY:
-.PHONY: all deps test unit-test bpf-test docs-test fuzz demo bench install uninstall clean vmlinux format
+.PHONY: all deps test unit-test bpf-test docs-test fuzz demo bench install uninstall clean vmlinux \
+	format docs
 
 all: memwatch $(WORKLOADS)
 
@@ -227,6 +228,14 @@ bench: all $(BENCH_DIR)/floor $(BENCH_DIR)/driver
 	$(Q)scripts/deps.sh --check --bench >/dev/null 2>&1 || scripts/deps.sh --bench
 	$(Q)scripts/bench.sh $(BENCH_ARGS)
 
+# docs generated from memwatch's tables; tests/unit/test_keys.c fails when they drift
+$(OUTPUT)/docgen: scripts/docgen.c $(OUTPUT)/libmemwatch.a | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d $< $(OUTPUT)/libmemwatch.a $(UNIT_LDLIBS) -o $@
+
+docs: $(OUTPUT)/docgen
+	$(Q)$(OUTPUT)/docgen keys >docs/keys.md.new && mv docs/keys.md.new docs/keys.md
+
 install: memwatch
 	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch
 	install -D -m 0644 docs/memwatch.8 $(DESTDIR)$(MANDIR)/man8/memwatch.8
@@ -239,7 +248,7 @@ vmlinux:
 
 # kernel style (.clang-format) on the C sources, in place
 format:
-	clang-format -i $(wildcard bpf/*.c bpf/*.h user/*/*.c user/*/*.h)
+	clang-format -i $(wildcard bpf/*.c bpf/*.h user/*/*.c user/*/*.h scripts/*.c)
 
 clean:
 	$(call msg,CLEAN,)

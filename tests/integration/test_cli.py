@@ -4,6 +4,7 @@ no uprobe, the launched command's output and exit status passed through, and
 one-line errors with distinct exit codes."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -233,8 +234,55 @@ def check_output_errors(tap):
               "stdout on /dev/full: said", run.stderr)
 
 
+def check_formats(tap):
+    """--format=text|json and the aliases --no-tui and --json; --trace=FORMAT; tui, and two
+    formats that differ, refused with one line and exit 2 before anything runs."""
+    cmd = ["--", *mwtest.channel("batch", "-n", 1000)]
+    kinds = {}
+    for options in (["--format=text"], ["--no-tui"], ["--format=json"], ["--json"],
+                    ["--json", "--no-tui"], ["--trace"], ["--trace=text"], ["--trace=json"],
+                    ["--trace", "--format=json"]):
+        with tempfile.NamedTemporaryFile("r") as report:
+            run = memwatch(*options, "-i", "0.2", "-o", report.name, *cmd)
+            text = report.read()
+        try:
+            records = [json.loads(l) for l in text.splitlines()]
+            kind = "json"
+        except ValueError:
+            records = []
+            kind = "text" if "=== memwatch summary" in text else None
+        types = {r.get("type") for r in records}
+        if kind == "json" and "syscall" in types:
+            kind = "json trace"
+        elif kind == "text" and re.search(r"^ +\d+\.\d{6} \( *\d+\.\d{3} ms\): ", text, re.M):
+            kind = "text trace"
+        kinds[" ".join(options)] = kind
+        tap.eq(run.returncode, 0, "%s: exit 0" % " ".join(options))
+    tap.eq(kinds, {"--format=text": "text", "--no-tui": "text", "--format=json": "json",
+                   "--json": "json", "--json --no-tui": "json", "--trace": "text trace",
+                   "--trace=text": "text trace", "--trace=json": "json trace",
+                   "--trace --format=json": "json trace"}, "each format writes what it names")
+
+    for options, says in ((["--format=tui"], "--format=tui needs a terminal"),
+                          (["--format=tui", "-o", "/dev/null"], "-o FILE takes text or json"),
+                          (["--trace=tui"], "--trace prints a line per syscall"),
+                          (["--trace", "--format=tui"], "--trace prints a line per syscall"),
+                          (["--json", "--format=text"], "--json and --format=text ask for"),
+                          (["--no-tui", "--format=tui"], "--format=tui and --no-tui ask for"),
+                          (["--format=xml"], "invalid --format 'xml'")):
+        name = " ".join(options)
+        marker = tempfile.mktemp(prefix="mw-format-")
+        run = memwatch(*options, "--", "touch", marker, timeout=10)
+        lines = [l for l in run.stderr.splitlines() if l.strip() and not l.startswith("Try ")]
+        tap.eq(run.returncode, 2, "%s: exit 2" % name)
+        tap.check(len(lines) == 1 and lines[0].startswith("memwatch: ") and says in lines[0],
+                  "%s: one line says why" % name, run.stderr)
+        tap.check(not os.path.exists(marker), "%s: the command never ran" % name)
+
+
 if __name__ == "__main__":
     mwtest.run_checks("command line",
+                      check_formats,
                       check_attach,
                       check_tid_resolves,
                       check_passthrough,

@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import subprocess
+import tempfile
 import time
 
 import mwtest
@@ -42,15 +43,17 @@ class Pane:
     def key(self, key):
         self.run("send-keys", key)
 
-    def screen(self, scrollback=False):
-        """The visible screen, or with @scrollback all the lines that scrolled off too."""
-        return self.run("capture-pane", "-p", *(["-S", "-"] if scrollback else [])).stdout
+    def screen(self, scrollback=False, joined=False):
+        """The visible screen, or with @scrollback all the lines that scrolled off too; with
+        @joined a line the terminal wrapped is one line again."""
+        return self.run("capture-pane", "-p", *(["-S", "-"] if scrollback else []),
+                        *(["-J"] if joined else [])).stdout
 
-    def wait(self, ok, timeout=DEADLINE, scrollback=False):
+    def wait(self, ok, timeout=DEADLINE, scrollback=False, joined=False):
         """The screen once ok(screen) holds, or None at the deadline."""
         deadline = time.monotonic() + timeout
         while True:
-            screen = self.screen(scrollback)
+            screen = self.screen(scrollback, joined)
             if ok(screen):
                 return screen
             if time.monotonic() > deadline:
@@ -108,10 +111,11 @@ class Watched:
             pass
         self.target.wait(timeout=mwtest.TIMEOUT)
 
-    def exited(self):
+    def exited(self, joined=False):
         """The terminal's text, scrollback too, once memwatch ended and the shell printed
         its status."""
-        return self.pane.wait(lambda s: re.search(r"^mw-exit=\d+", s, re.M), scrollback=True)
+        return self.pane.wait(lambda s: re.search(r"^mw-exit=\d+", s, re.M), scrollback=True,
+                              joined=joined)
 
     def kill(self):
         if self.target.poll() is None:
@@ -264,11 +268,67 @@ def check_small_terminal(tap):
         tap.check(re.search(r"^RSS\s+\[\|", screen, re.M), "80x24: ASCII meter bars", screen)
 
         watched.end_target()
-        screen = watched.exited()
+        screen = watched.exited(joined=True)
         tap.check(screen and re.search(r"^mw-exit=0$", screen, re.M) and
                   "=== memwatch summary: pid %d (channel), exited" % watched.pid in screen,
                   "target exit: memwatch ends with the summary", pane.screen())
+        summary = summary_lines(screen)
+        tap.check(summary and all(len(l) <= 80 for l in summary),
+                  "80x24: the summary after the view fits 80 columns",
+                  "\n".join(l for l in summary if len(l) > 80))
         check_clean_shell(tap, pane, "80x24")
+
+
+def lines_from(screen, pattern):
+    """The lines from the first that matches @pattern to the shell's status line."""
+    lines = (screen or "").splitlines()
+    first = next((i for i, l in enumerate(lines) if re.match(pattern, l)), None)
+    last = next((i for i, l in enumerate(lines) if l.startswith("mw-exit=")), None)
+    return lines[first:last] if first is not None and last is not None else []
+
+
+def summary_lines(screen):
+    """The lines of memwatch's summary."""
+    return lines_from(screen, r"=== memwatch summary")
+
+
+def table_header(text, first):
+    """The header line of the table whose first two columns are TID and @first."""
+    return next((l.split() for l in text.splitlines() if l.split()[:2] == ["TID", first]), None)
+
+
+def check_narrow_text(tap):
+    """--no-tui on an 80-column terminal: every line fits, the tables keep the most telling
+    columns and name the others; to a file the same run gets every column."""
+    every_thread = ["TID", "COMM", "STATE", "ALLOCS", "ALLOC'D", "FREES", "FREED", "OTHERS'",
+                    "LIVE", "GROWN", "RET_ASK", "RET_ACT", "RES_NOW"]
+    with watching(80, 40, {"LANG": "C.UTF-8"}, ["--no-tui", "-c", "2", "-i", "0.2"]) \
+            as (pane, watched):
+        screen = watched.exited(joined=True)
+        summary = summary_lines(screen)
+        tap.check(watched.ready and summary and re.search(r"^mw-exit=0$", screen, re.M),
+                  "--no-tui at 80 columns: reports and a summary", pane.screen())
+        # stderr's messages aside: the reports from the first one's process line on
+        reports = lines_from(screen, r"\s+\d+\.\ds pid %d " % watched.pid)
+        wide = [l for l in reports if len(l) > 80]
+        tap.check(len(reports) > len(summary) and not wide,
+                  "--no-tui at 80 columns: no line of the reports wider", "\n".join(wide))
+        tap.eq(table_header("\n".join(summary), "COMM"),
+               ["TID", "COMM", "STATE", "LIVE", "GROWN", "RET_ASK", "RET_ACT", "RES_NOW"],
+               "--no-tui at 80 columns: the thread table's most telling columns")
+        tap.check(any(l.startswith("not shown at 80 columns: ALLOCS") for l in summary),
+                  "--no-tui at 80 columns: the columns left out are named", "\n".join(summary))
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as report, \
+            watching(80, 40, {"LANG": "C.UTF-8"},
+                     ["--no-tui", "-o", report.name, "-c", "2", "-i", "0.2"]) as (pane, watched):
+        screen = watched.exited()
+        text = report.read()
+        tap.check(watched.ready and "=== memwatch summary" in text,
+                  "-o FILE from an 80-column terminal: the summary in the file", pane.screen())
+        tap.eq(table_header(text.split("=== memwatch summary")[-1], "COMM"), every_thread,
+               "-o FILE: every thread column, whatever the terminal")
+        tap.check(max(len(l) for l in text.splitlines()) > 80 and "not shown" not in text,
+                  "-o FILE: lines at their full width, nothing left out")
 
 
 def check_iterations(tap):
@@ -303,5 +363,5 @@ def check_no_tui(tap):
 
 
 if __name__ == "__main__":
-    mwtest.run_checks("live view", check_live_view, check_small_terminal, check_iterations,
-                      check_interrupt, check_no_tui)
+    mwtest.run_checks("live view", check_live_view, check_small_terminal, check_narrow_text,
+                      check_iterations, check_interrupt, check_no_tui)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The human-readable numbers of the text views. */
+#include <string.h>
 #include "output/format.h"
 #include "sys/log.h"
 #include "tap.h"
@@ -78,9 +79,36 @@ static void test_count(void)
 	ASSERT_STREQ(buf, "12", "format_count: short buffer truncates");
 }
 
+/* @text through format_wrap() at @width. */
+static const char *wrapped(const char *text, int width)
+{
+	static char out[512];
+	FILE *f = fmemopen(out, sizeof(out), "w");
+
+	format_wrap(f, text, strlen(text), width);
+	fclose(f);
+	return out;
+}
+
+static void test_wrap(void)
+{
+	ASSERT_STREQ(wrapped("short line\n", 20), "short line\n", "a line that fits stays");
+	ASSERT_STREQ(wrapped("one two three four five\n", 10), "one two\n    three\n    four\n    five\n",
+		     "broken at the last space that fits, the rest indented");
+	ASSERT_STREQ(wrapped("abcdefghijkl mn\n", 10), "abcdefghij\n    kl mn\n",
+		     "a word longer than the line: cut at the width, its rest on the next");
+	ASSERT_STREQ(wrapped("   ab cd\n", 6), "   ab\n    cd\n",
+		     "leading blanks are not a place to break");
+	ASSERT_STREQ(wrapped("\xc3\xa9\xc3\xa9\xc3\xa9 ab\n", 5), "\xc3\xa9\xc3\xa9\xc3\xa9\n    ab\n",
+		     "UTF-8: a cell per character");
+	ASSERT_STREQ(wrapped("one two three four five\n\nsix\n", 0),
+		     "one two three four five\n\nsix\n", "width 0: every line as it is");
+}
+
 int main(void)
 {
 	test_bytes();
 	test_count();
+	test_wrap();
 	return tap_done();
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* --trace's lines: arguments by name as strace shows them, results, JSON. */
+#include <stdbool.h>
 #include <stdio.h>
 #include "output/trace_format.h"
 #include "tap.h"
@@ -14,7 +15,10 @@ static const char *line(const struct mw_trace_event *e, bool json)
 	text[0] = '\0';
 	f = fmemopen(text, sizeof(text), "w");
 
-	trace_print(f, e, START_NS, json);
+	if (json)
+		trace_print_json(f, e, START_NS);
+	else
+		trace_print_text(f, e, START_NS);
 	fclose(f);
 	return text;
 }

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* What the live view shows, without a terminal: columns, order, values, history, chart, glyphs. */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include "model/history.h"
+#include "output/report.h"
 #include "output/view.h"
 #include "tap.h"
 
 #define MiB (1024ULL * 1024)
 
-/* The header names of the columns that fit @width, space-separated. */
-static const char *fitted(int width, bool heap)
+/* The header names of the columns of @table that fit @width, space-separated. */
+static const char *fitted_in(enum view_table table, int width, bool heap)
 {
 	static char names[256];
 	enum view_col cols[VIEW_COL_NR];
@@ -17,7 +19,7 @@ static const char *fitted(int width, bool heap)
 	int n, i;
 
 	view_init(&v);
-	n = view_fit(width, heap, cols);
+	n = view_fit(table, width, heap, cols);
 	names[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (i)
@@ -25,6 +27,11 @@ static const char *fitted(int width, bool heap)
 		strcat(names, view_header(&v, cols[i]));
 	}
 	return names;
+}
+
+static const char *fitted(int width, bool heap)
+{
+	return fitted_in(VIEW_LIVE, width, heap);
 }
 
 static void test_fit(void)
@@ -43,14 +50,49 @@ static void test_fit(void)
 	ASSERT_STREQ(fitted(80, false), "TID COMM STATE GROWN RET_ASK RET_ACT RES_NOW EVENTS/s",
 		     "80 columns without malloc probes: no heap column");
 	ASSERT_STREQ(fitted(20, true), "TID", "a very narrow terminal keeps the TID");
-	n = view_fit(80, true, cols);
+	n = view_fit(VIEW_LIVE, 80, true, cols);
 	ASSERT_TRUE(view_col_x(cols, n - 1) + view_column(cols[n - 1])->width <= 80,
 		    "80 columns: the last column ends inside the width");
-	n = view_fit(200, true, cols);
+	n = view_fit(VIEW_LIVE, 200, true, cols);
 	for (i = 1; i < n && cols[i - 1] < cols[i]; i++)
 		;
 	ASSERT_EQ(i, n, "200 columns: in display order");
 	ASSERT_EQ(view_col_x(cols, 2), 7 + 1 + 15 + 1, "STATE starts after TID and COMM");
+}
+
+static void test_text_tables(void)
+{
+	enum view_col cols[VIEW_COL_NR], left[VIEW_COL_NR];
+	char buf[64];
+	int n;
+
+	ASSERT_STREQ(fitted_in(VIEW_THREADS, 80, true),
+		     "TID COMM STATE LIVE GROWN RET_ASK RET_ACT RES_NOW",
+		     "text threads at 80 columns: the live view's choice");
+	ASSERT_STREQ(fitted_in(VIEW_THREADS, 1 << 16, true),
+		     "TID COMM STATE ALLOCS ALLOC'D FREES FREED OTHERS' LIVE GROWN RET_ASK RET_ACT "
+		     "RES_NOW", "text threads unlimited: every column but the live view's rate");
+	ASSERT_STREQ(fitted_in(VIEW_SYSCALLS, 80, true), "TID COMM BRK+ BRK- MMAP MUNMAP DONTNEED",
+		     "syscalls at 80 columns: what grew and what was returned");
+	ASSERT_STREQ(fitted_in(VIEW_SYSCALLS, 1 << 16, false),
+		     "TID COMM BRK+ BRK- MMAP MMAPFILE MMAPNONE MUNMAP MREMAP+ MREMAP- MPROT_RW "
+		     "MPROT_NO DONTNEED MADVFREE MADV_ETC", "syscalls unlimited: every column");
+	n = view_fit(VIEW_THREADS, 80, true, cols);
+	ASSERT_EQ(view_left_out(VIEW_THREADS, true, cols, n, left), 5,
+		  "80 columns leave 5 thread columns out");
+	ASSERT_EQ(left[0], VIEW_COL_ALLOCS, "the first left out in display order: ALLOCS");
+	n = view_fit(VIEW_THREADS, 80, false, cols);
+	ASSERT_EQ(view_left_out(VIEW_THREADS, false, cols, n, left), 0,
+		  "without malloc probes 80 columns hold every column there is");
+
+	ASSERT_STREQ(view_pad(buf, sizeof(buf), VIEW_COL_GROWN, "4.0K"), "     4.0K",
+		     "a number to the right of its 9 cells");
+	ASSERT_STREQ(view_pad(buf, sizeof(buf), VIEW_COL_COMM, "mw-worker1"), "mw-worker1     ",
+		     "a name to the left of its 15 cells");
+	ASSERT_STREQ(view_pad(buf, sizeof(buf), VIEW_COL_COMM, "\xc3\xa9t\xc3\xa9"),
+		     "\xc3\xa9t\xc3\xa9            ", "UTF-8: padded by cells, not bytes");
+	ASSERT_STREQ(view_pad(buf, sizeof(buf), VIEW_COL_STATE, "exited"), "exited",
+		     "a wider text left whole");
 }
 
 static struct mw_thread counters(const char *comm, __u64 alloc, __u64 freed, __u64 grown)
@@ -138,7 +180,7 @@ static void test_sort(void)
 	ASSERT_STREQ(order(&v, &m), "20 30", "e hides the exited thread");
 
 	view_init(&v);
-	n = view_fit(80, true, cols);
+	n = view_fit(VIEW_LIVE, 80, true, cols);
 	view_sort_step(&v, cols, n, 1);
 	ASSERT_EQ(v.sort, VIEW_COL_COMM, "> moves from TID to COMM");
 	view_sort_step(&v, cols, n, -1);
@@ -296,9 +338,63 @@ static void test_layout(void)
 	ASSERT_STREQ(view_duration(buf, sizeof(buf), 7500), "2h05m", "hours");
 }
 
+/* The longest line of @text in cells, UTF-8 counted a cell per character. */
+static int widest(const char *text)
+{
+	int width = 0, cells = 0;
+
+	for (; *text; text++) {
+		if (*text == '\n')
+			cells = 0;
+		else if (((unsigned char)*text & 0xc0) != 0x80 && ++cells > width)
+			width = cells;
+	}
+	return width;
+}
+
+static void test_text_report(void)
+{
+	struct mw_model m;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	build_model(&m);
+	snprintf(m.info.comm, sizeof(m.info.comm), "channel");
+	snprintf(m.info.allocator, sizeof(m.info.allocator),
+		 "/usr/lib/x86_64-linux-gnu/a-long-directory-name/libc.so.6");
+	m.info.allocator_origin = "libc";
+	f = open_memstream(&text, &len);
+	report_text_summary(f, &m, 80);
+	fclose(f);
+	ASSERT_TRUE(widest(text) <= 80, "the summary at 80 columns: no line wider");
+	ASSERT_TRUE(strstr(text, "    TID COMM            STATE      LIVE     GROWN   RET_ASK   "
+			   "RET_ACT   RES_NOW\n"), "at 80 columns: the thread table's columns that fit");
+	ASSERT_TRUE(strstr(text, "not shown at 80 columns: ALLOCS, ALLOC'D, FREES, FREED, OTHERS'"),
+		    "at 80 columns: the columns left out are named");
+	ASSERT_TRUE(strstr(text, "(freed\n    already, as by"), "a long line goes on indented");
+	free(text);
+
+	text = NULL;
+	f = open_memstream(&text, &len);
+	report_text_summary(f, &m, 0);
+	fclose(f);
+	ASSERT_TRUE(widest(text) > 150, "the summary unlimited: its lines whole");
+	ASSERT_TRUE(strstr(text, "    TID COMM            STATE    ALLOCS   ALLOC'D     FREES     FREED"
+			   "   OTHERS'      LIVE     GROWN   RET_ASK   RET_ACT   RES_NOW\n"),
+		    "unlimited: every thread column");
+	ASSERT_TRUE(strstr(text, "     30 mid             live         22      1.2K") != NULL,
+		    "a thread's row under the headers");
+	ASSERT_TRUE(!strstr(text, "not shown"), "unlimited: nothing left out");
+	free(text);
+	model_free(&m);
+}
+
 int main(void)
 {
 	test_fit();
+	test_text_tables();
+	test_text_report();
 	test_sort();
 	test_values();
 	test_history();

@@ -35,7 +35,6 @@
 #include "output/escape.h"
 #include "output/report.h"
 #include "output/trace.h"
-#include "output/tui.h"
 #include "sys/log.h"
 
 /* once known: libbpf's warnings about it, after it exited, say nothing more than we do */
@@ -340,7 +339,8 @@ static void check_tracer(struct app *app)
 	if (!pid || pid == m->tracer.pid || !m->info.malloc_probed)
 		return;
 	tracer_describe(pid, &m->tracer);
-	if (app->reporter != &report_tui && m->tracer.writes_code)
+	/* not over the live view: the summary says it */
+	if (!app->reporter->input && m->tracer.writes_code)
 		elog("warning: pid %d (%s) began to trace process %d; breakpoints it writes may meet "
 		     "memwatch's uprobes", pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->info.pid);
 }
@@ -453,13 +453,6 @@ static int report_loop(struct app *app)
 	return take_snapshot(app, start);
 }
 
-/* The live view takes a terminal that nothing else was asked to write to. */
-static bool use_tui(const struct mw_options *o)
-{
-	return !o->no_tui && !o->json && !o->output && !o->trace && isatty(STDOUT_FILENO) &&
-	       isatty(STDIN_FILENO);
-}
-
 /* The launched target's exit status as a shell reports it. */
 static int child_exit_code(int status)
 {
@@ -561,7 +554,7 @@ static int attach(struct app *app)
 	if (app->opts.trace) {
 		/* before a launched command runs: time 0 precedes its first call */
 		err = trace_open(&app->trace, kernel_trace_fd(app->skel), app->out.f,
-				 app->opts.json);
+				 app->reporter->syscall);
 		if (err) {
 			elog("cannot read the trace ring buffer: %s", strerror(-err));
 			return MW_EXIT_BPF;
@@ -616,14 +609,15 @@ static int watch(struct app *app)
 		"Ctrl-C to end.\n", m->info.pid, ESC(m->info.comm, sizeof(m->info.comm)),
 		m->info.tracepoints, m->info.uprobes + m->info.uretprobes,
 		ESC(m->info.allocator, sizeof(m->info.allocator)));
-	if (use_tui(&app->opts)) {
-		if (!tui_init(m))
-			app->reporter = &report_tui;
-		else
-			elog("cannot open the live view on this terminal (TERM=%s): text reports",
-			     getenv("TERM") ?: "");
+	/* the first draw shows the command line */
+	snapshot_read_cmdline(m);
+	if (app->reporter->open && app->reporter->open(m)) {
+		elog("cannot open the live view on this terminal (TERM=%s): text reports",
+		     getenv("TERM") ?: "");
+		app->reporter = &report_text;
 	}
-	app->follow.quiet = app->reporter == &report_tui;
+	/* the live view owns the terminal: no line over it */
+	app->follow.quiet = app->reporter->input != NULL;
 
 	err = report_loop(app);
 	/* nothing of ours stays in the target while it goes on */
@@ -639,7 +633,8 @@ static int watch(struct app *app)
 		app->reporter->summary(app->out.f, m);
 		err = output_flush(&app->out);
 	}
-	tui_done();
+	if (app->reporter->close)
+		app->reporter->close();
 	if (err) {
 		if (app->launch.pid > 0)
 			elog("detached; %s (pid %d) keeps running",
@@ -657,7 +652,6 @@ int main(int argc, char **argv)
 	struct app app = {
 		.launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 },
 		.alloc = { .fd = -1 },
-		.reporter = &report_text,
 		.pidfd = -1,
 	};
 	int ret;
@@ -668,8 +662,7 @@ int main(int argc, char **argv)
 	signals_init();
 	mw_verbose = app.opts.verbose;
 	libbpf_set_print(libbpf_print);
-	if (app.opts.json)
-		app.reporter = &report_json;
+	app.reporter = reporters[app.opts.format];
 	model_init(&app.model);
 	app.model.info.allocator_origin = "";
 
@@ -679,7 +672,8 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = watch(&app);
 
-	tui_done();
+	if (app.reporter->close)
+		app.reporter->close();
 	if (app.launch.pid > 0)
 		launch_abort(&app.launch);
 	if (app.pidfd >= 0)

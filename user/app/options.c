@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "app/exitcodes.h"
 #include "app/options.h"
 #include "attach/allocator.h"
@@ -31,13 +33,15 @@ static const char doc[] =
 	"  memwatch --no-tui -p 1234        # text reports on the terminal too\n"
 	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
 	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
-	"  memwatch --json -o mw.json -- make   # JSON lines to a file\n"
+	"  memwatch --format=json -o mw.json -- make   # JSON lines to a file\n"
 	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234\n"
-	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary";
+	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary\n"
+	"  memwatch --trace=json -p 1234    # the same as JSON lines";
 
 enum {
 	OPT_NO_MALLOC = 0x100,
 	OPT_MAX_ALLOCS,
+	OPT_FORMAT,
 	OPT_JSON,
 	OPT_LIBC,
 	OPT_NO_TUI,
@@ -54,10 +58,14 @@ static const struct argp_option options[] = {
 	{ "max-allocs", OPT_MAX_ALLOCS, "N",
 	  0, "Live blocks the allocation table grows to hold, at most 64 bytes of kernel memory "
 	  "each (default: a quarter of the memory memwatch may use)", 0 },
-	{ "json", OPT_JSON, NULL, 0, "Print one JSON object per report", 0 },
-	{ "no-tui", OPT_NO_TUI, NULL, 0, "Text reports even when stdout is a terminal", 0 },
-	{ "trace", OPT_TRACE, NULL, 0,
-	  "Print each traced syscall with its RSS effect instead of the reports", 0 },
+	{ "format", OPT_FORMAT, "FORMAT", 0,
+	  "tui (the live view: the default on a terminal), text (the default otherwise) or json "
+	  "(one object per line)", 0 },
+	{ "json", OPT_JSON, NULL, 0, "Same as --format=json", 0 },
+	{ "no-tui", OPT_NO_TUI, NULL, 0, "Same as --format=text (with --json: json)", 0 },
+	{ "trace", OPT_TRACE, "FORMAT", OPTION_ARG_OPTIONAL,
+	  "Print each traced syscall with its RSS effect instead of the reports: as text or json "
+	  "(default: --format's, else text)", 0 },
 	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 0 },
 	{ "libc", OPT_LIBC, "PATH", 0, "Probe the malloc family in PATH instead of the one found", 0 },
 	{ "force-ptraced", OPT_FORCE_PTRACED, NULL, 0,
@@ -80,9 +88,91 @@ static long parse_long(const char *arg, long min, long max, struct argp_state *s
 	return value;
 }
 
+/* What the format options asked for, resolved once all are read. */
+struct format_request {
+	enum report_format format;	/* REPORT_FORMAT_NR: none */
+	const char *named_by;		/* the option that asked, for messages */
+	enum report_format trace;	/* --trace=FORMAT */
+	bool no_tui;
+	const char *other;		/* an option that asked for another format */
+	enum report_format other_format;
+};
+
+struct parse_state {
+	struct mw_options *o;
+	struct format_request f;
+};
+
+static enum report_format parse_format(const char *arg, struct argp_state *state,
+				       const char *what)
+{
+	enum report_format format = report_format_find(arg);
+	char names[64];
+
+	if (format == REPORT_FORMAT_NR)
+		argp_error(state, "invalid %s '%s': expected %s", what, arg,
+			   report_format_names(names, sizeof(names)));
+	return format;
+}
+
+/* --format=F and its aliases: one format, asked once or alike. */
+static void ask_format(struct format_request *f, enum report_format format, const char *option)
+{
+	if (f->format != REPORT_FORMAT_NR && f->format != format) {
+		f->other = option;
+		f->other_format = format;
+		return;
+	}
+	f->format = format;
+	f->named_by = option;
+}
+
+/* What follows @option in a message: the format's name after "--format=". */
+static const char *option_value(const char *option, enum report_format format)
+{
+	return option[strlen(option) - 1] == '=' ? reporters[format]->name : "";
+}
+
+/*
+ * The one format of the reports (and --trace's records): what the options
+ * asked, else the live view on a terminal that nothing else was asked to
+ * write to, else text. 0, or a usage error's exit status (said in one line).
+ */
+static int resolve_format(struct format_request *f, struct mw_options *o)
+{
+	bool terminal = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+
+	if (f->trace != REPORT_FORMAT_NR)
+		ask_format(f, f->trace, "--trace=");
+	if (f->no_tui && f->format == REPORT_TUI)
+		ask_format(f, REPORT_TEXT, "--no-tui");
+	if (f->other) {
+		elog("%s%s and %s%s ask for different formats", f->named_by,
+		     option_value(f->named_by, f->format), f->other,
+		     option_value(f->other, f->other_format));
+		return MW_EXIT_USAGE;
+	}
+	if (f->format == REPORT_FORMAT_NR)
+		f->format = !f->no_tui && !o->trace && !o->output && terminal ? REPORT_TUI
+									      : REPORT_TEXT;
+	o->format = f->format;
+	if (o->format != REPORT_TUI)
+		return 0;
+	if (o->trace)
+		elog("--trace prints a line per syscall: as text or json, not tui");
+	else if (o->output)
+		elog("--format=tui draws on the terminal: -o FILE takes text or json");
+	else if (!terminal)
+		elog("--format=tui needs a terminal on standard input and output");
+	else
+		return 0;
+	return MW_EXIT_USAGE;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
-	struct mw_options *o = state->input;
+	struct parse_state *ps = state->input;
+	struct mw_options *o = ps->o;
 	char *end;
 
 	switch (key) {
@@ -106,14 +196,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_MAX_ALLOCS:
 		o->max_allocs = parse_long(arg, 1, MW_LIMIT_MAX_ALLOCS, state, "--max-allocs");
 		break;
+	case OPT_FORMAT:
+		ask_format(&ps->f, parse_format(arg, state, "--format"), "--format=");
+		break;
 	case OPT_JSON:
-		o->json = true;
+		ask_format(&ps->f, REPORT_JSON, "--json");
 		break;
 	case OPT_NO_TUI:
-		o->no_tui = true;
+		ps->f.no_tui = true;
 		break;
 	case OPT_TRACE:
 		o->trace = true;
+		if (arg)
+			ps->f.trace = parse_format(arg, state, "--trace");
 		break;
 	case 'o':
 		o->output = arg;
@@ -181,6 +276,10 @@ int options_parse(int argc, char **argv, struct mw_options *o)
 		.args_doc = args_doc,
 		.doc = doc,
 	};
+	struct parse_state ps = {
+		.o = o,
+		.f = { .format = REPORT_FORMAT_NR, .trace = REPORT_FORMAT_NR },
+	};
 	char why[256];
 
 	*o = (struct mw_options){
@@ -188,7 +287,7 @@ int options_parse(int argc, char **argv, struct mw_options *o)
 	};
 	argp_err_exit_status = MW_EXIT_USAGE;
 	/* in order: the first non-option starts the command, its options stay its own */
-	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, o))
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &ps) || resolve_format(&ps.f, o))
 		return MW_EXIT_USAGE;
 	/* a file that cannot be probed is a mistake in the command line, said before anything runs */
 	if (o->libc && allocator_libc_check(o->libc, why, sizeof(why))) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "output/report.h"
 
 struct mw_options {
 	pid_t pid;			/* -p, 0 when launching a command */
@@ -14,8 +15,7 @@ struct mw_options {
 					 * 0: until the target exits */
 	bool no_malloc;
 	unsigned long max_allocs;
-	bool json;
-	bool no_tui;			/* text reports even on a terminal */
+	enum report_format format;	/* --format, its aliases, or the terminal's */
 	bool trace;			/* a line per syscall instead of interval reports */
 	const char *output;
 	const char *libc;

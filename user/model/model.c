@@ -55,6 +55,16 @@ __u64 mw_resident_lost_other(const struct mw_thread *t)
 	return mw_resident_lost(t) - mw_returned_actual(t);
 }
 
+__u64 mw_events(const struct mw_thread *t)
+{
+	__u64 sum = t->alloc_calls + t->free_calls;
+	int i;
+
+	for (i = 0; i < MW_SYS_NR; i++)
+		sum += t->syscalls[i];
+	return sum;
+}
+
 double mw_rate(__u64 now, __u64 prev, double interval_s)
 {
 	if (interval_s <= 0 || now < prev)
@@ -209,6 +219,8 @@ void model_end_update(struct mw_model *m, bool pid_alive)
 		row->stale = false;
 		mw_thread_add(&m->total, &row->now);
 	}
+	m->events_rate = mw_rate(mw_events(&m->total), mw_events(&m->total_prev), m->interval_s);
+	m->allocs_rate = mw_rate(m->total.alloc_calls, m->total_prev.alloc_calls, m->interval_s);
 }
 
 static int cmp_region(const void *a, const void *b)

@@ -104,6 +104,12 @@ struct mw_model {
 	__u64 trace_records, trace_lost;	/* --trace: lines printed, records dropped */
 	double elapsed_s;		/* since attach */
 	double interval_s;		/* since the previous update */
+	/* the process's per second over the last interval: what the headers show */
+	double events_rate;		/* allocator calls and memory syscalls */
+	double allocs_rate;
+	/* the target's command line as /proc shows it, arguments apart by spaces: its bytes */
+	char cmdline[1024];
+	size_t cmdline_len;		/* 0: unknown, the views show [comm] */
 	bool target_exited;
 	int exit_status;		/* launched target: its wait status */
 	struct tracer tracer;		/* the last debugger or tracer seen on the target */
@@ -124,6 +130,8 @@ __u64 mw_resident_lost(const struct mw_thread *t);
 __u64 mw_returned_actual(const struct mw_thread *t);
 /* Resident bytes the thread lost outside those calls. */
 __u64 mw_resident_lost_other(const struct mw_thread *t);
+/* A thread's allocator calls and memory syscalls. */
+__u64 mw_events(const struct mw_thread *t);
 /* Per-second rate of a counter between two updates. */
 double mw_rate(__u64 now, __u64 prev, double interval_s);
 /* Adds every counter of @src into @dst (not the in-flight state). */
@@ -137,7 +145,7 @@ void model_begin_update(struct mw_model *m, double elapsed_s);
 int model_set_thread(struct mw_model *m, __u32 tid, const struct mw_thread *counters);
 /* Adds a live thread with no counters yet. */
 int model_add_live_thread(struct mw_model *m, __u32 tid);
-/* Finishes an update: sorts, names, sums. @pid_alive reads names from /proc. */
+/* Finishes an update: sorts, names, sums, rates. @pid_alive reads names from /proc. */
 void model_end_update(struct mw_model *m, bool pid_alive);
 const struct mw_row *model_find(const struct mw_model *m, __u32 tid);
 

@@ -162,6 +162,28 @@ static int fold_exited(struct thread_table *tt, struct mw_model *m)
 	return err;
 }
 
+void snapshot_read_cmdline(struct mw_model *m)
+{
+	char path[64], *text;
+	size_t len, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", m->info.pid);
+	text = read_path(path, &len);
+	/* a kernel thread's or a zombie's is empty: the views keep the last one read */
+	if (!text || !len)
+		goto cleanup;
+	/* the last NUL ends the last argument; a process may have rewritten it away */
+	if (!text[len - 1])
+		len--;
+	if (len > sizeof(m->cmdline))
+		len = sizeof(m->cmdline);
+	for (i = 0; i < len; i++)
+		m->cmdline[i] = text[i] ?: ' ';
+	m->cmdline_len = len;
+cleanup:
+	free(text);
+}
+
 int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
 		  double elapsed_s)
 {
@@ -179,6 +201,8 @@ int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_
 	if (alive) {
 		m->status = status;
 		for_each_thread(m->info.pid, add_live_thread, m);
+		/* it changes with an exec, or when the process rewrites its argv */
+		snapshot_read_cmdline(m);
 	}
 	kernel_read_counts(skel, &counts);
 	m->lost_events = counts.lost_events;

@@ -8,6 +8,8 @@
 struct memwatch_bpf;
 struct thread_table;
 
+/* The target's command line into m->cmdline, kept as it was when /proc has none. */
+void snapshot_read_cmdline(struct mw_model *m);
 /* 0 or -errno. */
 int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
 		  double elapsed_s);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include "output/json.h"
 #include "output/report.h"
+#include "output/trace_format.h"
 
 static void json_u64(FILE *out, const char *name, __u64 value)
 {
@@ -172,6 +173,8 @@ static void json_summary(FILE *out, const struct mw_model *m)
 }
 
 const struct reporter report_json = {
+	.name = "json",
 	.interval = json_interval,
 	.summary = json_summary,
+	.syscall = trace_print_json,
 };

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-/* Plain text: a process line and a thread table per interval, then a summary. */
+/*
+ * Plain text: a process line and a thread table per interval, then a
+ * summary. The tables are view.c's columns, as many as the width holds.
+ */
+#define _GNU_SOURCE
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include "output/escape.h"
 #include "output/format.h"
 #include "output/report.h"
+#include "output/trace_format.h"
+#include "output/view.h"
 
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
@@ -28,72 +36,128 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 	if (model_retained_includes_preexisting(m) && !rates)
 		fprintf(out, " (includes blocks allocated before the attach)");
 	if (m->info.malloc_probed && rates)
-		fprintf(out, "  allocs/s %.0f",
-			mw_rate(t->alloc_calls, m->total_prev.alloc_calls, m->interval_s));
+		fprintf(out, "  allocs/s %.0f", m->allocs_rate);
 	fprintf(out, "  grown %s  returned %s asked / %s actual\n", B(mw_grown_bytes(t)),
 		B(mw_returned_bytes(t)), B(mw_returned_actual(t)));
 }
 
-static void print_thread_table(FILE *out, const struct mw_model *m)
+/* Room for one cell of any column, padded: a name escaped whole is the longest */
+#define CELL ESCAPED_SIZE(MW_COMM_LEN)
+
+/* Ends a table line: its cells without the blanks after the last. */
+static void put_line(FILE *out, char *line, size_t len)
 {
-	size_t i;
-
-	fprintf(out, "%9s %-15s %-5s %9s %8s %9s %8s %8s %8s %8s %8s %8s %8s\n", "TID", "COMM",
-		"STATE", "ALLOCS", "ALLOC'D", "FREES", "FREED", "OTHERS'", "LIVE", "GROWN",
-		"RET_ASK", "RET_ACT", "RES_NOW");
-	for (i = 0; i < m->nr_rows; i++) {
-		const struct mw_row *row = &m->rows[i];
-		const struct mw_thread *t = &row->now;
-
-		fprintf(out, "%9u %-15s %-5s ", row->tid, COMM(row->comm),
-			row->exited ? "exit" : "live");
-		if (m->info.malloc_probed)
-			fprintf(out, "%9s %8s %9s %8s %8s %8s ", N(t->alloc_calls),
-				B(t->alloc_bytes), N(t->free_calls), B(t->free_bytes),
-				B(t->free_other_bytes), B(mw_live_bytes(t)));
-		else
-			fprintf(out, "%9s %8s %9s %8s %8s %8s ", "-", "-", "-", "-", "-", "-");
-		fprintf(out, "%8s %8s %8s %8s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)),
-			B(mw_returned_actual(t)), B(row->resident_now));
-	}
-	/* resident memory no thread created while we watched */
-	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[brk heap]", "", 82, "",
-		B(m->res.heap_now));
-	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[other anon]", "", 82, "",
-		B(m->res.unowned_now));
-	if (model_owners_aged(m))
-		fprintf(out, "%9s RES_NOW as of %.1fs ago (smaps, read a slice per interval)\n", "",
-			model_owners_age(m));
+	while (len && line[len - 1] == ' ')
+		len--;
+	fprintf(out, "%.*s\n", (int)len, line);
 }
 
-static void text_interval(FILE *out, const struct mw_model *m)
+/* Column @i of @cols into @line at its place, padded; the line's length after it. */
+static size_t put_cell(char *line, size_t len, const enum view_col *cols, int i,
+		       const char *text)
+{
+	char cell[CELL];
+
+	len += sprintf(line + len, "%s%s", i ? " " : "", view_pad(cell, sizeof(cell), cols[i], text));
+	return len;
+}
+
+/*
+ * The header of @cols, then a line per thread. A name is cut to its column
+ * only to fit a terminal's @width.
+ */
+static void print_rows(FILE *out, const struct mw_model *m, const enum view_col *cols, int n,
+		       int width)
+{
+	char line[VIEW_COL_NR * (CELL + 1)], cell[CELL];
+	struct view v;
+	size_t len = 0, r;
+	int i;
+
+	view_init(&v);
+	for (i = 0; i < n; i++)
+		len = put_cell(line, len, cols, i, view_header(&v, cols[i]));
+	put_line(out, line, len);
+	for (r = 0; r < m->nr_rows; r++) {
+		const struct mw_row *row = &m->rows[r];
+
+		for (len = 0, i = 0; i < n; i++)
+			len = put_cell(line, len, cols, i,
+				       cols[i] == VIEW_COL_COMM && !width ?
+				       escape_mem(cell, sizeof(cell), row->comm,
+						  strnlen(row->comm, sizeof(row->comm))) :
+				       view_cell(&v, m, row, cols[i], cell, sizeof(cell)));
+		put_line(out, line, len);
+	}
+}
+
+/* What a width too short for the whole table left out: said, so it is not missed. */
+static void print_left_out(FILE *out, enum view_table table, bool heap, const enum view_col *cols,
+			   int n, int width)
+{
+	enum view_col left[VIEW_COL_NR];
+	struct view v;
+	int nr = view_left_out(table, heap, cols, n, left), i;
+
+	if (!nr)
+		return;
+	view_init(&v);
+	fprintf(out, "not shown at %d columns:", width);
+	for (i = 0; i < nr; i++)
+		fprintf(out, "%s %s", i ? "," : "", view_header(&v, left[i]));
+	fprintf(out, " (-o FILE or a pipe gets every column)\n");
+}
+
+/* The widest a table may be: the terminal's width, or no limit. */
+static int table_width(int width)
+{
+	return width > 0 ? width : 1 << 16;
+}
+
+static void print_thread_table(FILE *out, const struct mw_model *m, int width)
+{
+	enum view_col cols[VIEW_COL_NR];
+	struct view_unowned unowned[VIEW_UNOWNED_NR];
+	bool heap = m->info.malloc_probed;
+	int n = view_fit(VIEW_THREADS, table_width(width), heap, cols), res_col = -1, i, u;
+	char line[VIEW_COL_NR * (CELL + 1)], bytes[16];
+	size_t len;
+
+	print_rows(out, m, cols, n, width);
+	for (i = 0; i < n; i++) {
+		if (cols[i] == VIEW_COL_RES_NOW)
+			res_col = i;
+	}
+	/* resident memory no thread created while we watched */
+	view_unowned(m, unowned);
+	for (u = 0; res_col >= 0 && u < VIEW_UNOWNED_NR; u++) {
+		for (len = 0, i = 0; i < n; i++)
+			len = put_cell(line, len, cols, i,
+				       i == 0 ? "-" : i == 1 ? unowned[u].name :
+				       i == res_col ? format_bytes(bytes, sizeof(bytes),
+								   unowned[u].bytes) : "");
+		put_line(out, line, len);
+	}
+	if (model_owners_aged(m))
+		fprintf(out, "RES_NOW as of %.1fs ago (smaps, read a slice per interval)\n",
+			model_owners_age(m));
+	print_left_out(out, VIEW_THREADS, heap, cols, n, width);
+}
+
+static void print_interval(FILE *out, const struct mw_model *m, int width)
 {
 	print_process_line(out, m, true);
-	print_thread_table(out, m);
+	print_thread_table(out, m, width);
 	fputc('\n', out);
 }
 
-static void print_syscall_table(FILE *out, const struct mw_model *m)
+static void print_syscall_table(FILE *out, const struct mw_model *m, int width)
 {
-	size_t i;
+	enum view_col cols[VIEW_COL_NR];
+	int n = view_fit(VIEW_SYSCALLS, table_width(width), true, cols);
 
-	fprintf(out, "%9s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "TID",
-		"COMM", "BRK+", "BRK-", "MMAP", "MMAPFILE", "MMAPNONE", "MUNMAP", "MREMAP+",
-		"MREMAP-", "MPROT_RW", "MPROT_NO", "DONTNEED", "MADVFREE", "MADV_ETC");
-	for (i = 0; i < m->nr_rows; i++) {
-		const struct mw_row *row = &m->rows[i];
-		const struct mw_thread *t = &row->now;
-		const __u64 *adv = t->madvise_bytes;
-
-		fprintf(out, "%9u %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n",
-			row->tid, COMM(row->comm), B(t->brk_grow_bytes), B(t->brk_shrink_bytes),
-			B(t->mmap_anon_bytes), B(t->mmap_file_bytes), B(t->mmap_none_bytes),
-			B(t->munmap_bytes), B(t->mremap_grow_bytes), B(t->mremap_shrink_bytes),
-			B(t->mprotect_rw_bytes), B(t->mprotect_none_bytes),
-			B(adv[MW_ADV_DONTNEED]), B(adv[MW_ADV_FREE]),
-			B(adv[MW_ADV_REMOVE] + adv[MW_ADV_PAGEOUT] + adv[MW_ADV_COLD] +
-			  adv[MW_ADV_OTHER]));
-	}
+	print_rows(out, m, cols, n, width);
+	print_left_out(out, VIEW_SYSCALLS, true, cols, n, width);
 }
 
 static void print_exit(FILE *out, const struct mw_model *m)
@@ -110,7 +174,7 @@ static void print_exit(FILE *out, const struct mw_model *m)
 		fprintf(out, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void text_summary(FILE *out, const struct mw_model *m)
+static void print_summary(FILE *out, const struct mw_model *m, int width)
 {
 	const struct mw_target_info *info = &m->info;
 	const struct mw_thread *t = &m->total;
@@ -131,9 +195,9 @@ static void text_summary(FILE *out, const struct mw_model *m)
 			N(t->alloc_calls), B(t->alloc_bytes), N(t->free_calls), B(t->free_bytes),
 			B(mw_live_bytes(t)));
 	fputc('\n', out);
-	print_thread_table(out, m);
+	print_thread_table(out, m, width);
 	fputc('\n', out);
-	print_syscall_table(out, m);
+	print_syscall_table(out, m, width);
 	fprintf(out, "\nresident: gained %s, lost %s (%s during return calls, %s other), "
 		"released at exit %s; MADV_FREE'd still resident %s\n",
 		B(model_resident_gained(m)), B(model_resident_lost(m)), B(mw_returned_actual(t)),
@@ -175,7 +239,53 @@ static void text_summary(FILE *out, const struct mw_model *m)
 			(unsigned long long)(m->peak_kernel_bytes >> 20));
 }
 
+typedef void print_fn(FILE *out, const struct mw_model *m, int width);
+
+/* To a terminal, the report is laid out whole, then its long lines wrapped. */
+static void print_fitted(FILE *out, const struct mw_model *m, int width, print_fn *print)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *report;
+
+	if (width <= 0) {
+		print(out, m, 0);
+		return;
+	}
+	report = open_memstream(&text, &len);
+	if (!report) {
+		print(out, m, width);
+		return;
+	}
+	print(report, m, width);
+	if (!fclose(report))
+		format_wrap(out, text, len, width);
+	free(text);
+}
+
+void report_text_interval(FILE *out, const struct mw_model *m, int width)
+{
+	print_fitted(out, m, width, print_interval);
+}
+
+void report_text_summary(FILE *out, const struct mw_model *m, int width)
+{
+	print_fitted(out, m, width, print_summary);
+}
+
+static void text_interval(FILE *out, const struct mw_model *m)
+{
+	report_text_interval(out, m, format_terminal_width(out));
+}
+
+static void text_summary(FILE *out, const struct mw_model *m)
+{
+	report_text_summary(out, m, format_terminal_width(out));
+}
+
 const struct reporter report_text = {
+	.name = "text",
 	.interval = text_interval,
 	.summary = text_summary,
+	.syscall = trace_print_text,
 };

@@ -3,7 +3,7 @@
 #include <time.h>
 #include <bpf/libbpf.h>
 #include "output/trace.h"
-#include "output/trace_format.h"
+#include "memwatch.h"
 
 static int print_record(void *ctx, void *data, size_t size)
 {
@@ -11,19 +11,19 @@ static int print_record(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct mw_trace_event))
 		return 0;
-	trace_print(t->out, data, t->start_ns, t->json);
+	t->print(t->out, data, t->start_ns);
 	t->records++;
 	return 0;
 }
 
-int trace_open(struct trace *t, int map_fd, FILE *out, bool json)
+int trace_open(struct trace *t, int map_fd, FILE *out, trace_print_fn *print)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	*t = (struct trace){
 		.out = out,
-		.json = json,
+		.print = print,
 		/* bpf_ktime_get_ns() counts on the same clock */
 		.start_ns = now.tv_sec * 1000000000ULL + now.tv_nsec,
 	};

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <string.h>
 #include "output/escape.h"
 #include "output/json.h"
@@ -259,20 +260,29 @@ static void print_json(FILE *out, const struct mw_trace_event *e, const struct t
 	fprintf(out, ",\"resident_change_bytes\":%lld}\n", (long long)e->resident_change);
 }
 
-void trace_print(FILE *out, const struct mw_trace_event *e, __u64 start_ns, bool json)
+typedef void print_fn(FILE *out, const struct mw_trace_event *e, const struct trace_call *c,
+		      double time_s, const char *comm);
+
+static void print_record(FILE *out, const struct mw_trace_event *e, __u64 start_ns,
+			 print_fn *print)
 {
 	double time_s = e->time_ns > start_ns ? (e->time_ns - start_ns) / 1e9 : 0;
 	char comm[MW_COMM_LEN + 1];
-	const struct trace_call *c;
 
 	if (e->nr <= MW_SYS_NONE || e->nr >= MW_SYS_NR)
 		return;
-	c = &calls[e->nr];
 	/* the kernel terminates comm, but the record comes from a shared buffer */
 	memcpy(comm, e->comm, MW_COMM_LEN);
 	comm[MW_COMM_LEN] = '\0';
-	if (json)
-		print_json(out, e, c, time_s, comm);
-	else
-		print_text(out, e, c, time_s, comm);
+	print(out, e, &calls[e->nr], time_s, comm);
+}
+
+void trace_print_text(FILE *out, const struct mw_trace_event *e, __u64 start_ns)
+{
+	print_record(out, e, start_ns, print_text);
+}
+
+void trace_print_json(FILE *out, const struct mw_trace_event *e, __u64 start_ns)
+{
+	print_record(out, e, start_ns, print_json);
 }

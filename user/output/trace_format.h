@@ -7,12 +7,12 @@
 #ifndef MW_TRACE_FORMAT_H
 #define MW_TRACE_FORMAT_H
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
 #include "memwatch.h"
 
 /* Prints @e as one line, its time in seconds since @start_ns (CLOCK_MONOTONIC). */
-void trace_print(FILE *out, const struct mw_trace_event *e, __u64 start_ns, bool json);
+void trace_print_text(FILE *out, const struct mw_trace_event *e, __u64 start_ns);
+void trace_print_json(FILE *out, const struct mw_trace_event *e, __u64 start_ns);
 
 #endif /* MW_TRACE_FORMAT_H */

@@ -16,9 +16,9 @@
 #include <ncursesw/curses.h>
 #include "output/escape.h"
 #include "output/format.h"
+#include "output/keys.h"
 #include "output/tui.h"
 #include "output/view.h"
-#include "sys/fileio.h"
 
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
@@ -63,9 +63,6 @@ static struct {
 	bool colors;
 	struct view view;
 	struct history history;
-	bool paused;
-	bool help;
-	char cmdline[1024];
 } tui;
 
 static attr_t color(enum pair p)
@@ -101,51 +98,31 @@ static void put_glyph(int y, int x, attr_t attr, wchar_t glyph)
 	attroff(attr);
 }
 
-/* The command line as /proc shows it, arguments apart by spaces, escaped as it is the target's. */
-static void read_cmdline(const struct mw_model *m)
-{
-	char path[64], *text;
-	size_t len, i;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", m->info.pid);
-	text = read_path(path, &len);
-	if (!text || !len) {
-		snprintf(tui.cmdline, sizeof(tui.cmdline), "[%s]", ESC(m->info.comm, MW_COMM_LEN));
-		free(text);
-		return;
-	}
-	/* the last NUL ends the last argument; a process may have rewritten it away */
-	if (!text[len - 1])
-		len--;
-	for (i = 0; i < len; i++) {
-		if (!text[i])
-			text[i] = ' ';
-	}
-	escape_mem(tui.cmdline, sizeof(tui.cmdline), text, len);
-	free(text);
-}
-
 static void draw_header(const struct mw_model *m)
 {
 	const struct mw_target_info *info = &m->info;
 	const struct mw_thread *t = &m->total;
-	char up[32];
+	char up[32], cmd[1024];
 	int x;
 
 	x = put(0, 0, A_BOLD, "memwatch");
 	x = put(0, x, A_NORMAL, "  pid %d (%s)  watching %s  events/s %s  lost %llu  "
 		"untracked %llu (%s)", info->pid, ESC(info->comm, MW_COMM_LEN),
-		view_duration(up, sizeof(up), m->elapsed_s),
-		N(llround(mw_rate(view_events(t), view_events(&m->total_prev), m->interval_s))),
+		view_duration(up, sizeof(up), m->elapsed_s), N(llround(m->events_rate)),
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
 		B(t->untracked_bytes));
 	if (model_owners_aged(m))
 		x = put(0, x, A_BOLD, "  RES_NOW %.0fs old", model_owners_age(m));
 	if (m->target_exited)
 		x = put(0, x, A_BOLD, "  target exited");
-	if (tui.paused)
+	if (tui.view.paused)
 		put(0, x + 2, A_REVERSE, "PAUSED");
-	put(1, 0, A_NORMAL, "cmd: %s", tui.cmdline);
+	/* the target's bytes: escaped, cut to what a line can show */
+	if (m->cmdline_len)
+		put(1, 0, A_NORMAL, "cmd: %s",
+		    escape_mem(cmd, sizeof(cmd), m->cmdline, m->cmdline_len));
+	else
+		put(1, 0, A_NORMAL, "cmd: [%s]", ESC(info->comm, MW_COMM_LEN));
 	if (info->malloc_probed)
 		put(2, 0, A_NORMAL, "allocator: %s (%s)  probes: %d uprobes, %d uretprobes, "
 		    "%d tracepoints", ESC(info->allocator, sizeof(info->allocator)),
@@ -251,25 +228,20 @@ static void draw_chart(const struct mw_model *m, const struct view_layout *l)
 	free(c.cells);
 }
 
-/* Column @i's text, aligned in its width: names left, numbers right. */
+/* Column @i's text, aligned in its width. */
 static void put_cell(int y, const enum view_col *cols, int i, attr_t attr, const char *text)
 {
-	const struct view_column *col = view_column(cols[i]);
-	int x = view_col_x(cols, i);
+	char cell[128];
 
-	if (col->kind == VIEW_TEXT)
-		put(y, x, attr, "%-*.*s", col->width, col->width, text);
-	else
-		put(y, x, attr, "%*s", col->width, text);
+	put(y, view_col_x(cols, i), attr, "%s", view_pad(cell, sizeof(cell), cols[i], text));
 }
 
 static void draw_table(const struct mw_model *m, const struct view_layout *l)
 {
-	static const char *const unowned[] = { "[brk heap]", "[other anon]" };
-	const __u64 unowned_bytes[] = { m->res.heap_now, m->res.unowned_now };
+	struct view_unowned unowned[VIEW_UNOWNED_NR];
 	enum view_col cols[VIEW_COL_NR];
 	const struct mw_row **rows;
-	int n = view_fit(COLS, m->info.malloc_probed, cols), res_col = -1, room, i, y;
+	int n = view_fit(VIEW_LIVE, COLS, m->info.malloc_probed, cols), res_col = -1, room, i, y;
 	size_t nr, shown, r;
 	char buf[32];
 
@@ -292,8 +264,8 @@ static void draw_table(const struct mw_model *m, const struct view_layout *l)
 	if (!rows)
 		return;
 	nr = view_rows(&tui.view, m, rows);
-	/* the resident memory no thread made keeps its two lines at the bottom */
-	room = l->table_rows - (res_col >= 0 ? 2 : 0);
+	/* the resident memory no thread made keeps its lines at the bottom */
+	room = l->table_rows - (res_col >= 0 ? VIEW_UNOWNED_NR : 0);
 	shown = nr <= (size_t)(room > 0 ? room : 0) ? nr : (size_t)(room > 1 ? room - 1 : 0);
 	y = l->table_top + 1;
 	for (r = 0; r < shown; r++, y++) {
@@ -306,28 +278,26 @@ static void draw_table(const struct mw_model *m, const struct view_layout *l)
 	if (shown < nr)
 		put(y++, 0, A_DIM, "%*s (%zu more threads: a taller terminal shows them)",
 		    view_column(VIEW_COL_TID)->width, "+", nr - shown);
-	for (i = 0; res_col >= 0 && i < 2 && y < l->footer; i++, y++) {
+	view_unowned(m, unowned);
+	for (i = 0; res_col >= 0 && i < VIEW_UNOWNED_NR && y < l->footer; i++, y++) {
 		put_cell(y, cols, 0, A_DIM, "-");
-		put_cell(y, cols, 1, A_DIM, unowned[i]);
-		put_cell(y, cols, res_col, A_DIM, B(unowned_bytes[i]));
+		put_cell(y, cols, 1, A_DIM, unowned[i].name);
+		put_cell(y, cols, res_col, A_DIM, B(unowned[i].bytes));
 	}
 	free(rows);
 }
 
 static void draw_footer(const struct view_layout *l)
 {
-	static const char *const keys[][2] = {
-		{ "q", "quit" }, { "<>", "sort" }, { "r", "reverse" }, { "p", "pause" },
-		{ "e", "exited" }, { "d", "rate" }, { "h", "help" },
-	};
 	const struct view *v = &tui.view;
+	char keys[32];
 	size_t i;
 	int x = 0;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (i = 0; i < key_bindings_nr; i++) {
 		x = put(l->footer, x, color(PAIR_KEY) | A_BOLD | (tui.colors ? 0 : A_REVERSE),
-			"%s", keys[i][0]);
-		x = put(l->footer, x, A_NORMAL, " %s  ", keys[i][1]);
+			"%s", keys_footer(&key_bindings[i], keys, sizeof(keys)));
+		x = put(l->footer, x, A_NORMAL, " %s  ", key_bindings[i].footer);
 	}
 	put(l->footer, x, A_DIM, "sort: %s %s, %s, exited %s", view_header(v, v->sort),
 	    view_descending(v) ? "descending" : "ascending",
@@ -337,10 +307,12 @@ static void draw_footer(const struct view_layout *l)
 static void draw_help(void)
 {
 	int lines = 0, width = 0, top, left, i;
+	char buf[256];
+	const char *line;
 
-	for (i = 0; view_help[i]; i++, lines++) {
-		if ((int)strlen(view_help[i]) > width)
-			width = strlen(view_help[i]);
+	for (i = 0; (line = keys_help_line(i, buf, sizeof(buf))); i++, lines++) {
+		if ((int)strlen(line) > width)
+			width = strlen(line);
 	}
 	top = (LINES - lines - 2) / 2;
 	left = (COLS - width - 4) / 2;
@@ -350,7 +322,7 @@ static void draw_help(void)
 		left = 0;
 	for (i = -1; i <= lines; i++)
 		put(top + 1 + i, left, A_REVERSE, "  %-*s  ", width,
-		    i >= 0 && i < lines ? view_help[i] : "");
+		    i >= 0 && i < lines ? keys_help_line(i, buf, sizeof(buf)) : "");
 }
 
 static void draw(const struct mw_model *m)
@@ -364,12 +336,12 @@ static void draw(const struct mw_model *m)
 	draw_chart(m, &l);
 	draw_table(m, &l);
 	draw_footer(&l);
-	if (tui.help)
+	if (tui.view.help)
 		draw_help();
 	refresh();
 }
 
-int tui_init(const struct mw_model *m)
+static int tui_open(const struct mw_model *m)
 {
 	sigset_t winch;
 
@@ -381,7 +353,6 @@ int tui_init(const struct mw_model *m)
 	view_init(&tui.view);
 	tui.view.ascii = !view_unicode(nl_langinfo(CODESET));
 	history_init(&tui.history);
-	read_cmdline(m);
 	cbreak();
 	noecho();
 	nodelay(stdscr, TRUE);
@@ -414,7 +385,7 @@ int tui_init(const struct mw_model *m)
 	return 0;
 }
 
-void tui_done(void)
+static void tui_close(void)
 {
 	if (!tui.screen)
 		return;
@@ -436,63 +407,35 @@ static void tui_interval(FILE *out, const struct mw_model *m)
 static enum report_input tui_input(const struct mw_model *m)
 {
 	enum view_col cols[VIEW_COL_NR];
-	int n = view_fit(COLS, m->info.malloc_probed, cols), key;
+	int n = view_fit(VIEW_LIVE, COLS, m->info.malloc_probed, cols), key;
 	bool changed = false;
 
 	while ((key = getch()) != ERR) {
 		changed = true;
-		if (key == 'q' || key == 'Q' || key == KEY_F(10))
-			return REPORT_QUIT;
-		if (tui.help && key != KEY_RESIZE) {
-			tui.help = false;
+		/* curses already knows the new size */
+		if (key == KEY_RESIZE)
 			continue;
-		}
-		switch (key) {
-		case '<':
-		case ',':
-		case KEY_F(7):
-			view_sort_step(&tui.view, cols, n, -1);
-			break;
-		case '>':
-		case '.':
-		case KEY_F(8):
-			view_sort_step(&tui.view, cols, n, 1);
-			break;
-		case 'r':
-			tui.view.reverse = !tui.view.reverse;
-			break;
-		case 'p':
-			tui.paused = !tui.paused;
-			break;
-		case 'e':
-			tui.view.hide_exited = !tui.view.hide_exited;
-			break;
-		case 'd':
-			tui.view.rate = !tui.view.rate;
-			break;
-		case 'h':
-		case '?':
-		case KEY_F(1):
-			tui.help = true;
-			break;
-		default:
-			/* KEY_RESIZE: curses already knows the new size */
-			break;
-		}
+		if (key >= KEY_F(1) && key <= KEY_F(63))
+			key = KEYS_F(key - KEY_F0);
+		if (keys_press(&tui.view, key, cols, n) == VIEW_QUIT)
+			return REPORT_QUIT;
 	}
 	if (changed)
 		draw(m);
-	return tui.paused ? REPORT_PAUSE : REPORT_RUN;
+	return tui.view.paused ? REPORT_PAUSE : REPORT_RUN;
 }
 
 static void tui_summary(FILE *out, const struct mw_model *m)
 {
-	tui_done();
+	tui_close();
 	report_text.summary(out, m);
 }
 
 const struct reporter report_tui = {
+	.name = "tui",
 	.interval = tui_interval,
 	.summary = tui_summary,
+	.open = tui_open,
+	.close = tui_close,
 	.input = tui_input,
 };

@@ -9,12 +9,10 @@
 #include "model/model.h"
 #include "output/report.h"
 
-/* Takes over the terminal on stdin/stdout; 0, or -1 when it cannot (unknown TERM). */
-int tui_init(const struct mw_model *m);
-/* Gives the terminal back as it was; does nothing when the view is not on. */
-void tui_done(void);
-
-/* interval() draws, input() reads the keys, summary() restores the terminal first */
-extern const struct reporter report_tui;
+/*
+ * report_tui: open() takes over the terminal on stdin/stdout (-1 when it
+ * cannot: an unknown TERM), interval() draws, input() reads the keys,
+ * summary() restores the terminal first, close() restores it if need be.
+ */
 
 #endif /* MW_TUI_H */

@@ -9,32 +9,47 @@
 #include "output/format.h"
 #include "output/view.h"
 
-static const struct view_column columns[VIEW_COL_NR] = {
-	[VIEW_COL_TID] = { "TID", NULL, 7, VIEW_COUNT, false },
-	[VIEW_COL_COMM] = { "COMM", NULL, 15, VIEW_TEXT, false },
-	[VIEW_COL_STATE] = { "STATE", NULL, 5, VIEW_TEXT, false },
-	[VIEW_COL_ALLOCS] = { "ALLOCS", "ALLOCS/s", 9, VIEW_COUNT, true },
-	[VIEW_COL_ALLOC_BYTES] = { "ALLOC'D", "ALLOC'D/s", 9, VIEW_BYTES, true },
-	[VIEW_COL_FREES] = { "FREES", "FREES/s", 9, VIEW_COUNT, true },
-	[VIEW_COL_FREE_BYTES] = { "FREED", "FREED/s", 9, VIEW_BYTES, true },
-	[VIEW_COL_OTHERS] = { "OTHERS'", "OTHERS'/s", 9, VIEW_BYTES, true },
-	[VIEW_COL_LIVE] = { "LIVE", NULL, 9, VIEW_BYTES, true },
-	[VIEW_COL_GROWN] = { "GROWN", "GROWN/s", 9, VIEW_BYTES, false },
-	[VIEW_COL_RET_ASK] = { "RET_ASK", "RET_ASK/s", 9, VIEW_BYTES, false },
-	[VIEW_COL_RET_ACT] = { "RET_ACT", "RET_ACT/s", 9, VIEW_BYTES, false },
-	[VIEW_COL_RES_NOW] = { "RES_NOW", NULL, 9, VIEW_BYTES, false },
-	[VIEW_COL_EVENTS] = { "EVENTS/s", "EVENTS/s", 9, VIEW_COUNT, false },
-};
+#define LIVE VIEW_IN(VIEW_LIVE)
+#define THREADS (VIEW_IN(VIEW_LIVE) | VIEW_IN(VIEW_THREADS))
+#define SYSCALLS VIEW_IN(VIEW_SYSCALLS)
+#define EVERY (THREADS | SYSCALLS)
 
 /*
- * Which columns a narrow terminal keeps, most telling first: who, then the
- * question memwatch answers (live heap against grown, returned and still
- * resident), then the allocator's traffic.
+ * Every table's columns. The rank says which a narrow terminal keeps, most
+ * telling first: who, then the question memwatch answers (live heap against
+ * grown, returned and still resident), then the allocator's traffic; per
+ * syscall, what grew and what was returned first.
  */
-static const enum view_col keep_order[VIEW_COL_NR] = {
-	VIEW_COL_TID, VIEW_COL_COMM, VIEW_COL_STATE, VIEW_COL_LIVE, VIEW_COL_GROWN,
-	VIEW_COL_RET_ACT, VIEW_COL_RES_NOW, VIEW_COL_RET_ASK, VIEW_COL_ALLOC_BYTES,
-	VIEW_COL_FREE_BYTES, VIEW_COL_OTHERS, VIEW_COL_EVENTS, VIEW_COL_ALLOCS, VIEW_COL_FREES,
+static const struct view_column columns[VIEW_COL_NR] = {
+	[VIEW_COL_TID] = { "TID", NULL, 7, VIEW_COUNT, false, EVERY, 0 },
+	[VIEW_COL_COMM] = { "COMM", NULL, 15, VIEW_TEXT, false, EVERY, 1 },
+	[VIEW_COL_STATE] = { "STATE", NULL, 5, VIEW_TEXT, false, THREADS, 2 },
+	[VIEW_COL_ALLOCS] = { "ALLOCS", "ALLOCS/s", 9, VIEW_COUNT, true, THREADS, 12 },
+	[VIEW_COL_ALLOC_BYTES] = { "ALLOC'D", "ALLOC'D/s", 9, VIEW_BYTES, true, THREADS, 8 },
+	[VIEW_COL_FREES] = { "FREES", "FREES/s", 9, VIEW_COUNT, true, THREADS, 13 },
+	[VIEW_COL_FREE_BYTES] = { "FREED", "FREED/s", 9, VIEW_BYTES, true, THREADS, 9 },
+	[VIEW_COL_OTHERS] = { "OTHERS'", "OTHERS'/s", 9, VIEW_BYTES, true, THREADS, 10 },
+	[VIEW_COL_LIVE] = { "LIVE", NULL, 9, VIEW_BYTES, true, THREADS, 3 },
+	[VIEW_COL_GROWN] = { "GROWN", "GROWN/s", 9, VIEW_BYTES, false, THREADS, 4 },
+	[VIEW_COL_RET_ASK] = { "RET_ASK", "RET_ASK/s", 9, VIEW_BYTES, false, THREADS, 7 },
+	[VIEW_COL_RET_ACT] = { "RET_ACT", "RET_ACT/s", 9, VIEW_BYTES, false, THREADS, 5 },
+	[VIEW_COL_RES_NOW] = { "RES_NOW", NULL, 9, VIEW_BYTES, false, THREADS, 6 },
+	/* a rate over the last interval: the summary has no use for it */
+	[VIEW_COL_EVENTS] = { "EVENTS/s", "EVENTS/s", 9, VIEW_COUNT, false, LIVE, 11 },
+	[VIEW_COL_BRK_GROW] = { "BRK+", "BRK+/s", 9, VIEW_BYTES, false, SYSCALLS, 2 },
+	[VIEW_COL_BRK_SHRINK] = { "BRK-", "BRK-/s", 9, VIEW_BYTES, false, SYSCALLS, 6 },
+	[VIEW_COL_MMAP_ANON] = { "MMAP", "MMAP/s", 9, VIEW_BYTES, false, SYSCALLS, 3 },
+	[VIEW_COL_MMAP_FILE] = { "MMAPFILE", "MMAPFILE/s", 9, VIEW_BYTES, false, SYSCALLS, 10 },
+	[VIEW_COL_MMAP_NONE] = { "MMAPNONE", "MMAPNONE/s", 9, VIEW_BYTES, false, SYSCALLS, 13 },
+	[VIEW_COL_MUNMAP] = { "MUNMAP", "MUNMAP/s", 9, VIEW_BYTES, false, SYSCALLS, 4 },
+	[VIEW_COL_MREMAP_GROW] = { "MREMAP+", "MREMAP+/s", 9, VIEW_BYTES, false, SYSCALLS, 8 },
+	[VIEW_COL_MREMAP_SHRINK] = { "MREMAP-", "MREMAP-/s", 9, VIEW_BYTES, false, SYSCALLS, 9 },
+	[VIEW_COL_MPROTECT_RW] = { "MPROT_RW", "MPROT_RW/s", 9, VIEW_BYTES, false, SYSCALLS, 11 },
+	[VIEW_COL_MPROTECT_NONE] = { "MPROT_NO", "MPROT_NO/s", 9, VIEW_BYTES, false, SYSCALLS,
+				     12 },
+	[VIEW_COL_MADV_DONTNEED] = { "DONTNEED", "DONTNEED/s", 9, VIEW_BYTES, false, SYSCALLS, 5 },
+	[VIEW_COL_MADV_FREE] = { "MADVFREE", "MADVFREE/s", 9, VIEW_BYTES, false, SYSCALLS, 7 },
+	[VIEW_COL_MADV_OTHER] = { "MADV_ETC", "MADV_ETC/s", 9, VIEW_BYTES, false, SYSCALLS, 14 },
 };
 
 const char *const view_series_name[HIST_NR] = {
@@ -43,17 +58,7 @@ const char *const view_series_name[HIST_NR] = {
 	[HIST_RETURNED] = "returned (actual)",
 };
 
-const char *const view_help[] = {
-	"memwatch live view keys",
-	"",
-	"  q, F10     quit: the terminal is restored and the summary printed",
-	"  < >        sort by the previous / next column (also , . F7 F8)",
-	"  r          reverse the sort order",
-	"  p          pause: the model is not updated until p again",
-	"  e          hide or show exited threads",
-	"  d          counters since attach or per second",
-	"  h ? F1     this help; any key closes it",
-	"",
+const char *const view_help_notes[] = {
 	"Chart: RSS, live heap and bytes that really left RSS, on one scale.",
 	"LIVE: the thread's blocks still allocated. GROWN: taken from the OS.",
 	"RET_ASK / RET_ACT: returned to the OS as asked / as really left RSS.",
@@ -83,28 +88,50 @@ bool view_unicode(const char *codeset)
 	return codeset && (!strcasecmp(codeset, "UTF-8") || !strcasecmp(codeset, "utf8"));
 }
 
-int view_fit(int width, bool heap, enum view_col *cols)
+static bool in_table(enum view_col c, enum view_table table, bool heap)
+{
+	return columns[c].tables & VIEW_IN(table) && (heap || !columns[c].heap);
+}
+
+int view_fit(enum view_table table, int width, bool heap, enum view_col *cols)
 {
 	bool keep[VIEW_COL_NR] = { false };
-	int used = 0, n = 0, i;
+	int used = 0, n = 0, rank, i;
 
-	for (i = 0; i < VIEW_COL_NR; i++) {
-		const struct view_column *col = &columns[keep_order[i]];
-		/* one space before every column but the first */
-		int need = col->width + (used ? 1 : 0);
+	/* ranks are small: a pass per rank is simpler than sorting */
+	for (rank = 0; rank < VIEW_COL_NR; rank++) {
+		for (i = 0; i < VIEW_COL_NR; i++) {
+			/* one space before every column but the first */
+			int need = columns[i].width + (used ? 1 : 0);
 
-		if (col->heap && !heap)
-			continue;
-		if (used + need > width)
-			break;
-		used += need;
-		keep[keep_order[i]] = true;
+			if (columns[i].rank != rank || !in_table(i, table, heap))
+				continue;
+			if (used + need > width)
+				goto fitted;
+			used += need;
+			keep[i] = true;
+		}
 	}
+fitted:
 	for (i = 0; i < VIEW_COL_NR; i++) {
 		if (keep[i])
 			cols[n++] = i;
 	}
 	return n;
+}
+
+int view_left_out(enum view_table table, bool heap, const enum view_col *cols, int n,
+		  enum view_col *out)
+{
+	int nr = 0, i, j = 0;
+
+	for (i = 0; i < VIEW_COL_NR; i++) {
+		if (j < n && cols[j] == (enum view_col)i)
+			j++;
+		else if (in_table(i, table, heap))
+			out[nr++] = i;
+	}
+	return nr;
 }
 
 int view_col_x(const enum view_col *cols, int i)
@@ -132,14 +159,22 @@ void view_sort_step(struct view *v, const enum view_col *cols, int n, int step)
 	v->sort = step > 0 ? cols[0] : cols[n - 1];
 }
 
-__u64 view_events(const struct mw_thread *t)
+char *view_pad(char *buf, size_t len, enum view_col c, const char *text)
 {
-	__u64 sum = t->alloc_calls + t->free_calls;
-	int i;
+	const struct view_column *col = &columns[c];
+	size_t bytes = strlen(text);
+	int cells = 0, pad;
+	size_t i;
 
-	for (i = 0; i < MW_SYS_NR; i++)
-		sum += t->syscalls[i];
-	return sum;
+	/* a cell begins at every byte but a UTF-8 continuation byte */
+	for (i = 0; i < bytes; i++)
+		cells += ((unsigned char)text[i] & 0xc0) != 0x80;
+	pad = cells < col->width ? col->width - cells : 0;
+	if (col->kind == VIEW_TEXT)
+		snprintf(buf, len, "%s%*s", text, pad, "");
+	else
+		snprintf(buf, len, "%*s%s", pad, "", text);
+	return buf;
 }
 
 /* A counter column's cumulative value in @t. */
@@ -163,7 +198,34 @@ static __u64 counter(const struct mw_thread *t, enum view_col c)
 	case VIEW_COL_RET_ACT:
 		return mw_returned_actual(t);
 	case VIEW_COL_EVENTS:
-		return view_events(t);
+		return mw_events(t);
+	case VIEW_COL_BRK_GROW:
+		return t->brk_grow_bytes;
+	case VIEW_COL_BRK_SHRINK:
+		return t->brk_shrink_bytes;
+	case VIEW_COL_MMAP_ANON:
+		return t->mmap_anon_bytes;
+	case VIEW_COL_MMAP_FILE:
+		return t->mmap_file_bytes;
+	case VIEW_COL_MMAP_NONE:
+		return t->mmap_none_bytes;
+	case VIEW_COL_MUNMAP:
+		return t->munmap_bytes;
+	case VIEW_COL_MREMAP_GROW:
+		return t->mremap_grow_bytes;
+	case VIEW_COL_MREMAP_SHRINK:
+		return t->mremap_shrink_bytes;
+	case VIEW_COL_MPROTECT_RW:
+		return t->mprotect_rw_bytes;
+	case VIEW_COL_MPROTECT_NONE:
+		return t->mprotect_none_bytes;
+	case VIEW_COL_MADV_DONTNEED:
+		return t->madvise_bytes[MW_ADV_DONTNEED];
+	case VIEW_COL_MADV_FREE:
+		return t->madvise_bytes[MW_ADV_FREE];
+	case VIEW_COL_MADV_OTHER:
+		return t->madvise_bytes[MW_ADV_REMOVE] + t->madvise_bytes[MW_ADV_PAGEOUT] +
+		       t->madvise_bytes[MW_ADV_COLD] + t->madvise_bytes[MW_ADV_OTHER];
 	default:
 		return 0;
 	}
@@ -268,6 +330,12 @@ size_t view_rows(const struct view *v, const struct mw_model *m, const struct mw
 	}
 	qsort_r(out, n, sizeof(*out), cmp_rows, &ctx);
 	return n;
+}
+
+void view_unowned(const struct mw_model *m, struct view_unowned *out)
+{
+	out[0] = (struct view_unowned){ "[brk heap]", m->res.heap_now };
+	out[1] = (struct view_unowned){ "[other anon]", m->res.unowned_now };
 }
 
 /* Below this the chart has no room to say anything: the table gets it all. */

@@ -14,7 +14,7 @@
 #include "model/history.h"
 #include "model/model.h"
 
-/* the thread table's columns, in display order */
+/* every table's columns, in display order */
 enum view_col {
 	VIEW_COL_TID,
 	VIEW_COL_COMM,
@@ -30,8 +30,31 @@ enum view_col {
 	VIEW_COL_RET_ACT,
 	VIEW_COL_RES_NOW,
 	VIEW_COL_EVENTS,
+	VIEW_COL_BRK_GROW,
+	VIEW_COL_BRK_SHRINK,
+	VIEW_COL_MMAP_ANON,
+	VIEW_COL_MMAP_FILE,
+	VIEW_COL_MMAP_NONE,
+	VIEW_COL_MUNMAP,
+	VIEW_COL_MREMAP_GROW,
+	VIEW_COL_MREMAP_SHRINK,
+	VIEW_COL_MPROTECT_RW,
+	VIEW_COL_MPROTECT_NONE,
+	VIEW_COL_MADV_DONTNEED,
+	VIEW_COL_MADV_FREE,
+	VIEW_COL_MADV_OTHER,
 	VIEW_COL_NR,
 };
+
+/* The tables the columns make up: each column says which it belongs to. */
+enum view_table {
+	VIEW_LIVE,		/* the live view's threads */
+	VIEW_THREADS,		/* the text reports' threads */
+	VIEW_SYSCALLS,		/* the text summary's bytes per syscall and thread */
+	VIEW_TABLE_NR,
+};
+
+#define VIEW_IN(table) (1u << (table))
 
 enum view_kind {
 	VIEW_TEXT,
@@ -45,6 +68,9 @@ struct view_column {
 	int width;
 	enum view_kind kind;
 	bool heap;		/* needs the malloc probes: dropped without them */
+	unsigned int tables;	/* VIEW_IN() of the tables that show it */
+	/* how telling it is: a narrow width keeps the lowest ranks of a table */
+	int rank;
 };
 
 struct view {
@@ -53,6 +79,8 @@ struct view {
 	bool rate;		/* counters per second instead of since attach */
 	bool hide_exited;
 	bool ascii;		/* no Unicode glyphs */
+	bool paused;		/* the model is not updated */
+	bool help;		/* the help screen is up */
 };
 
 void view_init(struct view *v);
@@ -62,20 +90,27 @@ const char *view_header(const struct view *v, enum view_col c);
 bool view_unicode(const char *codeset);
 
 /*
- * The columns that fit @width terminal cells, in display order, into @cols
- * (room for VIEW_COL_NR); their number. The least telling go first when the
- * width is short; without @heap the allocator's columns are left out.
+ * The columns of @table that fit @width terminal cells, in display order,
+ * into @cols (room for VIEW_COL_NR); their number. The least telling go
+ * first when the width is short; without @heap the allocator's columns are
+ * left out.
  */
-int view_fit(int width, bool heap, enum view_col *cols);
+int view_fit(enum view_table table, int width, bool heap, enum view_col *cols);
+/* The columns of @table that view_fit() left out of @cols, into @out; their number. */
+int view_left_out(enum view_table table, bool heap, const enum view_col *cols, int n,
+		  enum view_col *out);
 /* Where column @i of @cols starts. */
 int view_col_x(const enum view_col *cols, int i);
+/*
+ * @text in column @c's width into @buf: names to the left, numbers to the
+ * right, UTF-8 counted in cells; a wider text is left whole.
+ */
+char *view_pad(char *buf, size_t len, enum view_col c, const char *text);
 /* Whether the rows go from the largest value of the sort column down. */
 bool view_descending(const struct view *v);
 /* Moves the sort key @step (+1 or -1) columns along the @n shown ones. */
 void view_sort_step(struct view *v, const enum view_col *cols, int n, int step);
 
-/* A thread's allocator calls and memory syscalls. */
-__u64 view_events(const struct mw_thread *t);
 /* What column @c shows for @row, and sorts by. */
 double view_value(const struct view *v, const struct mw_model *m, const struct mw_row *row,
 		  enum view_col c);
@@ -84,6 +119,16 @@ char *view_cell(const struct view *v, const struct mw_model *m, const struct mw_
 		enum view_col c, char *buf, size_t len);
 /* The rows to show, in order, into @out (room for m->nr_rows); their number. */
 size_t view_rows(const struct view *v, const struct mw_model *m, const struct mw_row **out);
+
+/* Resident memory no thread made: rows with a value under RES_NOW alone. */
+struct view_unowned {
+	const char *name;
+	__u64 bytes;
+};
+
+#define VIEW_UNOWNED_NR 2
+
+void view_unowned(const struct mw_model *m, struct view_unowned *out);
 
 /* Where things go on a screen of @lines; a chart of 0 lines is left out. */
 struct view_layout {
@@ -149,7 +194,7 @@ extern const char *const view_series_name[HIST_NR];
 /* "14.0s", "3m20s", "2h05m". */
 char *view_duration(char *buf, size_t len, double seconds);
 
-/* The help screen's lines, NULL-terminated. */
-extern const char *const view_help[];
+/* What the help screen says below the keys, NULL-terminated. */
+extern const char *const view_help_notes[];
 
 #endif /* MW_VIEW_H */
