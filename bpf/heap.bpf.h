@@ -9,8 +9,8 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "memwatch.h"
 #include <bpf/bpf_tracing.h>
+#include "memwatch.h"
 #include "common.bpf.h"
 #include "threads.bpf.h"
 #include "live_table.bpf.h"
@@ -25,7 +25,6 @@
 __u32 counting;
 /* the probed allocator is glibc: a block's size is in its chunk header */
 __u32 glibc_chunks;
-
 
 /*
  * glibc's usable size of the block at @ptr, from its chunk header, or 0:
@@ -55,8 +54,6 @@ static __always_inline void free_preexisting(struct mw_thread *t, __u64 ptr, __u
 	t->free_preexisting_bytes += size;
 	alloc_insert(ptr | MW_SLOT_FREED, 0);
 }
-
-/* ---- the malloc family: entry uprobes record, one uretprobe accounts ---- */
 
 /* Counts an allocation and enters it in the live table. */
 static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 ptr,

@@ -30,7 +30,6 @@ __u64 rss_other_lost[MW_RSS_NR];
 /* what the process's exit released, after its last thread began to exit */
 __u64 rss_exit_lost[MW_RSS_NR];
 
-
 static __always_inline bool is_return_call(__u32 nr)
 {
 	return nr == MW_SYS_BRK || nr == MW_SYS_MUNMAP || nr == MW_SYS_MREMAP ||
