@@ -149,7 +149,7 @@ $(OUTPUT)/san/tests/%: tests/unit/%.c $(OUTPUT)/san/libmemwatch.a
 FUZZ_SECONDS ?= 5
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser -I$(OUTPUT)
 FUZZ_SRCS := $(addprefix user/,sys/procmaps.c attach/target.c sys/fileio.c attach/allocator.c \
-	sys/elf_file.c model/model.c sys/log.c sys/go_binary.c attach/mapped_file.c sys/caps.c \
+	sys/elf_file.c model/model.c model/counters.c sys/log.c sys/go_binary.c attach/mapped_file.c sys/caps.c \
 	output/escape.c output/json.c sys/safe_open.c app/signals.c)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 

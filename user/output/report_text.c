@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Plain text: a process line and a thread table per interval, then a summary. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include "output/escape.h"
@@ -34,32 +35,68 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 		B(mw_returned_bytes(t)), B(mw_returned_actual(t)));
 }
 
+/* A counter column of the registry's (bpf/counters.h) in one of the text tables. */
+struct text_column {
+	const char *header;
+	size_t offset;		/* in struct mw_thread */
+	bool bytes;
+	bool heap;		/* needs the malloc probes: "-" without them */
+};
+
+/* the thread table's counters, then the summary's bytes by call */
+#define MW_COLUMN(name, unit, group, TAG, header)					\
+	{ header, offsetof(struct mw_thread, name), (unit) == MW_BYTES, (group) == MW_HEAP },
+static const struct text_column thread_columns[] = { MW_THREAD_TABLE_COLUMNS };
+static const struct text_column call_columns[] = { MW_CALL_TABLE_COLUMNS };
+#undef MW_COLUMN
+
+/* a count's column is 9 wide, a size's 8 */
+static int column_width(const struct text_column *c)
+{
+	return c->bytes ? 8 : 9;
+}
+
+static const char *column_cell(const struct text_column *c, const struct mw_thread *t,
+			       char *buf, size_t len)
+{
+	__u64 value = *(const __u64 *)((const char *)t + c->offset);
+
+	return c->bytes ? format_bytes(buf, len, value) : format_count(buf, len, value);
+}
+
 static void print_thread_table(FILE *out, const struct mw_model *m)
 {
-	size_t i;
+	int blank = 0;
+	size_t i, j;
 
-	fprintf(out, "%9s %-15s %-5s %9s %8s %9s %8s %8s %8s %8s %8s %8s %8s\n", "TID", "COMM",
-		"STATE", "ALLOCS", "ALLOC'D", "FREES", "FREED", "OTHERS'", "LIVE", "GROWN",
-		"RET_ASK", "RET_ACT", "RES_NOW");
+	fprintf(out, "%9s %-15s %-5s ", "TID", "COMM", "STATE");
+	for (j = 0; j < MW_ARRAY_SIZE(thread_columns); j++) {
+		fprintf(out, "%*s ", column_width(&thread_columns[j]), thread_columns[j].header);
+		blank += column_width(&thread_columns[j]) + 1;
+	}
+	fprintf(out, "%8s %8s %8s %8s %8s\n", "LIVE", "GROWN", "RET_ASK", "RET_ACT", "RES_NOW");
 	for (i = 0; i < m->nr_rows; i++) {
 		const struct mw_row *row = &m->rows[i];
 		const struct mw_thread *t = &row->now;
+		bool heap = m->info.malloc_probed;
+		char buf[16];
 
 		fprintf(out, "%9u %-15s %-5s ", row->tid, COMM(row->comm),
 			row->exited ? "exit" : "live");
-		if (m->info.malloc_probed)
-			fprintf(out, "%9s %8s %9s %8s %8s %8s ", N(t->alloc_calls),
-				B(t->alloc_bytes), N(t->free_calls), B(t->free_bytes),
-				B(t->free_other_bytes), B(mw_live_bytes(t)));
-		else
-			fprintf(out, "%9s %8s %9s %8s %8s %8s ", "-", "-", "-", "-", "-", "-");
-		fprintf(out, "%8s %8s %8s %8s\n", B(mw_grown_bytes(t)), B(mw_returned_bytes(t)),
-			B(mw_returned_actual(t)), B(row->resident_now));
+		for (j = 0; j < MW_ARRAY_SIZE(thread_columns); j++) {
+			const struct text_column *c = &thread_columns[j];
+
+			fprintf(out, "%*s ", column_width(c),
+				c->heap && !heap ? "-" : column_cell(c, t, buf, sizeof(buf)));
+		}
+		fprintf(out, "%8s %8s %8s %8s %8s\n", heap ? B(mw_live_bytes(t)) : "-",
+			B(mw_grown_bytes(t)), B(mw_returned_bytes(t)), B(mw_returned_actual(t)),
+			B(row->resident_now));
 	}
 	/* resident memory no thread created while we watched */
-	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[brk heap]", "", 82, "",
+	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[brk heap]", "", blank + 35, "",
 		B(m->res.heap_now));
-	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[other anon]", "", 82, "",
+	fprintf(out, "%9s %-15s %-5s %*s %8s\n", "-", "[other anon]", "", blank + 35, "",
 		B(m->res.unowned_now));
 	if (model_owners_aged(m))
 		fprintf(out, "%9s RES_NOW as of %.1fs ago (smaps, read a slice per interval)\n", "",
@@ -73,26 +110,38 @@ static void text_interval(FILE *out, const struct mw_model *m)
 	fputc('\n', out);
 }
 
+#define ADVICE_COLUMN(TAG, name, group, column) column,
+/* the advices with a column of their own; the others add up in MADV_ETC */
+static const char *const advice_columns[MW_ADV_NR] = { MW_ADVICES(ADVICE_COLUMN) };
+
 static void print_syscall_table(FILE *out, const struct mw_model *m)
 {
-	size_t i;
+	size_t i, j;
 
-	fprintf(out, "%9s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "TID",
-		"COMM", "BRK+", "BRK-", "MMAP", "MMAPFILE", "MMAPNONE", "MUNMAP", "MREMAP+",
-		"MREMAP-", "MPROT_RW", "MPROT_NO", "DONTNEED", "MADVFREE", "MADV_ETC");
+	fprintf(out, "%9s %-15s", "TID", "COMM");
+	for (j = 0; j < MW_ARRAY_SIZE(call_columns); j++)
+		fprintf(out, " %8s", call_columns[j].header);
+	for (j = 0; j < MW_ADV_NR; j++) {
+		if (advice_columns[j])
+			fprintf(out, " %8s", advice_columns[j]);
+	}
+	fprintf(out, " %8s\n", "MADV_ETC");
 	for (i = 0; i < m->nr_rows; i++) {
 		const struct mw_row *row = &m->rows[i];
 		const struct mw_thread *t = &row->now;
-		const __u64 *adv = t->madvise_bytes;
+		__u64 other_advice = 0;
+		char buf[16];
 
-		fprintf(out, "%9u %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n",
-			row->tid, COMM(row->comm), B(t->brk_grow_bytes), B(t->brk_shrink_bytes),
-			B(t->mmap_anon_bytes), B(t->mmap_file_bytes), B(t->mmap_none_bytes),
-			B(t->munmap_bytes), B(t->mremap_grow_bytes), B(t->mremap_shrink_bytes),
-			B(t->mprotect_rw_bytes), B(t->mprotect_none_bytes),
-			B(adv[MW_ADV_DONTNEED]), B(adv[MW_ADV_FREE]),
-			B(adv[MW_ADV_REMOVE] + adv[MW_ADV_PAGEOUT] + adv[MW_ADV_COLD] +
-			  adv[MW_ADV_OTHER]));
+		fprintf(out, "%9u %-15s", row->tid, COMM(row->comm));
+		for (j = 0; j < MW_ARRAY_SIZE(call_columns); j++)
+			fprintf(out, " %8s", column_cell(&call_columns[j], t, buf, sizeof(buf)));
+		for (j = 0; j < MW_ADV_NR; j++) {
+			if (advice_columns[j])
+				fprintf(out, " %8s", B(t->madvise_bytes[j]));
+			else
+				other_advice += t->madvise_bytes[j];
+		}
+		fprintf(out, " %8s\n", B(other_advice));
 	}
 }
 

@@ -13,11 +13,12 @@ static const struct view_column columns[VIEW_COL_NR] = {
 	[VIEW_COL_TID] = { "TID", NULL, 7, VIEW_COUNT, false },
 	[VIEW_COL_COMM] = { "COMM", NULL, 15, VIEW_TEXT, false },
 	[VIEW_COL_STATE] = { "STATE", NULL, 5, VIEW_TEXT, false },
-	[VIEW_COL_ALLOCS] = { "ALLOCS", "ALLOCS/s", 9, VIEW_COUNT, true },
-	[VIEW_COL_ALLOC_BYTES] = { "ALLOC'D", "ALLOC'D/s", 9, VIEW_BYTES, true },
-	[VIEW_COL_FREES] = { "FREES", "FREES/s", 9, VIEW_COUNT, true },
-	[VIEW_COL_FREE_BYTES] = { "FREED", "FREED/s", 9, VIEW_BYTES, true },
-	[VIEW_COL_OTHERS] = { "OTHERS'", "OTHERS'/s", 9, VIEW_BYTES, true },
+	/* a registry counter's column: its header, per second in rate mode */
+#define MW_COLUMN(name, unit, group, TAG, header)					\
+	[VIEW_COL_##TAG] = { header, header "/s", 9,					\
+			     (unit) == MW_BYTES ? VIEW_BYTES : VIEW_COUNT, (group) == MW_HEAP },
+	MW_THREAD_TABLE_COLUMNS
+#undef MW_COLUMN
 	[VIEW_COL_LIVE] = { "LIVE", NULL, 9, VIEW_BYTES, true },
 	[VIEW_COL_GROWN] = { "GROWN", "GROWN/s", 9, VIEW_BYTES, false },
 	[VIEW_COL_RET_ASK] = { "RET_ASK", "RET_ASK/s", 9, VIEW_BYTES, false },
@@ -31,10 +32,14 @@ static const struct view_column columns[VIEW_COL_NR] = {
  * question memwatch answers (live heap against grown, returned and still
  * resident), then the allocator's traffic.
  */
-static const enum view_col keep_order[VIEW_COL_NR] = {
+static const enum view_col keep_order[] = {
 	VIEW_COL_TID, VIEW_COL_COMM, VIEW_COL_STATE, VIEW_COL_LIVE, VIEW_COL_GROWN,
 	VIEW_COL_RET_ACT, VIEW_COL_RES_NOW, VIEW_COL_RET_ASK, VIEW_COL_ALLOC_BYTES,
 	VIEW_COL_FREE_BYTES, VIEW_COL_OTHERS, VIEW_COL_EVENTS, VIEW_COL_ALLOCS, VIEW_COL_FREES,
+	/* then any other counter of the registry's, in its order: a column named twice counts once */
+#define MW_COLUMN(name, unit, group, TAG, header) VIEW_COL_##TAG,
+	MW_THREAD_TABLE_COLUMNS
+#undef MW_COLUMN
 };
 
 const char *const view_series_name[HIST_NR] = {
@@ -88,12 +93,12 @@ int view_fit(int width, bool heap, enum view_col *cols)
 	bool keep[VIEW_COL_NR] = { false };
 	int used = 0, n = 0, i;
 
-	for (i = 0; i < VIEW_COL_NR; i++) {
+	for (i = 0; i < (int)MW_ARRAY_SIZE(keep_order); i++) {
 		const struct view_column *col = &columns[keep_order[i]];
 		/* one space before every column but the first */
 		int need = col->width + (used ? 1 : 0);
 
-		if (col->heap && !heap)
+		if (keep[keep_order[i]] || (col->heap && !heap))
 			continue;
 		if (used + need > width)
 			break;
@@ -146,16 +151,11 @@ __u64 view_events(const struct mw_thread *t)
 static __u64 counter(const struct mw_thread *t, enum view_col c)
 {
 	switch (c) {
-	case VIEW_COL_ALLOCS:
-		return t->alloc_calls;
-	case VIEW_COL_ALLOC_BYTES:
-		return t->alloc_bytes;
-	case VIEW_COL_FREES:
-		return t->free_calls;
-	case VIEW_COL_FREE_BYTES:
-		return t->free_bytes;
-	case VIEW_COL_OTHERS:
-		return t->free_other_bytes;
+#define MW_COLUMN(name, unit, group, TAG, header)					\
+	case VIEW_COL_##TAG:								\
+		return t->name;
+		MW_THREAD_TABLE_COLUMNS
+#undef MW_COLUMN
 	case VIEW_COL_GROWN:
 		return mw_grown_bytes(t);
 	case VIEW_COL_RET_ASK:
