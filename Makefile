@@ -12,10 +12,15 @@ endif
 PREFIX ?= /usr/local
 DESTDIR ?=
 
+# -D flags for both compilers: DEFINES=-DMW_TEST_COUNTER builds the registry's test counter
+DEFINES ?=
+# the binary: a build with other DEFINES goes to its own OUTPUT and BIN
+BIN ?= memwatch
+
 CFLAGS ?= -g -O2
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf
+	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
 LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
@@ -35,7 +40,7 @@ WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
 RUSTC ?= rustc
 GO ?= go
 MUSL_GCC ?= musl-gcc
-DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d)
+DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d) $(OUTPUT)/json_fields.d
 
 ifeq ($(V),1)
 Q :=
@@ -48,9 +53,9 @@ endif
 .DELETE_ON_ERROR:
 # keep intermediates (the sanitized objects): no "rm" after the test summary line
 .SECONDARY:
-.PHONY: all deps test unit-test fuzz demo bench install clean vmlinux format
+.PHONY: all deps test unit-test fuzz demo bench install clean vmlinux format json-fields
 
-all: memwatch $(WORKLOADS)
+all: $(BIN) $(WORKLOADS)
 
 # installs build dependencies only when one is missing
 deps:
@@ -73,7 +78,8 @@ $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user $(OUTPUT)/memwatch.skel.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-memwatch: $(USER_OBJS)
+# main and what it needs from the archive: the JSON fields' writer is for the docs only
+$(BIN): $(OUTPUT)/user/app/main.o $(OUTPUT)/libmemwatch.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -120,7 +126,16 @@ $(OUTPUT)/libmemwatch.a: $(LIB_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libmemwatch.a | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $^ $(UNIT_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $(filter %.c %.a,$^) $(UNIT_LDLIBS) -o $@
+
+# docs/json-fields.md from the counter registry; test_json_fields fails when they differ
+$(OUTPUT)/json_fields: scripts/json_fields.c $(OUTPUT)/libmemwatch.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d $(filter %.c %.a,$^) -o $@
+
+json-fields: $(OUTPUT)/json_fields
+	$(call msg,GEN,docs/json-fields.md)
+	$(Q)$< >docs/json-fields.md
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run.sh $(UNIT_BINS)
@@ -143,7 +158,8 @@ $(OUTPUT)/san/libmemwatch.a: $(SAN_OBJS)
 $(OUTPUT)/san/tests/%: tests/unit/%.c $(OUTPUT)/san/libmemwatch.a
 	$(call msg,TEST-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit -MMD -MP -MF $@.d $^ $(UNIT_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit -MMD -MP -MF $@.d $(filter %.c %.a,$^) \
+		$(UNIT_LDLIBS) -o $@
 
 # libFuzzer targets of the parsers, built with the sources they exercise
 FUZZ_SECONDS ?= 5
