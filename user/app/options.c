@@ -20,13 +20,15 @@ const char *argp_program_version = "memwatch 0.1.0";
 
 static const char args_doc[] = "-p PID\n[--] CMD [ARGS...]";
 
+#define DOC_SYSCALL(TAG, name, returns) " " #name
+
 static const char doc[] =
 	"Per-thread heap growth against memory returned to the OS.\n"
 	"\n"
-	"Traces brk, mmap, munmap, mremap, mprotect and madvise and the malloc\n"
-	"family of one process, and reports per thread what it allocated and\n"
-	"freed, what it took from the OS, and what it gave back: asked for, and\n"
-	"actually left RSS.\n"
+	"Traces one process's malloc family and memory syscalls:\n"
+	" " MW_SYSCALLS(DOC_SYSCALL) "\n"
+	"and reports per thread what it allocated and freed, what it took from\n"
+	"the OS, and what it gave back: asked for, and actually left RSS.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  memwatch -p 1234                 # live view on a terminal until it exits\n"

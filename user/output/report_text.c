@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
