@@ -221,13 +221,15 @@ bench: all $(BENCH_DIR)/floor $(BENCH_DIR)/driver
 	$(Q)scripts/deps.sh --check --bench >/dev/null 2>&1 || scripts/deps.sh --bench
 	$(Q)scripts/bench.sh $(BENCH_ARGS)
 
-# docs generated from memwatch's tables; tests/unit/test_keys.c fails when they drift
+# docs generated from memwatch's tables: docs/keys.md and memwatch(8)'s key list from
+# user/output/keys.c; tests/unit/test_keys.c fails when they drift
 $(OUTPUT)/docgen: scripts/docgen.c $(OUTPUT)/libmemwatch.a | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d $< $(OUTPUT)/libmemwatch.a $(UNIT_LDLIBS) -o $@
 
 docs: $(OUTPUT)/docgen
 	$(Q)$(OUTPUT)/docgen keys >docs/keys.md.new && mv docs/keys.md.new docs/keys.md
+	$(Q)$(OUTPUT)/docgen man <docs/memwatch.8 >docs/memwatch.8.new && mv docs/memwatch.8.new docs/memwatch.8
 
 install: memwatch
 	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch
