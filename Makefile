@@ -66,7 +66,7 @@ deps:
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/workloads: | deps
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/memwatch.bpf.o: bpf/memwatch.bpf.c bpf/memwatch.h $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/memwatch.bpf.o: bpf/memwatch.bpf.c $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

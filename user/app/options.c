@@ -158,11 +158,14 @@ static int resolve_format(struct format_request *f, struct mw_options *o)
 		f->format = !f->no_tui && !o->trace && !o->output && terminal ? REPORT_TUI
 									      : REPORT_TEXT;
 	o->format = f->format;
+	/* a reporter that prints no syscall line (the live view) cannot take --trace */
+	if (o->trace && !reporters[o->format]->syscall) {
+		elog("--trace prints a line per syscall: not as %s", reporters[o->format]->name);
+		return MW_EXIT_USAGE;
+	}
 	if (o->format != REPORT_TUI)
 		return 0;
-	if (o->trace)
-		elog("--trace prints a line per syscall: as text or json, not tui");
-	else if (o->output)
+	if (o->output)
 		elog("--format=tui draws on the terminal: -o FILE takes text or json");
 	else if (!terminal)
 		elog("--format=tui needs a terminal on standard input and output");
