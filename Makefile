@@ -13,10 +13,15 @@ PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
+# -D flags for both compilers: DEFINES=-DMW_TEST_COUNTER builds the registry's test counter
+DEFINES ?=
+# the binary: a build with other DEFINES goes to its own OUTPUT and BIN
+BIN ?= memwatch
+
 CFLAGS ?= -g -O2
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf
+	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
 LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
@@ -36,7 +41,7 @@ WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
 RUSTC ?= rustc
 GO ?= go
 MUSL_GCC ?= musl-gcc
-DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d) $(OUTPUT)/docgen.d
+DEPS := $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d) $(OUTPUT)/docgen.d $(OUTPUT)/json_fields.d
 
 ifeq ($(V),1)
 Q :=
@@ -50,9 +55,9 @@ endif
 # keep intermediates (the sanitized objects): no "rm" after the test summary line
 .SECONDARY:
 .PHONY: all deps test unit-test bpf-test docs-test fuzz demo bench install uninstall clean vmlinux \
-	format docs
+	format docs json-fields
 
-all: memwatch $(WORKLOADS)
+all: $(BIN) $(WORKLOADS)
 
 # installs build dependencies only when one is missing
 deps:
@@ -76,7 +81,8 @@ $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user $(OUTPUT)/memwatch.skel.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-memwatch: $(USER_OBJS)
+# main and what it needs from the archive: the JSON fields' writer is for the docs only
+$(BIN): $(OUTPUT)/user/app/main.o $(OUTPUT)/libmemwatch.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -126,6 +132,15 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libmemwatch.a | $(OUTPUT)/tests
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d $< $(OUTPUT)/libmemwatch.a \
 		$(UNIT_LDLIBS) -o $@
 
+# docs/json-fields.md from the counter registry; test_json_fields fails when they differ
+$(OUTPUT)/json_fields: scripts/json_fields.c $(OUTPUT)/libmemwatch.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d $(filter %.c %.a,$^) -o $@
+
+json-fields: $(OUTPUT)/json_fields
+	$(call msg,GEN,docs/json-fields.md)
+	$(Q)$< >docs/json-fields.md
+
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run.sh $(UNIT_BINS)
 
@@ -154,7 +169,7 @@ $(OUTPUT)/san/tests/%: tests/unit/%.c $(OUTPUT)/san/libmemwatch.a
 FUZZ_SECONDS ?= 5
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser -I$(OUTPUT)
 FUZZ_SRCS := $(addprefix user/,sys/procmaps.c attach/target.c sys/fileio.c attach/allocator.c \
-	sys/elf_file.c model/model.c sys/log.c sys/go_binary.c attach/mapped_file.c sys/caps.c \
+	sys/elf_file.c model/model.c model/counters.c sys/log.c sys/go_binary.c attach/mapped_file.c sys/caps.c \
 	output/escape.c output/json.c sys/safe_open.c app/signals.c)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -228,13 +243,15 @@ bench: all $(BENCH_DIR)/floor $(BENCH_DIR)/driver
 	$(Q)scripts/deps.sh --check --bench >/dev/null 2>&1 || scripts/deps.sh --bench
 	$(Q)scripts/bench.sh $(BENCH_ARGS)
 
-# docs generated from memwatch's tables; tests/unit/test_keys.c fails when they drift
+# docs generated from memwatch's tables: docs/keys.md and memwatch(8)'s key list from
+# user/output/keys.c; tests/unit/test_keys.c fails when they drift
 $(OUTPUT)/docgen: scripts/docgen.c $(OUTPUT)/libmemwatch.a | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d $< $(OUTPUT)/libmemwatch.a $(UNIT_LDLIBS) -o $@
 
 docs: $(OUTPUT)/docgen
 	$(Q)$(OUTPUT)/docgen keys >docs/keys.md.new && mv docs/keys.md.new docs/keys.md
+	$(Q)$(OUTPUT)/docgen man <docs/memwatch.8 >docs/memwatch.8.new && mv docs/memwatch.8.new docs/memwatch.8
 
 install: memwatch
 	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch

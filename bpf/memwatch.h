@@ -8,39 +8,9 @@
 #ifndef MEMWATCH_H
 #define MEMWATCH_H
 
+#include "counters.h"
+
 #define MW_COMM_LEN 16
-
-/* madvise advice buckets, the index into mw_thread.madvise_bytes */
-enum mw_advice {
-	MW_ADV_DONTNEED,	/* MADV_DONTNEED and MADV_DONTNEED_LOCKED */
-	MW_ADV_FREE,
-	MW_ADV_REMOVE,
-	MW_ADV_PAGEOUT,
-	MW_ADV_COLD,
-	MW_ADV_OTHER,		/* WILLNEED, HUGEPAGE, ...: no memory returned */
-	MW_ADV_NR,
-};
-
-/* traced syscalls, the index into mw_thread.syscalls */
-enum mw_syscall {
-	MW_SYS_NONE,
-	MW_SYS_BRK,
-	MW_SYS_MMAP,
-	MW_SYS_MUNMAP,
-	MW_SYS_MREMAP,
-	MW_SYS_MPROTECT,
-	MW_SYS_MADVISE,
-	MW_SYS_NR,
-};
-
-/* the kernel's mm counters (kmem:rss_stat's member), the index into the rss arrays */
-enum mw_rss {
-	MW_RSS_FILE,
-	MW_RSS_ANON,
-	MW_RSS_SWAP,		/* swap entries: not resident */
-	MW_RSS_SHMEM,
-	MW_RSS_NR,
-};
 
 /* What the live table knew of a block being freed. */
 enum mw_block_seen {
@@ -77,15 +47,15 @@ struct mw_alloc_inflight {
  * never nest, so one per thread is enough.
  */
 struct mw_syscall_inflight {
-	__u64 addr;		/* brk: the break asked for */
-	__u64 len;		/* mremap: the old length */
+	__u64 addr;		/* brk: the break asked for; process_madvise: the iovecs */
+	__u64 len;		/* mremap: the old length; process_madvise: how many iovecs */
 	__u64 arg;		/* prot, advice, mremap's new length; brk: the break before */
-	__u64 flags;		/* mmap, mremap */
+	__u64 flags;		/* mmap, mremap; process_madvise: the pidfd */
 	/* --trace only */
 	__u64 start_ns;
 	__s64 resident_mark;	/* mw_resident_change() of the thread at entry */
 	__u32 nr;		/* enum mw_syscall, MW_SYS_NONE when idle */
-	__u32 pad;
+	__u32 foreign;		/* process_madvise on another process: traced, not counted */
 };
 
 /*
@@ -98,52 +68,8 @@ struct mw_thread {
 	__u32 exited;
 	__u64 start_ns;		/* the task's start time: tells its TID's next owner from it */
 
-	/* allocator calls made by this thread */
-	__u64 alloc_calls;
-	__u64 alloc_bytes;
-	__u64 free_calls;		/* non-NULL frees, realloc's included */
-	__u64 free_bytes;		/* sizes of the freed blocks that were tracked */
-	__u64 free_other_calls;		/* of which blocks another thread allocated */
-	__u64 free_other_bytes;
-	/*
-	 * Frees of blocks not in the live table. Seen allocated before nor
-	 * freed (-p): allocated before counting began, sized by glibc's chunk
-	 * header when the allocator is glibc (else 0 bytes). Any other:
-	 * freed before (glibc's tcache flush at thread exit, a double free) or
-	 * never seen allocated (allocator-internal blocks, untracked ones).
-	 */
-	__u64 free_unknown_calls;
-	__u64 free_preexisting_calls;
-	__u64 free_preexisting_bytes;
-	__u64 untracked_allocs;		/* live table full: not tracked */
-	__u64 untracked_bytes;
-
-	/* this thread's blocks freed by any thread: updated atomically */
-	__u64 released_calls;
-	__u64 released_bytes;
-
-	/* successful syscalls, bytes rounded to whole pages as the kernel does */
-	__u64 syscalls[MW_SYS_NR];
-	__u64 brk_grow_bytes;
-	__u64 brk_shrink_bytes;
-	__u64 mmap_anon_bytes;		/* anonymous, accessible */
-	__u64 mmap_file_bytes;		/* file-backed, accessible */
-	__u64 mmap_none_bytes;		/* PROT_NONE reservations */
-	__u64 munmap_bytes;
-	__u64 mremap_grow_bytes;
-	__u64 mremap_shrink_bytes;
-	__u64 mprotect_rw_bytes;	/* made writable: how glibc arenas grow */
-	__u64 mprotect_none_bytes;	/* made PROT_NONE: how arenas shrink */
-	__u64 madvise_bytes[MW_ADV_NR];
-
-	/*
-	 * Resident memory (kmem:rss_stat) this thread's own faults added and its
-	 * own calls removed, per counter, and of the removed what left during
-	 * each return call (brk, munmap, mremap, madvise: index enum mw_syscall).
-	 */
-	__u64 rss_gained[MW_RSS_NR];
-	__u64 rss_lost[MW_RSS_NR];
-	__u64 rss_returned[MW_SYS_NR];
+	/* the registry's counters (counters.h), in its order: the hot allocator ones first */
+	MW_THREAD_COUNTERS(MW_COUNTER_FIELD, MW_COUNTER_ARRAY_FIELD)
 
 	/* scratch state of the BPF programs, not counters */
 	struct mw_alloc_inflight call;

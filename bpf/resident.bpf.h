@@ -32,8 +32,7 @@ __u64 rss_exit_lost[MW_RSS_NR];
 
 static __always_inline bool is_return_call(__u32 nr)
 {
-	return nr == MW_SYS_BRK || nr == MW_SYS_MUNMAP || nr == MW_SYS_MREMAP ||
-	       nr == MW_SYS_MADVISE;
+	return MW_RETURNING_SYSCALLS >> nr & 1;
 }
 
 SEC("tp/kmem/rss_stat")

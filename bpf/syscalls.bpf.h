@@ -7,6 +7,7 @@
 #define MW_SYSCALLS_BPF_H
 
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "memwatch.h"
 #include "common.bpf.h"
@@ -55,29 +56,31 @@ static __always_inline __s64 resident_change(const struct mw_thread *t)
 		       t->rss_lost[MW_RSS_SHMEM]);
 }
 
-/* Records the call's arguments: no counter changes before its exit. */
-static __always_inline void sys_begin(enum mw_syscall nr, __u64 addr, __u64 len, __u64 arg,
-				      __u64 flags)
+/* Records the call's arguments: no counter changes before its exit. The record, or NULL. */
+static __always_inline struct mw_syscall_inflight *sys_begin(enum mw_syscall nr, __u64 addr,
+							     __u64 len, __u64 arg, __u64 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
 
 	if (!is_target(id))
-		return;
+		return NULL;
 	t = thread_get((__u32)id);
 	if (!t)
-		return;
+		return NULL;
 	s = &t->sys;
 	s->nr = nr;
 	s->addr = addr;
 	s->len = len;
 	s->arg = arg;
 	s->flags = flags;
+	s->foreign = 0;
 	if (trace_syscalls) {
 		s->start_ns = bpf_ktime_get_ns();
 		s->resident_mark = resident_change(t);
 	}
+	return s;
 }
 
 /* One --trace record per finished call; a full ring buffer loses it, counted. */
@@ -130,7 +133,7 @@ static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
 	if (trace_syscalls)
 		trace_syscall(t, s, tid, ret);
 	s->nr = MW_SYS_NONE;
-	if (ret < 0 && ret >= -MAX_ERRNO)
+	if ((ret < 0 && ret >= -MAX_ERRNO) || s->foreign)
 		return NULL;
 	t->syscalls[nr]++;
 	*sp = s;
@@ -339,6 +342,70 @@ int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	bucket = advice_bucket(s->arg);
 	t->madvise_bytes[bucket] += page_align(s->len);
+	return 0;
+}
+
+/*
+ * process_madvise(pidfd, iovec, vlen, advice, flags) advises the memory of
+ * the process @pidfd names: counted, as madvise, only when that is the
+ * caller's own. The kernel resolves the pidfd the same way as it runs the
+ * call; a descriptor that is no pidfd fails the call, which counts nothing.
+ */
+#define PIDFD_SELF_THREAD	-10000
+#define PIDFD_SELF_THREAD_GROUP	-20000
+
+/* Whether @pidfd, a pidfd in the current task's file table, names a task of the target. */
+static __noinline bool pidfd_names_own_process(int pidfd)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+	struct file **fds, *file;
+	struct hlist_node *first;
+	struct task_struct *task;
+	struct fdtable *fdt;
+	struct pid *pid;
+
+	if (pidfd == PIDFD_SELF_THREAD || pidfd == PIDFD_SELF_THREAD_GROUP)
+		return true;
+	fdt = BPF_CORE_READ(current, files, fdt);
+	if (!fdt || pidfd < 0 || (unsigned int)pidfd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[pidfd]) || !file)
+		return false;
+	/* pidfs (Linux 6.9) keeps the struct pid in the inode, anon-inode pidfds in the file */
+	pid = BPF_CORE_READ(file, f_inode, i_private) ?: BPF_CORE_READ(file, private_data);
+	if (!pid)
+		return false;
+	/* the task holding that pid: pid->tasks[PIDTYPE_PID] lists it by task->pid_links[] */
+	first = BPF_CORE_READ(pid, tasks[PIDTYPE_PID].first);
+	if (!first)
+		return false;
+	task = (void *)((char *)first - bpf_core_field_offset(struct task_struct, pid_links));
+	return (__u32)BPF_CORE_READ(task, tgid) == target_tgid;
+}
+
+SEC("tp/syscalls/sys_enter_process_madvise")
+int tracepoint__syscalls__sys_enter_process_madvise(struct trace_event_raw_sys_enter *ctx)
+{
+	int pidfd = ctx->args[0];
+	struct mw_syscall_inflight *s;
+
+	s = sys_begin(MW_SYS_PROCESS_MADVISE, ctx->args[1], ctx->args[2], ctx->args[3], pidfd);
+	if (s)
+		s->foreign = !pidfd_names_own_process(pidfd);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_process_madvise")
+int tracepoint__syscalls__sys_exit_process_madvise(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mw_syscall_inflight *s;
+	struct mw_thread *t = sys_end(MW_SYS_PROCESS_MADVISE, ctx->ret, &s);
+
+	if (!t)
+		return 0;
+	/* the bytes advised: the kernel's sum of the iovecs it went through */
+	t->madvise_bytes[advice_bucket(s->arg)] += ctx->ret;
 	return 0;
 }
 

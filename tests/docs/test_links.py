@@ -44,7 +44,7 @@ def read(path):
 
 def slug(heading):
     """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
-    text = re.sub(r"[`*_]|<[^>]*>", "", heading.strip()).lower()
+    text = re.sub(r"[`*]|<[^>]*>", "", heading.strip()).lower()
     text = "".join(c for c in text if c.isalnum() or c in " -_")
     return text.replace(" ", "-")
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "output/escape.h"
 #include "output/json.h"
+#include "../unit/unescape.h"
 
 /* Whether @s (@len bytes) is valid UTF-8 with no C0, DEL or C1 character. */
 static int printable(const char *s, size_t len)
@@ -25,27 +26,6 @@ static int printable(const char *s, size_t len)
 		len -= n;
 	}
 	return 1;
-}
-
-/* The escaped text @s read back into @out; its length. */
-static size_t unescape(const char *s, char *out)
-{
-	size_t n = 0;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] == '\\') {
-			out[n++] = '\\';
-			s += 2;
-		} else if (s[0] == '\\' && s[1] == 'x') {
-			char hex[3] = { s[2], s[3], 0 };
-
-			out[n++] = strtoul(hex, NULL, 16);
-			s += 4;
-		} else {
-			out[n++] = *s++;
-		}
-	}
-	return n;
 }
 
 static void check_text(const char *text, size_t len, size_t size)

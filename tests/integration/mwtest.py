@@ -168,10 +168,10 @@ class Run:
         return None
 
 
-def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT, stdin=None):
+def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT, stdin=None, memwatch=MEMWATCH):
     """Runs `memwatch --json -o FILE OPTIONS -- CMD`; the target's output stays apart."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as report:
-        argv = [MEMWATCH, "--json", "-o", report.name, *options, "--", *[str(a) for a in cmd]]
+        argv = [memwatch, "--json", "-o", report.name, *options, "--", *[str(a) for a in cmd]]
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
                               stdin=stdin)
         return Run(proc.returncode, proc.stdout, proc.stderr, report.read())
@@ -206,14 +206,14 @@ def channel(mode, *args):
     return [CHANNEL, mode, *[str(a) for a in args]]
 
 
-def channel_pair(tap, name, mode, n, *args, options=()):
-    """The channel workload under memwatch with -n N and with -n 0: (full, empty).
+def channel_pair(tap, name, mode, n, *args, options=(), memwatch=MEMWATCH):
+    """The channel workload under @memwatch with -n N and with -n 0: (full, empty).
 
     The difference between the two is exactly the item work. (None, None) when
     either run failed, reported as a failed point.
     """
-    full = memwatch_launch(channel(mode, "-n", n, *args), options)
-    empty = memwatch_launch(channel(mode, "-n", 0, *args), options)
+    full = memwatch_launch(channel(mode, "-n", n, *args), options, memwatch=memwatch)
+    empty = memwatch_launch(channel(mode, "-n", 0, *args), options, memwatch=memwatch)
     ok = tap.check(full.code == 0 and empty.code == 0 and full.summary is not None
                    and empty.summary is not None and full.workload["total"] is not None,
                    "%s: memwatch ran" % name, full.stderr + empty.stderr)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Syscall accounting: the bytes memwatch credits to mmap, madvise, munmap, brk,
-mremap and mprotect equal what the workload asked for, per advice."""
+mremap, mprotect and process_madvise equal what the workload asked for, per advice."""
 import mwtest
 
 MIB = 1024 * 1024
@@ -23,6 +23,29 @@ def check_madvise(tap, advice, sub):
     tap.eq(diff(full, empty, "madvise", sub), did["madvise_bytes"], "%s: advised bytes" % name)
     tap.eq(diff(full, empty, "munmap_bytes"), did["munmap_bytes"], "%s: munmap bytes" % name)
     tap.eq(diff(full, empty, "syscalls", "madvise"), 3, "%s: three madvise calls" % name)
+    tap.eq(diff(full, empty, "returned_bytes"), did["madvise_bytes"] + did["munmap_bytes"],
+           "%s: returned = advised + unmapped" % name)
+
+
+def check_process_madvise(tap):
+    """process_madvise on the workload's own memory counts as madvise; on its child's, not."""
+    name = "process_madvise"
+    full, empty = mwtest.channel_pair(tap, name, "process_madvise", 3, "-s", "4M")
+    if not full:
+        return
+    did = full.workload["total"]
+    tap.eq(did["process_madvise_calls"], 3, "%s: workload advised its own memory 3 times" % name)
+    tap.eq(did["foreign_advised_bytes"], 3 * 4 * MIB,
+           "%s: and its child's, 3 x 4 MiB the kernel accepted" % name)
+    tap.eq(diff(full, empty, "syscalls", "process_madvise"), did["process_madvise_calls"],
+           "%s: syscalls.process_madvise counts the calls on its own process only" % name)
+    tap.eq(diff(full, empty, "syscalls", "madvise"), 0, "%s: no madvise call counted" % name)
+    tap.eq(diff(full, empty, "madvise", "dontneed"), did["madvise_bytes"],
+           "%s: its bytes, from the return value, under madvise.dontneed" % name)
+    tap.eq(diff(full, empty, "madvise", "cold"), 0,
+           "%s: the child's MADV_COLD is not the target's memory: not counted" % name)
+    tap.eq(diff(full, empty, "returned_actual", "process_madvise"), did["madvise_bytes"],
+           "%s: the written pages it dropped left RSS during the call" % name)
     tap.eq(diff(full, empty, "returned_bytes"), did["madvise_bytes"] + did["munmap_bytes"],
            "%s: returned = advised + unmapped" % name)
 
@@ -55,4 +78,5 @@ def check_brk_mremap_mprotect(tap):
 
 
 if __name__ == "__main__":
-    mwtest.run_checks("syscall accounting", check_advices, check_brk_mremap_mprotect)
+    mwtest.run_checks("syscall accounting", check_advices, check_brk_mremap_mprotect,
+                      check_process_madvise)

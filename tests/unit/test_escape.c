@@ -6,6 +6,7 @@
 #include <wchar.h>
 #include "output/escape.h"
 #include "output/json.h"
+#include "unescape.h"
 #include "tap.h"
 
 static const char *esc(const char *s, size_t len)
@@ -122,27 +123,6 @@ static void test_write(void)
 	fclose(f);
 	ASSERT_STREQ(text, ESC_LIT("x\x1b\xc2\x9b\xc3\xa9\xff\\"), "escape_write: as escape_mem");
 	free(text);
-}
-
-/* The inverse of the escaping, for the round trip below. */
-static size_t unescape(const char *s, char *out)
-{
-	size_t n = 0;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] == '\\') {
-			out[n++] = '\\';
-			s += 2;
-		} else if (s[0] == '\\' && s[1] == 'x') {
-			char hex[3] = { s[2], s[3], 0 };
-
-			out[n++] = strtoul(hex, NULL, 16);
-			s += 4;
-		} else {
-			out[n++] = *s++;
-		}
-	}
-	return n;
 }
 
 /* Every byte, C0 or C1 once decoded, or a byte not part of valid UTF-8. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * The live view's key table: what each key does, the footer and help it
- * makes, and docs/keys.md, which must be what the table generates.
+ * makes, and docs/keys.md and memwatch(8)'s key list, which must be what the
+ * table generates.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -82,10 +83,39 @@ static void test_docs(void)
 	free(want);
 }
 
+static void test_man_page(void)
+{
+	char *want = NULL, *page, *begin = NULL, *end = NULL;
+	size_t want_len = 0;
+	FILE *f = open_memstream(&want, &want_len);
+
+	keys_man(f);
+	fclose(f);
+	page = read_path("docs/memwatch.8", NULL);
+	if (page)
+		begin = strstr(page, KEYS_MAN_BEGIN "\n");
+	if (begin)
+		end = strstr(begin, "\n" KEYS_MAN_END "\n");
+	if (ASSERT_TRUE(end, "docs/memwatch.8 marks its key list")) {
+		begin += strlen(KEYS_MAN_BEGIN "\n");
+		end++;
+		if (!ASSERT_TRUE(
+			    (size_t)(end - begin) == want_len && !memcmp(begin, want, want_len),
+			    "memwatch(8)'s key list is what the key table makes (else: make docs)"))
+			printf("# make docs writes:\n%s", want);
+	}
+	ASSERT_TRUE(want_len && strstr(want, ".BR q \" \" Q \" \" F10\nQuit: ") &&
+			    strstr(want, ".B r\nReverse the sort order.\n"),
+		    "man: the keys in bold, the help a sentence");
+	free(page);
+	free(want);
+}
+
 int main(void)
 {
 	test_actions();
 	test_footer_and_help();
 	test_docs();
+	test_man_page();
 	return tap_done();
 }

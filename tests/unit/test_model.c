@@ -144,6 +144,24 @@ static void test_grown_returned(void)
 	ASSERT_EQ(mw_returned_bytes(&t), 4096, "returned: DONTNEED alone");
 }
 
+static void test_returned_actual(void)
+{
+	struct mw_thread t = { 0 };
+	int i;
+
+	for (i = 0; i < MW_SYS_NR; i++)
+		t.rss_returned[i] = 1ULL << i;
+	ASSERT_EQ(mw_returned_actual(&t),
+		  1ULL << MW_SYS_BRK | 1ULL << MW_SYS_MUNMAP | 1ULL << MW_SYS_MREMAP |
+			  1ULL << MW_SYS_MADVISE | 1ULL << MW_SYS_PROCESS_MADVISE,
+		  "returned actual: brk, munmap, mremap, madvise and process_madvise only");
+	ASSERT_EQ(MW_RETURNING_SYSCALLS, mw_returned_actual(&t),
+		  "returned actual: the calls the BPF side credits, bit for bit");
+	ASSERT_TRUE(!mw_returning_keys[MW_SYS_MMAP] &&
+			    !strcmp(mw_returning_keys[MW_SYS_PROCESS_MADVISE], "process_madvise"),
+		    "returned actual: its JSON keys are the returning calls'");
+}
+
 static void test_rate(void)
 {
 	ASSERT_TRUE(mw_rate(300, 100, 2.0) == 100.0, "rate: 200 over 2 s is 100/s");
@@ -531,6 +549,7 @@ int main(void)
 {
 	test_live_bytes();
 	test_grown_returned();
+	test_returned_actual();
 	test_rate();
 	test_thread_add();
 	test_model_cycle();

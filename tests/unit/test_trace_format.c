@@ -69,6 +69,17 @@ static void test_text(void)
 	ASSERT_STREQ(line(&e, false),
 		     "    0.001500 (   0.025 ms): worker/42 mremap(0x1000, 4096, 8192, "
 		     "MREMAP_MAYMOVE) = 0x9000  rss +0\n", "text: mremap's two lengths");
+	e = event(MW_SYS_PROCESS_MADVISE, 0x7ffc0000, 1, 4, 3, 1048576, -1048576);
+	ASSERT_STREQ(line(&e, false),
+		     "    0.001500 (   0.025 ms): worker/42 process_madvise(3, 0x7ffc0000, 1, "
+		     "MADV_DONTNEED) = 1048576  rss -1048576\n",
+		     "text: process_madvise's pidfd, iovecs and advice");
+	e = event(MW_SYS_PROCESS_MADVISE, 0x7ffc0000, 1, 20, (__u64)(__s64)-20000, 4096, 0);
+	ASSERT_TRUE(strstr(line(&e, false), "process_madvise(-20000, 0x7ffc0000, 1, MADV_COLD)"),
+		    "text: PIDFD_SELF_THREAD_GROUP, a negative pidfd");
+	ASSERT_TRUE(strstr(line(&e, true), "\"call\":\"process_madvise\",\"pidfd\":-20000,"
+			   "\"iovec\":2147221504,\"vlen\":1,\"advice\":\"MADV_COLD\""),
+		    "json: process_madvise's arguments, the pidfd signed");
 }
 
 static void test_names(void)

@@ -27,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +38,14 @@
 
 /* --advice none: munmap the region without advising it first */
 #define ADVICE_NONE -1
+
+/* the generic syscall numbers, for C libraries whose headers predate them */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
 
 /* main plus the longest chain of workers -T accepts */
 #define MAX_THREADS 64
@@ -176,6 +187,8 @@ struct counters {
 	uint64_t mmap_bytes;
 	uint64_t madvise_bytes;
 	uint64_t munmap_bytes;
+	uint64_t process_madvise_calls;		/* on this process's own memory */
+	uint64_t foreign_advised_bytes;		/* process_madvise on a child's memory */
 };
 
 /* A thread doing item work. Only that thread writes its counters: no atomics needed. */
@@ -716,6 +729,79 @@ static void run_madvise(void)
 	actor_finish(a);
 }
 
+static int pidfd_open(pid_t pid)
+{
+	int fd = syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		die("pidfd_open(%d): %s", (int)pid, strerror(errno));
+	return fd;
+}
+
+/* process_madvise() of one region of the process @pidfd names; the bytes the kernel advised. */
+static uint64_t advise_process(int pidfd, void *p, size_t len, int advice)
+{
+	struct iovec iov = { .iov_base = p, .iov_len = len };
+	long done = syscall(SYS_process_madvise, pidfd, &iov, 1, advice, 0);
+
+	if (done < 0)
+		die("process_madvise(%s): %s", advice == MADV_COLD ? "MADV_COLD" : "--advice",
+		    strerror(errno));
+	return done;
+}
+
+/*
+ * madvise's calls made through process_madvise(): N times a region of SIZE
+ * mapped, written, advised through a pidfd of this process, and unmapped;
+ * and N times MADV_COLD (what the kernel allows on another process) on a
+ * child's copy of a region. The child and both pidfds exist with -n 0 too.
+ */
+static void run_process_madvise(void)
+{
+	struct actor *a = actor_enter(&actors[0]);
+	int self = pidfd_open(getpid()), child_fd, gate[2];
+	size_t len = opts.size;
+	void *shared = map_region(len, PROT_READ | PROT_WRITE);
+	pid_t child;
+	char c;
+
+	memset(shared, 0x5a, len);
+	if (pipe(gate))
+		die("pipe: %s", strerror(errno));
+	child = fork();
+	if (child < 0)
+		die("fork: %s", strerror(errno));
+	if (!child) {
+		/* holds its copy of the region until the parent closes the pipe */
+		close(gate[1]);
+		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(gate[0]);
+	child_fd = pidfd_open(child);
+	for (uint64_t i = 0; i < opts.count; i++) {
+		void *p = map_region(len, PROT_READ | PROT_WRITE);
+
+		a->c.mmap_bytes += len;
+		memset(p, 0x5a, len);
+		if (opts.advice != ADVICE_NONE) {
+			a->c.madvise_bytes += advise_process(self, p, len, opts.advice);
+			a->c.process_madvise_calls++;
+		}
+		unmap_region(p, len);
+		a->c.munmap_bytes += len;
+		a->c.foreign_advised_bytes += advise_process(child_fd, shared, len, MADV_COLD);
+	}
+	close(gate[1]);
+	if (waitpid(child, NULL, 0) != child)
+		die("waitpid: %s", strerror(errno));
+	close(child_fd);
+	close(self);
+	unmap_region(shared, len);
+	actor_finish(a);
+}
+
 /* The program break: N times up by SIZE, then N times down by SIZE. */
 static void run_sbrk(void)
 {
@@ -778,6 +864,7 @@ static const struct mode modes[] = {
 	{ .name = "leak", .run = run_leak, .count = 100000, .size = 64 },
 	{ .name = "bigalloc", .run = run_bigalloc, .count = 16, .size = MIB },
 	{ .name = "madvise", .run = run_madvise, .count = 1, .size = 64 * MIB },
+	{ .name = "process_madvise", .run = run_process_madvise, .count = 3, .size = 4 * MIB },
 	{ .name = "sbrk", .run = run_sbrk, .count = 4, .size = MIB },
 	{ .name = "mremap", .run = run_mremap, .count = 4, .size = MIB },
 	{ .name = "mprotect", .run = run_mprotect, .count = 4, .size = MIB },
@@ -840,7 +927,7 @@ static void usage(void)
 	    "Allocate and free in one of memwatch's scenarios, then print what was done.\n"
 	    "\n"
 	    "Modes: paired batch threads xthread trim recycler leak bigalloc madvise\n"
-	    "       sbrk mremap mprotect (syscalls only: -n times with -s bytes)\n"
+	    "       process_madvise sbrk mremap mprotect (syscalls only: -n times with -s bytes)\n"
 	    "\n"
 	    "  -n, --count N        items or iterations (k, M, G = 10^3, 10^6, 10^9)\n"
 	    "  -s, --size SIZE      bytes per node or block (K, M, G = 2^10, 2^20, 2^30)\n"
@@ -850,7 +937,8 @@ static void usage(void)
 	    "      --pool           recycler: reuse buffers from a free list\n"
 	    "  -i, --interval MS    recycler: sleep per iteration; channel modes: pause after\n"
 	    "                       every twentieth of the items (to watch them live)\n"
-	    "      --advice ADVICE  madvise: dontneed, free or none (default dontneed)\n"
+	    "      --advice ADVICE  madvise, process_madvise: dontneed, free, pageout or none\n"
+	    "                       (default dontneed)\n"
 	    "      --untouched      madvise: do not write the region first\n"
 	    "      --keep-mapped    madvise: leave the region mapped until exit\n"
 	    "      --trim-at POINT  malloc_trim(0) at none, drained, joined or exit\n"
@@ -954,6 +1042,8 @@ static void parse_options(int argc, char **argv)
 				opts.advice = MADV_DONTNEED;
 			else if (!strcmp(optarg, "free"))
 				opts.advice = MADV_FREE;
+			else if (!strcmp(optarg, "pageout"))
+				opts.advice = MADV_PAGEOUT;
 			else if (!strcmp(optarg, "none"))
 				opts.advice = ADVICE_NONE;
 			else
@@ -998,7 +1088,7 @@ static void parse_options(int argc, char **argv)
 		usage_error("size must be at least %zu bytes", sizeof(struct node));
 	if (opts.mode->run == run_bigalloc && opts.size < sizeof(struct buffer))
 		usage_error("size must be at least %zu bytes", sizeof(struct buffer));
-	if (opts.mode->run == run_madvise) {
+	if (opts.mode->run == run_madvise || opts.mode->run == run_process_madvise) {
 		uint64_t page = sysconf(_SC_PAGESIZE);
 
 		/* the kernel works in whole pages: report what it was asked for */
@@ -1029,6 +1119,8 @@ static void add_counters(struct counters *sum, const struct counters *c)
 	sum->mmap_bytes += c->mmap_bytes;
 	sum->madvise_bytes += c->madvise_bytes;
 	sum->munmap_bytes += c->munmap_bytes;
+	sum->process_madvise_calls += c->process_madvise_calls;
+	sum->foreign_advised_bytes += c->foreign_advised_bytes;
 }
 
 static void report(void)
@@ -1049,9 +1141,11 @@ static void report(void)
 	say(STDOUT_FILENO,
 	    "total mode=%s n=%" PRIu64 " allocs=%" PRIu64 " alloc_bytes=%" PRIu64
 	    " frees=%" PRIu64 " free_bytes=%" PRIu64 " trims=%" PRIu64 " mmap_bytes=%" PRIu64
-	    " madvise_bytes=%" PRIu64 " munmap_bytes=%" PRIu64 "\n",
+	    " madvise_bytes=%" PRIu64 " munmap_bytes=%" PRIu64 " process_madvise_calls=%" PRIu64
+	    " foreign_advised_bytes=%" PRIu64 "\n",
 	    opts.mode->name, opts.count, sum.allocs, sum.alloc_bytes, sum.frees, sum.free_bytes,
-	    sum.trims, sum.mmap_bytes, sum.madvise_bytes, sum.munmap_bytes);
+	    sum.trims, sum.mmap_bytes, sum.madvise_bytes, sum.munmap_bytes,
+	    sum.process_madvise_calls, sum.foreign_advised_bytes);
 }
 
 int main(int argc, char **argv)

@@ -20,13 +20,15 @@ const char *argp_program_version = "memwatch 0.1.0";
 
 static const char args_doc[] = "-p PID\n[--] CMD [ARGS...]";
 
+#define DOC_SYSCALL(TAG, name, returns) " " #name
+
 static const char doc[] =
 	"Per-thread heap growth against memory returned to the OS.\n"
 	"\n"
-	"Traces brk, mmap, munmap, mremap, mprotect and madvise and the malloc\n"
-	"family of one process, and reports per thread what it allocated and\n"
-	"freed, what it took from the OS, and what it gave back: asked for, and\n"
-	"actually left RSS.\n"
+	"Traces one process's malloc family and memory syscalls:\n"
+	" " MW_SYSCALLS(DOC_SYSCALL) "\n"
+	"and reports per thread what it allocated and freed, what it took from\n"
+	"the OS, and what it gave back: asked for, and actually left RSS.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  memwatch -p 1234                 # live view on a terminal until it exits\n"
@@ -156,11 +158,14 @@ static int resolve_format(struct format_request *f, struct mw_options *o)
 		f->format = !f->no_tui && !o->trace && !o->output && terminal ? REPORT_TUI
 									      : REPORT_TEXT;
 	o->format = f->format;
+	/* a reporter that prints no syscall line (the live view) cannot take --trace */
+	if (o->trace && !reporters[o->format]->syscall) {
+		elog("--trace prints a line per syscall: not as %s", reporters[o->format]->name);
+		return MW_EXIT_USAGE;
+	}
 	if (o->format != REPORT_TUI)
 		return 0;
-	if (o->trace)
-		elog("--trace prints a line per syscall: as text or json, not tui");
-	else if (o->output)
+	if (o->output)
 		elog("--format=tui draws on the terminal: -o FILE takes text or json");
 	else if (!terminal)
 		elog("--format=tui needs a terminal on standard input and output");

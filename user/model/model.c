@@ -5,30 +5,6 @@
 #include <string.h>
 #include "model/model.h"
 
-__u64 mw_live_bytes(const struct mw_thread *t)
-{
-	__u64 tracked;
-
-	/* a read racing with the counters' updates can see them out of step */
-	if (t->alloc_bytes <= t->untracked_bytes)
-		return 0;
-	tracked = t->alloc_bytes - t->untracked_bytes;
-	return tracked > t->released_bytes ? tracked - t->released_bytes : 0;
-}
-
-__u64 mw_grown_bytes(const struct mw_thread *t)
-{
-	return t->brk_grow_bytes + t->mmap_anon_bytes + t->mprotect_rw_bytes +
-	       t->mremap_grow_bytes;
-}
-
-__u64 mw_returned_bytes(const struct mw_thread *t)
-{
-	return t->brk_shrink_bytes + t->munmap_bytes + t->mremap_shrink_bytes +
-	       t->madvise_bytes[MW_ADV_DONTNEED] + t->madvise_bytes[MW_ADV_FREE] +
-	       t->madvise_bytes[MW_ADV_REMOVE];
-}
-
 static __u64 sum_resident(const __u64 *per_member)
 {
 	return per_member[MW_RSS_FILE] + per_member[MW_RSS_ANON] + per_member[MW_RSS_SHMEM];
@@ -42,12 +18,6 @@ __u64 mw_resident_gained(const struct mw_thread *t)
 __u64 mw_resident_lost(const struct mw_thread *t)
 {
 	return sum_resident(t->rss_lost);
-}
-
-__u64 mw_returned_actual(const struct mw_thread *t)
-{
-	return t->rss_returned[MW_SYS_BRK] + t->rss_returned[MW_SYS_MUNMAP] +
-	       t->rss_returned[MW_SYS_MREMAP] + t->rss_returned[MW_SYS_MADVISE];
 }
 
 __u64 mw_resident_lost_other(const struct mw_thread *t)
@@ -70,20 +40,6 @@ double mw_rate(__u64 now, __u64 prev, double interval_s)
 	if (interval_s <= 0 || now < prev)
 		return 0;
 	return (double)(now - prev) / interval_s;
-}
-
-/* The counters are the __u64 fields between the record's identity and the in-flight state. */
-#define COUNTERS_BEGIN offsetof(struct mw_thread, alloc_calls)
-#define COUNTERS_END offsetof(struct mw_thread, call)
-
-void mw_thread_add(struct mw_thread *dst, const struct mw_thread *src)
-{
-	__u64 *d = (__u64 *)((char *)dst + COUNTERS_BEGIN);
-	const __u64 *s = (const __u64 *)((const char *)src + COUNTERS_BEGIN);
-	size_t i;
-
-	for (i = 0; i < (COUNTERS_END - COUNTERS_BEGIN) / sizeof(__u64); i++)
-		d[i] += s[i];
 }
 
 void model_init(struct mw_model *m)

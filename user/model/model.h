@@ -14,6 +14,7 @@
 #include "attach/target.h"
 #include "attach/tracer.h"
 #include "memwatch.h"
+#include "model/counters.h"
 #include "sys/procmaps.h"
 
 struct mw_row {
@@ -119,23 +120,15 @@ struct mw_model {
 #define MW_MAX_EXITED_ROWS 32
 #define MW_FOLDED_TID 0
 
-/* Derived quantities of one thread's (or the process's summed) counters. */
-__u64 mw_live_bytes(const struct mw_thread *t);
-__u64 mw_grown_bytes(const struct mw_thread *t);
-__u64 mw_returned_bytes(const struct mw_thread *t);
 /* Resident bytes (file, anon, shmem) the thread's own faults added and its calls removed. */
 __u64 mw_resident_gained(const struct mw_thread *t);
 __u64 mw_resident_lost(const struct mw_thread *t);
-/* Resident bytes that left during the thread's brk, munmap, mremap and madvise calls. */
-__u64 mw_returned_actual(const struct mw_thread *t);
-/* Resident bytes the thread lost outside those calls. */
+/* Resident bytes the thread lost outside the calls that return memory. */
 __u64 mw_resident_lost_other(const struct mw_thread *t);
 /* A thread's allocator calls and memory syscalls. */
 __u64 mw_events(const struct mw_thread *t);
 /* Per-second rate of a counter between two updates. */
 double mw_rate(__u64 now, __u64 prev, double interval_s);
-/* Adds every counter of @src into @dst (not the in-flight state). */
-void mw_thread_add(struct mw_thread *dst, const struct mw_thread *src);
 
 void model_init(struct mw_model *m);
 void model_free(struct mw_model *m);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include "output/keys.h"
@@ -144,4 +145,42 @@ void keys_markdown(FILE *out)
 		fprintf(out, "| %s |\n", key_bindings[i].help);
 	}
 	fprintf(out, "\nThe footer shows the first key of each; a resize redraws at once.\n");
+}
+
+/* @text as roff: a backslash or a quote escaped, a leading . or ' not taken for a request */
+static void roff_put(FILE *out, const char *text)
+{
+	if (*text == '.' || *text == '\'')
+		fputs("\\&", out);
+	for (; *text; text++) {
+		if (*text == '\\')
+			fputs("\\e", out);
+		else if (*text == '"')
+			fputs("\\(dq", out);
+		else
+			fputc(*text, out);
+	}
+}
+
+void keys_man(FILE *out)
+{
+	char names[64], sentence[256], *key;
+	size_t i, n;
+
+	for (i = 0; i < key_bindings_nr; i++) {
+		keys_names(&key_bindings[i], names, sizeof(names));
+		/* the keys in bold, a space apart */
+		fputs(".TP\n", out);
+		fputs(strchr(names, ' ') ? ".BR" : ".B", out);
+		for (n = 0, key = strtok(names, " "); key; key = strtok(NULL, " "), n++) {
+			fputs(n ? " \" \" " : " ", out);
+			roff_put(out, key);
+		}
+		/* the help as a sentence */
+		snprintf(sentence, sizeof(sentence), "%s.", key_bindings[i].help);
+		sentence[0] = toupper((unsigned char)sentence[0]);
+		fputc('\n', out);
+		roff_put(out, sentence);
+		fputc('\n', out);
+	}
 }

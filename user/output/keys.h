@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * The live view's keys: one table drives what a key does, the footer, the
- * help screen and docs/keys.md. No curses here: user/output/tui.c passes a
+ * help screen, docs/keys.md and memwatch(8)'s key list. No curses here: user/output/tui.c passes a
  * function key as KEYS_F(n).
  */
 #ifndef MW_KEYS_H
@@ -57,5 +57,11 @@ char *keys_footer(const struct key_binding *b, char *buf, size_t len);
 const char *keys_help_line(size_t i, char *buf, size_t len);
 /* docs/keys.md. */
 void keys_markdown(FILE *out);
+
+/* The lines of docs/memwatch.8 around its key list, which `make docs` rewrites. */
+#define KEYS_MAN_BEGIN ".\\\" BEGIN GENERATED keys: make docs writes them from user/output/keys.c"
+#define KEYS_MAN_END ".\\\" END GENERATED keys"
+/* memwatch(8)'s key list (roff), what goes between those lines. */
+void keys_man(FILE *out);
 
 #endif /* MW_KEYS_H */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* One JSON object per line; the field names are a documented interface. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include "output/json.h"
@@ -11,57 +12,39 @@ static void json_u64(FILE *out, const char *name, __u64 value)
 	fprintf(out, ",\"%s\":%llu", name, (unsigned long long)value);
 }
 
-/* The counters a thread and the process share. */
-static void json_counters(FILE *out, const struct mw_thread *t)
+/* An array of counters: an object with a field per named element. */
+static void json_counter_array(FILE *out, const struct mw_counter *c, const __u64 *values)
 {
-	static const char *const advice[MW_ADV_NR] = {
-		"dontneed", "free", "remove", "pageout", "cold", "other",
-	};
-	static const char *const syscalls[MW_SYS_NR] = {
-		NULL, "brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
-	};
+	bool first = true;
 	int i;
 
-	json_u64(out, "alloc_calls", t->alloc_calls);
-	json_u64(out, "alloc_bytes", t->alloc_bytes);
-	json_u64(out, "free_calls", t->free_calls);
-	json_u64(out, "free_bytes", t->free_bytes);
-	json_u64(out, "free_other_calls", t->free_other_calls);
-	json_u64(out, "free_other_bytes", t->free_other_bytes);
-	json_u64(out, "free_unknown_calls", t->free_unknown_calls);
-	json_u64(out, "free_preexisting_calls", t->free_preexisting_calls);
-	json_u64(out, "free_preexisting_bytes", t->free_preexisting_bytes);
-	json_u64(out, "released_calls", t->released_calls);
-	json_u64(out, "released_bytes", t->released_bytes);
-	json_u64(out, "live_bytes", mw_live_bytes(t));
-	json_u64(out, "untracked_allocs", t->untracked_allocs);
-	json_u64(out, "untracked_bytes", t->untracked_bytes);
-	json_u64(out, "grown_bytes", mw_grown_bytes(t));
-	json_u64(out, "returned_bytes", mw_returned_bytes(t));
-	json_u64(out, "brk_grow_bytes", t->brk_grow_bytes);
-	json_u64(out, "brk_shrink_bytes", t->brk_shrink_bytes);
-	json_u64(out, "mmap_anon_bytes", t->mmap_anon_bytes);
-	json_u64(out, "mmap_file_bytes", t->mmap_file_bytes);
-	json_u64(out, "mmap_none_bytes", t->mmap_none_bytes);
-	json_u64(out, "munmap_bytes", t->munmap_bytes);
-	json_u64(out, "mremap_grow_bytes", t->mremap_grow_bytes);
-	json_u64(out, "mremap_shrink_bytes", t->mremap_shrink_bytes);
-	json_u64(out, "mprotect_rw_bytes", t->mprotect_rw_bytes);
-	json_u64(out, "mprotect_none_bytes", t->mprotect_none_bytes);
-	fprintf(out, ",\"madvise\":{");
-	for (i = 0; i < MW_ADV_NR; i++)
-		fprintf(out, "%s\"%s\":%llu", i ? "," : "", advice[i],
-			(unsigned long long)t->madvise_bytes[i]);
-	fprintf(out, "},\"syscalls\":{");
-	for (i = 1; i < MW_SYS_NR; i++)
-		fprintf(out, "%s\"%s\":%llu", i > 1 ? "," : "", syscalls[i],
-			(unsigned long long)t->syscalls[i]);
-	fprintf(out, "},\"returned_actual\":{\"brk\":%llu,\"munmap\":%llu,\"mremap\":%llu,"
-		"\"madvise\":%llu}", (unsigned long long)t->rss_returned[MW_SYS_BRK],
-		(unsigned long long)t->rss_returned[MW_SYS_MUNMAP],
-		(unsigned long long)t->rss_returned[MW_SYS_MREMAP],
-		(unsigned long long)t->rss_returned[MW_SYS_MADVISE]);
-	json_u64(out, "returned_actual_bytes", mw_returned_actual(t));
+	fprintf(out, ",\"%s\":{", c->json);
+	for (i = 0; i < c->nr; i++) {
+		if (!c->keys[i])
+			continue;
+		fprintf(out, "%s\"%s\":%llu", first ? "" : ",", c->keys[i],
+			(unsigned long long)values[i]);
+		first = false;
+	}
+	fputc('}', out);
+}
+
+/* The counters a thread and the process share: the registry's, then the derived sums. */
+static void json_counters(FILE *out, const struct mw_thread *t)
+{
+	size_t i;
+
+	for (i = 0; i < mw_nr_counters; i++) {
+		const struct mw_counter *c = &mw_counters[i];
+
+		if (c->nr == 1)
+			json_u64(out, c->name, *mw_counter_at(t, c));
+		else if (c->json[0])
+			json_counter_array(out, c, mw_counter_at(t, c));
+	}
+#define JSON_DERIVED(name, fn, doc) json_u64(out, #name, fn(t));
+	MW_DERIVED(JSON_DERIVED)
+#undef JSON_DERIVED
 }
 
 static void json_process(FILE *out, const struct mw_model *m)

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,33 @@ static void print_exit(FILE *out, const struct mw_model *m)
 		fprintf(out, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* What became of each exec's image, the nonzero ones: they add up to the execs. */
+static void print_execs(FILE *out, const struct mw_model *m)
+{
+	const struct mw_target_info *info = &m->info;
+	const struct {
+		int n;
+		const char *what;
+	} fates[] = {
+		{ info->reattached, "malloc probes moved to its allocator (calls before that not seen)" },
+		{ info->kept, "probes kept: the same allocator file" },
+		{ info->unprobed_images, "no malloc to probe" },
+		{ info->unseen_images, "replaced by the next exec before memwatch looked" },
+	};
+	const char *sep = ": ";
+	size_t i;
+
+	fprintf(out, "execs: %llu, each releasing the old image's heap",
+		(unsigned long long)m->execs);
+	for (i = 0; i < MW_ARRAY_SIZE(fates); i++) {
+		if (!fates[i].n)
+			continue;
+		fprintf(out, "%s%d %s", sep, fates[i].n, fates[i].what);
+		sep = "; ";
+	}
+	fputc('\n', out);
+}
+
 static void print_summary(FILE *out, const struct mw_model *m, int width)
 {
 	const struct mw_target_info *info = &m->info;
@@ -212,11 +240,7 @@ static void print_summary(FILE *out, const struct mw_model *m, int width)
 	if (m->forks)
 		fprintf(out, "not followed: %llu child processes\n", (unsigned long long)m->forks);
 	if (m->execs)
-		fprintf(out, "execs: %llu, each releasing the old image's heap; its image's malloc "
-			"probes moved to its allocator %d times (its calls before that not seen), kept "
-			"on the same file %d, nothing to probe %d, replaced before memwatch looked %d\n",
-			(unsigned long long)m->execs, info->reattached, info->kept,
-			info->unprobed_images, info->unseen_images);
+		print_execs(out, m);
 	if (m->tracer.pid)
 		fprintf(out, "warning: pid %d (%s) traced the target during the watch%s\n",
 			m->tracer.pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->tracer.writes_code ?

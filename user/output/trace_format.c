@@ -4,6 +4,7 @@
 #include <string.h>
 #include "output/escape.h"
 #include "output/json.h"
+#include "model/counters.h"
 #include "output/trace_format.h"
 
 #define MAX_ERRNO 4095
@@ -20,6 +21,7 @@ enum arg_slot {
 enum arg_kind {
 	ARG_ADDR,
 	ARG_LEN,
+	ARG_FD,		/* an int: PIDFD_SELF_* are negative */
 	ARG_PROT,
 	ARG_MMAP_FLAGS,
 	ARG_MREMAP_FLAGS,
@@ -33,7 +35,6 @@ struct trace_arg {
 };
 
 struct trace_call {
-	const char *name;
 	bool returns_addr;
 	int nr_args;
 	struct trace_arg args[4];
@@ -42,22 +43,28 @@ struct trace_call {
 #define ADDR { "addr", SLOT_ADDR, ARG_ADDR }
 #define LEN { "len", SLOT_LEN, ARG_LEN }
 
-/* the arguments of each call in strace's order, those that change memory */
-static const struct trace_call calls[MW_SYS_NR] = {
-	[MW_SYS_BRK] = { "brk", true, 1, { ADDR } },
-	[MW_SYS_MMAP] = { "mmap", true, 4,
+/* the arguments of each call in strace's order, those that change memory; names: the registry's */
+static const struct trace_call calls[] = {
+	[MW_SYS_NONE] = { false, 0, {} },
+	[MW_SYS_BRK] = { true, 1, { ADDR } },
+	[MW_SYS_MMAP] = { true, 4,
 			  { ADDR, LEN, { "prot", SLOT_ARG, ARG_PROT },
 			    { "flags", SLOT_FLAGS, ARG_MMAP_FLAGS } } },
-	[MW_SYS_MUNMAP] = { "munmap", false, 2, { ADDR, LEN } },
-	[MW_SYS_MREMAP] = { "mremap", true, 4,
+	[MW_SYS_MUNMAP] = { false, 2, { ADDR, LEN } },
+	[MW_SYS_MREMAP] = { true, 4,
 			    { ADDR, { "old_len", SLOT_LEN, ARG_LEN },
 			      { "new_len", SLOT_ARG, ARG_LEN },
 			      { "flags", SLOT_FLAGS, ARG_MREMAP_FLAGS } } },
-	[MW_SYS_MPROTECT] = { "mprotect", false, 3,
-			      { ADDR, LEN, { "prot", SLOT_ARG, ARG_PROT } } },
-	[MW_SYS_MADVISE] = { "madvise", false, 3,
-			     { ADDR, LEN, { "advice", SLOT_ARG, ARG_ADVICE } } },
+	[MW_SYS_MPROTECT] = { false, 3, { ADDR, LEN, { "prot", SLOT_ARG, ARG_PROT } } },
+	[MW_SYS_MADVISE] = { false, 3, { ADDR, LEN, { "advice", SLOT_ARG, ARG_ADVICE } } },
+	/* process_madvise(pidfd, iovec, vlen, advice, flags): flags are always 0 */
+	[MW_SYS_PROCESS_MADVISE] = { false, 4,
+				     { { "pidfd", SLOT_FLAGS, ARG_FD },
+				       { "iovec", SLOT_ADDR, ARG_ADDR },
+				       { "vlen", SLOT_LEN, ARG_LEN },
+				       { "advice", SLOT_ARG, ARG_ADVICE } } },
 };
+_Static_assert(MW_ARRAY_SIZE(calls) == MW_SYS_NR, "a --trace layout for every traced syscall");
 
 /* a name for the bits of @mask equal to @value */
 struct flag_name {
@@ -207,7 +214,7 @@ static void print_text(FILE *out, const struct mw_trace_event *e, const struct t
 	int i;
 
 	fprintf(out, "%12.6f (%8.3f ms): %s/%u %s(", time_s, e->duration_ns / 1e6,
-		ESC(comm, MW_COMM_LEN), e->tid, c->name);
+		ESC(comm, MW_COMM_LEN), e->tid, mw_syscall_keys[e->nr]);
 	for (i = 0; i < c->nr_args; i++) {
 		const struct trace_arg *a = &c->args[i];
 		__u64 value = arg_value(e, a->slot);
@@ -216,6 +223,8 @@ static void print_text(FILE *out, const struct mw_trace_event *e, const struct t
 			fputs(", ", out);
 		if (arg_name(name, sizeof(name), a->kind, value))
 			fputs(name, out);
+		else if (a->kind == ARG_FD)
+			fprintf(out, "%d", (int)value);
 		else if (a->kind == ARG_LEN)
 			fprintf(out, "%llu", (unsigned long long)value);
 		else if (value)
@@ -241,7 +250,7 @@ static void print_json(FILE *out, const struct mw_trace_event *e, const struct t
 	fprintf(out, "{\"type\":\"syscall\",\"time_s\":%.6f,\"duration_ns\":%llu,\"tid\":%u,"
 		"\"comm\":", time_s, (unsigned long long)e->duration_ns, e->tid);
 	json_string(out, comm);
-	fprintf(out, ",\"call\":\"%s\"", c->name);
+	fprintf(out, ",\"call\":\"%s\"", mw_syscall_keys[e->nr]);
 	for (i = 0; i < c->nr_args; i++) {
 		const struct trace_arg *a = &c->args[i];
 		__u64 value = arg_value(e, a->slot);
@@ -249,6 +258,8 @@ static void print_json(FILE *out, const struct mw_trace_event *e, const struct t
 		fprintf(out, ",\"%s\":", a->name);
 		if (arg_name(name, sizeof(name), a->kind, value))
 			json_string(out, name);
+		else if (a->kind == ARG_FD)
+			fprintf(out, "%d", (int)value);
 		else
 			fprintf(out, "%llu", (unsigned long long)value);
 	}

@@ -20,15 +20,26 @@
  * grown, returned and still resident), then the allocator's traffic; per
  * syscall, what grew and what was returned first.
  */
+/*
+ * How telling a registry counter's column is, among the rest (see below);
+ * one the list does not name (a new counter) comes after them.
+ */
+#define COUNTER_RANK(c)									\
+	((c) == VIEW_COL_ALLOC_BYTES ? 8 : (c) == VIEW_COL_FREE_BYTES ? 9 :		\
+	 (c) == VIEW_COL_OTHERS ? 10 : (c) == VIEW_COL_ALLOCS ? 12 :			\
+	 (c) == VIEW_COL_FREES ? 13 : 15)
+
 static const struct view_column columns[VIEW_COL_NR] = {
 	[VIEW_COL_TID] = { "TID", NULL, 7, VIEW_COUNT, false, EVERY, 0 },
 	[VIEW_COL_COMM] = { "COMM", NULL, 15, VIEW_TEXT, false, EVERY, 1 },
 	[VIEW_COL_STATE] = { "STATE", NULL, 5, VIEW_TEXT, false, THREADS, 2 },
-	[VIEW_COL_ALLOCS] = { "ALLOCS", "ALLOCS/s", 9, VIEW_COUNT, true, THREADS, 12 },
-	[VIEW_COL_ALLOC_BYTES] = { "ALLOC'D", "ALLOC'D/s", 9, VIEW_BYTES, true, THREADS, 8 },
-	[VIEW_COL_FREES] = { "FREES", "FREES/s", 9, VIEW_COUNT, true, THREADS, 13 },
-	[VIEW_COL_FREE_BYTES] = { "FREED", "FREED/s", 9, VIEW_BYTES, true, THREADS, 9 },
-	[VIEW_COL_OTHERS] = { "OTHERS'", "OTHERS'/s", 9, VIEW_BYTES, true, THREADS, 10 },
+	/* a registry counter's column (bpf/counters.h): its header, per second in rate mode */
+#define MW_COLUMN(name, unit, group, TAG, header)					\
+	[VIEW_COL_##TAG] = { header, header "/s", 9,					\
+			     (unit) == MW_BYTES ? VIEW_BYTES : VIEW_COUNT, (group) == MW_HEAP,	\
+			     THREADS, COUNTER_RANK(VIEW_COL_##TAG) },
+	MW_THREAD_TABLE_COLUMNS
+#undef MW_COLUMN
 	[VIEW_COL_LIVE] = { "LIVE", NULL, 9, VIEW_BYTES, true, THREADS, 3 },
 	[VIEW_COL_GROWN] = { "GROWN", "GROWN/s", 9, VIEW_BYTES, false, THREADS, 4 },
 	[VIEW_COL_RET_ASK] = { "RET_ASK", "RET_ASK/s", 9, VIEW_BYTES, false, THREADS, 7 },
@@ -181,16 +192,11 @@ char *view_pad(char *buf, size_t len, enum view_col c, const char *text)
 static __u64 counter(const struct mw_thread *t, enum view_col c)
 {
 	switch (c) {
-	case VIEW_COL_ALLOCS:
-		return t->alloc_calls;
-	case VIEW_COL_ALLOC_BYTES:
-		return t->alloc_bytes;
-	case VIEW_COL_FREES:
-		return t->free_calls;
-	case VIEW_COL_FREE_BYTES:
-		return t->free_bytes;
-	case VIEW_COL_OTHERS:
-		return t->free_other_bytes;
+#define MW_COLUMN(name, unit, group, TAG, header)					\
+	case VIEW_COL_##TAG:								\
+		return t->name;
+		MW_THREAD_TABLE_COLUMNS
+#undef MW_COLUMN
 	case VIEW_COL_GROWN:
 		return mw_grown_bytes(t);
 	case VIEW_COL_RET_ASK:
