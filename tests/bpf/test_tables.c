@@ -93,21 +93,21 @@ static int add_segment(__u32 index)
 	return err;
 }
 
-/* Slot @slot of segment @segment, as the programs left it. */
-static struct mw_alloc slot_of(__u32 segment, __u32 slot)
+/* The address in slot @slot of segment @segment, its tombstone bit included; 0: empty. */
+static __u64 slot_addr(__u32 segment, __u32 slot)
 {
 	struct mw_alloc value = { 0 };
 	__u32 id;
 	int fd;
 
 	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.alloc_segments), &segment, &id))
-		return value;
+		return 0;
 	fd = bpf_map_get_fd_by_id(id);
 	if (fd < 0)
-		return value;
+		return 0;
 	bpf_map_lookup_elem(fd, &slot, &value);
 	close(fd);
-	return value;
+	return value.addr;
 }
 
 static void set_generation(__u32 gen, __u32 first_segment, __u32 slots)
@@ -184,14 +184,14 @@ static void test_insert_take(void)
 	__u64 from = 0x10000, a = address_at(5, &from);
 
 	ASSERT_EQ(add(a, 100, 7), 0, "insert: a new block takes a slot");
-	ASSERT_EQ(slot_of(0, 5).addr, a, "insert: at its first slot");
+	ASSERT_EQ(slot_addr(0, 5), a, "insert: at its first slot");
 	ASSERT_EQ(generation(0).used, 1, "insert: the generation counts the slot used");
 	ASSERT_EQ(table_blocks(), 1, "insert: one block in the table");
 	ASSERT_EQ(add(a, 200, 8), 1, "insert: the same address again is there already");
 	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "take: a live block");
 	ASSERT_EQ(skel->bss->taken_size, 200, "take: the size of the latest insert");
 	ASSERT_EQ(skel->bss->taken_tid, 8, "take: its owner");
-	ASSERT_EQ(slot_of(0, 5).addr, a | MW_SLOT_FREED, "take: leaves a tombstone");
+	ASSERT_EQ(slot_addr(0, 5), a | MW_SLOT_FREED, "take: leaves a tombstone");
 	ASSERT_EQ(table_blocks(), 0, "take: no block in the table");
 	ASSERT_EQ(take(a), MW_BLOCK_UNKNOWN, "a free meeting its own tombstone: seen freed");
 	ASSERT_EQ(add(a, 300, 7), 0, "insert: a block takes its own tombstone's slot");
@@ -209,13 +209,13 @@ static void test_tombstones(void)
 	add(x1, 1, 1);
 	add(x2, 2, 1);
 	add(x3, 3, 1);
-	ASSERT_TRUE(slot_of(0, 10).addr == x1 && slot_of(0, 11).addr == x2 &&
-		    slot_of(0, 12).addr == x3, "collisions: the next slots in turn");
+	ASSERT_TRUE(slot_addr(0, 10) == x1 && slot_addr(0, 11) == x2 &&
+		    slot_addr(0, 12) == x3, "collisions: the next slots in turn");
 	ASSERT_EQ(take(x2), MW_BLOCK_LIVE, "collisions: the middle one freed");
 	ASSERT_EQ(take(x3), MW_BLOCK_LIVE, "a search goes on past a tombstone");
 	ASSERT_EQ(skel->bss->taken_size, 3, "past a tombstone: the right block");
 	ASSERT_EQ(add(x4, 4, 1), 0, "insert: with tombstones on its way");
-	ASSERT_EQ(slot_of(0, 11).addr, x4, "insert: takes the first tombstone");
+	ASSERT_EQ(slot_addr(0, 11), x4, "insert: takes the first tombstone");
 	ASSERT_EQ(generation(0).used, 3, "insert: three slots used, tombstones included");
 	ASSERT_EQ(take(x1), MW_BLOCK_LIVE, "the first block still found");
 	ASSERT_EQ(take(x4), MW_BLOCK_LIVE, "the block in a tombstone's slot found");
@@ -229,7 +229,7 @@ static void test_wrap_and_full(void)
 
 	add(w1, 1, 1);
 	ASSERT_EQ(add(w2, 2, 1), 0, "wrap-around: a block homed at the last slot");
-	ASSERT_EQ(slot_of(0, 0).addr, w2, "wrap-around: goes on at slot 0");
+	ASSERT_EQ(slot_addr(0, 0), w2, "wrap-around: goes on at slot 0");
 	ASSERT_EQ(take(w2), MW_BLOCK_LIVE, "wrap-around: found at slot 0");
 	ASSERT_EQ(skel->bss->table_wake_pending, 0, "no wake-up below half the generation");
 	for (i = 0; i < GEN_SLOTS; i++, any += 16)
@@ -309,7 +309,7 @@ static void test_forget(void)
 	ASSERT_EQ(skel->bss->orphan_released_bytes, 40, "exec: a block without a record: orphan");
 	ASSERT_EQ(table_blocks(), 0, "exec: no block left");
 	ASSERT_EQ(generation(0).used, 0, "exec: no slot used");
-	ASSERT_TRUE(!slot_of(0, 1).addr && !slot_of(0, 2).addr && !slot_of(0, 3).addr,
+	ASSERT_TRUE(!slot_addr(0, 1) && !slot_addr(0, 2) && !slot_addr(0, 3),
 		    "exec: every slot empty, tombstones included");
 }
 
