@@ -105,8 +105,8 @@ enum mw_rss {
  * order, the hot allocator ones first. Each is a __u64 the kernel only adds
  * to; user space sums the threads' and computes deltas.
  *   X(name, unit, group, table, TAG, header, doc): one counter, its JSON
- *     field @name; a column @header in @table: THREADS, the thread tables
- *     (the live view's, as VIEW_COL_TAG, and the text report's), CALLS, the
+ *     field @name; a column VIEW_COL_TAG headed @header in @table: THREADS,
+ *     the thread tables (the live view's and the text report's), CALLS, the
  *     text summary's bytes by call, or NO_COLUMN (@TAG _, @header NULL).
  *   A(name, nr, json, keys, unit, doc): an array indexed by an enum of @nr;
  *     in JSON the object @json ("" for none), a field for each non-NULL
@@ -140,21 +140,21 @@ enum mw_rss {
 	X(released_bytes, MW_BYTES, MW_HEAP, NO_COLUMN, _, NULL, "their bytes")			\
 	A(syscalls, MW_SYS_NR, "syscalls", mw_syscall_keys, MW_CALLS,				\
 	  "successful calls of each traced syscall (process_madvise: on its own process)")	\
-	X(brk_grow_bytes, MW_BYTES, MW_GROWN, CALLS, _, "BRK+",					\
+	X(brk_grow_bytes, MW_BYTES, MW_GROWN, CALLS, BRK_GROW, "BRK+",					\
 	  "the program break raised (syscall bytes are rounded to whole pages, as the "	\
 	  "kernel maps)")									\
-	X(brk_shrink_bytes, MW_BYTES, MW_RETURNED, CALLS, _, "BRK-", "the program break lowered") \
-	X(mmap_anon_bytes, MW_BYTES, MW_GROWN, CALLS, _, "MMAP", "anonymous mappings, accessible") \
-	X(mmap_file_bytes, MW_BYTES, MW_MAPPED, CALLS, _, "MMAPFILE",				\
+	X(brk_shrink_bytes, MW_BYTES, MW_RETURNED, CALLS, BRK_SHRINK, "BRK-", "the program break lowered") \
+	X(mmap_anon_bytes, MW_BYTES, MW_GROWN, CALLS, MMAP_ANON, "MMAP", "anonymous mappings, accessible") \
+	X(mmap_file_bytes, MW_BYTES, MW_MAPPED, CALLS, MMAP_FILE, "MMAPFILE",				\
 	  "file-backed mappings, accessible")							\
-	X(mmap_none_bytes, MW_BYTES, MW_MAPPED, CALLS, _, "MMAPNONE", "PROT_NONE reservations")	\
-	X(munmap_bytes, MW_BYTES, MW_RETURNED, CALLS, _, "MUNMAP", "unmapped")			\
-	X(mremap_grow_bytes, MW_BYTES, MW_GROWN, CALLS, _, "MREMAP+", "mappings grown by mremap") \
-	X(mremap_shrink_bytes, MW_BYTES, MW_RETURNED, CALLS, _, "MREMAP-",			\
+	X(mmap_none_bytes, MW_BYTES, MW_MAPPED, CALLS, MMAP_NONE, "MMAPNONE", "PROT_NONE reservations")	\
+	X(munmap_bytes, MW_BYTES, MW_RETURNED, CALLS, MUNMAP, "MUNMAP", "unmapped")			\
+	X(mremap_grow_bytes, MW_BYTES, MW_GROWN, CALLS, MREMAP_GROW, "MREMAP+", "mappings grown by mremap") \
+	X(mremap_shrink_bytes, MW_BYTES, MW_RETURNED, CALLS, MREMAP_SHRINK, "MREMAP-",			\
 	  "mappings shrunk by mremap")								\
-	X(mprotect_rw_bytes, MW_BYTES, MW_GROWN, CALLS, _, "MPROT_RW",				\
+	X(mprotect_rw_bytes, MW_BYTES, MW_GROWN, CALLS, MPROTECT_RW, "MPROT_RW",				\
 	  "made writable: how glibc's arenas grow")						\
-	X(mprotect_none_bytes, MW_BYTES, MW_MAPPED, CALLS, _, "MPROT_NO",			\
+	X(mprotect_none_bytes, MW_BYTES, MW_MAPPED, CALLS, MPROTECT_NONE, "MPROT_NO",			\
 	  "made PROT_NONE: how glibc's arenas shrink")						\
 	A(madvise_bytes, MW_ADV_NR, "madvise", mw_advice_keys, MW_BYTES,			\
 	  "bytes advised, per advice (madvise, and process_madvise on the caller's own "	\

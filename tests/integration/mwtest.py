@@ -177,12 +177,13 @@ def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT, stdin=None, memw
         return Run(proc.returncode, proc.stdout, proc.stderr, report.read())
 
 
-def memwatch_launch_sampled(cmd, sample, options=(), period=1.0, timeout=TIMEOUT):
-    """memwatch_launch(), calling sample(memwatch_pid) every @period seconds while it runs."""
+def memwatch_launch_sampled(cmd, sample, options=(), period=1.0, timeout=TIMEOUT, stdin=None):
+    """memwatch_launch(), calling sample(memwatch_pid) every @period seconds while it runs;
+    @stdin: the command's."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as report, \
             tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         argv = [MEMWATCH, "--json", "-o", report.name, *options, "--", *cmd]
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=err, text=True)
         deadline = time.monotonic() + timeout
         try:
             while True:

@@ -29,6 +29,17 @@
 	 (c) == VIEW_COL_OTHERS ? 10 : (c) == VIEW_COL_ALLOCS ? 12 :			\
 	 (c) == VIEW_COL_FREES ? 13 : 15)
 
+/*
+ * The same among the bytes by call: what grew and what was returned first; a
+ * new call's column after the advice columns' 5 and 7.
+ */
+#define CALL_RANK(c)									\
+	((c) == VIEW_COL_BRK_GROW ? 2 : (c) == VIEW_COL_MMAP_ANON ? 3 :			\
+	 (c) == VIEW_COL_MUNMAP ? 4 : (c) == VIEW_COL_BRK_SHRINK ? 6 :			\
+	 (c) == VIEW_COL_MREMAP_GROW ? 8 : (c) == VIEW_COL_MREMAP_SHRINK ? 9 :		\
+	 (c) == VIEW_COL_MMAP_FILE ? 10 : (c) == VIEW_COL_MPROTECT_RW ? 11 :		\
+	 (c) == VIEW_COL_MPROTECT_NONE ? 12 : (c) == VIEW_COL_MMAP_NONE ? 13 : 15)
+
 static const struct view_column columns[VIEW_COL_NR] = {
 	[VIEW_COL_TID] = { "TID", NULL, 7, VIEW_COUNT, false, EVERY, 0 },
 	[VIEW_COL_COMM] = { "COMM", NULL, 15, VIEW_TEXT, false, EVERY, 1 },
@@ -47,17 +58,12 @@ static const struct view_column columns[VIEW_COL_NR] = {
 	[VIEW_COL_RES_NOW] = { "RES_NOW", NULL, 9, VIEW_BYTES, false, THREADS, 6 },
 	/* a rate over the last interval: the summary has no use for it */
 	[VIEW_COL_EVENTS] = { "EVENTS/s", "EVENTS/s", 9, VIEW_COUNT, false, LIVE, 11 },
-	[VIEW_COL_BRK_GROW] = { "BRK+", "BRK+/s", 9, VIEW_BYTES, false, SYSCALLS, 2 },
-	[VIEW_COL_BRK_SHRINK] = { "BRK-", "BRK-/s", 9, VIEW_BYTES, false, SYSCALLS, 6 },
-	[VIEW_COL_MMAP_ANON] = { "MMAP", "MMAP/s", 9, VIEW_BYTES, false, SYSCALLS, 3 },
-	[VIEW_COL_MMAP_FILE] = { "MMAPFILE", "MMAPFILE/s", 9, VIEW_BYTES, false, SYSCALLS, 10 },
-	[VIEW_COL_MMAP_NONE] = { "MMAPNONE", "MMAPNONE/s", 9, VIEW_BYTES, false, SYSCALLS, 13 },
-	[VIEW_COL_MUNMAP] = { "MUNMAP", "MUNMAP/s", 9, VIEW_BYTES, false, SYSCALLS, 4 },
-	[VIEW_COL_MREMAP_GROW] = { "MREMAP+", "MREMAP+/s", 9, VIEW_BYTES, false, SYSCALLS, 8 },
-	[VIEW_COL_MREMAP_SHRINK] = { "MREMAP-", "MREMAP-/s", 9, VIEW_BYTES, false, SYSCALLS, 9 },
-	[VIEW_COL_MPROTECT_RW] = { "MPROT_RW", "MPROT_RW/s", 9, VIEW_BYTES, false, SYSCALLS, 11 },
-	[VIEW_COL_MPROTECT_NONE] = { "MPROT_NO", "MPROT_NO/s", 9, VIEW_BYTES, false, SYSCALLS,
-				     12 },
+	/* the registry's bytes by call (bpf/counters.h) */
+#define MW_COLUMN(name, unit, group, TAG, header)					\
+	[VIEW_COL_##TAG] = { header, header "/s", 9, VIEW_BYTES, false, SYSCALLS,	\
+			     CALL_RANK(VIEW_COL_##TAG) },
+	MW_CALL_TABLE_COLUMNS
+#undef MW_COLUMN
 	[VIEW_COL_MADV_DONTNEED] = { "DONTNEED", "DONTNEED/s", 9, VIEW_BYTES, false, SYSCALLS, 5 },
 	[VIEW_COL_MADV_FREE] = { "MADVFREE", "MADVFREE/s", 9, VIEW_BYTES, false, SYSCALLS, 7 },
 	[VIEW_COL_MADV_OTHER] = { "MADV_ETC", "MADV_ETC/s", 9, VIEW_BYTES, false, SYSCALLS, 14 },
@@ -205,26 +211,11 @@ static __u64 counter(const struct mw_thread *t, enum view_col c)
 		return mw_returned_actual(t);
 	case VIEW_COL_EVENTS:
 		return mw_events(t);
-	case VIEW_COL_BRK_GROW:
-		return t->brk_grow_bytes;
-	case VIEW_COL_BRK_SHRINK:
-		return t->brk_shrink_bytes;
-	case VIEW_COL_MMAP_ANON:
-		return t->mmap_anon_bytes;
-	case VIEW_COL_MMAP_FILE:
-		return t->mmap_file_bytes;
-	case VIEW_COL_MMAP_NONE:
-		return t->mmap_none_bytes;
-	case VIEW_COL_MUNMAP:
-		return t->munmap_bytes;
-	case VIEW_COL_MREMAP_GROW:
-		return t->mremap_grow_bytes;
-	case VIEW_COL_MREMAP_SHRINK:
-		return t->mremap_shrink_bytes;
-	case VIEW_COL_MPROTECT_RW:
-		return t->mprotect_rw_bytes;
-	case VIEW_COL_MPROTECT_NONE:
-		return t->mprotect_none_bytes;
+#define MW_COLUMN(name, unit, group, TAG, header)					\
+	case VIEW_COL_##TAG:								\
+		return t->name;
+		MW_CALL_TABLE_COLUMNS
+#undef MW_COLUMN
 	case VIEW_COL_MADV_DONTNEED:
 		return t->madvise_bytes[MW_ADV_DONTNEED];
 	case VIEW_COL_MADV_FREE:
