@@ -334,8 +334,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def held_programs(pid):
-    """IDs of the BPF programs and links process @pid holds (its fds' fdinfo)."""
+def held_bpf_ids(pid, kinds):
+    """(kind, ID) of each BPF object of @kinds ("prog_id", "link_id", "map_id") process
+    @pid holds a descriptor of (its fds' fdinfo)."""
     ids = set()
     fdinfo = "/proc/%d/fdinfo" % pid
     for fd in os.listdir(fdinfo):
@@ -343,11 +344,16 @@ def held_programs(pid):
             with open(os.path.join(fdinfo, fd)) as f:
                 for line in f:
                     key, _, value = line.partition(":")
-                    if key in ("prog_id", "link_id"):
+                    if key in kinds:
                         ids.add((key, int(value)))
         except OSError:
             continue
     return ids
+
+
+def held_programs(pid):
+    """IDs of the BPF programs and links process @pid holds."""
+    return held_bpf_ids(pid, ("prog_id", "link_id"))
 
 
 def still_loaded(ids):

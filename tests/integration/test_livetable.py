@@ -23,17 +23,7 @@ def bpftool(*args):
 
 def own_map_ids(pid):
     """IDs of the BPF maps process @pid holds a descriptor of."""
-    ids = set()
-    fdinfo = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    if line.startswith("map_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
+    return {num for _, num in mwtest.held_bpf_ids(pid, ("map_id",))}
 
 
 def table_bytes(pid):
