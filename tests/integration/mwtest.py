@@ -523,10 +523,13 @@ def fifo_touch(path, timeout=60):
 
 
 class Held:
-    """A program under gdb, stopped at @stop until resume(); then @after, then on."""
+    """A program under gdb, stopped at @stop until resume(); then @after, then on.
+    With @status, gdb says the status the program passes to exit_group(): gdb's own
+    "exited with code" line is lost when a thread's exit races its registers' read
+    ("Couldn't get registers: No such process")."""
 
     def __init__(self, stop, argv, after=("continue",), stderr_file=True,
-                 stdin=subprocess.DEVNULL):
+                 stdin=subprocess.DEVNULL, status=True):
         self.dir = tempfile.TemporaryDirectory(prefix="mw-gdb-")
         path = lambda name: os.path.join(self.dir.name, name)
         self.stopped, self.go, self.err = path("stopped"), path("go"), path("stderr")
@@ -538,7 +541,13 @@ class Held:
         cmds = ["set pagination off", "set confirm off", "set startup-with-shell %s"
                 % ("on" if stderr_file else "off"), "set breakpoint pending on", stop, run,
                 "python open(%r, 'w').write(str(gdb.selected_inferior().pid))" % self.stopped,
-                "python open(%r).read()" % self.go, "delete", *after]
+                "python open(%r).read()" % self.go, "delete"]
+        if status:
+            cmds += ["catch syscall exit_group", *after,
+                     'python print("exit_group(%d)" % int(gdb.parse_and_eval("$rdi")))',
+                     "continue"]
+        else:
+            cmds += after
         argv_gdb = ["gdb", "-nx", "-q", "-batch", "-iex", "set debuginfod enabled off"]
         for cmd in cmds:
             argv_gdb += ["-ex", cmd]
@@ -565,7 +574,11 @@ class Held:
 
 
 def exit_code(gdb_output):
-    """The exit status gdb reports for its program, or None."""
+    """The exit status gdb reports for its program (Held's exit_group() line first), or
+    None."""
+    found = re.search(r"^exit_group\((\d+)\)$", gdb_output, re.M)
+    if found:
+        return int(found.group(1))
     if "exited normally" in gdb_output:
         return 0
     found = re.search(r"exited with code (\d+)", gdb_output)

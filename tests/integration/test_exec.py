@@ -371,7 +371,8 @@ def check_loader_pending(tap):
         name = "held at exec (-n %d)" % n
         target = mwtest.Held("catch exec", [shutil.which("env"),
                                      *mwtest.channel("batch", "-n", n, "-w", "-q")],
-                      after=["detach"], stderr_file=False, stdin=subprocess.PIPE)
+                      after=["detach"], stderr_file=False, stdin=subprocess.PIPE,
+                      status=False)
         memwatch = None
         try:
             if not tap.check(target.pid, "%s: target held after its exec" % name):
