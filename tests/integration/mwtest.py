@@ -177,12 +177,12 @@ def memwatch_launch(cmd, options=(), env=None, timeout=TIMEOUT, stdin=None):
         return Run(proc.returncode, proc.stdout, proc.stderr, report.read())
 
 
-def memwatch_launch_sampled(cmd, sample, options=(), period=1.0, timeout=TIMEOUT):
+def memwatch_launch_sampled(cmd, sample, options=(), period=1.0, timeout=TIMEOUT, stdin=None):
     """memwatch_launch(), calling sample(memwatch_pid) every @period seconds while it runs."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as report, \
             tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         argv = [MEMWATCH, "--json", "-o", report.name, *options, "--", *cmd]
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, stdin=stdin)
         deadline = time.monotonic() + timeout
         try:
             while True:
