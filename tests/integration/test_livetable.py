@@ -133,6 +133,8 @@ def check_size(tap, n, empty, idle):
     slot_sizes = set().union(*(t[2] for t in sampled.tables))
     tap.eq(slot_sizes, {SLOT_BYTES}, "%s: every segment's slots are %d bytes, a call site's "
            "room included" % (name, SLOT_BYTES))
+    print("# %s: %d blocks live, table at most %.1f MiB (%.1f bytes a block), memwatch's VmHWM "
+          "%d KiB" % (name, live, peak_bytes / 2**20, peak_bytes / live, sampled.hwm_kib))
     tap.check(sampled.hwm_kib < RSS_LIMIT_KIB, "%s: memwatch's own peak RSS under 32 MiB" % name,
               "VmHWM %d KiB" % sampled.hwm_kib)
     tap.check(full.process["kernel_memory_peak_bytes"] >= peak_bytes,
