@@ -52,7 +52,7 @@ static __always_inline void free_preexisting(struct mw_thread *t, __u64 ptr, __u
 {
 	t->free_preexisting_calls++;
 	t->free_preexisting_bytes += size;
-	alloc_insert(ptr | MW_SLOT_FREED, 0);
+	alloc_insert_freed(ptr);
 }
 
 /* Counts an allocation and enters it in the live table. */
@@ -63,7 +63,8 @@ static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 
 
 	t->alloc_calls++;
 	t->alloc_bytes += size;
-	err = alloc_add(ptr, size, tid);
+	/* the slot has room for a call site; none is known yet */
+	err = alloc_add(ptr, size, tid, 0);
 	if (err > 0) {
 		/* a free we never saw (e.g. an allocator-internal one) left it */
 		count_lost();
@@ -198,7 +199,7 @@ static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
 	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
 		t->call.old_size = chunk_usable_size(ptr);
-		alloc_insert(ptr | MW_SLOT_FREED, 0);
+		alloc_insert_freed(ptr);
 	}
 }
 
@@ -227,7 +228,7 @@ static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 re
 	if (c->ptr && !old_freed) {
 		/* back where it was at entry, or nearer its first slot */
 		if (c->old_tracked == MW_BLOCK_LIVE)
-			alloc_add(c->ptr, c->old_size, c->old_tid);
+			alloc_add(c->ptr, c->old_size, c->old_tid, 0);
 		return;
 	}
 	if (old_freed) {

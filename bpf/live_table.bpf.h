@@ -70,6 +70,31 @@ struct {
 	__uint(max_entries, 4096);
 } table_wakeups SEC(".maps");
 
+/*
+ * The sizes of blocks of MW_ALLOC_SIZE_BIG bytes or more (64 MiB), whose slot
+ * has no room for them: each is an mmap of its own, which costs more than
+ * an element here. Room for 1 TiB of them (16,384 of 64 MiB).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} big_blocks SEC(".maps");
+
+/* The size of the big block at @addr, taken out of big_blocks; 0 if it is not there. */
+static __noinline __u64 big_block_take(__u64 addr)
+{
+	__u64 *found = bpf_map_lookup_elem(&big_blocks, &addr), size;
+
+	if (!found)
+		return 0;
+	size = *found;
+	bpf_map_delete_elem(&big_blocks, &addr);
+	return size;
+}
+
 static __always_inline void table_blocks_add(__s64 n)
 {
 	__u32 zero = 0;
@@ -104,13 +129,15 @@ static __always_inline __u32 alloc_home(__u64 ptr, __u32 slots)
  */
 struct alloc_search {
 	__u64 ptr;
-	__u64 size_tid;		/* insert: the value; remove: what was there */
+	__u64 key;		/* insert: the slot's words; remove: what was there */
+	__u64 info;
 	__u32 home;
 	__u32 slots;
 	__u32 first_segment;
 	__u32 generation;
 	__u32 newest;		/* remove: the generation searched first */
 	int result;
+	bool found;		/* remove: the block was there, key and info are its */
 };
 
 /* Sets @q up to search generation @gen: false if it is not searched. */
@@ -173,25 +200,27 @@ static __always_inline void slot_used(__u32 gen)
 static __always_inline long insert_at(__u32 i, struct alloc_search *q)
 {
 	struct mw_alloc *slot = alloc_slot(q, i);
-	__u64 addr;
+	__u64 key;
 
 	if (!slot)
 		return 1;
-	addr = slot->addr;
-	if (addr == q->ptr) {
-		slot->size_tid = q->size_tid;
+	key = slot->key;
+	if (mw_alloc_addr(key) == q->ptr) {
+		/* the allocator handed it out again: only this thread knows it yet */
+		slot->info = q->info;
+		slot->key = q->key;
 		q->result = 1;
 		return 1;
 	}
-	if (addr != MW_SLOT_EMPTY && !(addr & MW_SLOT_FREED))
+	if (key != MW_SLOT_EMPTY && !(key & MW_SLOT_FREED))
 		return 0;
 	/* another thread may claim it first: then search on */
-	if (__sync_val_compare_and_swap(&slot->addr, addr, q->ptr) != addr)
+	if (__sync_val_compare_and_swap(&slot->key, key, q->key) != key)
 		return 0;
 	/* nobody looks the block up before the allocator has returned it */
-	slot->size_tid = q->size_tid;
+	slot->info = q->info;
 	q->result = 0;
-	if (addr == MW_SLOT_EMPTY)
+	if (key == MW_SLOT_EMPTY)
 		slot_used(q->generation);
 	return 1;
 }
@@ -202,12 +231,13 @@ static long insert_step(__u64 i, struct alloc_search *q)
 }
 
 /*
- * Enters @ptr in the newest generation: 0, 1 if it was there already (a
- * free we never saw left it), -1 if no slot within reach was free.
+ * Enters @ptr in the newest generation with the slot's words @key and @info:
+ * 0, 1 if it was there already (a free we never saw left it), -1 if no slot
+ * within reach was free.
  */
-static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
+static __always_inline int alloc_insert(__u64 ptr, __u64 key, __u64 info)
 {
-	struct alloc_search q = { .ptr = ptr, .size_tid = size_tid, .result = -1 };
+	struct alloc_search q = { .ptr = ptr, .key = key, .info = info, .result = -1 };
 
 	if (search_in(&q, *(volatile __u32 *)&table_newest) &&
 	    /* the first slot inline: it is the block's in all but a few searches */
@@ -221,30 +251,40 @@ static __always_inline int alloc_insert(__u64 ptr, __u64 size_tid)
 	return q.result;
 }
 
+/* A tombstone for @ptr, a block that was never in the table. */
+static __always_inline void alloc_insert_freed(__u64 ptr)
+{
+	if (!(ptr >> MW_ALLOC_ADDR_BITS))
+		alloc_insert(ptr | MW_SLOT_FREED, ptr | MW_SLOT_FREED, 0);
+}
+
 static __always_inline long remove_at(__u32 i, struct alloc_search *q)
 {
 	struct mw_alloc *slot = alloc_slot(q, i);
-	__u64 addr, size_tid;
+	__u64 key, info;
 
 	if (!slot)
 		return 1;
-	addr = slot->addr;
-	if (addr == MW_SLOT_EMPTY)
+	key = slot->key;
+	if (key == MW_SLOT_EMPTY)
 		return 1;
 	/* freed already: an insert would have taken this slot or an earlier one */
-	if (addr == (q->ptr | MW_SLOT_FREED)) {
+	if (mw_alloc_addr(key) == (q->ptr | MW_SLOT_FREED)) {
 		q->result = 1;
 		return 1;
 	}
-	if (addr != q->ptr)
+	if (mw_alloc_addr(key) != q->ptr)
 		return 0;
 	/* read before the slot is given up: it may be reused at once */
-	size_tid = slot->size_tid;
+	info = slot->info;
 	/* of two racing frees of one block (a double free), one finds it */
-	if (__sync_val_compare_and_swap(&slot->addr, addr, addr | MW_SLOT_FREED) == addr)
-		q->size_tid = size_tid;
-	else
+	if (__sync_val_compare_and_swap(&slot->key, key, key | MW_SLOT_FREED) == key) {
+		q->key = key;
+		q->info = info;
+		q->found = true;
+	} else {
 		q->result = 1;
+	}
 	return 1;
 }
 
@@ -265,7 +305,7 @@ static long remove_older_step(__u64 i, struct alloc_search *q)
 		return 0;
 	if (!remove_at(0, q))
 		bpf_loop(MAX_PROBES - 1, remove_step, q, 0);
-	if (!q->size_tid)
+	if (!q->found)
 		return q->result != 0;
 	/* user space drops a generation once it is empty */
 	g = bpf_map_lookup_elem(&table_generations, &q->generation);
@@ -290,24 +330,43 @@ static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u64 *size, __u
 	if (search_in(&q, q.newest) && !remove_at(0, &q))
 		bpf_loop(MAX_PROBES - 1, remove_step, &q, 0);
 	older = (q.newest - *(volatile __u32 *)&table_oldest) & (MW_MAX_GENERATIONS - 1);
-	if (!q.size_tid && !q.result && older)
+	if (!q.found && !q.result && older)
 		bpf_loop(older, remove_older_step, &q, 0);
-	*size = q.size_tid >> MW_ALLOC_TID_BITS;
-	*tid = q.size_tid & MW_ALLOC_TID_MASK;
-	/* the owner's TID is never 0 */
-	if (q.size_tid) {
+	if (q.found) {
 		table_blocks_add(-1);
+		*size = mw_alloc_size(q.key, q.info);
+		*tid = mw_alloc_tid(q.info);
+		if (*size == MW_ALLOC_SIZE_BIG)
+			*size = big_block_take(ptr);
 		return MW_BLOCK_LIVE;
 	}
+	*size = 0;
+	*tid = 0;
 	return q.result || !preexisting_blocks ? MW_BLOCK_UNKNOWN : MW_BLOCK_PREEXISTING;
 }
 
-/* alloc_insert() of a block of @size owned by @tid; -1 also for 4 TiB and up. */
-static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid)
+/*
+ * alloc_insert() of a block of @size owned by @tid, made at call site @site;
+ * -1 also for an address beyond the slot's 48 bits (never without a hint),
+ * or a big block that finds big_blocks full.
+ */
+static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid, __u32 site)
 {
-	if (size >> (64 - MW_ALLOC_TID_BITS) || tid > MW_ALLOC_TID_MASK)
+	__u64 slot_size = size;
+	int err;
+
+	if (ptr >> MW_ALLOC_ADDR_BITS || ptr & MW_SLOT_FREED || tid > MW_ALLOC_TID_MASK)
 		return -1;
-	return alloc_insert(ptr, size << MW_ALLOC_TID_BITS | tid);
+	if (size >= MW_ALLOC_SIZE_BIG) {
+		if (bpf_map_update_elem(&big_blocks, &ptr, &size, BPF_ANY))
+			return -1;
+		slot_size = MW_ALLOC_SIZE_BIG;
+	}
+	err = alloc_insert(ptr, mw_alloc_key(ptr, slot_size), mw_alloc_info(slot_size, tid, site));
+	/* not in the table, or in it now as a block that is not big */
+	if ((err < 0 && slot_size == MW_ALLOC_SIZE_BIG) || (err > 0 && slot_size != MW_ALLOC_SIZE_BIG))
+		bpf_map_delete_elem(&big_blocks, &ptr);
+	return err;
 }
 
 /*
@@ -317,15 +376,17 @@ static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid)
  */
 static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slot, void *ctx)
 {
-	__u64 addr = slot->addr, size = slot->size_tid >> MW_ALLOC_TID_BITS;
-	__u32 tid = slot->size_tid & MW_ALLOC_TID_MASK;
+	__u64 key = slot->key, info = slot->info, size = mw_alloc_size(key, info);
+	__u32 tid = mw_alloc_tid(info);
 	struct mw_thread *owner;
 
-	slot->addr = MW_SLOT_EMPTY;
-	slot->size_tid = 0;
-	if (addr == MW_SLOT_EMPTY || addr & MW_SLOT_FREED)
+	slot->key = MW_SLOT_EMPTY;
+	slot->info = 0;
+	if (key == MW_SLOT_EMPTY || key & MW_SLOT_FREED)
 		return 0;
 	table_blocks_add(-1);
+	if (size == MW_ALLOC_SIZE_BIG)
+		size = big_block_take(mw_alloc_addr(key));
 	owner = thread_of(tid);
 	if (owner) {
 		__sync_fetch_and_add(&owner->released_calls, 1);

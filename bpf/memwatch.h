@@ -92,12 +92,17 @@ struct mw_region {
 
 /*
  * A slot of the live-allocation table, an array searched from a hash of the
- * block's address. Size and owner share a word, so four slots fill a cache
- * line: a TID is below 2^22 (the kernel's PID_MAX_LIMIT), a size below 4 TiB.
+ * block's address: 16 bytes, four to a cache line, 64 bytes per block at 4
+ * slots. The key is the block's address, below 2^48 (every 64-bit Linux
+ * user address space without a hint for more) and 8-aligned; its top 16 bits
+ * hold the size's top bits. The info word holds the call site (issue 15),
+ * the owner's TID (below 2^22, the kernel's PID_MAX_LIMIT) and the size's
+ * low 10 bits: a size of 26 bits, 64 MiB. A bigger block's size is
+ * MW_ALLOC_SIZE_BIG in the slot, the real one in the big_blocks map.
  */
 struct mw_alloc {
-	__u64 addr;		/* the block, or one of the markers below */
-	__u64 size_tid;		/* size << MW_ALLOC_TID_BITS | tid */
+	__u64 key;		/* address | size >> 10 << MW_ALLOC_ADDR_BITS */
+	__u64 info;		/* site << 32 | tid << 10 | (size & 1023) */
 };
 
 /*
@@ -108,8 +113,46 @@ struct mw_alloc {
  */
 #define MW_SLOT_EMPTY		0	/* never used: a search stops here */
 #define MW_SLOT_FREED		1	/* the tombstone bit */
+#define MW_ALLOC_ADDR_BITS	48
+#define MW_ALLOC_ADDR_MASK	((1ULL << MW_ALLOC_ADDR_BITS) - 1)
+#define MW_ALLOC_SIZE_LOW_BITS	10
 #define MW_ALLOC_TID_BITS	22
 #define MW_ALLOC_TID_MASK	((1U << MW_ALLOC_TID_BITS) - 1)
+#define MW_ALLOC_SIZE_BITS	(64 - MW_ALLOC_ADDR_BITS + MW_ALLOC_SIZE_LOW_BITS)
+#define MW_ALLOC_SIZE_BIG	((1ULL << MW_ALLOC_SIZE_BITS) - 1)
+
+static inline __u64 mw_alloc_key(__u64 addr, __u64 size)
+{
+	return addr | size >> MW_ALLOC_SIZE_LOW_BITS << MW_ALLOC_ADDR_BITS;
+}
+
+static inline __u64 mw_alloc_info(__u64 size, __u32 tid, __u32 site)
+{
+	return (__u64)site << 32 | (__u64)tid << MW_ALLOC_SIZE_LOW_BITS |
+	       (size & ((1U << MW_ALLOC_SIZE_LOW_BITS) - 1));
+}
+
+/* The address in a slot's key, with its tombstone bit. */
+static inline __u64 mw_alloc_addr(__u64 key)
+{
+	return key & MW_ALLOC_ADDR_MASK;
+}
+
+static inline __u64 mw_alloc_size(__u64 key, __u64 info)
+{
+	return key >> MW_ALLOC_ADDR_BITS << MW_ALLOC_SIZE_LOW_BITS |
+	       (info & ((1U << MW_ALLOC_SIZE_LOW_BITS) - 1));
+}
+
+static inline __u32 mw_alloc_tid(__u64 info)
+{
+	return info >> MW_ALLOC_SIZE_LOW_BITS & MW_ALLOC_TID_MASK;
+}
+
+static inline __u32 mw_alloc_site(__u64 info)
+{
+	return info >> 32;
+}
 
 /*
  * The live table grows by generations: each one an open-addressing table of

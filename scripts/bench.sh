@@ -9,9 +9,10 @@
 # interleaved, round after round, and each number is the median of the rounds.
 # The work is timed between the workload's "ready" and "done" lines (driver
 # time), so loading and attaching are left out of ns/op and shown apart.
-# Timings are for reading, never asserted.
+# Timings are for reading, never asserted. -b runs an earlier memwatch binary
+# too, as memwatch-old, in the same rounds.
 #
-#   scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-o TSV] [-t TSV]
+#   scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-b MEMWATCH] [-o TSV] [-t TSV]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,25 +25,28 @@ DRIVER=$OUT/driver
 FLOOR=$OUT/floor
 CHANNEL=.output/workloads/channel
 MEMWATCH=./memwatch
+OLD_MEMWATCH=""
 
 usage() {
 	cat <<EOF
-usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-o TSV] [-t TSV]
+usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-b MEMWATCH] [-o TSV] [-t TSV]
   -r ROUNDS    interleaved rounds, the median is shown (default 5, at least 5 for a report)
   -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look)
   -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m live10m
+  -b MEMWATCH  also run this memwatch binary (an earlier build), as memwatch-old
   -o TSV       raw results, one line per run (default $TSV)
   -t TSV       run nothing: print the table of an earlier run's results
 EOF
 }
 
 TABLE_ONLY=""
-while getopts "r:s:w:o:t:h" opt; do
+while getopts "r:s:w:b:o:t:h" opt; do
 	case $opt in
 	t) TABLE_ONLY=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	s) SCALE=$OPTARG ;;
 	w) ONLY=",$OPTARG," ;;
+	b) OLD_MEMWATCH=$OPTARG ;;
 	o) TSV=$OPTARG ;;
 	*) usage; [[ $opt == h ]] && exit 0; exit 2 ;;
 	esac
@@ -142,7 +146,7 @@ if ((EUID != 0)); then
 	echo "bench.sh: needs root to load BPF programs" >&2
 	exit 1
 fi
-for f in "$MEMWATCH" "$DRIVER" "$FLOOR" "$CHANNEL"; do
+for f in "$MEMWATCH" "$DRIVER" "$FLOOR" "$CHANNEL" $OLD_MEMWATCH; do
 	[[ -x $f ]] || { echo "bench.sh: $f is not built: run make bench" >&2; exit 1; }
 done
 
@@ -174,11 +178,13 @@ tools_for() {
 	local name=$1 kind=$2
 	if [[ $name == live* ]]; then
 		printf '%s\n' base memwatch
+		[[ -n $OLD_MEMWATCH ]] && echo memwatch-old
 		return 0
 	fi
 	printf '%s\n' base floor floor-tp
 	[[ $kind == heap ]] && echo floor-naive
 	printf '%s\n' memwatch-no-malloc memwatch
+	[[ -n $OLD_MEMWATCH ]] && echo memwatch-old
 	if [[ $kind == heap ]]; then
 		have bpftrace && echo bpftrace
 		have heaptrack && echo heaptrack
@@ -200,6 +206,7 @@ run_one() {
 	floor-tp) pre=("$FLOOR" --sites none --) ;;
 	floor-naive) pre=("$FLOOR" --sites naive --) ;;
 	memwatch) pre=("$MEMWATCH" --json -o "$tmp/mw.json" --) ;;
+	memwatch-old) pre=("$OLD_MEMWATCH" --json -o "$tmp/mw.json" --) ;;
 	memwatch-no-malloc) pre=("$MEMWATCH" --no-malloc --json -o "$tmp/mw.json" --) ;;
 	heaptrack) pre=(heaptrack -o "$tmp/heaptrack") ;;
 	strace) pre=(strace -f -e trace=%memory -o "$tmp/strace.out" --) ;;
@@ -254,7 +261,7 @@ for w in "${WORKLOADS[@]}"; do
 	printf '%s: %s x %s...' "$name" "$n" "$unit" >&2
 	# memwatch's count of an empty run: what the process does besides the work
 	declare -A zero=()
-	for tool in memwatch memwatch-no-malloc; do
+	for tool in memwatch memwatch-no-malloc ${OLD_MEMWATCH:+memwatch-old}; do
 		run_one "$tool" "${argv0[@]}" >/dev/null || { echo "bench.sh: $tool failed on $name" >&2; cat "$tmp/err" >&2; exit 1; }
 		read -r zero[$tool] _ <<<"$(mw_counts "$kind")"
 	done

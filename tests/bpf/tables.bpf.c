@@ -23,7 +23,7 @@ __u32 taken_tid;
 SEC("raw_tp")
 int BPF_PROG(table_add, __u64 ptr, __u64 size, __u32 tid)
 {
-	return alloc_add(ptr, size, tid);
+	return alloc_add(ptr, size, tid, 0);
 }
 
 /* alloc_take(): an enum mw_block_seen, the size and owner in taken_* */
@@ -37,7 +37,8 @@ int BPF_PROG(table_take, __u64 ptr)
 SEC("raw_tp")
 int BPF_PROG(table_tombstone, __u64 ptr)
 {
-	return alloc_insert(ptr | MW_SLOT_FREED, 0);
+	alloc_insert_freed(ptr);
+	return 0;
 }
 
 /* @ptr's first slot in the newest generation, -1 if it is not searched */

@@ -107,7 +107,7 @@ static __u64 slot_addr(__u32 segment, __u32 slot)
 		return 0;
 	bpf_map_lookup_elem(fd, &slot, &value);
 	close(fd);
-	return value.addr;
+	return mw_alloc_addr(value.key);
 }
 
 static void set_generation(__u32 gen, __u32 first_segment, __u32 slots)
@@ -196,7 +196,10 @@ static void test_insert_take(void)
 	ASSERT_EQ(take(a), MW_BLOCK_UNKNOWN, "a free meeting its own tombstone: seen freed");
 	ASSERT_EQ(add(a, 300, 7), 0, "insert: a block takes its own tombstone's slot");
 	ASSERT_EQ(generation(0).used, 1, "insert: a tombstone taken is no new slot used");
-	ASSERT_EQ(add(a + 16 * GEN_SLOTS, (__u64)1 << 42, 7), -1, "insert: 4 TiB is untracked");
+	ASSERT_EQ(add(a + 16 * GEN_SLOTS, (__u64)1 << 42, 7), 0,
+		  "insert: a block over the slot's 64 MiB (4 TiB) goes in, its size apart");
+	ASSERT_EQ(take(a + 16 * GEN_SLOTS), MW_BLOCK_LIVE, "take: the big block");
+	ASSERT_EQ(skel->bss->taken_size, (__u64)1 << 42, "take: the big block's size back");
 	ASSERT_EQ(add(a + 32 * GEN_SLOTS, 1, MW_ALLOC_TID_MASK + 1), -1,
 		  "insert: a TID beyond 22 bits is untracked");
 }

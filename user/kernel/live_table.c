@@ -319,7 +319,7 @@ static long count_blocks(struct live_table *lt, const struct mw_generation *g)
 		if (slot == MAP_FAILED)
 			return -errno;
 		for (i = 0; i < MW_SEGMENT_SLOTS; i++)
-			blocks += slot[i].addr != MW_SLOT_EMPTY && !(slot[i].addr & MW_SLOT_FREED);
+			blocks += slot[i].key != MW_SLOT_EMPTY && !(slot[i].key & MW_SLOT_FREED);
 		munmap(slot, len);
 	}
 	return blocks;
