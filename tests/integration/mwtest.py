@@ -367,6 +367,20 @@ def still_loaded(ids):
     return left
 
 
+def wait_ended(pid, timeout=30):
+    """When process @pid ended (a zombie or gone), or the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.005)
+    return time.monotonic()
+
+
 def wait_gone(ids, timeout=10):
     """Links and programs are freed asynchronously after the last fd closes."""
     deadline = time.monotonic() + timeout

@@ -294,8 +294,11 @@ def exit_at(tap, stage, stop, reap=True):
             return
         ids = mwtest.held_programs(held.pid)
         target.kill()
+        # SIGKILL is only queued: memwatch is resumed once the target has really ended
         if reap:
             target.wait()
+        else:
+            mwtest.wait_ended(target.pid)
         held.resume()
         gdb_said, stderr = held.finish()
         lines = [l for l in stderr.splitlines() if l.strip()]

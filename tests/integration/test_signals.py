@@ -157,20 +157,6 @@ PID_STAGES = [("discovery", "break allocator_of_process"), ("BPF load", "break l
               ("last check", "break follow_settle")]
 
 
-def ended(pid, timeout=30):
-    """When process @pid ended (a zombie or gone), or the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-        except OSError:
-            break
-        time.sleep(0.005)
-    return time.monotonic()
-
-
 def signal_at(tap, name, stop, argv, sig, marker=None):
     """memwatch @argv held by gdb at @stop gets @sig: it ends within a second with
     128+sig, one line, nothing left attached, and (@marker) the command never ran."""
@@ -184,7 +170,7 @@ def signal_at(tap, name, stop, argv, sig, marker=None):
         ids = mwtest.held_programs(held.pid)
         begin = time.monotonic()
         held.resume()
-        took = ended(held.pid) - begin
+        took = mwtest.wait_ended(held.pid) - begin
         gdb_said, stderr = held.finish()
         lines = [line for line in stderr.splitlines() if line.strip()]
         tap.eq(mwtest.exit_code(gdb_said), 128 + sig,
