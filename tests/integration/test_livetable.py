@@ -34,14 +34,20 @@ def own_map_ids(pid):
 
 
 def table_bytes(pid):
-    """memwatch's live-table segments, from bpftool: (segments, bytes, slot sizes)."""
+    """memwatch's live-table segments, from bpftool: (segments, bytes, slot sizes);
+    None before the table has its first segment (memwatch adds it after the load)."""
     maps = {m["id"]: m for m in bpftool("map", "show")}
     outer = [i for i in own_map_ids(pid) if maps.get(i, {}).get("name") == "alloc_segments"]
     if not outer:
         return None
     inner = [int.from_bytes(bytes(int(b, 16) for b in e["value"]), "little")
              for e in bpftool("map", "dump", "id", str(outer[0]))]
+    # segments added since the listing above are listed again
+    if any(i not in maps for i in inner):
+        maps = {m["id"]: m for m in bpftool("map", "show")}
     inner = [maps[i] for i in inner if i in maps]
+    if not inner:
+        return None
     return (len(inner), sum(m["bytes_memlock"] for m in inner),
             {m["bytes_value"] for m in inner})
 
