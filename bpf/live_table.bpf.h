@@ -140,9 +140,13 @@ struct alloc_search {
 	bool found;		/* remove: the block was there, key and info are its */
 };
 
-/* Sets @q up to search generation @gen: false if it is not searched. */
-static __always_inline bool search_in(struct alloc_search *q, __u32 gen)
+/*
+ * Sets @q up to search generation @gen: false if it is not searched, or, for
+ * a free (@taking), if no slot of it was ever taken for @q's address range.
+ */
+static __always_inline bool search_in(struct alloc_search *q, __u32 gen, bool taking)
 {
+	__u64 granule = q->ptr >> MW_GRANULE_SHIFT;
 	struct mw_generation *g;
 
 	gen &= MW_MAX_GENERATIONS - 1;
@@ -152,6 +156,9 @@ static __always_inline bool search_in(struct alloc_search *q, __u32 gen)
 	q->generation = gen;
 	q->slots = *(volatile __u32 *)&g->slots;
 	if (!q->slots)
+		return false;
+	if (taking && (granule < *(volatile __u64 *)&g->first_granule ||
+		       granule > *(volatile __u64 *)&g->last_granule))
 		return false;
 	q->first_segment = g->first_segment;
 	q->home = alloc_home(q->ptr, q->slots);
@@ -191,6 +198,42 @@ static __always_inline void slot_used(__u32 gen)
 
 	if (g && __sync_fetch_and_add(&g->used, 1) + 1 == g->grow_at)
 		table_wake();
+}
+
+/*
+ * Lowers *@bound to @granule (@down), or raises it, against other CPUs
+ * doing the same: after a few lost races it gives up its precision and
+ * takes the widest bound, which no other update can narrow.
+ */
+static __always_inline void bound_widen(__u64 *bound, __u64 granule, bool down)
+{
+	__u64 old = *(volatile __u64 *)bound, seen;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (down ? granule >= old : granule <= old)
+			return;
+		seen = __sync_val_compare_and_swap(bound, old, granule);
+		if (seen == old)
+			return;
+		old = seen;
+	}
+	__sync_lock_test_and_set(bound, down ? 0 : MW_NO_GRANULE);
+}
+
+/*
+ * A slot of @gen was taken for @ptr: @gen's range holds it before the
+ * allocator returns the block, so before anyone can free it.
+ */
+static __always_inline void range_add(__u32 gen, __u64 ptr)
+{
+	struct mw_generation *g = bpf_map_lookup_elem(&table_generations, &gen);
+	__u64 granule = ptr >> MW_GRANULE_SHIFT;
+
+	if (!g)
+		return;
+	bound_widen(&g->first_granule, granule, true);
+	bound_widen(&g->last_granule, granule, false);
 }
 
 /*
@@ -239,10 +282,12 @@ static __always_inline int alloc_insert(__u64 ptr, __u64 key, __u64 info)
 {
 	struct alloc_search q = { .ptr = ptr, .key = key, .info = info, .result = -1 };
 
-	if (search_in(&q, *(volatile __u32 *)&table_newest) &&
+	if (search_in(&q, *(volatile __u32 *)&table_newest, false) &&
 	    /* the first slot inline: it is the block's in all but a few searches */
 	    !insert_at(0, &q))
 		bpf_loop(MAX_PROBES - 1, insert_step, &q, 0);
+	if (!q.result)
+		range_add(q.generation, ptr);
 	/* a tombstone (a pre-attach block freed) takes a slot, but is no block */
 	if (!q.result && !(ptr & MW_SLOT_FREED))
 		table_blocks_add(1);
@@ -301,7 +346,7 @@ static long remove_older_step(__u64 i, struct alloc_search *q)
 {
 	struct mw_generation *g;
 
-	if (!search_in(q, q->newest - 1 - i))
+	if (!search_in(q, q->newest - 1 - i, true))
 		return 0;
 	if (!remove_at(0, q))
 		bpf_loop(MAX_PROBES - 1, remove_step, q, 0);
@@ -327,7 +372,7 @@ static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u64 *size, __u
 
 	q.newest = *(volatile __u32 *)&table_newest;
 	/* most frees are of young blocks */
-	if (search_in(&q, q.newest) && !remove_at(0, &q))
+	if (search_in(&q, q.newest, true) && !remove_at(0, &q))
 		bpf_loop(MAX_PROBES - 1, remove_step, &q, 0);
 	older = (q.newest - *(volatile __u32 *)&table_oldest) & (MW_MAX_GENERATIONS - 1);
 	if (!q.found && !q.result && older)
@@ -419,8 +464,11 @@ static void forget_blocks(void)
 		/* a copy: the loop's counter stays a bounded register */
 		key = i;
 		g = bpf_map_lookup_elem(&table_generations, &key);
-		if (g)
+		if (g) {
 			g->used = 0;
+			g->first_granule = MW_NO_GRANULE;
+			g->last_granule = 0;
+		}
 	}
 }
 

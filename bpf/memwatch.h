@@ -171,7 +171,29 @@ struct mw_generation {
 	__u64 used;		/* slots taken while empty: blocks and tombstones */
 	__u64 grow_at;		/* at this many used slots the kernel wakes user space */
 	__u64 freed_old;	/* blocks freed from it while a newer one existed */
+	/*
+	 * The granules of address space (MW_GRANULE_SHIFT) its slots were ever
+	 * taken for, first to last: a free of an address outside them does not
+	 * search it. A batch's blocks come from one part of the heap, so the
+	 * free of an old one skips the newer generations' slots.
+	 */
+	__u64 first_granule;	/* MW_NO_GRANULE: none yet */
+	__u64 last_granule;
 };
+
+#define MW_GRANULE_SHIFT	20	/* 1 MiB: a generation's range widens once per MiB */
+#define MW_NO_GRANULE		(~0ULL)
+
+/* A generation of @slots slots from segment @first_segment, before it is searched. */
+static inline void mw_generation_init(struct mw_generation *g, __u32 first_segment, __u64 slots)
+{
+	g->first_segment = first_segment;
+	g->used = 0;
+	g->grow_at = slots / 2;
+	g->freed_old = 0;
+	g->first_granule = MW_NO_GRANULE;
+	g->last_granule = 0;
+}
 
 /*
  * A --trace record, one per traced syscall of the target (failed ones too),

@@ -47,7 +47,7 @@ int BPF_PROG(table_home, __u64 ptr)
 {
 	struct alloc_search q = { .ptr = ptr };
 
-	return search_in(&q, table_newest) ? (int)q.home : -1;
+	return search_in(&q, table_newest, false) ? (int)q.home : -1;
 }
 
 /* What an exec does to the table: every block released, every slot empty. */

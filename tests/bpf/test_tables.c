@@ -110,11 +110,27 @@ static __u64 slot_addr(__u32 segment, __u32 slot)
 	return mw_alloc_addr(value.key);
 }
 
+/* Writes slot @slot of segment @segment as a program would, behind its generation's back. */
+static void put_slot(__u32 segment, __u32 slot, __u64 key, __u64 info)
+{
+	struct mw_alloc value = { .key = key, .info = info };
+	__u32 id;
+	int fd;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.alloc_segments), &segment, &id))
+		return;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return;
+	bpf_map_update_elem(fd, &slot, &value, BPF_ANY);
+	close(fd);
+}
+
 static void set_generation(__u32 gen, __u32 first_segment, __u32 slots)
 {
-	struct mw_generation g = { .first_segment = first_segment, .slots = slots,
-				   .grow_at = slots / 2 };
+	struct mw_generation g = { .slots = slots };
 
+	mw_generation_init(&g, first_segment, slots);
 	bpf_map_update_elem(bpf_map__fd(skel->maps.table_generations), &gen, &g, BPF_ANY);
 }
 
@@ -296,6 +312,34 @@ static void test_generations(void)
 	ASSERT_EQ(take(e), MW_BLOCK_LIVE, "the ring wraps: the generation before 0 is the last");
 }
 
+/* A free searches only the generations whose range of granules holds its address. */
+static void test_ranges(void)
+{
+	__u64 from = 16 << MW_GRANULE_SHIFT, far = 64 << MW_GRANULE_SHIFT;
+	__u64 a = address_at(8, &from), b = address_at(9, &far), c = address_at(10, &from);
+	__u64 granule = a >> MW_GRANULE_SHIFT;
+
+	ASSERT_EQ(generation(0).first_granule, MW_NO_GRANULE, "ranges: a new generation has none");
+	add(a, 10, 1);
+	ASSERT_EQ(generation(0).first_granule, granule, "ranges: an insert sets the first");
+	ASSERT_EQ(generation(0).last_granule, granule, "ranges: and the last");
+	add(b, 20, 1);
+	ASSERT_EQ(generation(0).last_granule, b >> MW_GRANULE_SHIFT, "ranges: widened upwards");
+	ASSERT_EQ(generation(0).first_granule, granule, "ranges: the first kept");
+	if (!ASSERT_OK(add_segment(1), "ranges: a segment added"))
+		return;
+	set_generation(1, 1, GEN_SLOTS);
+	skel->bss->table_newest = 1;
+	/* the newest holds @a too, but no slot of it was taken for @a's granule */
+	put_slot(1, 8, mw_alloc_key(a, 99), mw_alloc_info(99, 2, 0));
+	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "ranges: the block found");
+	ASSERT_EQ(skel->bss->taken_size, 10, "ranges: a generation outside the range not searched");
+	ASSERT_EQ(add(c, 30, 1), 0, "ranges: a block of the same granule in the newest");
+	ASSERT_EQ(generation(1).first_granule, granule, "ranges: the newest's range holds it");
+	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "ranges: now the newest is searched");
+	ASSERT_EQ(skel->bss->taken_size, 99, "ranges: and its slot found first");
+}
+
 static void test_forget(void)
 {
 	__u64 from = 0x80000, a = address_at(1, &from), b = address_at(2, &from);
@@ -312,6 +356,7 @@ static void test_forget(void)
 	ASSERT_EQ(skel->bss->orphan_released_bytes, 40, "exec: a block without a record: orphan");
 	ASSERT_EQ(table_blocks(), 0, "exec: no block left");
 	ASSERT_EQ(generation(0).used, 0, "exec: no slot used");
+	ASSERT_EQ(generation(0).first_granule, MW_NO_GRANULE, "exec: no range");
 	ASSERT_TRUE(!slot_addr(0, 1) && !slot_addr(0, 2) && !slot_addr(0, 3),
 		    "exec: every slot empty, tombstones included");
 }
@@ -372,6 +417,7 @@ static const struct {
 	{ test_preexisting, true },
 	{ test_launched, false },
 	{ test_generations, true },
+	{ test_ranges, true },
 	{ test_forget, true },
 	{ test_thread_slots, true },
 };

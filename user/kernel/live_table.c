@@ -17,6 +17,8 @@
 
 #define GEN_MASK		(MW_MAX_GENERATIONS - 1)
 #define GENS_BYTES		4096	/* the generations' array, mapped: a page */
+_Static_assert(MW_MAX_GENERATIONS * sizeof(struct mw_generation) <= GENS_BYTES,
+	       "the generations fit the page mapped");
 /* the thread's longest sleep: how soon it sees an exec's empty table, or a stop */
 #define POLL_MS			100
 /* old generations are looked at for blocks at most this often */
@@ -278,10 +280,7 @@ static int add_generation(struct live_table *lt)
 	err = add_segments(lt, first, segments_of(slots));
 	if (err)
 		return err;
-	gens[next].first_segment = first;
-	gens[next].used = 0;
-	gens[next].grow_at = slots / 2;
-	gens[next].freed_old = 0;
+	mw_generation_init(&gens[next], first, slots);
 	lt->gens[next] = (struct generation_state){ 0 };
 	__atomic_store_n(&gens[next].slots, (__u32)slots, __ATOMIC_RELEASE);
 	__atomic_store_n(&lt->skel->bss->table_newest, next, __ATOMIC_RELEASE);
@@ -454,8 +453,7 @@ int live_table_open(struct live_table *lt, struct memwatch_bpf *skel, unsigned l
 	err = add_segments(lt, 0, 1);
 	if (err)
 		return err;
-	g->first_segment = 0;
-	g->grow_at = slots / 2;
+	mw_generation_init(g, 0, slots);
 	g->slots = slots;
 	lt->slots = slots;
 	count_memory(lt);
