@@ -112,9 +112,10 @@ def check_pids(tap):
                   "-p PREFIX offers the PID", replies)
         tap.check(all(w.startswith(pid) for w in replies),
                   "-p PREFIX offers only PIDs that start with it", replies)
-        replies, _ = complete("memwatch --pid=" + pid)
-        tap.check(pid in replies or any(w.startswith(pid + " (") for w in replies),
-                  "--pid=PREFIX offers it too", replies)
+        for line in ("memwatch --pid=", "memwatch -vp "):
+            replies, _ = complete(line + pid)
+            tap.check(pid in replies or any(w.startswith(pid + " (") for w in replies),
+                      "%sPREFIX offers it too" % line[9:], replies)
         replies, _ = complete("memwatch -p 0")
         tap.eq(replies, [], "no PID starts with 0")
     finally:
@@ -124,7 +125,7 @@ def check_pids(tap):
 
 def check_command(tap):
     for line in ("memwatch -- l", "memwatch -i 2 --format=json -- l", "memwatch -v l",
-                 "memwatch --trace=json l"):
+                 "memwatch --trace=json l", "memwatch -vi 2 l"):
         replies, err = complete(line)
         tap.check("ls" in replies and not err, "%r completes a command" % line,
                   (replies[:10], err))
