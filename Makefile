@@ -11,6 +11,7 @@ $(error no $(VMLINUX_DIR)/vmlinux.h for this architecture ($(ARCH)): make vmlinu
 endif
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 # -D flags for both compilers: DEFINES=-DMW_TEST_COUNTER builds the registry's test counter
@@ -20,6 +21,8 @@ BIN ?= memwatch
 
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
+# CPPFLAGS and LDFLAGS from the environment (dpkg-buildflags: fortify, relro, now) reach
+# memwatch's own compiles and link, not the BPF object's
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
 LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone
@@ -63,7 +66,13 @@ all: $(BIN) $(WORKLOADS)
 deps:
 	$(Q)scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/workloads: | deps
+# a package build has its build dependencies: the binary, install and clean leave deps.sh be
+NO_DEPS_GOALS := $(BIN) install uninstall clean
+ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+CHECK_DEPS := deps
+endif
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/workloads: | $(CHECK_DEPS)
 	$(Q)mkdir -p $@
 
 # one object: memwatch.bpf.c includes the concerns' headers (bpf/*.bpf.h)
@@ -79,12 +88,12 @@ $(OUTPUT)/memwatch.skel.h: $(OUTPUT)/memwatch.bpf.o
 $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user $(OUTPUT)/memwatch.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # main and what it needs from the archive: the JSON fields' writer is for the docs only
 $(BIN): $(OUTPUT)/user/app/main.o $(OUTPUT)/libmemwatch.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
@@ -256,9 +265,11 @@ docs: $(OUTPUT)/docgen
 install: memwatch
 	install -D -m 0755 memwatch $(DESTDIR)$(PREFIX)/sbin/memwatch
 	install -D -m 0644 docs/memwatch.8 $(DESTDIR)$(MANDIR)/man8/memwatch.8
+	install -D -m 0644 contrib/bash-completion/memwatch $(DESTDIR)$(BASHCOMPDIR)/memwatch
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/memwatch $(DESTDIR)$(MANDIR)/man8/memwatch.8
+	rm -f $(DESTDIR)$(PREFIX)/sbin/memwatch $(DESTDIR)$(MANDIR)/man8/memwatch.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/memwatch
 
 vmlinux:
 	scripts/gen-vmlinux.sh

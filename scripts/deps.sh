@@ -27,6 +27,8 @@ packages=(
 	libc6-dev libclang-rt-14-dev	# the static workload; libFuzzer and sanitizer runtimes
 	golang-go musl-tools		# the Go workload; the static musl workload
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0	# preloaded allocators under test
+	debhelper dpkg-dev lintian	# test_package: the .deb, built and checked
+	bash-completion			# test_completion: the functions the completion uses
 )
 [[ $bench ]] && packages+=(bpftrace heaptrack)
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The man page memwatch(8) renders without a warning, documents every option
 `memwatch --help` lists and every exit status of user/app/exitcodes.h (as does
-docs/usage.md), and `make install` / `make uninstall` put it in place and take
-it away. Needs no root; the points that run memwatch need it built."""
+docs/usage.md), and `make install` / `make uninstall` put it in place, with the
+binary and the bash completion, and take them away. Needs no root; the points
+that run memwatch need it built."""
 import filecmp
 import os
 import re
@@ -19,6 +20,7 @@ ROOT = mwtest.ROOT
 MANPAGE = os.path.join(ROOT, "docs", "memwatch.8")
 USAGE = os.path.join(ROOT, "docs", "usage.md")
 EXITCODES = os.path.join(ROOT, "user", "app", "exitcodes.h")
+COMPLETION = os.path.join(ROOT, "contrib", "bash-completion", "memwatch")
 # statuses memwatch returns without a name in exitcodes.h: 128 + SIGINT, SIGTERM
 SIGNAL_STATUSES = {130, 143}
 
@@ -118,6 +120,8 @@ def check_install(tap):
         r = run(make + ["install"])
         binary = os.path.join(dest, "usr", "sbin", "memwatch")
         page = os.path.join(dest, "usr", "share", "man", "man8", "memwatch.8")
+        completion = os.path.join(dest, "usr", "share", "bash-completion", "completions",
+                                  "memwatch")
         tap.check(r.returncode == 0, "make install DESTDIR PREFIX=/usr", r.stdout + r.stderr)
         tap.check(os.path.isfile(binary) and os.stat(binary).st_mode & 0o777 == 0o755
                   and filecmp.cmp(binary, mwtest.MEMWATCH, shallow=False),
@@ -125,9 +129,20 @@ def check_install(tap):
         tap.check(os.path.isfile(page) and stat.S_IMODE(os.stat(page).st_mode) == 0o644
                   and filecmp.cmp(page, MANPAGE, shallow=False),
                   "installs the man page in PREFIX/share/man/man8, mode 0644")
+        tap.check(os.path.isfile(completion)
+                  and stat.S_IMODE(os.stat(completion).st_mode) == 0o644
+                  and filecmp.cmp(completion, COMPLETION, shallow=False),
+                  "installs the completion in PREFIX/share/bash-completion/completions, mode 0644")
         r = run(make + ["uninstall"])
-        tap.check(r.returncode == 0 and not os.path.exists(binary) and not os.path.exists(page),
-                  "make uninstall removes both", r.stdout + r.stderr)
+        tap.check(r.returncode == 0 and not any(map(os.path.exists, (binary, page, completion))),
+                  "make uninstall removes all three", r.stdout + r.stderr)
+        elsewhere = os.path.join(dest, "bash-completion")
+        r = run(make + ["BASHCOMPDIR=/bash-completion", "install"])
+        tap.check(r.returncode == 0 and os.path.isfile(os.path.join(elsewhere, "memwatch")),
+                  "BASHCOMPDIR puts the completion elsewhere", r.stdout + r.stderr)
+        r = run(make + ["BASHCOMPDIR=/bash-completion", "uninstall"])
+        tap.check(r.returncode == 0 and os.listdir(elsewhere) == [],
+                  "and make uninstall finds it there", r.stdout + r.stderr)
 
 
 def main():
