@@ -25,7 +25,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
 # memwatch's own compiles and link, not the BPF object's
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
-LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone
+LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone -lmicrohttpd -lpthread
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
 

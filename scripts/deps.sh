@@ -21,6 +21,7 @@ packages=(
 	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
 	libncurses-dev			# the live view (ncursesw)
 	libcapstone-dev			# decoding prologues to choose uprobe sites
+	libmicrohttpd-dev		# --listen: the metrics endpoint's HTTP server
 	python3 tmux gdb		# integration test drivers; tmux runs the live view,
 					# gdb holds memwatch at each stage of its attach
 	util-linux strace		# test_privilege: setpriv; a run that writes no file
@@ -29,6 +30,7 @@ packages=(
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0	# preloaded allocators under test
 	debhelper dpkg-dev lintian	# test_package: the .deb, built and checked
 	bash-completion			# test_completion: the functions the completion uses
+	prometheus			# test_metrics: a real Prometheus scrapes --listen; promtool
 )
 [[ $bench ]] && packages+=(bpftrace heaptrack)
 

@@ -15,6 +15,7 @@ enum mw_exit {
 	MW_EXIT_UNSUPPORTED = 5,	/* kernel without BTF or tracepoints */
 	MW_EXIT_BPF = 6,		/* BPF load or attach failed */
 	MW_EXIT_PTRACED = 7,		/* a debugger traces the target: no uprobes placed */
+	MW_EXIT_LISTEN = 8,		/* --listen: the address cannot be bound */
 	MW_EXIT_CMD_NOT_EXEC = 126,	/* CMD found but not executable */
 	MW_EXIT_CMD_NOT_FOUND = 127,	/* CMD not found, or empty */
 	MW_EXIT_OUTPUT_CLOSED = 141,	/* the reader of the output went away: as if by SIGPIPE */

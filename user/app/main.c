@@ -33,6 +33,7 @@
 #include "model/model.h"
 #include "model/snapshot.h"
 #include "output/escape.h"
+#include "output/metrics_server.h"
 #include "output/report.h"
 #include "output/trace.h"
 #include "sys/log.h"
@@ -99,6 +100,7 @@ struct app {
 	struct mw_model model;
 	const struct reporter *reporter;
 	struct output out;
+	struct metrics_server *metrics;	/* --listen */
 	int pidfd;
 	struct priority prio;		/* raised while attaching */
 	sigset_t run_mask;		/* the mask under which ppoll() takes SIGINT and SIGTERM */
@@ -345,6 +347,23 @@ static void check_tracer(struct app *app)
 		     "memwatch's uprobes", pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->info.pid);
 }
 
+/*
+ * --listen: the interval's exposition is what scrapes get from now on. A
+ * failure keeps the previous one served, and is said once.
+ */
+static void publish_metrics(struct app *app)
+{
+	static bool said;
+	int err;
+
+	if (!app->metrics)
+		return;
+	err = metrics_server_publish(app->metrics, &app->model, app->opts.metrics_threads);
+	if (err && !said)
+		elog("cannot render the metrics: %s; scrapes get the last ones", strerror(-err));
+	said |= err != 0;
+}
+
 static int take_snapshot(struct app *app, double start)
 {
 	int err = snapshot_take(app->skel, &app->threads, &app->model, now_s() - start);
@@ -357,6 +376,7 @@ static int take_snapshot(struct app *app, double start)
 		return MW_EXIT_ERROR;
 	}
 	check_tracer(app);
+	publish_metrics(app);
 	return 0;
 }
 
@@ -504,6 +524,25 @@ static int output_open(struct app *app)
 	return 0;
 }
 
+/* --listen: bound before any command starts, so that a port in use ends memwatch first. */
+static int metrics_open(struct app *app)
+{
+	char addr[64];
+	int err;
+
+	if (!app->opts.listen)
+		return 0;
+	err = metrics_server_start(&app->metrics, &app->opts.listen_addr);
+	if (err) {
+		elog("cannot listen on %s: %s",
+		     listen_addr_str(&app->opts.listen_addr, addr, sizeof(addr)), strerror(-err));
+		return MW_EXIT_LISTEN;
+	}
+	vlog("serving metrics at http://%s/metrics",
+	     listen_addr_str(&app->opts.listen_addr, addr, sizeof(addr)));
+	return 0;
+}
+
 /* Options to a target found, its allocator and a held launch; 0 or an exit status. */
 static int prepare(struct app *app)
 {
@@ -518,6 +557,8 @@ static int prepare(struct app *app)
 		ret = check_kernel();
 	if (!ret)
 		ret = output_open(app);
+	if (!ret)
+		ret = metrics_open(app);
 	if (!ret && app->opts.cmd)
 		ret = prepare_command(&app->opts, &app->model.info, &app->alloc, &app->launch);
 	else if (!ret)
@@ -674,6 +715,7 @@ int main(int argc, char **argv)
 
 	if (app.reporter->close)
 		app.reporter->close();
+	metrics_server_stop(app.metrics);
 	if (app.launch.pid > 0)
 		launch_abort(&app.launch);
 	if (app.pidfd >= 0)

@@ -38,7 +38,8 @@ static const char doc[] =
 	"  memwatch --format=json -o mw.json -- make   # JSON lines to a file\n"
 	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234\n"
 	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary\n"
-	"  memwatch --trace=json -p 1234    # the same as JSON lines";
+	"  memwatch --trace=json -p 1234    # the same as JSON lines\n"
+	"  memwatch --listen 9464 --format=none -p 1234   # Prometheus metrics only";
 
 enum {
 	OPT_NO_MALLOC = 0x100,
@@ -49,6 +50,8 @@ enum {
 	OPT_NO_TUI,
 	OPT_TRACE,
 	OPT_FORCE_PTRACED,
+	OPT_LISTEN,
+	OPT_METRICS_THREADS,
 };
 
 static const struct argp_option options[] = {
@@ -61,8 +64,8 @@ static const struct argp_option options[] = {
 	  0, "Live blocks the allocation table grows to hold, at most 64 bytes of kernel memory "
 	  "each (default: a quarter of the memory memwatch may use)", 0 },
 	{ "format", OPT_FORMAT, "FORMAT", 0,
-	  "tui (the live view: the default on a terminal), text (the default otherwise) or json "
-	  "(one object per line)", 0 },
+	  "tui (the live view: the default on a terminal), text (the default otherwise), json "
+	  "(one object per line) or none (no reports: with --listen)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Same as --format=json", 0 },
 	{ "no-tui", OPT_NO_TUI, NULL, 0, "Same as --format=text (with --json: json)", 0 },
 	{ "trace", OPT_TRACE, "FORMAT", OPTION_ARG_OPTIONAL,
@@ -72,6 +75,10 @@ static const struct argp_option options[] = {
 	{ "libc", OPT_LIBC, "PATH", 0, "Probe the malloc family in PATH instead of the one found", 0 },
 	{ "force-ptraced", OPT_FORCE_PTRACED, NULL, 0,
 	  "Place uprobes even in a process a debugger traces (it may then die of SIGTRAP)", 0 },
+	{ "listen", OPT_LISTEN, "[HOST:]PORT", 0,
+	  "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT: 127.0.0.1 only)", 0 },
+	{ "metrics-threads", OPT_METRICS_THREADS, NULL, 0,
+	  "With --listen: per-thread series too (memwatch_thread_*)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
 	{},
 };
@@ -178,6 +185,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct parse_state *ps = state->input;
 	struct mw_options *o = ps->o;
+	char why[256];
 	char *end;
 
 	switch (key) {
@@ -224,6 +232,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_FORCE_PTRACED:
 		o->force_ptraced = true;
 		break;
+	case OPT_LISTEN:
+		if (listen_addr_parse(arg, &o->listen_addr, why, sizeof(why)))
+			argp_error(state, "invalid --listen '%s': %s", arg, why);
+		o->listen = arg;
+		break;
+	case OPT_METRICS_THREADS:
+		o->metrics_threads = true;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -237,6 +253,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "give a process with -p PID or a command after --");
 		if (o->pid && o->cmd)
 			argp_error(state, "-p PID and a command exclude each other");
+		if (o->metrics_threads && !o->listen)
+			argp_error(state, "--metrics-threads adds to --listen's metrics");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

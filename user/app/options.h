@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "output/report.h"
+#include "sys/listen_addr.h"
 
 struct mw_options {
 	pid_t pid;			/* -p, 0 when launching a command */
@@ -21,6 +22,9 @@ struct mw_options {
 	const char *libc;
 	bool force_ptraced;		/* uprobes even under a debugger */
 	bool verbose;
+	const char *listen;		/* --listen's argument, NULL: no metrics endpoint */
+	struct listen_addr listen_addr;
+	bool metrics_threads;		/* per-thread series too */
 };
 
 /* 0, or the exit status for a usage error (already reported). */

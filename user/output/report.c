@@ -7,6 +7,7 @@ const struct reporter *const reporters[REPORT_FORMAT_NR] = {
 	[REPORT_TUI] = &report_tui,
 	[REPORT_TEXT] = &report_text,
 	[REPORT_JSON] = &report_json,
+	[REPORT_NONE] = &report_none,
 };
 
 enum report_format report_format_find(const char *name)

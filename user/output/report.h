@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * The output formats, one reporter each: the live view, plain text, a JSON
- * line stream. --format picks one from the table; a new format is a
+ * line stream, or nothing (a headless exporter). --format picks one from the table; a new format is a
  * reporter and a line in the table (report.c).
  */
 #ifndef MW_REPORT_H
@@ -22,6 +22,7 @@ enum report_format {
 	REPORT_TUI,
 	REPORT_TEXT,
 	REPORT_JSON,
+	REPORT_NONE,
 	REPORT_FORMAT_NR,
 };
 
@@ -42,13 +43,14 @@ struct reporter {
 extern const struct reporter report_text;
 extern const struct reporter report_json;
 extern const struct reporter report_tui;
+extern const struct reporter report_none;
 
 /* Every format, by enum report_format. */
 extern const struct reporter *const reporters[REPORT_FORMAT_NR];
 
 /* The format --format calls @name; REPORT_FORMAT_NR for none. */
 enum report_format report_format_find(const char *name);
-/* Every format's name, for a message: "tui, text or json". */
+/* Every format's name, for a message: "tui, text, json or none". */
 char *report_format_names(char *buf, size_t len);
 
 /*

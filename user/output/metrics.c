@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * The exposition: a family per registry counter or array, the sums derived
+ * from them, and the process's own levels. A counter's sample is its
+ * family's name plus _total; 0.0.4 names the family with the suffix,
+ * OpenMetrics without it (and adds UNIT lines and the closing # EOF).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "output/escape.h"
+#include "output/metrics.h"
+
+/* One series' labels and the counters its samples read. */
+struct series {
+	char *labels;			/* pid="1",comm="x", and a thread's */
+	const struct mw_thread *t;
+};
+
+struct render {
+	FILE *out;
+	enum metrics_format format;
+};
+
+/* what the sample names are built in: a prefix, a registry name, a unit suffix */
+#define NAME_MAX_LEN 128
+
+void metrics_write_label_value(FILE *out, const char *s, size_t len)
+{
+	while (len) {
+		unsigned int cp;
+		int n = utf8_decode(s, len, &cp);
+
+		if (n < 0) {
+			fputs("\xEF\xBF\xBD", out);	/* U+FFFD for the bytes of no character */
+			n = -n;
+		} else if (cp == '\\') {
+			fputs("\\\\", out);
+		} else if (cp == '"') {
+			fputs("\\\"", out);
+		} else if (cp == '\n') {
+			fputs("\\n", out);
+		} else {
+			fwrite(s, 1, n, out);
+		}
+		s += n;
+		len -= n;
+	}
+}
+
+/* HELP text: 0.0.4 escapes backslash and newline, OpenMetrics a double quote too. */
+static void write_help(const struct render *r, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", r->out);
+		else if (*s == '\n')
+			fputs("\\n", r->out);
+		else if (*s == '"' && r->format == METRICS_OPENMETRICS)
+			fputs("\\\"", r->out);
+		else
+			fputc(*s, r->out);
+	}
+}
+
+/* @name: the family's name without _total, as OpenMetrics has it */
+static void family_header(const struct render *r, const char *name, bool counter, bool bytes,
+			  const char *help)
+{
+	bool om = r->format == METRICS_OPENMETRICS;
+	const char *suffix = counter && !om ? "_total" : "";
+
+	fprintf(r->out, "# HELP %s%s ", name, suffix);
+	write_help(r, help);
+	fprintf(r->out, "\n# TYPE %s%s %s\n", name, suffix, counter ? "counter" : "gauge");
+	if (om && bytes)
+		fprintf(r->out, "# UNIT %s bytes\n", name);
+}
+
+/* One sample; @key="@value" after the series' labels when @key is set. */
+static void sample(const struct render *r, const char *name, bool counter, const char *labels,
+		   const char *key, const char *value, __u64 v)
+{
+	fprintf(r->out, "%s%s{%s", name, counter ? "_total" : "", labels);
+	if (key) {
+		fprintf(r->out, ",%s=\"", key);
+		metrics_write_label_value(r->out, value, strlen(value));
+		fputc('"', r->out);
+	}
+	fprintf(r->out, "} %llu\n", (unsigned long long)v);
+}
+
+/* memwatch_[thread_]NAME, with _bytes unless NAME says it already */
+static void family_name(char *buf, const char *prefix, const char *name, bool bytes)
+{
+	size_t len = strlen(name);
+	bool has_unit = len >= 6 && !strcmp(name + len - 6, "_bytes");
+
+	snprintf(buf, NAME_MAX_LEN, "%s%s%s", prefix, name, bytes && !has_unit ? "_bytes" : "");
+}
+
+/* An array's label: which advice, or which syscall. */
+static const char *array_label(const struct mw_counter *c)
+{
+	return c->keys == mw_advice_keys ? "advice" : "call";
+}
+
+/* A family per registry counter, and per array JSON shows (with a label per key). */
+static void registry_families(const struct render *r, const char *prefix, const struct series *s,
+			      size_t n)
+{
+	char name[NAME_MAX_LEN];
+	size_t i, j;
+	int k;
+
+	for (i = 0; i < mw_nr_counters; i++) {
+		const struct mw_counter *c = &mw_counters[i];
+
+		if (c->nr > 1 && !c->json[0])
+			continue;
+		family_name(name, prefix, c->name, c->unit == MW_BYTES);
+		family_header(r, name, true, c->unit == MW_BYTES, c->doc);
+		for (j = 0; j < n; j++) {
+			const __u64 *v = mw_counter_at(s[j].t, c);
+
+			if (c->nr == 1) {
+				sample(r, name, true, s[j].labels, NULL, NULL, *v);
+				continue;
+			}
+			for (k = 0; k < c->nr; k++) {
+				if (c->keys[k])
+					sample(r, name, true, s[j].labels, array_label(c), c->keys[k],
+					       v[k]);
+			}
+		}
+	}
+}
+
+#define COUNT_DERIVED(...) +1
+_Static_assert(0 MW_DERIVED(COUNT_DERIVED) == 4, "a family for every derived sum below");
+
+/* The sums every view shows: live heap, grown, returned as asked and actually. */
+static void derived_families(const struct render *r, const char *prefix, const struct series *s,
+			     size_t n)
+{
+	char name[NAME_MAX_LEN];
+	size_t j;
+
+	family_name(name, prefix, "live_heap_bytes", true);
+	family_header(r, name, false, true,
+		      "blocks still allocated: alloc_bytes - untracked_bytes - released_bytes");
+	for (j = 0; j < n; j++)
+		sample(r, name, false, s[j].labels, NULL, NULL, mw_live_bytes(s[j].t));
+	family_name(name, prefix, "grown_bytes", true);
+	family_header(r, name, true, true, "taken from the OS: the sum of the GROWN counters");
+	for (j = 0; j < n; j++)
+		sample(r, name, true, s[j].labels, NULL, NULL, mw_grown_bytes(s[j].t));
+	family_name(name, prefix, "returned_bytes", true);
+	family_header(r, name, true, true,
+		      "returned to the OS: as asked (the sum of the RETURNED counters), and "
+		      "actually (resident bytes that left RSS during those calls)");
+	for (j = 0; j < n; j++) {
+		sample(r, name, true, s[j].labels, "how", "asked", mw_returned_bytes(s[j].t));
+		sample(r, name, true, s[j].labels, "how", "actual", mw_returned_actual(s[j].t));
+	}
+}
+
+/* The process's levels and memwatch's own counts: no thread has these. */
+static void process_families(const struct render *r, const struct mw_model *m, const char *labels)
+{
+	const struct proc_status *st = &m->status;
+	__u64 live = 0, exited = m->nr_folded;
+	size_t i;
+
+	for (i = 0; i < m->nr_rows; i++) {
+		if (m->rows[i].tid == MW_FOLDED_TID)
+			continue;
+		if (m->rows[i].exited)
+			exited++;
+		else
+			live++;
+	}
+	family_header(r, "memwatch_rss_bytes", false, true,
+		      "the process's resident memory by kind, from /proc/PID/status");
+	sample(r, "memwatch_rss_bytes", false, labels, "type", "anon", st->rss_anon_bytes);
+	sample(r, "memwatch_rss_bytes", false, labels, "type", "file", st->rss_file_bytes);
+	sample(r, "memwatch_rss_bytes", false, labels, "type", "shmem", st->rss_shmem_bytes);
+	if (m->info.malloc_probed) {
+		family_header(r, "memwatch_retained_bytes", false, true,
+			      "anonymous RSS the allocator holds beyond the live heap");
+		sample(r, "memwatch_retained_bytes", false, labels, NULL, NULL,
+		       model_retained_bytes(m));
+	}
+	family_header(r, "memwatch_lost_events", true, false,
+		      "events the kernel side could not record");
+	sample(r, "memwatch_lost_events", true, labels, NULL, NULL, m->lost_events);
+	family_header(r, "memwatch_threads", false, false,
+		      "the process's threads seen while watched, live or exited");
+	sample(r, "memwatch_threads", false, labels, "state", "live", live);
+	sample(r, "memwatch_threads", false, labels, "state", "exited", exited);
+	family_header(r, "memwatch_folded_threads", true, false,
+		      "exited threads whose counters were folded into one per-thread series");
+	sample(r, "memwatch_folded_threads", true, labels, NULL, NULL, m->nr_folded);
+	family_header(r, "memwatch_kernel_memory_bytes", false, true,
+		      "the kernel memory memwatch's BPF maps hold");
+	sample(r, "memwatch_kernel_memory_bytes", false, labels, NULL, NULL, m->kernel_bytes);
+}
+
+/* A malloc'd label string: the process's, then @row's if given. */
+static char *labels_of(const struct mw_model *m, const struct mw_row *row)
+{
+	const struct mw_target_info *info = &m->info;
+	char *text = NULL;
+	size_t size;
+	FILE *f;
+
+	f = open_memstream(&text, &size);
+	if (!f)
+		return NULL;
+	fprintf(f, "pid=\"%d\",comm=\"", info->pid);
+	metrics_write_label_value(f, info->comm, strnlen(info->comm, sizeof(info->comm)));
+	fputc('"', f);
+	if (row && row->tid == MW_FOLDED_TID) {
+		fprintf(f, ",tid=\"" METRICS_FOLDED_TID "\"");
+	} else if (row) {
+		/* the start time tells a TID's next thread from the one that had it */
+		fprintf(f, ",tid=\"%u\",thread_comm=\"", row->tid);
+		metrics_write_label_value(f, row->comm, strnlen(row->comm, sizeof(row->comm)));
+		fprintf(f, "\",start=\"%llu\"", (unsigned long long)row->now.start_ns);
+	}
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* The per-thread families, a series per row: the folded row's keeps its counters. */
+static int thread_families(const struct render *r, const struct mw_model *m)
+{
+	struct series *s;
+	size_t i, n = 0;
+	int err = 0;
+
+	if (!m->nr_rows)
+		return 0;
+	s = calloc(m->nr_rows, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (; n < m->nr_rows; n++) {
+		s[n].t = &m->rows[n].now;
+		s[n].labels = labels_of(m, &m->rows[n]);
+		if (!s[n].labels) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	registry_families(r, "memwatch_thread_", s, n);
+	derived_families(r, "memwatch_thread_", s, n);
+cleanup:
+	for (i = 0; i < n; i++)
+		free(s[i].labels);
+	free(s);
+	return err;
+}
+
+int metrics_write(FILE *out, const struct mw_model *m, enum metrics_format format, bool threads)
+{
+	struct render r = { .out = out, .format = format };
+	struct series process = { .t = &m->total };
+	int err = 0;
+
+	process.labels = labels_of(m, NULL);
+	if (!process.labels)
+		return -ENOMEM;
+	registry_families(&r, "memwatch_", &process, 1);
+	derived_families(&r, "memwatch_", &process, 1);
+	process_families(&r, m, process.labels);
+	if (threads)
+		err = thread_families(&r, m);
+	if (!err && format == METRICS_OPENMETRICS)
+		fputs("# EOF\n", out);
+	free(process.labels);
+	if (!err && ferror(out))
+		err = -EIO;
+	return err;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The model as a Prometheus exposition (text format 0.0.4) or OpenMetrics
+ * 1.0.0 text: the metric families come from the counter registry
+ * (bpf/counters.h) as the JSON fields do. No HTTP here: the server
+ * (metrics_server.c) serves what this writes once per interval.
+ */
+#ifndef MW_METRICS_H
+#define MW_METRICS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "model/model.h"
+
+enum metrics_format {
+	METRICS_PROMETHEUS,	/* text/plain; version=0.0.4 */
+	METRICS_OPENMETRICS,	/* application/openmetrics-text; version=1.0.0 */
+	METRICS_FORMAT_NR,
+};
+
+/* The label of per-thread series that stand for the folded exited threads. */
+#define METRICS_FOLDED_TID "folded"
+
+/*
+ * Writes every metric family of @m in @format; @threads adds the per-thread
+ * families (memwatch_thread_*). 0, or -EIO when @out failed.
+ */
+int metrics_write(FILE *out, const struct mw_model *m, enum metrics_format format, bool threads);
+
+/*
+ * @len bytes of @s as a label value's inside, escaped as both formats want:
+ * backslash, double quote and newline escaped, each byte that is not part of
+ * valid UTF-8 replaced by U+FFFD.
+ */
+void metrics_write_label_value(FILE *out, const char *s, size_t len);
+
+#endif /* MW_METRICS_H */
