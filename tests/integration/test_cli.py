@@ -241,7 +241,7 @@ def check_formats(tap):
     kinds = {}
     for options in (["--format=text"], ["--no-tui"], ["--format=json"], ["--json"],
                     ["--json", "--no-tui"], ["--trace"], ["--trace=text"], ["--trace=json"],
-                    ["--trace", "--format=json"]):
+                    ["--trace", "--format=json"], ["--format=none"]):
         with tempfile.NamedTemporaryFile("r") as report:
             run = memwatch(*options, "-i", "0.2", "-o", report.name, *cmd)
             text = report.read()
@@ -252,7 +252,9 @@ def check_formats(tap):
             records = []
             kind = "text" if "=== memwatch summary" in text else None
         types = {r.get("type") for r in records}
-        if kind == "json" and "syscall" in types:
+        if not text:
+            kind = "nothing"
+        elif kind == "json" and "syscall" in types:
             kind = "json trace"
         elif kind == "text" and re.search(r"^ +\d+\.\d{6} \( *\d+\.\d{3} ms\): ", text, re.M):
             kind = "text trace"
@@ -261,7 +263,8 @@ def check_formats(tap):
     tap.eq(kinds, {"--format=text": "text", "--no-tui": "text", "--format=json": "json",
                    "--json": "json", "--json --no-tui": "json", "--trace": "text trace",
                    "--trace=text": "text trace", "--trace=json": "json trace",
-                   "--trace --format=json": "json trace"}, "each format writes what it names")
+                   "--trace --format=json": "json trace", "--format=none": "nothing"},
+           "each format writes what it names")
 
     for options, says in ((["--format=tui"], "--format=tui needs a terminal"),
                           (["--format=tui", "-o", "/dev/null"], "-o FILE takes text or json"),
@@ -269,6 +272,10 @@ def check_formats(tap):
                           (["--trace", "--format=tui"], "--trace prints a line per syscall"),
                           (["--json", "--format=text"], "--json and --format=text ask for"),
                           (["--no-tui", "--format=tui"], "--format=tui and --no-tui ask for"),
+                          (["--trace=none"], "--trace prints a line per syscall"),
+                          (["--metrics-threads"], "--metrics-threads adds to --listen"),
+                          (["--listen", "[::1]9464"], "invalid --listen '[::1]9464'"),
+                          (["--listen", "0"], "invalid --listen '0'"),
                           (["--format=xml"], "invalid --format 'xml'")):
         name = " ".join(options)
         marker = tempfile.mktemp(prefix="mw-format-")
