@@ -348,7 +348,7 @@ static void check_tracer(struct app *app)
 }
 
 /*
- * --listen: the interval's exposition is what scrapes get from now on. A
+ * --listen: the last snapshot's exposition is what scrapes get from now on. A
  * failure keeps the previous one served, and is said once.
  */
 static void publish_metrics(struct app *app)
@@ -376,7 +376,6 @@ static int take_snapshot(struct app *app, double start)
 		return MW_EXIT_ERROR;
 	}
 	check_tracer(app);
-	publish_metrics(app);
 	return 0;
 }
 
@@ -461,6 +460,8 @@ static int report_loop(struct app *app)
 			if (err)
 				return err;
 		}
+		/* after the report: rendering many threads' series must not delay it */
+		publish_metrics(app);
 		if (o->count && ++reports >= o->count)
 			break;
 	}
@@ -470,7 +471,10 @@ static int report_loop(struct app *app)
 		if (err)
 			return err;
 	}
-	return take_snapshot(app, start);
+	err = take_snapshot(app, start);
+	if (!err)
+		publish_metrics(app);
+	return err;
 }
 
 /* The launched target's exit status as a shell reports it. */
