@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """The counter registry (bpf/counters.h): a build with one more counter, and no
 other change (make DEFINES=-DMW_TEST_COUNTER, in an output directory of its
-own), shows it in the JSON, in the text report's thread table and as a column
-of the live view, while every other counter still counts exactly."""
+own), shows it in the JSON, in the text report's thread table, as a column
+of the live view and as a metric family of --listen, while every other counter
+still counts exactly."""
 import os
 import re
+import socket
 import subprocess
 import tempfile
+import time
+import urllib.request
 
 import mwtest
 from test_tui import Pane
@@ -86,12 +90,40 @@ def check_live_view(tap):
         target.wait(timeout=mwtest.TIMEOUT)
 
 
+def check_metrics(tap):
+    """--listen serves the counter as a family, and per thread, with no code of its own."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mw = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port, "--format=none",
+                           "--metrics-threads", "--", *mwtest.channel("paired", "-n", N, "-W")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    text = ""
+    try:
+        mwtest.wait_for_line(mw.stderr, r"done pid=", timeout=mwtest.TIMEOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "memwatch_thread_test_counter_total{" not in text:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        mw.communicate(b"\n", timeout=mwtest.TIMEOUT)
+    tap.check("# TYPE memwatch_test_counter_total counter\n" in text and
+              re.search(r"^memwatch_test_counter_total\{[^}]*\} 0$", text, re.M),
+              "metrics: the counter is the family memwatch_test_counter_total", text[:300])
+    tap.check(re.search(r"^memwatch_thread_test_counter_total\{[^}]*tid=", text, re.M),
+              "metrics: and per thread with --metrics-threads")
+
+
 def check_registry(tap):
     if not build(tap):
         return
     check_json(tap)
     check_text(tap)
     check_live_view(tap)
+    check_metrics(tap)
 
 
 if __name__ == "__main__":
