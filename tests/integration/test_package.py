@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The Debian package: dpkg-buildpackage -b builds it from a copy of the tree
 (the work tree stays as it is); it holds memwatch in /usr/sbin, hardened, with
-its man page and bash completion; the memwatch it holds runs and prints the
-package's version; lintian finds no error. Needs neither root
+its man page and bash completion, and the Grafana dashboard as an example; the
+memwatch it holds runs and prints the package's version; lintian finds no error. Needs neither root
 (Rules-Requires-Root: no) nor BPF: the binary only prints its version."""
 import gzip
 import os
@@ -22,8 +22,11 @@ TOOLS = {"dpkg-buildpackage": "dpkg-dev", "dpkg-parsechangelog": "dpkg-dev", "dh
 BUILD_TIMEOUT = 100
 MANPAGE = os.path.join(ROOT, "docs", "memwatch.8")
 COMPLETION = os.path.join(ROOT, "contrib", "bash-completion", "memwatch")
+DASHBOARD = os.path.join(ROOT, "contrib", "grafana", "memwatch.json")
+# uncompressed, as Grafana's import takes it
+EXAMPLE = "./usr/share/doc/memwatch/examples/memwatch.json"
 PACKAGED = ("./usr/sbin/memwatch", "./usr/share/man/man8/memwatch.8.gz",
-            "./usr/share/bash-completion/completions/memwatch")
+            "./usr/share/bash-completion/completions/memwatch", EXAMPLE)
 
 
 def run(cmd, **kwargs):
@@ -100,6 +103,10 @@ def check_unpacked(tap, deb):
             completion = f.read()
         with open(COMPLETION, "rb") as f:
             tap.check(completion == f.read(), "its completion is contrib/bash-completion/memwatch")
+        with open(os.path.join(root, EXAMPLE), "rb") as f:
+            example = f.read()
+        with open(DASHBOARD, "rb") as f:
+            tap.check(example == f.read(), "its example memwatch.json is contrib/grafana/memwatch.json")
         dynamic = run(["readelf", "-d", "-W", binary]).stdout
         symbols = run(["readelf", "--dyn-syms", "-W", binary]).stdout
         tap.check("BIND_NOW" in dynamic and "_chk" in symbols,
