@@ -184,6 +184,10 @@ def check_formats(tap):
     finally:
         ex.finish()
     tap.check("memwatch_thread_alloc_calls_total" in text, "a scrape with per-thread series", text[:500])
+    tap.check(re.search(r'\nmemwatch_thread_info\{[^}]*,thread_comm="[^"]*"\} 1\n', text) and
+              text.count("thread_comm=") == text.count("\nmemwatch_thread_info{"),
+              "thread_comm only in memwatch_thread_info")
+    tap.check("\n# TYPE memwatch_thread info\n" in om, "OpenMetrics: memwatch_thread is an info")
     if shutil.which("promtool"):
         p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True)
@@ -201,7 +205,8 @@ def check_formats(tap):
 
 def om_problems(text):
     """What is wrong in an OpenMetrics text: each sample's family declared before it
-    (a counter's samples NAME_total), no family twice, known types, # EOF last."""
+    (a counter's samples NAME_total, an info's NAME_info), no family twice, known types,
+    # EOF last."""
     problems, types, family = [], {}, None
     lines = text.split("\n")
     if lines[-2:] != ["# EOF", ""]:
@@ -209,7 +214,7 @@ def om_problems(text):
     for line in lines[:-2]:
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(" ")
-            if name in types or kind not in ("counter", "gauge"):
+            if name in types or kind not in ("counter", "gauge", "info"):
                 problems.append(line)
             types[name], family = kind, name
         elif line.startswith("# HELP ") or line.startswith("# UNIT "):
@@ -220,7 +225,7 @@ def om_problems(text):
             if not m:
                 problems.append("unparsed: " + line)
                 continue
-            want = family + "_total" if types.get(family) == "counter" else family
+            want = family + {"counter": "_total", "info": "_info"}.get(types.get(family), "")
             if m.group(1) != want:
                 problems.append("%s outside its family %s" % (m.group(1), family))
     return problems

@@ -69,6 +69,15 @@ static long long value_of(const char *text, const char *series)
 	return -1;
 }
 
+static int count_of(const char *text, const char *s)
+{
+	int n = 0;
+
+	for (; (text = strstr(text, s)); text++)
+		n++;
+	return n;
+}
+
 static bool has_line(const char *text, const char *line)
 {
 	char *want;
@@ -137,6 +146,9 @@ static bool families_well_formed(const char *text, enum metrics_format f, char *
 		if (f == METRICS_OPENMETRICS && !strcmp(type, "counter"))
 			ok = strlen(name) == strlen(family) + 6 && !strncmp(name, family, strlen(family)) &&
 			     !strcmp(name + strlen(family), "_total");
+		else if (f == METRICS_OPENMETRICS && !strcmp(type, "info"))
+			ok = strlen(name) == strlen(family) + 5 && !strncmp(name, family, strlen(family)) &&
+			     !strcmp(name + strlen(family), "_info");
 		else
 			ok = !strcmp(name, family);
 		if (!ok)
@@ -239,8 +251,15 @@ static void test_prometheus(void)
 	ASSERT_TRUE(families_well_formed(text, METRICS_PROMETHEUS, why, sizeof(why)) ||
 		    !printf("# %s\n", why), "0.0.4 threads: families well formed");
 	ASSERT_EQ(value_of(text, "memwatch_thread_alloc_calls_total" LABELS
-			   ",tid=\"101\",thread_comm=\"w\\\"k\",start=\"200\"}"), 5,
-		  "thread series: tid, escaped thread_comm and start");
+			   ",tid=\"101\",start=\"200\"}"), 5,
+		  "thread series: tid and start, no thread_comm");
+	ASSERT_TRUE(has_line(text, "# TYPE memwatch_thread_info gauge"),
+		    "thread info: a gauge named _info in 0.0.4");
+	ASSERT_EQ(value_of(text, "memwatch_thread_info" LABELS
+			   ",tid=\"101\",start=\"200\",thread_comm=\"w\\\"k\"}"), 1,
+		  "thread info: the escaped thread_comm, in no other series");
+	ASSERT_EQ(count_of(text, "thread_comm="), count_of(text, "\nmemwatch_thread_info{"),
+		  "thread info: thread_comm in the info series only");
 	ASSERT_EQ(value_of(text, "memwatch_alloc_calls_total" LABELS "}"), 15,
 		  "thread series: the process family keeps its own name and sum");
 cleanup:
@@ -271,6 +290,10 @@ static void test_openmetrics(void)
 		    "OpenMetrics: UNIT bytes, a suffix of its family's name");
 	ASSERT_EQ(value_of(text, "memwatch_alloc_calls_total" LABELS "}"), 15,
 		  "OpenMetrics: samples named as in 0.0.4");
+	ASSERT_TRUE(has_line(text, "# TYPE memwatch_thread info") &&
+			    value_of(text, "memwatch_thread_info" LABELS
+				     ",tid=\"100\",start=\"100\",thread_comm=\"main\"}") == 1,
+		    "OpenMetrics: the thread's name in an info family");
 	ASSERT_TRUE(valid_utf8(text), "OpenMetrics: valid UTF-8 throughout");
 cleanup:
 	free(text);
@@ -410,10 +433,10 @@ static void test_fold(void)
 		  100 + 101 + 102 + 103 + 104 + 105 + 106 + 107,
 		  "fold: the folded series holds the folded threads' counts");
 	ASSERT_EQ(value_of(text[1], "memwatch_thread_alloc_calls_total{pid=\"4194000\",comm=\"pool\","
-			   "tid=\"100\",thread_comm=\"worker\",start=\"1100\"}"), -1,
+			   "tid=\"100\",start=\"1100\"}"), -1,
 		  "fold: a folded thread's own series is gone");
 	ASSERT_EQ(value_of(text[2], "memwatch_thread_alloc_calls_total{pid=\"4194000\",comm=\"pool\","
-			   "tid=\"100\",thread_comm=\"worker\",start=\"99999\"}"), 1,
+			   "tid=\"100\",start=\"99999\"}"), 1,
 		  "TID reuse: the new thread's series has its own start");
 	ASSERT_EQ(value_of(text[1], "memwatch_folded_threads_total{pid=\"4194000\",comm=\"pool\"}"),
 		  NR_EXITED - MW_MAX_EXITED_ROWS, "fold: folded_threads_total");

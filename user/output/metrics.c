@@ -224,10 +224,14 @@ static char *labels_of(const struct mw_model *m, const struct mw_row *row)
 	if (row && row->tid == MW_FOLDED_TID) {
 		fprintf(f, ",tid=\"" METRICS_FOLDED_TID "\"");
 	} else if (row) {
-		/* the start time tells a TID's next thread from the one that had it */
-		fprintf(f, ",tid=\"%u\",thread_comm=\"", row->tid);
-		metrics_write_label_value(f, row->comm, strnlen(row->comm, sizeof(row->comm)));
-		fprintf(f, "\",start=\"%llu\"", (unsigned long long)row->now.start_ns);
+		/*
+		 * The start time tells a TID's next thread from the one that had
+		 * it. The thread's name is no label here: the target renames its
+		 * threads at will, and each name would start new series
+		 * (memwatch_thread_info carries it).
+		 */
+		fprintf(f, ",tid=\"%u\",start=\"%llu\"", row->tid,
+			(unsigned long long)row->now.start_ns);
 	}
 	if (fclose(f)) {
 		free(text);
@@ -236,9 +240,33 @@ static char *labels_of(const struct mw_model *m, const struct mw_row *row)
 	return text;
 }
 
+/* A thread's name, in the one series whose identity it does not make. */
+static void thread_info_family(const struct render *r, const struct series *s, size_t n,
+			       const struct mw_row **rows)
+{
+	size_t j;
+
+	/* OpenMetrics has a type for it; 0.0.4 has the convention of a gauge named _info */
+	if (r->format == METRICS_OPENMETRICS)
+		fputs("# HELP memwatch_thread the thread's name (thread_comm), which it may change\n"
+		      "# TYPE memwatch_thread info\n", r->out);
+	else
+		fputs("# HELP memwatch_thread_info the thread's name (thread_comm), which it may "
+		      "change\n# TYPE memwatch_thread_info gauge\n", r->out);
+	for (j = 0; j < n; j++) {
+		if (rows[j]->tid == MW_FOLDED_TID)
+			continue;
+		fprintf(r->out, "memwatch_thread_info{%s,thread_comm=\"", s[j].labels);
+		metrics_write_label_value(r->out, rows[j]->comm,
+					  strnlen(rows[j]->comm, sizeof(rows[j]->comm)));
+		fputs("\"} 1\n", r->out);
+	}
+}
+
 /* The per-thread families, a series per row: the folded row's keeps its counters. */
 static int thread_families(const struct render *r, const struct mw_model *m)
 {
+	const struct mw_row **rows = NULL;
 	struct series *s;
 	size_t i, n = 0;
 	int err = 0;
@@ -246,21 +274,28 @@ static int thread_families(const struct render *r, const struct mw_model *m)
 	if (!m->nr_rows)
 		return 0;
 	s = calloc(m->nr_rows, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (; n < m->nr_rows; n++) {
-		s[n].t = &m->rows[n].now;
-		s[n].labels = labels_of(m, &m->rows[n]);
+	rows = calloc(m->nr_rows, sizeof(*rows));
+	if (!s || !rows) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < m->nr_rows; i++) {
+		rows[n] = &m->rows[i];
+		s[n].t = &m->rows[i].now;
+		s[n].labels = labels_of(m, &m->rows[i]);
 		if (!s[n].labels) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
+		n++;
 	}
+	thread_info_family(r, s, n, rows);
 	registry_families(r, "memwatch_thread_", s, n);
 	derived_families(r, "memwatch_thread_", s, n);
 cleanup:
 	for (i = 0; i < n; i++)
 		free(s[i].labels);
+	free(rows);
 	free(s);
 	return err;
 }
