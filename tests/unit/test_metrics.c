@@ -176,6 +176,10 @@ static void model_small(struct mw_model *m)
 	t = thread("w\"k", 200, 5, false);
 	t.untracked_allocs = 2;
 	model_set_thread(m, 101, &t);
+	/* with -p, a thread seen in /proc before the kernel side has its record */
+	memset(&t, 0, sizeof(t));
+	snprintf(t.comm, sizeof(t.comm), "idle");
+	model_set_thread(m, 102, &t);
 	model_end_update(m, false);
 }
 
@@ -241,7 +245,8 @@ static void test_prometheus(void)
 		  "rss_bytes{type=shmem}");
 	ASSERT_TRUE(value_of(text, "memwatch_retained_bytes" LABELS "}") >= 0, "retained_bytes");
 	ASSERT_EQ(value_of(text, "memwatch_lost_events_total" LABELS "}"), 3, "lost_events_total");
-	ASSERT_EQ(value_of(text, "memwatch_threads" LABELS ",state=\"live\"}"), 2, "threads{live}");
+	ASSERT_EQ(value_of(text, "memwatch_threads" LABELS ",state=\"live\"}"), 3,
+		  "threads{live}: the one without a kernel record too");
 	ASSERT_TRUE(!strstr(text, "rss_gained") && !strstr(text, "tid="),
 		    "no hidden arrays, no per-thread series without --metrics-threads");
 	free(text);
@@ -260,6 +265,8 @@ static void test_prometheus(void)
 		  "thread info: the escaped thread_comm, in no other series");
 	ASSERT_EQ(count_of(text, "thread_comm="), count_of(text, "\nmemwatch_thread_info{"),
 		  "thread info: thread_comm in the info series only");
+	ASSERT_TRUE(!strstr(text, "tid=\"102\""),
+		    "a thread without a kernel record (start 0) has no series yet");
 	ASSERT_EQ(value_of(text, "memwatch_alloc_calls_total" LABELS "}"), 15,
 		  "thread series: the process family keeps its own name and sum");
 cleanup:

@@ -240,6 +240,19 @@ static char *labels_of(const struct mw_model *m, const struct mw_row *row)
 	return text;
 }
 
+/*
+ * Whether @row has its series: a thread the kernel side has no record of yet
+ * (with -p, one seen only in /proc) has start 0 and no counts. /proc's start
+ * time (stat field 22) is no substitute: it is the boot-time clock in clock
+ * ticks, the record's is task->start_time in nanoseconds of the monotonic
+ * clock, so the label would change once the record came, a new series for
+ * the same thread. Such a thread's series begin with its first counted call.
+ */
+static bool has_series(const struct mw_row *row)
+{
+	return row->tid == MW_FOLDED_TID || row->now.start_ns;
+}
+
 /* A thread's name, in the one series whose identity it does not make. */
 static void thread_info_family(const struct render *r, const struct series *s, size_t n,
 			       const struct mw_row **rows)
@@ -280,6 +293,8 @@ static int thread_families(const struct render *r, const struct mw_model *m)
 		goto cleanup;
 	}
 	for (i = 0; i < m->nr_rows; i++) {
+		if (!has_series(&m->rows[i]))
+			continue;
 		rows[n] = &m->rows[i];
 		s[n].t = &m->rows[i].now;
 		s[n].labels = labels_of(m, &m->rows[i]);
