@@ -379,6 +379,12 @@ int metrics_server_start(struct metrics_server **out, const struct listen_addr *
 	/* the server's threads inherit this mask: SIGINT and SIGTERM are the report loop's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/*
+	 * From here the socket is MHD's: its failure paths past reading
+	 * MHD_OPTION_LISTEN_SOCKET (the first option) close it. Closing it again
+	 * could close a file another thread opened meanwhile with the number;
+	 * a path that left it open would cost one descriptor, as memwatch exits.
+	 */
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
@@ -392,8 +398,6 @@ int metrics_server_start(struct metrics_server **out, const struct listen_addr *
 	if (!err)
 		err = -pthread_create(&s->watchdog, NULL, watchdog, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!s->daemon)
-		close(fd);
 	if (err)
 		goto fail;
 	*out = s;
