@@ -2,7 +2,8 @@
 /*
  * The Prometheus and OpenMetrics expositions of a model built here: names,
  * HELP and TYPE, escaping of hostile names, OpenMetrics' counter names and
- * # EOF, and no counter going down when exited threads fold or a TID is reused.
+ * # EOF, no counter going down when exited threads fold or a TID is reused,
+ * and the format each Accept header gets.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -456,8 +457,51 @@ cleanup:
 	model_free(&m);
 }
 
+/* Accept headers and the format each gets. */
+static void test_accept(void)
+{
+	static const struct {
+		const char *accept;
+		enum metrics_format want;
+		const char *why;
+	} cases[] = {
+		{ NULL, METRICS_PROMETHEUS, "no Accept: text" },
+		{ "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+		  "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+		  METRICS_OPENMETRICS, "Prometheus 2.42's Accept: OpenMetrics" },
+		{ "text/plain;q=1,application/openmetrics-text;q=0.01", METRICS_PROMETHEUS,
+		  "text at q=1 over OpenMetrics at q=0.01" },
+		{ "application/openmetrics-text", METRICS_OPENMETRICS, "OpenMetrics alone, no version" },
+		{ "application/openmetrics-text ; q = 0", METRICS_PROMETHEUS,
+		  "q=0 refuses, spaces around ; and =" },
+		{ "application/openmetrics-text;version=0.0.1", METRICS_PROMETHEUS,
+		  "OpenMetrics 0.0.1 is not 1.0.0" },
+		{ "text/plain ;version=0.0.4; q=0.5 , application/openmetrics-text ; version = 1.0.0 "
+		  "; q=0.6", METRICS_OPENMETRICS, "spaces everywhere, q compared: 0.6 over 0.5" },
+		{ "*/*", METRICS_PROMETHEUS, "the full wildcard: text" },
+		{ "text/plain;q=0.3,application/openmetrics-text;version=1.0.0;q=0.300",
+		  METRICS_PROMETHEUS, "a tie: text" },
+		{ "APPLICATION/OpenMetrics-Text;Version=1.0.0", METRICS_OPENMETRICS,
+		  "names are case-insensitive" },
+		{ "application/openmetrics-textual", METRICS_PROMETHEUS, "another subtype" },
+		{ "application/openmetrics-text;q=0.5,*/*;q=0.9", METRICS_PROMETHEUS,
+		  "the wildcard's q for text/plain beats OpenMetrics' lower one" },
+		{ "application/openmetrics-text;q=1.5", METRICS_PROMETHEUS,
+		  "a q beyond 1 is no q: the range is not counted" },
+		{ "text/plain;q=0,application/*", METRICS_OPENMETRICS,
+		  "text refused, OpenMetrics through application's wildcard" },
+		{ "text/plain;q=0,application/openmetrics-text;q=0", METRICS_PROMETHEUS,
+		  "both refused: text, the default" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ASSERT_EQ(metrics_format_of(cases[i].accept), cases[i].want, cases[i].why);
+}
+
 int main(void)
 {
+	test_accept();
 	test_label_value();
 	test_prometheus();
 	test_openmetrics();

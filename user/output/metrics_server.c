@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -106,34 +105,6 @@ static struct page *page_get(struct metrics_server *s, enum metrics_format f)
 	return p;
 }
 
-/*
- * Whether the Accept header asks for OpenMetrics: a media range
- * application/openmetrics-text whose q is not 0. Prometheus 2.42 sends it
- * first, text/plain with a lower q after.
- */
-static bool wants_openmetrics(const char *accept)
-{
-	static const char type[] = "application/openmetrics-text";
-	const char *range = accept;
-
-	while (range && *range) {
-		const char *end, *q;
-		size_t len;
-
-		range += strspn(range, " \t");
-		end = strchr(range, ',');
-		len = end ? (size_t)(end - range) : strlen(range);
-		if (!strncasecmp(range, type, sizeof(type) - 1) &&
-		    strchr("; \t,", range[sizeof(type) - 1] ?: ',')) {
-			q = memmem(range, len, "q=", 2);
-			if (!q || strtod(q + 2, NULL) > 0)
-				return true;
-		}
-		range = end ? end + 1 : NULL;
-	}
-	return false;
-}
-
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned int status,
 			      struct MHD_Response *r)
 {
@@ -188,8 +159,7 @@ static enum MHD_Result answer_metrics(struct metrics_server *s, struct MHD_Conne
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	const union MHD_ConnectionInfo *info;
-	enum metrics_format f = accept && wants_openmetrics(accept) ? METRICS_OPENMETRICS :
-								    METRICS_PROMETHEUS;
+	enum metrics_format f = metrics_format_of(accept);
 	struct MHD_Response *r;
 	struct reader *rd;
 	struct conn *conn;
