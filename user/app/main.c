@@ -564,7 +564,7 @@ static int output_open(struct app *app)
 /* --listen: bound before any command starts, so that a port in use ends memwatch first. */
 static int metrics_open(struct app *app)
 {
-	char addr[64];
+	char addr[LISTEN_ADDR_STR_LEN];
 	int err;
 
 	if (!app->opts.listen)
