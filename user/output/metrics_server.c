@@ -36,7 +36,8 @@
 #define CONNECTION_MEMORY	(32 * 1024)
 /* what the kernel buffers for a slow reader, beyond the block MHD holds */
 #define CONNECTION_SNDBUF	(128 * 1024)
-#define READER_BLOCK		(16 * 1024)
+/* the buffer MHD copies a page into, per connection: with 16 KiB a 5 MB scrape took 10 ms, not 3-6 */
+#define READER_BLOCK		(64 * 1024)
 
 #define CONTENT_TYPE_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
