@@ -184,6 +184,10 @@ def check_formats(tap):
     finally:
         ex.finish()
     tap.check("memwatch_thread_alloc_calls_total" in text, "a scrape with per-thread series", text[:500])
+    tap.check(re.search(r'\nmemwatch_thread_info\{[^}]*,thread_comm="[^"]*"\} 1\n', text) and
+              text.count("thread_comm=") == text.count("\nmemwatch_thread_info{"),
+              "thread_comm only in memwatch_thread_info")
+    tap.check("\n# TYPE memwatch_thread info\n" in om, "OpenMetrics: memwatch_thread is an info")
     if shutil.which("promtool"):
         p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True)
@@ -201,7 +205,8 @@ def check_formats(tap):
 
 def om_problems(text):
     """What is wrong in an OpenMetrics text: each sample's family declared before it
-    (a counter's samples NAME_total), no family twice, known types, # EOF last."""
+    (a counter's samples NAME_total, an info's NAME_info), no family twice, known types,
+    # EOF last."""
     problems, types, family = [], {}, None
     lines = text.split("\n")
     if lines[-2:] != ["# EOF", ""]:
@@ -209,7 +214,7 @@ def om_problems(text):
     for line in lines[:-2]:
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(" ")
-            if name in types or kind not in ("counter", "gauge"):
+            if name in types or kind not in ("counter", "gauge", "info"):
                 problems.append(line)
             types[name], family = kind, name
         elif line.startswith("# HELP ") or line.startswith("# UNIT "):
@@ -220,7 +225,7 @@ def om_problems(text):
             if not m:
                 problems.append("unparsed: " + line)
                 continue
-            want = family + "_total" if types.get(family) == "counter" else family
+            want = family + {"counter": "_total", "info": "_info"}.get(types.get(family), "")
             if m.group(1) != want:
                 problems.append("%s outside its family %s" % (m.group(1), family))
     return problems
@@ -376,16 +381,25 @@ def big_header(port, result):
 
 
 THREADS = 1000
-# a target with 1,000 threads, each waiting: no workload of ours has that many
+# a target with 1,000 threads, each allocating 100 kB (malloc) every 2 s: no workload of ours has
+# that many; a thread has per-thread series once memwatch has seen it call
 MANY_THREADS = """
 import sys, threading
 threading.stack_size(256 * 1024)
 ev = threading.Event()
+def work():
+    while not ev.wait(2):
+        bytearray(100000)
 for _ in range(%d):
-    threading.Thread(target=ev.wait, daemon=True).start()
+    threading.Thread(target=work, daemon=True).start()
 print("ready", flush=True)
 sys.stdin.readline()
 """ % THREADS
+
+
+def thread_series(text):
+    """How many threads have per-thread series in @text."""
+    return text.count("\nmemwatch_thread_alloc_calls_total{")
 
 
 def check_scrape_cost(tap):
@@ -403,8 +417,8 @@ def check_scrape_cost(tap):
         deadline, text = time.monotonic() + 30, ""
         while time.monotonic() < deadline:
             _, _, text = get("http://127.0.0.1:%d/metrics" % port)
-            live = sample(text, "memwatch_threads", 'state="live"')
-            if live and live > THREADS:
+            live = thread_series(text)
+            if live >= THREADS:
                 break
             time.sleep(0.2)
         times = []
@@ -422,7 +436,7 @@ def check_scrape_cost(tap):
               " memwatch used %.0f%% of a core meanwhile"
               % (THREADS, times[2] * 1e3, times[0] * 1e3, times[-1] * 1e3, len(body), series,
                  cpu / 5 * 100))
-        tap.check(status == 200 and live and live > THREADS,
+        tap.check(status == 200 and live >= THREADS,
                   "a scrape of a target with 1,000 threads", (status, live))
     finally:
         if mw:
@@ -433,6 +447,167 @@ def check_scrape_cost(tap):
     tap.eq(mw.returncode, 0, "memwatch -p ends with SIGINT, the server with it")
 
 
+DEADLINE_S = 30        # user/output/metrics_server.c's REQUEST_DEADLINE_NS
+SLOW_READERS = 3
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def established(port, peer_port):
+    """Whether the server side of the connection from @peer_port to @port is established."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1].split(":"), fields[2].split(":")
+            if (int(local[1], 16), int(remote[1], 16)) == (port, peer_port) and fields[3] == "01":
+                return True
+    return False
+
+
+def wait_until(ok, timeout):
+    """Polls ok() until it holds or @timeout seconds passed; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ok():
+            return True
+        time.sleep(0.2)
+    return ok()
+
+
+class SlowReader:
+    """A scrape whose client takes 96 KiB a second through a small receive buffer: each
+    second lets the server send more before its idle timeout, and a 5 MB page would take
+    a minute."""
+
+    def __init__(self, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.peer_port = self.sock.getsockname()[1]
+        self.got = b""
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        self.sock.settimeout(5)
+        try:
+            while not self.stop.wait(1):
+                for _ in range(24):
+                    self.got += self.sock.recv(4096)
+        except OSError:
+            pass
+
+    def drain(self):
+        """Stops reading slowly, reads what is left; (Content-Length, body bytes received)."""
+        self.stop.set()
+        self.thread.join(10)
+        self.sock.settimeout(10)
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    break
+                self.got += chunk
+        except OSError:
+            pass
+        self.sock.close()
+        head, _, body = self.got.partition(b"\r\n\r\n")
+        m = re.search(rb"Content-Length: (\d+)", head, re.I)
+        return int(m.group(1)) if m else None, len(body)
+
+
+def trickle_headers(port, result):
+    """A request whose headers come a byte every 4 s (within the idle timeout):
+    how long until the server closes it."""
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.settimeout(4)
+            while time.monotonic() - t0 < DEADLINE_S + 30:
+                s.send(b"G")
+                try:
+                    if s.recv(1) == b"":
+                        break
+                except socket.timeout:
+                    pass
+    except OSError:
+        pass
+    result["held_s"] = time.monotonic() - t0
+
+
+def check_slow_readers(tap):
+    """Slow readers of a 1,000-thread page each hold one format's page until the
+    request's deadline, then lose the connection; a client trickling its headers
+    too; a fifth connection from one address is refused, another address's is
+    answered."""
+    target = subprocess.Popen(["python3", "-c", MANY_THREADS], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    port = free_port()
+    mw, readers, trickle = None, [], {}
+    try:
+        target.stdout.readline()
+        mw = subprocess.Popen([mwtest.MEMWATCH, "--listen", "127.0.0.1:%d" % port,
+                               "--format=none", "--metrics-threads", "-i", "1",
+                               "-p", str(target.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = "http://127.0.0.1:%d/metrics" % port
+        size = [0]
+
+        def full_page():
+            _, _, text = get(url)
+            size[0] = len(text)
+            return thread_series(text) >= THREADS
+        tap.check(wait_until(full_page, 30), "slow readers: a page of 1,000 threads' series")
+        rss0 = vm_rss_kib(mw.pid)
+        trickler = threading.Thread(target=trickle_headers, args=(port, trickle), daemon=True)
+        trickler.start()
+        t0 = time.monotonic()
+        # an interval apart: each holds another interval's page, the worst case
+        for _ in range(SLOW_READERS):
+            readers.append(SlowReader(port))
+            time.sleep(1.2)
+        s5, _, _ = get(url, timeout=5)
+        with socket.socket() as other:
+            other.bind(("127.0.0.2", 0))
+            other.settimeout(10)
+            other.connect(("127.0.0.1", port))
+            other.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            other_answer = other.recv(64)
+        rss_held = vm_rss_kib(mw.pid)
+        cut = wait_until(lambda: not any(established(port, r.peer_port) for r in readers),
+                         DEADLINE_S + 30)
+        cut_s = time.monotonic() - t0
+        rss_after = vm_rss_kib(mw.pid)
+        sizes = [r.drain() for r in readers]
+        trickler.join(DEADLINE_S + 40)
+        print("# slow readers: page %d bytes; memwatch VmRSS %d KiB before, %d KiB with %d slow "
+              "readers, %d KiB once cut (%.1f s after the first); headers trickled: held %.1f s"
+              % (size[0], rss0, rss_held, len(readers), rss_after, cut_s,
+                 trickle.get("held_s", -1)))
+        tap.check(cut, "slow readers: cut off by the deadline", sizes)
+        tap.check(all(length and got < length for length, got in sizes),
+                  "slow readers: each got part of the page only", sizes)
+        tap.check(trickle.get("held_s", 1e9) < DEADLINE_S + 15,
+                  "headers a byte every 4 s: the connection ends at the deadline", trickle)
+        tap.check(s5 == 0, "a fifth connection from 127.0.0.1 is refused", s5)
+        tap.check(other_answer.startswith(b"HTTP/1.1 200"), "127.0.0.2 is answered meanwhile",
+                  other_answer)
+    finally:
+        for r in readers:
+            r.stop.set()
+            r.sock.close()
+        if mw:
+            mw.send_signal(signal.SIGINT)
+            mw.wait(timeout=mwtest.TIMEOUT)
+        target.stdin.close()
+        target.wait(timeout=mwtest.TIMEOUT)
+
+
 if __name__ == "__main__":
     mwtest.run_checks("metrics", check_port_in_use, check_http, check_bare_port, check_formats,
-                      check_prometheus, check_abuse, check_scrape_cost)
+                      check_prometheus, check_abuse, check_scrape_cost, check_slow_readers)

@@ -7,9 +7,11 @@ exit and -n N each end it with the terminal restored and the summary printed."""
 import contextlib
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import mwtest
 
@@ -362,6 +364,49 @@ def check_no_tui(tap):
                   "--no-tui: text reports on a terminal", pane.screen())
 
 
+def metric(port, name):
+    """The first sample of @name in memwatch's /metrics on @port, or None."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    m = re.search(r"^%s\{[^}]*\} (\d+)$" % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def check_paused_metrics(tap):
+    """With --listen, a paused view keeps its screen while scrapes go on counting."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with watching(120, 40, {"LANG": "C.UTF-8"}, ["-i", "0.3", "--listen", str(port)]) as (
+            pane, watched):
+        if not tap.check(watched.ready and watched.header(), "--listen: the view is up",
+                         pane.screen()):
+            return
+        pane.key("p")
+        paused = pane.wait(lambda s: "PAUSED" in s.splitlines()[0])
+        tap.check(paused is not None, "--listen: paused", pane.screen())
+        tap.check(watched.run_work(), "--listen: the workload ran while paused")
+        deadline, calls = time.monotonic() + DEADLINE, None
+        while time.monotonic() < deadline:
+            calls = metric(port, "memwatch_alloc_calls_total")
+            if calls is not None and calls >= N:
+                break
+            time.sleep(0.2)
+        tap.check(calls is not None and calls >= N,
+                  "paused: scrapes count the workload's allocations", calls)
+        screen = pane.screen()
+        tap.check("PAUSED" in screen.splitlines()[0] and not threads_done(screen),
+                  "paused: the view still shows the threads as they were", screen)
+        pane.key("p")
+        tap.check(pane.wait(threads_done), "p again: the view catches up", pane.screen())
+        pane.key("q")
+        tap.check(watched.exited(), "--listen: q ends memwatch", pane.screen())
+        watched.end_target()
+
+
 if __name__ == "__main__":
     mwtest.run_checks("live view", check_live_view, check_small_terminal, check_narrow_text,
-                      check_iterations, check_interrupt, check_no_tui)
+                      check_iterations, check_interrupt, check_no_tui, check_paused_metrics)

@@ -7,7 +7,7 @@
 /* @arg parsed and printed back, or "error" */
 static const char *parsed(const char *arg)
 {
-	static char buf[64];
+	static char buf[LISTEN_ADDR_STR_LEN];
 	struct listen_addr a;
 	char why[256];
 
@@ -30,5 +30,16 @@ int main(void)
 	ASSERT_STREQ(parsed("[::1:80"), "error", "an unclosed bracket refused");
 	ASSERT_STREQ(parsed(":80"), "error", "an empty host refused");
 	ASSERT_STREQ(parsed("[127.0.0.1]:80"), "error", "brackets hold IPv6 only");
+	ASSERT_STREQ(parsed(" 9464"), "error", "a port with a leading space refused");
+	ASSERT_STREQ(parsed("+9464"), "error", "a port with a + refused");
+	ASSERT_STREQ(parsed("127.0.0.1: 80"), "error", "a space after the colon refused");
+	ASSERT_STREQ(parsed("127.0.0.1:-80"), "error", "a negative port refused");
+	ASSERT_STREQ(parsed("127.1:80"), "error", "inet_aton's short form is no address");
+	ASSERT_STREQ(parsed("0x7f.0.0.1:80"), "error", "nor its hexadecimal (x is no name's letter)");
+	ASSERT_STREQ(parsed("1.2.3.4.5:80"), "error", "five parts refused, not looked up");
+	ASSERT_STREQ(parsed("[fe80::1%lo]:9464"), "[fe80::1%lo]:9464",
+		     "a link-local address keeps its scope when printed");
+	ASSERT_STREQ(parsed("[fe80::1%1]:9464"), "[fe80::1%lo]:9464",
+		     "a scope by number is printed by name");
 	return tap_done();
 }

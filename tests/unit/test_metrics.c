@@ -2,7 +2,8 @@
 /*
  * The Prometheus and OpenMetrics expositions of a model built here: names,
  * HELP and TYPE, escaping of hostile names, OpenMetrics' counter names and
- * # EOF, and no counter going down when exited threads fold or a TID is reused.
+ * # EOF, no counter going down when exited threads fold or a TID is reused,
+ * and the format each Accept header gets.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -67,6 +68,15 @@ static long long value_of(const char *text, const char *series)
 		p = p ? p + 1 : NULL;
 	}
 	return -1;
+}
+
+static int count_of(const char *text, const char *s)
+{
+	int n = 0;
+
+	for (; (text = strstr(text, s)); text++)
+		n++;
+	return n;
 }
 
 static bool has_line(const char *text, const char *line)
@@ -137,6 +147,9 @@ static bool families_well_formed(const char *text, enum metrics_format f, char *
 		if (f == METRICS_OPENMETRICS && !strcmp(type, "counter"))
 			ok = strlen(name) == strlen(family) + 6 && !strncmp(name, family, strlen(family)) &&
 			     !strcmp(name + strlen(family), "_total");
+		else if (f == METRICS_OPENMETRICS && !strcmp(type, "info"))
+			ok = strlen(name) == strlen(family) + 5 && !strncmp(name, family, strlen(family)) &&
+			     !strcmp(name + strlen(family), "_info");
 		else
 			ok = !strcmp(name, family);
 		if (!ok)
@@ -164,6 +177,10 @@ static void model_small(struct mw_model *m)
 	t = thread("w\"k", 200, 5, false);
 	t.untracked_allocs = 2;
 	model_set_thread(m, 101, &t);
+	/* with -p, a thread seen in /proc before the kernel side has its record */
+	memset(&t, 0, sizeof(t));
+	snprintf(t.comm, sizeof(t.comm), "idle");
+	model_set_thread(m, 102, &t);
 	model_end_update(m, false);
 }
 
@@ -229,7 +246,8 @@ static void test_prometheus(void)
 		  "rss_bytes{type=shmem}");
 	ASSERT_TRUE(value_of(text, "memwatch_retained_bytes" LABELS "}") >= 0, "retained_bytes");
 	ASSERT_EQ(value_of(text, "memwatch_lost_events_total" LABELS "}"), 3, "lost_events_total");
-	ASSERT_EQ(value_of(text, "memwatch_threads" LABELS ",state=\"live\"}"), 2, "threads{live}");
+	ASSERT_EQ(value_of(text, "memwatch_threads" LABELS ",state=\"live\"}"), 3,
+		  "threads{live}: the one without a kernel record too");
 	ASSERT_TRUE(!strstr(text, "rss_gained") && !strstr(text, "tid="),
 		    "no hidden arrays, no per-thread series without --metrics-threads");
 	free(text);
@@ -239,8 +257,17 @@ static void test_prometheus(void)
 	ASSERT_TRUE(families_well_formed(text, METRICS_PROMETHEUS, why, sizeof(why)) ||
 		    !printf("# %s\n", why), "0.0.4 threads: families well formed");
 	ASSERT_EQ(value_of(text, "memwatch_thread_alloc_calls_total" LABELS
-			   ",tid=\"101\",thread_comm=\"w\\\"k\",start=\"200\"}"), 5,
-		  "thread series: tid, escaped thread_comm and start");
+			   ",tid=\"101\",start=\"200\"}"), 5,
+		  "thread series: tid and start, no thread_comm");
+	ASSERT_TRUE(has_line(text, "# TYPE memwatch_thread_info gauge"),
+		    "thread info: a gauge named _info in 0.0.4");
+	ASSERT_EQ(value_of(text, "memwatch_thread_info" LABELS
+			   ",tid=\"101\",start=\"200\",thread_comm=\"w\\\"k\"}"), 1,
+		  "thread info: the escaped thread_comm, in no other series");
+	ASSERT_EQ(count_of(text, "thread_comm="), count_of(text, "\nmemwatch_thread_info{"),
+		  "thread info: thread_comm in the info series only");
+	ASSERT_TRUE(!strstr(text, "tid=\"102\""),
+		    "a thread without a kernel record (start 0) has no series yet");
 	ASSERT_EQ(value_of(text, "memwatch_alloc_calls_total" LABELS "}"), 15,
 		  "thread series: the process family keeps its own name and sum");
 cleanup:
@@ -271,6 +298,10 @@ static void test_openmetrics(void)
 		    "OpenMetrics: UNIT bytes, a suffix of its family's name");
 	ASSERT_EQ(value_of(text, "memwatch_alloc_calls_total" LABELS "}"), 15,
 		  "OpenMetrics: samples named as in 0.0.4");
+	ASSERT_TRUE(has_line(text, "# TYPE memwatch_thread info") &&
+			    value_of(text, "memwatch_thread_info" LABELS
+				     ",tid=\"100\",start=\"100\",thread_comm=\"main\"}") == 1,
+		    "OpenMetrics: the thread's name in an info family");
 	ASSERT_TRUE(valid_utf8(text), "OpenMetrics: valid UTF-8 throughout");
 cleanup:
 	free(text);
@@ -410,10 +441,10 @@ static void test_fold(void)
 		  100 + 101 + 102 + 103 + 104 + 105 + 106 + 107,
 		  "fold: the folded series holds the folded threads' counts");
 	ASSERT_EQ(value_of(text[1], "memwatch_thread_alloc_calls_total{pid=\"4194000\",comm=\"pool\","
-			   "tid=\"100\",thread_comm=\"worker\",start=\"1100\"}"), -1,
+			   "tid=\"100\",start=\"1100\"}"), -1,
 		  "fold: a folded thread's own series is gone");
 	ASSERT_EQ(value_of(text[2], "memwatch_thread_alloc_calls_total{pid=\"4194000\",comm=\"pool\","
-			   "tid=\"100\",thread_comm=\"worker\",start=\"99999\"}"), 1,
+			   "tid=\"100\",start=\"99999\"}"), 1,
 		  "TID reuse: the new thread's series has its own start");
 	ASSERT_EQ(value_of(text[1], "memwatch_folded_threads_total{pid=\"4194000\",comm=\"pool\"}"),
 		  NR_EXITED - MW_MAX_EXITED_ROWS, "fold: folded_threads_total");
@@ -426,8 +457,51 @@ cleanup:
 	model_free(&m);
 }
 
+/* Accept headers and the format each gets. */
+static void test_accept(void)
+{
+	static const struct {
+		const char *accept;
+		enum metrics_format want;
+		const char *why;
+	} cases[] = {
+		{ NULL, METRICS_PROMETHEUS, "no Accept: text" },
+		{ "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+		  "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+		  METRICS_OPENMETRICS, "Prometheus 2.42's Accept: OpenMetrics" },
+		{ "text/plain;q=1,application/openmetrics-text;q=0.01", METRICS_PROMETHEUS,
+		  "text at q=1 over OpenMetrics at q=0.01" },
+		{ "application/openmetrics-text", METRICS_OPENMETRICS, "OpenMetrics alone, no version" },
+		{ "application/openmetrics-text ; q = 0", METRICS_PROMETHEUS,
+		  "q=0 refuses, spaces around ; and =" },
+		{ "application/openmetrics-text;version=0.0.1", METRICS_PROMETHEUS,
+		  "OpenMetrics 0.0.1 is not 1.0.0" },
+		{ "text/plain ;version=0.0.4; q=0.5 , application/openmetrics-text ; version = 1.0.0 "
+		  "; q=0.6", METRICS_OPENMETRICS, "spaces everywhere, q compared: 0.6 over 0.5" },
+		{ "*/*", METRICS_PROMETHEUS, "the full wildcard: text" },
+		{ "text/plain;q=0.3,application/openmetrics-text;version=1.0.0;q=0.300",
+		  METRICS_PROMETHEUS, "a tie: text" },
+		{ "APPLICATION/OpenMetrics-Text;Version=1.0.0", METRICS_OPENMETRICS,
+		  "names are case-insensitive" },
+		{ "application/openmetrics-textual", METRICS_PROMETHEUS, "another subtype" },
+		{ "application/openmetrics-text;q=0.5,*/*;q=0.9", METRICS_PROMETHEUS,
+		  "the wildcard's q for text/plain beats OpenMetrics' lower one" },
+		{ "application/openmetrics-text;q=1.5", METRICS_PROMETHEUS,
+		  "a q beyond 1 is no q: the range is not counted" },
+		{ "text/plain;q=0,application/*", METRICS_OPENMETRICS,
+		  "text refused, OpenMetrics through application's wildcard" },
+		{ "text/plain;q=0,application/openmetrics-text;q=0", METRICS_PROMETHEUS,
+		  "both refused: text, the default" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ASSERT_EQ(metrics_format_of(cases[i].accept), cases[i].want, cases[i].why);
+}
+
 int main(void)
 {
+	test_accept();
 	test_label_value();
 	test_prometheus();
 	test_openmetrics();

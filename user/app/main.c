@@ -98,6 +98,7 @@ struct app {
 	struct allocator alloc;
 	struct launch launch;
 	struct mw_model model;
+	struct mw_model paused;		/* what a paused view shows while the metrics go on */
 	const struct reporter *reporter;
 	struct output out;
 	struct metrics_server *metrics;	/* --listen */
@@ -387,6 +388,26 @@ static int take_snapshot(struct app *app, double start)
 #define EXEC_POLL_S 0.05
 
 /*
+ * Which model the view draws from now on (@shown): the live one, or while
+ * paused with --listen, a copy taken as the pause began, so that the
+ * snapshots the metrics need leave the paused view as it was.
+ */
+static int show_paused(struct app *app, enum report_input state, const struct mw_model **shown)
+{
+	if (state == REPORT_PAUSE && app->metrics && *shown == &app->model) {
+		if (model_copy(&app->paused, &app->model)) {
+			elog("cannot pause the view: %s", strerror(ENOMEM));
+			return MW_EXIT_ERROR;
+		}
+		*shown = &app->paused;
+	} else if (state != REPORT_PAUSE && *shown != &app->model) {
+		model_free(&app->paused);
+		*shown = &app->model;
+	}
+	return 0;
+}
+
+/*
  * Reports every interval until the target exits, --count, the view's q, or,
  * watching a process (-p), a signal: a launched command is watched until it
  * ends, as the signal reached it too. With --trace prints its records as they
@@ -399,6 +420,7 @@ static int report_loop(struct app *app)
 	const struct reporter *r = app->reporter;
 	struct follow *f = o->no_malloc ? NULL : &app->follow;
 	struct mw_model *m = &app->model;
+	const struct mw_model *shown = m;
 	double start = now_s(), next = start + o->interval_s;
 	struct pollfd pfd[2] = { { .fd = app->pidfd, .events = POLLIN } };
 	enum report_input state = REPORT_RUN;
@@ -440,17 +462,28 @@ static int report_loop(struct app *app)
 			follow_exec(f, &m->info, false);
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
-			state = r->input(m);
+			state = r->input(shown);
 			if (state == REPORT_QUIT) {
 				app->quit = true;
 				break;
 			}
+			err = show_paused(app, state, &shown);
+			if (err)
+				return err;
 		}
 		if (now_s() < next)
 			continue;
 		next += o->interval_s;
-		if (state == REPORT_PAUSE)
+		/* a paused view neither reports nor counts, but scrapes stay current */
+		if (state == REPORT_PAUSE) {
+			if (app->metrics) {
+				err = take_snapshot(app, start);
+				if (err)
+					return err;
+				publish_metrics(app);
+			}
 			continue;
+		}
 		err = take_snapshot(app, start);
 		if (err)
 			return err;
@@ -531,7 +564,7 @@ static int output_open(struct app *app)
 /* --listen: bound before any command starts, so that a port in use ends memwatch first. */
 static int metrics_open(struct app *app)
 {
-	char addr[64];
+	char addr[LISTEN_ADDR_STR_LEN];
 	int err;
 
 	if (!app->opts.listen)
@@ -709,6 +742,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	app.reporter = reporters[app.opts.format];
 	model_init(&app.model);
+	model_init(&app.paused);
 	app.model.info.allocator_origin = "";
 
 	ret = prepare(&app);
@@ -732,6 +766,7 @@ int main(int argc, char **argv)
 	live_table_close(&app.table);
 	kernel_destroy(app.skel);
 	model_free(&app.model);
+	model_free(&app.paused);
 	if (app.out.f && app.out.f != stdout && fclose(app.out.f) && !ret) {
 		elog("cannot write %s: %s", app.out.name, strerror(errno));
 		ret = MW_EXIT_ERROR;

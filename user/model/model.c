@@ -57,6 +57,35 @@ void model_free(struct mw_model *m)
 	m->nr_rows = m->nr_sorted = m->cap_rows = 0;
 }
 
+int model_copy(struct mw_model *dst, const struct mw_model *src)
+{
+	struct mw_row *rows = NULL;
+	struct mw_region_rec *regions = NULL;
+
+	if (src->nr_rows) {
+		rows = malloc(src->nr_rows * sizeof(*rows));
+		if (!rows)
+			goto fail;
+		memcpy(rows, src->rows, src->nr_rows * sizeof(*rows));
+	}
+	if (src->nr_regions) {
+		regions = malloc(src->nr_regions * sizeof(*regions));
+		if (!regions)
+			goto fail;
+		memcpy(regions, src->regions, src->nr_regions * sizeof(*regions));
+	}
+	model_free(dst);
+	*dst = *src;
+	dst->rows = rows;
+	dst->cap_rows = src->nr_rows;
+	dst->regions = regions;
+	return 0;
+
+fail:
+	free(rows);
+	return -ENOMEM;
+}
+
 void model_begin_update(struct mw_model *m, double elapsed_s)
 {
 	size_t i;

@@ -133,6 +133,9 @@ double mw_rate(__u64 now, __u64 prev, double interval_s);
 void model_init(struct mw_model *m);
 void model_free(struct mw_model *m);
 /* Starts an update: keeps the current counters as the previous ones. */
+/* @dst (freed first) as a copy of @src that shares no memory with it; 0 or -ENOMEM. */
+int model_copy(struct mw_model *dst, const struct mw_model *src);
+
 void model_begin_update(struct mw_model *m, double elapsed_s);
 /* Sets one thread's counters; rows are created as threads appear. */
 int model_set_thread(struct mw_model *m, __u32 tid, const struct mw_thread *counters);

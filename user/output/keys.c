@@ -11,7 +11,7 @@ const struct key_binding key_bindings[] = {
 	    { '.', VIEW_SORT_NEXT }, { KEYS_F(7), VIEW_SORT_PREV }, { KEYS_F(8), VIEW_SORT_NEXT } },
 	  "sort", "sort by the previous / next column (< , F7 / > . F8)" },
 	{ { { 'r', VIEW_REVERSE } }, "reverse", "reverse the sort order" },
-	{ { { 'p', VIEW_PAUSE } }, "pause", "pause: the counters are not read until p again" },
+	{ { { 'p', VIEW_PAUSE } }, "pause", "pause: the view stays until p again (metrics go on)" },
 	{ { { 'e', VIEW_EXITED } }, "exited", "hide or show exited threads" },
 	{ { { 'd', VIEW_RATE } }, "rate",
 	  "counters since attach or per second (LIVE, RES_NOW: levels)" },

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "output/escape.h"
 #include "output/metrics.h"
 
@@ -47,6 +48,129 @@ void metrics_write_label_value(FILE *out, const char *s, size_t len)
 		s += n;
 		len -= n;
 	}
+}
+
+/* How closely a media range matches a type, the least first. */
+enum match {
+	MATCH_NONE,
+	MATCH_ANY,		/* the full wildcard */
+	MATCH_TYPE,		/* TYPE with the subtype wildcard */
+	MATCH_EXACT,
+};
+
+/* The q of the most specific range that matched a type so far, in thousandths. */
+struct accepted {
+	enum match match;
+	int q;
+};
+
+/* [*s, *e) without the spaces and tabs around it */
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+static bool token_is(const char *s, const char *e, const char *word)
+{
+	size_t n = strlen(word);
+
+	return (size_t)(e - s) == n && !strncasecmp(s, word, n);
+}
+
+/* How the media type [s, e) matches @type/@subtype. */
+static enum match range_match(const char *s, const char *e, const char *type, const char *subtype)
+{
+	const char *slash = memchr(s, '/', e - s);
+
+	if (!slash)
+		return MATCH_NONE;
+	if (token_is(s, slash, "*") && token_is(slash + 1, e, "*"))
+		return MATCH_ANY;
+	if (!token_is(s, slash, type))
+		return MATCH_NONE;
+	if (token_is(slash + 1, e, "*"))
+		return MATCH_TYPE;
+	return token_is(slash + 1, e, subtype) ? MATCH_EXACT : MATCH_NONE;
+}
+
+/* A qvalue (RFC 9110: 0 to 1, three decimals at most) in thousandths, -1 if it is none. */
+static int parse_q(const char *s, const char *e)
+{
+	static const int scale[] = { 100, 10, 1 };
+	int q, digits = 0;
+
+	if (s == e || (*s != '0' && *s != '1'))
+		return -1;
+	q = (*s++ - '0') * 1000;
+	if (s < e && *s == '.') {
+		for (s++; s < e && digits < 3 && *s >= '0' && *s <= '9'; s++)
+			q += (*s - '0') * scale[digits++];
+	}
+	return s == e && q <= 1000 ? q : -1;
+}
+
+/* A more specific match decides; among equally specific ones, the highest q. */
+static void consider(struct accepted *a, enum match m, int q)
+{
+	if (m > a->match || (m && m == a->match && q > a->q)) {
+		a->match = m;
+		a->q = q;
+	}
+}
+
+/* The media range [s, e): TYPE/SUBTYPE, then ;NAME=VALUE parameters, spaces allowed around both. */
+static void accept_range(const char *s, const char *e, struct accepted *om, struct accepted *text)
+{
+	const char *type = s, *type_end = memchr(s, ';', e - s) ?: e, *param = type_end;
+	const char *version = NULL, *version_end = NULL;
+	enum match m;
+	int q = 1000;
+
+	trim(&type, &type_end);
+	while (param < e) {
+		const char *name = param + 1, *next = memchr(name, ';', e - name) ?: e;
+		const char *eq = memchr(name, '=', next - name), *name_end = eq, *value = eq + 1;
+		const char *value_end = next;
+
+		param = next;
+		if (!eq)
+			continue;
+		trim(&name, &name_end);
+		trim(&value, &value_end);
+		if (token_is(name, name_end, "q")) {
+			q = parse_q(value, value_end);
+			/* RFC 9110 has no meaning for it: the range is not counted */
+			if (q < 0)
+				return;
+		} else if (token_is(name, name_end, "version")) {
+			version = value;
+			version_end = value_end;
+		}
+	}
+	m = range_match(type, type_end, "application", "openmetrics-text");
+	/* another version of OpenMetrics (0.0.1) is not what memwatch writes */
+	if (m == MATCH_EXACT && version && !token_is(version, version_end, "1.0.0"))
+		m = MATCH_NONE;
+	consider(om, m, q);
+	consider(text, range_match(type, type_end, "text", "plain"), q);
+}
+
+enum metrics_format metrics_format_of(const char *accept)
+{
+	struct accepted om = { 0 }, text = { 0 };
+	const char *range = accept;
+
+	while (range && *range) {
+		const char *end = strchrnul(range, ',');
+
+		accept_range(range, end, &om, &text);
+		range = *end ? end + 1 : NULL;
+	}
+	/* a q of 0 refuses; text/plain not asked for at all counts as 0 */
+	return om.match && om.q > text.q ? METRICS_OPENMETRICS : METRICS_PROMETHEUS;
 }
 
 /* HELP text: 0.0.4 escapes backslash and newline, OpenMetrics a double quote too. */
@@ -224,10 +348,14 @@ static char *labels_of(const struct mw_model *m, const struct mw_row *row)
 	if (row && row->tid == MW_FOLDED_TID) {
 		fprintf(f, ",tid=\"" METRICS_FOLDED_TID "\"");
 	} else if (row) {
-		/* the start time tells a TID's next thread from the one that had it */
-		fprintf(f, ",tid=\"%u\",thread_comm=\"", row->tid);
-		metrics_write_label_value(f, row->comm, strnlen(row->comm, sizeof(row->comm)));
-		fprintf(f, "\",start=\"%llu\"", (unsigned long long)row->now.start_ns);
+		/*
+		 * The start time tells a TID's next thread from the one that had
+		 * it. The thread's name is no label here: the target renames its
+		 * threads at will, and each name would start new series
+		 * (memwatch_thread_info carries it).
+		 */
+		fprintf(f, ",tid=\"%u\",start=\"%llu\"", row->tid,
+			(unsigned long long)row->now.start_ns);
 	}
 	if (fclose(f)) {
 		free(text);
@@ -236,9 +364,46 @@ static char *labels_of(const struct mw_model *m, const struct mw_row *row)
 	return text;
 }
 
+/*
+ * Whether @row has its series: a thread the kernel side has no record of yet
+ * (with -p, one seen only in /proc) has start 0 and no counts. /proc's start
+ * time (stat field 22) is no substitute: it is the boot-time clock in clock
+ * ticks, the record's is task->start_time in nanoseconds of the monotonic
+ * clock, so the label would change once the record came, a new series for
+ * the same thread. Such a thread's series begin with its first counted call.
+ */
+static bool has_series(const struct mw_row *row)
+{
+	return row->tid == MW_FOLDED_TID || row->now.start_ns;
+}
+
+/* A thread's name, in the one series whose identity it does not make. */
+static void thread_info_family(const struct render *r, const struct series *s, size_t n,
+			       const struct mw_row **rows)
+{
+	size_t j;
+
+	/* OpenMetrics has a type for it; 0.0.4 has the convention of a gauge named _info */
+	if (r->format == METRICS_OPENMETRICS)
+		fputs("# HELP memwatch_thread the thread's name (thread_comm), which it may change\n"
+		      "# TYPE memwatch_thread info\n", r->out);
+	else
+		fputs("# HELP memwatch_thread_info the thread's name (thread_comm), which it may "
+		      "change\n# TYPE memwatch_thread_info gauge\n", r->out);
+	for (j = 0; j < n; j++) {
+		if (rows[j]->tid == MW_FOLDED_TID)
+			continue;
+		fprintf(r->out, "memwatch_thread_info{%s,thread_comm=\"", s[j].labels);
+		metrics_write_label_value(r->out, rows[j]->comm,
+					  strnlen(rows[j]->comm, sizeof(rows[j]->comm)));
+		fputs("\"} 1\n", r->out);
+	}
+}
+
 /* The per-thread families, a series per row: the folded row's keeps its counters. */
 static int thread_families(const struct render *r, const struct mw_model *m)
 {
+	const struct mw_row **rows = NULL;
 	struct series *s;
 	size_t i, n = 0;
 	int err = 0;
@@ -246,21 +411,30 @@ static int thread_families(const struct render *r, const struct mw_model *m)
 	if (!m->nr_rows)
 		return 0;
 	s = calloc(m->nr_rows, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (; n < m->nr_rows; n++) {
-		s[n].t = &m->rows[n].now;
-		s[n].labels = labels_of(m, &m->rows[n]);
+	rows = calloc(m->nr_rows, sizeof(*rows));
+	if (!s || !rows) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < m->nr_rows; i++) {
+		if (!has_series(&m->rows[i]))
+			continue;
+		rows[n] = &m->rows[i];
+		s[n].t = &m->rows[i].now;
+		s[n].labels = labels_of(m, &m->rows[i]);
 		if (!s[n].labels) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
+		n++;
 	}
+	thread_info_family(r, s, n, rows);
 	registry_families(r, "memwatch_thread_", s, n);
 	derived_families(r, "memwatch_thread_", s, n);
 cleanup:
 	for (i = 0; i < n; i++)
 		free(s[i].labels);
+	free(rows);
 	free(s);
 	return err;
 }

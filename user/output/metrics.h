@@ -22,6 +22,15 @@ enum metrics_format {
 #define METRICS_FOLDED_TID "folded"
 
 /*
+ * The format an Accept header asks for: OpenMetrics 1.0.0 when the q of the
+ * most specific range that matches it (application/openmetrics-text with no
+ * version or version=1.0.0, then the application wildcard, then the full
+ * wildcard) is above text/plain's; else (NULL, a tie, a q of 0 for both)
+ * the 0.0.4 text.
+ */
+enum metrics_format metrics_format_of(const char *accept);
+
+/*
  * Writes every metric family of @m in @format; @threads adds the per-thread
  * families (memwatch_thread_*). 0, or -EIO when @out failed.
  */

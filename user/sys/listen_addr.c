@@ -5,15 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include "sys/listen_addr.h"
 
-/* the port of "[HOST]:PORT", "HOST:PORT" or "PORT", 1 to 65535 */
+/* the port of "[HOST]:PORT", "HOST:PORT" or "PORT", 1 to 65535, in digits only */
 static int parse_port(const char *s, unsigned short *port)
 {
 	char *end;
 	long v;
 
+	/* strtol would take a leading space, + or - */
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < 1 || v > 65535)
@@ -22,6 +26,8 @@ static int parse_port(const char *s, unsigned short *port)
 	return 0;
 }
 
+#define LETTERS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 int listen_addr_parse(const char *arg, struct listen_addr *a, char *why, size_t why_len)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
@@ -29,6 +35,7 @@ int listen_addr_parse(const char *arg, struct listen_addr *a, char *why, size_t 
 	const char *colon = strrchr(arg, ':');
 	char host[256], service[8];
 	unsigned short port;
+	struct in_addr any;
 	size_t host_len;
 	int err;
 
@@ -69,7 +76,25 @@ int listen_addr_parse(const char *arg, struct listen_addr *a, char *why, size_t 
 		snprintf(why, why_len, "an IPv6 address is written [ADDRESS]:PORT");
 		return -EINVAL;
 	}
+	/*
+	 * A host without a letter is an address, never looked up as a name, and
+	 * so is what inet_aton takes (0x7f.0.0.1): inet_pton's four decimal
+	 * parts only, not the short and hexadecimal forms getaddrinfo would take.
+	 */
+	if (hints.ai_family != AF_INET6 && (!strpbrk(host, LETTERS) || inet_aton(host, &any))) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&a->sa;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1) {
+			snprintf(why, why_len, "%s is no IPv4 address (four decimal numbers)", host);
+			return -EINVAL;
+		}
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		a->len = sizeof(*in);
+		return 0;
+	}
 	snprintf(service, sizeof(service), "%u", port);
+	/* a name's first address is the one bound, in the order of glibc's RFC 3484 sort */
 	err = getaddrinfo(host, service, &hints, &res);
 	if (err || !res) {
 		snprintf(why, why_len, "cannot resolve %s: %s", host, gai_strerror(err));
@@ -83,13 +108,18 @@ int listen_addr_parse(const char *arg, struct listen_addr *a, char *why, size_t 
 
 char *listen_addr_str(const struct listen_addr *a, char *buf, size_t len)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
+	char host[INET6_ADDRSTRLEN] = "?", scope[IF_NAMESIZE + 1] = "";
 
 	if (a->sa.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+		/* a link-local address means nothing without its interface */
+		if (in6->sin6_scope_id && !if_indextoname(in6->sin6_scope_id, scope + 1))
+			snprintf(scope + 1, sizeof(scope) - 1, "%u", in6->sin6_scope_id);
+		if (in6->sin6_scope_id)
+			scope[0] = '%';
+		snprintf(buf, len, "[%s%s]:%u", host, scope, ntohs(in6->sin6_port));
 	} else {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
 

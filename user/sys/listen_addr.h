@@ -12,11 +12,15 @@ struct listen_addr {
 };
 
 /*
- * Parses PORT (127.0.0.1 then), HOST:PORT or [IPV6]:PORT, HOST a numeric
- * address or a name that resolves to one. 0, or -EINVAL with why in @why.
+ * Parses PORT (127.0.0.1 then), HOST:PORT or [IPV6]:PORT (a scope too:
+ * [fe80::1%eth0]:PORT), PORT in decimal digits, HOST a dotted-quad IPv4
+ * address, or a name (it has a letter) whose first address is taken.
+ * 0, or -EINVAL with why in @why.
  */
 int listen_addr_parse(const char *arg, struct listen_addr *a, char *why, size_t why_len);
-/* "127.0.0.1:9464" or "[::1]:9464", for messages. Returns @buf. */
+/* what listen_addr_str writes at most, its NUL included */
+#define LISTEN_ADDR_STR_LEN 80
+/* "127.0.0.1:9464", "[::1]:9464" or "[fe80::1%eth0]:9464", for messages. Returns @buf. */
 char *listen_addr_str(const struct listen_addr *a, char *buf, size_t len);
 
 #endif /* MW_LISTEN_ADDR_H */
