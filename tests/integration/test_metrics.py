@@ -4,6 +4,7 @@ workload's exact allocation count; promtool accepts the text format and the
 OpenMetrics form ends with # EOF; 404, 405, a port in use (exit 8), a bare port
 on loopback only; abusive clients delay no interval report and cost little
 memory; the time of one scrape with 1,000 threads is measured, not asserted."""
+import contextlib
 import os
 import re
 import shutil
@@ -402,8 +403,10 @@ def thread_series(text):
     return text.count("\nmemwatch_thread_alloc_calls_total{")
 
 
-def check_scrape_cost(tap):
-    """The time of one scrape with 1,000 threads and --metrics-threads: measured, printed."""
+@contextlib.contextmanager
+def many_threads_exporter():
+    """memwatch --listen --metrics-threads -p on a target of THREADS threads: (memwatch, port);
+    memwatch ended by SIGINT, then the target, however the block ends."""
     target = subprocess.Popen(["python3", "-c", MANY_THREADS], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE)
     port = free_port()
@@ -414,6 +417,18 @@ def check_scrape_cost(tap):
                                "--format=none", "--metrics-threads", "-i", "1",
                                "-p", str(target.pid)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        yield mw, port
+    finally:
+        if mw:
+            mw.send_signal(signal.SIGINT)
+            mw.wait(timeout=mwtest.TIMEOUT)
+        target.stdin.close()
+        target.wait(timeout=mwtest.TIMEOUT)
+
+
+def check_scrape_cost(tap):
+    """The time of one scrape with 1,000 threads and --metrics-threads: measured, printed."""
+    with many_threads_exporter() as (mw, port):
         deadline, text = time.monotonic() + 30, ""
         while time.monotonic() < deadline:
             _, _, text = get("http://127.0.0.1:%d/metrics" % port)
@@ -438,12 +453,6 @@ def check_scrape_cost(tap):
                  cpu / 5 * 100))
         tap.check(status == 200 and live >= THREADS,
                   "a scrape of a target with 1,000 threads", (status, live))
-    finally:
-        if mw:
-            mw.send_signal(signal.SIGINT)
-            mw.wait(timeout=mwtest.TIMEOUT)
-        target.stdin.close()
-        target.wait(timeout=mwtest.TIMEOUT)
     tap.eq(mw.returncode, 0, "memwatch -p ends with SIGINT, the server with it")
 
 
@@ -545,67 +554,60 @@ def check_slow_readers(tap):
     request's deadline, then lose the connection; a client trickling its headers
     too; a fifth connection from one address is refused, another address's is
     answered."""
-    target = subprocess.Popen(["python3", "-c", MANY_THREADS], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE)
-    port = free_port()
-    mw, readers, trickle = None, [], {}
-    try:
-        target.stdout.readline()
-        mw = subprocess.Popen([mwtest.MEMWATCH, "--listen", "127.0.0.1:%d" % port,
-                               "--format=none", "--metrics-threads", "-i", "1",
-                               "-p", str(target.pid)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = "http://127.0.0.1:%d/metrics" % port
-        size = [0]
+    readers, trickle = [], {}
+    with many_threads_exporter() as (mw, port):
+        try:
+            slow_readers(tap, mw, port, readers, trickle)
+        finally:
+            for r in readers:
+                r.stop.set()
+                r.sock.close()
 
-        def full_page():
-            _, _, text = get(url)
-            size[0] = len(text)
-            return thread_series(text) >= THREADS
-        tap.check(wait_until(full_page, 30), "slow readers: a page of 1,000 threads' series")
-        rss0 = vm_rss_kib(mw.pid)
-        trickler = threading.Thread(target=trickle_headers, args=(port, trickle), daemon=True)
-        trickler.start()
-        t0 = time.monotonic()
-        # an interval apart: each holds another interval's page, the worst case
-        for _ in range(SLOW_READERS):
-            readers.append(SlowReader(port))
-            time.sleep(1.2)
-        s5, _, _ = get(url, timeout=5)
-        with socket.socket() as other:
-            other.bind(("127.0.0.2", 0))
-            other.settimeout(10)
-            other.connect(("127.0.0.1", port))
-            other.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            other_answer = other.recv(64)
-        rss_held = vm_rss_kib(mw.pid)
-        cut = wait_until(lambda: not any(established(port, r.peer_port) for r in readers),
-                         DEADLINE_S + 30)
-        cut_s = time.monotonic() - t0
-        rss_after = vm_rss_kib(mw.pid)
-        sizes = [r.drain() for r in readers]
-        trickler.join(DEADLINE_S + 40)
-        print("# slow readers: page %d bytes; memwatch VmRSS %d KiB before, %d KiB with %d slow "
-              "readers, %d KiB once cut (%.1f s after the first); headers trickled: held %.1f s"
-              % (size[0], rss0, rss_held, len(readers), rss_after, cut_s,
-                 trickle.get("held_s", -1)))
-        tap.check(cut, "slow readers: cut off by the deadline", sizes)
-        tap.check(all(length and got < length for length, got in sizes),
-                  "slow readers: each got part of the page only", sizes)
-        tap.check(trickle.get("held_s", 1e9) < DEADLINE_S + 15,
-                  "headers a byte every 4 s: the connection ends at the deadline", trickle)
-        tap.check(s5 == 0, "a fifth connection from 127.0.0.1 is refused", s5)
-        tap.check(other_answer.startswith(b"HTTP/1.1 200"), "127.0.0.2 is answered meanwhile",
-                  other_answer)
-    finally:
-        for r in readers:
-            r.stop.set()
-            r.sock.close()
-        if mw:
-            mw.send_signal(signal.SIGINT)
-            mw.wait(timeout=mwtest.TIMEOUT)
-        target.stdin.close()
-        target.wait(timeout=mwtest.TIMEOUT)
+
+def slow_readers(tap, mw, port, readers, trickle):
+    """check_slow_readers() on a running exporter; @readers and @trickle filled as it goes."""
+    url = "http://127.0.0.1:%d/metrics" % port
+    size = [0]
+
+    def full_page():
+        _, _, text = get(url)
+        size[0] = len(text)
+        return thread_series(text) >= THREADS
+    tap.check(wait_until(full_page, 30), "slow readers: a page of 1,000 threads' series")
+    rss0 = vm_rss_kib(mw.pid)
+    trickler = threading.Thread(target=trickle_headers, args=(port, trickle), daemon=True)
+    trickler.start()
+    t0 = time.monotonic()
+    # an interval apart: each holds another interval's page, the worst case
+    for _ in range(SLOW_READERS):
+        readers.append(SlowReader(port))
+        time.sleep(1.2)
+    s5, _, _ = get(url, timeout=5)
+    with socket.socket() as other:
+        other.bind(("127.0.0.2", 0))
+        other.settimeout(10)
+        other.connect(("127.0.0.1", port))
+        other.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        other_answer = other.recv(64)
+    rss_held = vm_rss_kib(mw.pid)
+    cut = wait_until(lambda: not any(established(port, r.peer_port) for r in readers),
+                     DEADLINE_S + 30)
+    cut_s = time.monotonic() - t0
+    rss_after = vm_rss_kib(mw.pid)
+    sizes = [r.drain() for r in readers]
+    trickler.join(DEADLINE_S + 40)
+    print("# slow readers: page %d bytes; memwatch VmRSS %d KiB before, %d KiB with %d slow "
+          "readers, %d KiB once cut (%.1f s after the first); headers trickled: held %.1f s"
+          % (size[0], rss0, rss_held, len(readers), rss_after, cut_s,
+             trickle.get("held_s", -1)))
+    tap.check(cut, "slow readers: cut off by the deadline", sizes)
+    tap.check(all(length and got < length for length, got in sizes),
+              "slow readers: each got part of the page only", sizes)
+    tap.check(trickle.get("held_s", 1e9) < DEADLINE_S + 15,
+              "headers a byte every 4 s: the connection ends at the deadline", trickle)
+    tap.check(s5 == 0, "a fifth connection from 127.0.0.1 is refused", s5)
+    tap.check(other_answer.startswith(b"HTTP/1.1 200"), "127.0.0.2 is answered meanwhile",
+              other_answer)
 
 
 if __name__ == "__main__":
