@@ -25,7 +25,13 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
 # memwatch's own compiles and link, not the BPF object's
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
-LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lcapstone -lmicrohttpd -lpthread
+LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lpthread
+# Capstone and libmicrohttpd are opened when first used (user/sys/lazy_lib.h), by the
+# soname of the library built against: read from its development link, when compiled
+soname = $(shell readelf -d "$$($(CC) -print-file-name=lib$(1).so)" 2>/dev/null | \
+	sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+LAZY_LIB_CFLAGS = -DCAPSTONE_SONAME='"$(call soname,capstone)"' \
+	-DMHD_SONAME='"$(call soname,microhttpd)"'
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
 
@@ -125,12 +131,14 @@ $(OUTPUT)/workloads/%-musl: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(MUSL_GCC) $(WORKLOAD_CFLAGS) -static $< -o $@
 
 # the unit tests link memwatch's objects as an archive, so each takes only what it
-# exercises, and the libraries that needs: the core asks no libbpf, curses or Capstone
+# exercises, and the libraries that needs: the core asks no libbpf or curses
 UNIT_LDLIBS := -lelf -lz -lm
 $(OUTPUT)/tests/test_privileges $(OUTPUT)/tests/test_thread_table: UNIT_LDLIBS += -lbpf
-$(OUTPUT)/tests/test_privileges $(OUTPUT)/tests/test_probe_site: UNIT_LDLIBS += -lcapstone
 $(OUTPUT)/san/tests/test_privileges $(OUTPUT)/san/tests/test_thread_table: UNIT_LDLIBS += -lbpf
-$(OUTPUT)/san/tests/test_privileges $(OUTPUT)/san/tests/test_probe_site: UNIT_LDLIBS += -lcapstone
+
+$(OUTPUT)/user/attach/capstone_lib.o $(OUTPUT)/user/output/mhd_lib.o \
+$(OUTPUT)/san/user/attach/capstone_lib.o $(OUTPUT)/san/user/output/mhd_lib.o: \
+	CFLAGS += $(LAZY_LIB_CFLAGS)
 
 $(OUTPUT)/libmemwatch.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

@@ -81,6 +81,12 @@ def check_contents(tap, deb):
     depends = run(["dpkg-deb", "-f", deb, "Depends"]).stdout
     tap.check(re.search(r"\blibbpf\d", depends) and re.search(r"\blibc6\b", depends),
               "its Depends names the libraries memwatch links (shlibs)", depends)
+    # opened with dlopen(), which shlibs cannot see (user/sys/lazy_lib.h)
+    tap.check(re.search(r"\blibcapstone\d", depends),
+              "its Depends names Capstone, opened when first used", depends)
+    recommends = run(["dpkg-deb", "-f", deb, "Recommends"]).stdout
+    tap.check(re.search(r"\blibmicrohttpd\d", recommends),
+              "its Recommends names libmicrohttpd, --listen's", recommends)
 
 
 def check_unpacked(tap, deb):

@@ -34,6 +34,7 @@
 #include "model/snapshot.h"
 #include "output/escape.h"
 #include "output/metrics_server.h"
+#include "output/mhd_lib.h"
 #include "output/report.h"
 #include "output/trace.h"
 #include "sys/log.h"
@@ -565,10 +566,15 @@ static int output_open(struct app *app)
 static int metrics_open(struct app *app)
 {
 	char addr[LISTEN_ADDR_STR_LEN];
+	const char *why;
 	int err;
 
 	if (!app->opts.listen)
 		return 0;
+	if (mhd_load(&why)) {
+		elog("--listen needs libmicrohttpd: %s", why);
+		return MW_EXIT_LISTEN;
+	}
 	err = metrics_server_start(&app->metrics, &app->opts.listen_addr);
 	if (err) {
 		elog("cannot listen on %s: %s",

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <capstone/capstone.h>
+#include "attach/capstone_lib.h"
 #include "attach/probe_site.h"
 #include "sys/elf_file.h"
 
@@ -122,10 +122,10 @@ static const char *blocks_site(csh h, const cs_insn *insn, int nargs)
 	int j, k;
 
 	for (i = 0; i < sizeof(flow); i++) {
-		if (cs_insn_group(h, insn, flow[i]))
+		if (sym_cs_insn_group(h, insn, flow[i]))
 			return "changes the control flow";
 	}
-	if (cs_regs_access(h, insn, read, &nread, written, &nwritten))
+	if (sym_cs_regs_access(h, insn, read, &nread, written, &nwritten))
 		return "has unknown effects";
 	for (i = 0; i < nwritten; i++) {
 		for (j = 0; j < nargs && j < 6; j++) {
@@ -149,11 +149,12 @@ static long jump_into_prologue(csh h, const unsigned char *code, size_t len, uns
 
 	*undecoded = false;
 	while (left) {
-		if (!cs_disasm_iter(h, &p, &left, &addr, insn)) {
+		if (!sym_cs_disasm_iter(h, &p, &left, &addr, insn)) {
 			*undecoded = true;
 			return (long)addr;
 		}
-		if (!cs_insn_group(h, insn, CS_GRP_JUMP) && !cs_insn_group(h, insn, CS_GRP_CALL))
+		if (!sym_cs_insn_group(h, insn, CS_GRP_JUMP) &&
+		    !sym_cs_insn_group(h, insn, CS_GRP_CALL))
 			continue;
 		x = &insn->detail->x86;
 		if (x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
@@ -175,7 +176,7 @@ static void site_at_start(const unsigned char *code, size_t len, struct probe_si
 	site->offset = 0;
 	site->emulated = false;
 	site->insn[0] = '\0';
-	if (h && insn && cs_disasm_iter(h, &p, &left, &addr, insn)) {
+	if (h && insn && sym_cs_disasm_iter(h, &p, &left, &addr, insn)) {
 		insn_text(insn, site->insn, sizeof(site->insn));
 		site->emulated = kernel_emulates(insn->bytes, insn->size);
 	}
@@ -184,13 +185,13 @@ static void site_at_start(const unsigned char *code, size_t len, struct probe_si
 static bool disassembler_open(csh *h, cs_insn **insn)
 {
 	*insn = NULL;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, h) != CS_ERR_OK)
+	if (capstone_load() || sym_cs_open(CS_ARCH_X86, CS_MODE_64, h) != CS_ERR_OK)
 		return false;
-	cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
-	cs_option(*h, CS_OPT_SYNTAX, CS_OPT_SYNTAX_ATT);
-	*insn = cs_malloc(*h);
+	sym_cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
+	sym_cs_option(*h, CS_OPT_SYNTAX, CS_OPT_SYNTAX_ATT);
+	*insn = sym_cs_malloc(*h);
 	if (!*insn) {
-		cs_close(h);
+		sym_cs_close(h);
 		return false;
 	}
 	return true;
@@ -198,8 +199,8 @@ static bool disassembler_open(csh *h, cs_insn **insn)
 
 static void disassembler_close(csh *h, cs_insn *insn)
 {
-	cs_free(insn, 1);
-	cs_close(h);
+	sym_cs_free(insn, 1);
+	sym_cs_close(h);
 }
 
 /* The site at the function's first instruction. */
@@ -219,7 +220,7 @@ static void site_first(const unsigned char *code, size_t len, struct probe_site 
 /* Decodes the next instruction without moving the cursor. */
 static bool peek(csh h, const uint8_t *p, size_t left, uint64_t addr, cs_insn *next)
 {
-	return cs_disasm_iter(h, &p, &left, &addr, next);
+	return sym_cs_disasm_iter(h, &p, &left, &addr, next);
 }
 
 static void append(char *buf, size_t len, const char *what)
@@ -246,7 +247,7 @@ static long first_emulated(csh h, const unsigned char *code, size_t len, int nar
 
 	*blocked = "is too far in";
 	for (count = 0; count < SCAN_INSNS; count++) {
-		if (!cs_disasm_iter(h, &p, &left, &addr, insn)) {
+		if (!sym_cs_disasm_iter(h, &p, &left, &addr, insn)) {
 			*blocked = left ? "cannot be decoded" : "ends the function";
 			break;
 		}
@@ -283,10 +284,10 @@ void probe_site_choose(const unsigned char *code, size_t len, int nargs, unsigne
 		snprintf(site->why, sizeof(site->why), "the disassembler did not start");
 		return;
 	}
-	next = cs_malloc(h);
+	next = sym_cs_malloc(h);
 	offset = next ? first_emulated(h, code, len, nargs, flags, insn, next, skipped,
 				       sizeof(skipped), &blocked) : -1;
-	cs_free(next, 1);
+	sym_cs_free(next, 1);
 	if (offset == 0) {
 		site_at_start(code, len, site, h, insn);
 		snprintf(site->why, sizeof(site->why), "emulated first instruction");
@@ -307,7 +308,7 @@ void probe_site_choose(const unsigned char *code, size_t len, int nargs, unsigne
 		uint64_t addr = offset;
 		size_t left = len - offset;
 
-		cs_disasm_iter(h, &p, &left, &addr, insn);
+		sym_cs_disasm_iter(h, &p, &left, &addr, insn);
 		site->offset = offset;
 		site->emulated = true;
 		insn_text(insn, site->insn, sizeof(site->insn));

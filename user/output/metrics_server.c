@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <linux/types.h>
 #include "output/metrics.h"
+#include "output/mhd_lib.h"
 #include "output/metrics_server.h"
 
 /*
@@ -113,8 +113,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned int status,
 
 	if (!r)
 		return MHD_NO;
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	ret = sym_MHD_queue_response(c, status, r);
+	sym_MHD_destroy_response(r);
 	return ret;
 }
 
@@ -123,14 +123,14 @@ static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned int status
 {
 	struct MHD_Response *r;
 
-	r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	r = sym_MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	sym_MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		sym_MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		sym_MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	return answer(c, status, r);
 }
 
@@ -158,14 +158,14 @@ static void reader_free(void *cls)
 
 static enum MHD_Result answer_metrics(struct metrics_server *s, struct MHD_Connection *c)
 {
-	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	const char *accept = sym_MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	const union MHD_ConnectionInfo *info;
 	enum metrics_format f = metrics_format_of(accept);
 	struct MHD_Response *r;
 	struct reader *rd;
 	struct conn *conn;
 
-	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	info = sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	conn = info ? info->socket_context : NULL;
 	if (!conn)
 		return MHD_NO;
@@ -181,13 +181,13 @@ static enum MHD_Result answer_metrics(struct metrics_server *s, struct MHD_Conne
 	/* set when the request began, in this thread: no lock to read it */
 	rd->deadline_ns = conn->deadline_ns;
 	/* the response holds the reference: a publish meanwhile frees nothing it sends */
-	r = MHD_create_response_from_callback(rd->page->len, READER_BLOCK, read_page, rd,
+	r = sym_MHD_create_response_from_callback(rd->page->len, READER_BLOCK, read_page, rd,
 					      reader_free);
 	if (!r) {
 		reader_free(rd);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	sym_MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				f == METRICS_OPENMETRICS ? CONTENT_TYPE_OPENMETRICS :
 							   CONTENT_TYPE_PROMETHEUS);
 	return answer(c, MHD_HTTP_OK, r);
@@ -218,7 +218,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		free(conn);
 		return;
 	}
-	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	info = sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	conn = calloc(1, sizeof(*conn));
 	/* without its record the connection is answered nothing: answer_metrics refuses it */
 	if (!conn || !info) {
@@ -247,7 +247,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct conn *conn;
 
 	(void)con_cls;
-	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	info = sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	conn = info ? info->socket_context : NULL;
 	if (!conn || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		return;
@@ -356,7 +356,7 @@ int metrics_server_start(struct metrics_server **out, const struct listen_addr *
 	 * could close a file another thread opened meanwhile with the number;
 	 * a path that left it open would cost one descriptor, as memwatch exits.
 	 */
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	s->daemon = sym_MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
 				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)MAX_PER_IP,
@@ -376,7 +376,7 @@ int metrics_server_start(struct metrics_server **out, const struct listen_addr *
 
 fail:
 	if (s->daemon)
-		MHD_stop_daemon(s->daemon);
+		sym_MHD_stop_daemon(s->daemon);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -447,7 +447,7 @@ void metrics_server_stop(struct metrics_server *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->watchdog, NULL);
 	/* joins its thread and ends its connections: their pages' references are dropped */
-	MHD_stop_daemon(s->daemon);
+	sym_MHD_stop_daemon(s->daemon);
 	for (i = 0; i < METRICS_FORMAT_NR; i++)
 		page_put(s->page[i]);
 	pthread_cond_destroy(&s->wake);
