@@ -203,17 +203,19 @@ static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 	}
 }
 
+/*
+ * realloc(ptr, size) and reallocarray(ptr, nmemb, size), told apart by the
+ * cookie. One realloc_begin() after the choice: the verifier walks its
+ * removal from the live table once.
+ */
 SEC("uprobe")
-int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
+int BPF_KPROBE(realloc_enter, void *ptr, size_t size, size_t array_size)
 {
-	realloc_begin((__u64)ptr, size);
-	return 0;
-}
+	__u64 bytes = size;
 
-SEC("uprobe")
-int BPF_KPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
-{
-	realloc_begin((__u64)ptr, (__u64)nmemb * size);
+	if (bpf_get_attach_cookie(ctx) == MW_COOKIE_ARRAY)
+		bytes *= array_size;
+	realloc_begin((__u64)ptr, bytes);
 	return 0;
 }
 

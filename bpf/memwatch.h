@@ -19,6 +19,16 @@ enum mw_block_seen {
 	MW_BLOCK_PREEXISTING,	/* -p: never seen at all, so allocated before counting began */
 };
 
+/*
+ * An entry uprobe's cookie: how its program reads the size asked for, where
+ * functions share a program. realloc's and reallocarray's are one program, so
+ * that the verifier checks the live table's removal once for both.
+ */
+enum mw_probe_cookie {
+	MW_COOKIE_SIZE,		/* the size is an argument */
+	MW_COOKIE_ARRAY,	/* reallocarray: nmemb * size, the 2nd and 3rd arguments */
+};
+
 /* allocator entry points, grouped by how their result is accounted */
 enum mw_alloc_fn {
 	MW_FN_NONE,

@@ -12,6 +12,7 @@
 #include "attach/probes.h"
 #include "attach/target.h"
 #include "kernel/compat.h"
+#include "memwatch.h"
 #include "output/escape.h"
 #include "sys/elf_file.h"
 #include "sys/log.h"
@@ -21,7 +22,8 @@ static const char *const entry_program_names[MW_FUNC_NR] = {
 	[MW_FUNC_MALLOC] = "malloc_enter",
 	[MW_FUNC_CALLOC] = "calloc_enter",
 	[MW_FUNC_REALLOC] = "realloc_enter",
-	[MW_FUNC_REALLOCARRAY] = "reallocarray_enter",
+	/* its cookie, MW_COOKIE_ARRAY, says where its size is */
+	[MW_FUNC_REALLOCARRAY] = "realloc_enter",
 	[MW_FUNC_FREE] = "free_enter",
 	[MW_FUNC_POSIX_MEMALIGN] = "posix_memalign_enter",
 	[MW_FUNC_ALIGNED_ALLOC] = "memalign_enter",
@@ -86,6 +88,12 @@ static bool uses_uprobe_multi(const struct bpf_program *prog)
 	return bpf_program__expected_attach_type(prog) == compat_uprobe_multi_type();
 }
 
+/* What the entry program of function @func reads from its cookie. */
+static __u64 site_cookie(int func)
+{
+	return func == MW_FUNC_REALLOCARRAY ? MW_COOKIE_ARRAY : MW_COOKIE_SIZE;
+}
+
 /* The planned site of function @func: its entry probe's, or 0 for its uretprobe. */
 static unsigned long site_offset(const struct probe_plan *plan, int func, bool retprobe)
 {
@@ -110,7 +118,7 @@ static int attach_multi(struct bpf_program *prog, pid_t pid, const struct alloca
 			const struct probe_plan *plan, const int *funcs, int n, bool retprobe,
 			struct probes *p)
 {
-	__u64 offsets[MW_FUNC_NR];
+	__u64 offsets[MW_FUNC_NR], cookies[MW_FUNC_NR];
 	unsigned long long start;
 	int i, fd, err;
 
@@ -121,8 +129,10 @@ static int attach_multi(struct bpf_program *prog, pid_t pid, const struct alloca
 			return err;
 		}
 		offsets[i] = start + site_offset(plan, funcs[i], retprobe);
+		cookies[i] = site_cookie(funcs[i]);
 	}
-	fd = compat_uprobe_multi_link(bpf_program__fd(prog), a->path, offsets, n, pid, retprobe);
+	fd = compat_uprobe_multi_link(bpf_program__fd(prog), a->path, offsets, cookies, n, pid,
+				      retprobe);
 	if (fd < 0) {
 		link_failed(pid, a, funcs[0], retprobe, fd);
 		return fd;
@@ -140,7 +150,7 @@ static int attach_perf(struct bpf_program *prog, pid_t pid, const struct allocat
 
 	for (i = 0; i < n; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = allocator_functions[funcs[i]],
-			    .retprobe = retprobe);
+			    .bpf_cookie = site_cookie(funcs[i]), .retprobe = retprobe);
 
 		link = bpf_program__attach_uprobe_opts(prog, pid, a->path,
 						       site_offset(plan, funcs[i], retprobe),

@@ -28,14 +28,15 @@ enum bpf_attach_type compat_uprobe_multi_type(void)
 	return (enum bpf_attach_type)MW_TRACE_UPROBE_MULTI;
 }
 
-int compat_uprobe_multi_link(int prog_fd, const char *path, const __u64 *offsets, __u32 cnt,
-			     pid_t pid, bool retprobe)
+int compat_uprobe_multi_link(int prog_fd, const char *path, const __u64 *offsets,
+			     const __u64 *cookies, __u32 cnt, pid_t pid, bool retprobe)
 {
 	struct mw_uprobe_multi_attr attr = {
 		.prog_fd = prog_fd,
 		.attach_type = MW_TRACE_UPROBE_MULTI,
 		.path = (uintptr_t)path,
 		.offsets = (uintptr_t)offsets,
+		.cookies = (uintptr_t)cookies,
 		.cnt = cnt,
 		.uprobe_flags = retprobe ? MW_F_UPROBE_MULTI_RETURN : 0,
 		.pid = pid,
@@ -61,7 +62,7 @@ bool compat_uprobe_multi_supported(void)
 	if (prog_fd < 0)
 		return false;
 	/* a kernel that knows the link type gets as far as refusing a directory */
-	link_fd = compat_uprobe_multi_link(prog_fd, "/", &offset, 1, 0, false);
+	link_fd = compat_uprobe_multi_link(prog_fd, "/", &offset, NULL, 1, 0, false);
 	if (link_fd >= 0)
 		close(link_fd);
 	close(prog_fd);

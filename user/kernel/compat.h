@@ -23,8 +23,11 @@ enum bpf_attach_type compat_uprobe_multi_type(void);
 bool compat_uprobe_multi_supported(void);
 /* Before load: @obj's uprobe programs will attach through uprobe_multi links. */
 void compat_use_uprobe_multi(struct bpf_object *obj);
-/* A link fd of uprobes at the @cnt file offsets @offsets of @path; -errno on failure. */
-int compat_uprobe_multi_link(int prog_fd, const char *path, const __u64 *offsets, __u32 cnt,
-			     pid_t pid, bool retprobe);
+/*
+ * A link fd of uprobes at the @cnt file offsets @offsets of @path, each with
+ * its cookie (@cookies may be NULL: all 0); -errno on failure.
+ */
+int compat_uprobe_multi_link(int prog_fd, const char *path, const __u64 *offsets,
+			     const __u64 *cookies, __u32 cnt, pid_t pid, bool retprobe);
 
 #endif /* MW_COMPAT_H */
