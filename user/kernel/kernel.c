@@ -2,12 +2,17 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include "kernel/compat.h"
 #include "kernel/kernel.h"
 #include "kernel/live_table.h"
 #include "kernel/thread_table.h"
 #include "memwatch.skel.h"
+#include "sys/heap_reserve.h"
+
+/* the kernel's types, which libbpf reads to relocate the programs */
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 
 /* --trace: room for ~80,000 records, a burst of syscalls while the printing catches up */
 #define TRACE_RING_BYTES (8U << 20)
@@ -16,6 +21,8 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 {
 	struct memwatch_bpf *skel;
 	struct bpf_program *prog;
+	struct stat st;
+	int err;
 
 	*skelp = skel = memwatch_bpf__open();
 	if (!skel)
@@ -36,7 +43,11 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 	}
 	if (!c->no_malloc && c->uprobe_multi)
 		compat_use_uprobe_multi(skel->obj);
-	return memwatch_bpf__load(skel);
+	/* libbpf reads the kernel's types into one buffer and copies them into another */
+	heap_reserve_begin(stat(VMLINUX_BTF, &st) ? 0 : st.st_size);
+	err = memwatch_bpf__load(skel);
+	heap_reserve_end();
+	return err;
 }
 
 void kernel_destroy(struct memwatch_bpf *skel)
