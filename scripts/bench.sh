@@ -32,7 +32,7 @@ usage() {
 usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-b MEMWATCH] [-o TSV] [-t TSV]
   -r ROUNDS    interleaved rounds, the median is shown (default 5, at least 5 for a report)
   -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look)
-  -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m live10m
+  -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m live10m attach
   -b MEMWATCH  also run this memwatch binary (an earlier build), as memwatch-old
   -o TSV       raw results, one line per run (default $TSV)
   -t TSV       run nothing: print the table of an earlier run's results
@@ -288,3 +288,10 @@ for w in "${WORKLOADS[@]}"; do
 done
 
 print_table "$TSV"
+
+# memwatch -p of a busy target: its start to counting, apart from the table
+if [[ -z $ONLY || $ONLY == *",attach,"* ]]; then
+	echo
+	tests/bench/attach_busy.py -r "$ROUNDS" memwatch="$MEMWATCH" \
+		${OLD_MEMWATCH:+memwatch-old="$OLD_MEMWATCH"}
+fi
