@@ -19,7 +19,8 @@ static const struct lazy_sym capstone_syms[] = {
 };
 
 /* CAPSTONE_SONAME: the soname of the library built against (the Makefile reads it) */
-_Static_assert(sizeof(CAPSTONE_SONAME) > 1, "the Makefile found no soname: is libcapstone-dev installed?");
+_Static_assert(sizeof(CAPSTONE_SONAME) > 1,
+	       "the Makefile found no soname: is libcapstone-dev installed?");
 
 static struct lazy_lib capstone = {
 	.soname = CAPSTONE_SONAME,

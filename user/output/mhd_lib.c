@@ -20,7 +20,8 @@ static const struct lazy_sym mhd_syms[] = {
 };
 
 /* MHD_SONAME: the soname of the library built against (the Makefile reads it) */
-_Static_assert(sizeof(MHD_SONAME) > 1, "the Makefile found no soname: is libmicrohttpd-dev installed?");
+_Static_assert(sizeof(MHD_SONAME) > 1,
+	       "the Makefile found no soname: is libmicrohttpd-dev installed?");
 
 static struct lazy_lib mhd = {
 	.soname = MHD_SONAME,
