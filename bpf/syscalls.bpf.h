@@ -63,10 +63,11 @@ static __always_inline struct mw_syscall_inflight *sys_begin(enum mw_syscall nr,
 	__u64 id = bpf_get_current_pid_tgid();
 	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
+	__u32 process;
 
-	if (!is_target(id))
+	if (!watched(id, &process))
 		return NULL;
-	t = thread_get((__u32)id);
+	t = thread_get(id, process);
 	if (!t)
 		return NULL;
 	s = &t->sys;
@@ -120,10 +121,11 @@ static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
 	__u32 tid = (__u32)id;
 	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
+	__u32 process;
 
-	if (!is_target(id))
+	if (!watched(id, &process))
 		return NULL;
-	t = thread_get(tid);
+	t = thread_get(id, process);
 	if (!t)
 		return NULL;
 	s = &t->sys;
@@ -354,7 +356,7 @@ int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 #define PIDFD_SELF_THREAD	-10000
 #define PIDFD_SELF_THREAD_GROUP	-20000
 
-/* Whether @pidfd, a pidfd in the current task's file table, names a task of the target. */
+/* Whether @pidfd, a pidfd in the current task's file table, names a task of its own process. */
 static __noinline bool pidfd_names_own_process(int pidfd)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
@@ -381,7 +383,7 @@ static __noinline bool pidfd_names_own_process(int pidfd)
 	if (!first)
 		return false;
 	task = (void *)((char *)first - bpf_core_field_offset(struct task_struct, pid_links));
-	return (__u32)BPF_CORE_READ(task, tgid) == target_tgid;
+	return (__u32)BPF_CORE_READ(task, tgid) == bpf_get_current_pid_tgid() >> 32;
 }
 
 SEC("tp/syscalls/sys_enter_process_madvise")

@@ -235,11 +235,9 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 	return 0;
 }
 
-static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
-		    struct memwatch_bpf **skel)
+static int load_bpf(const struct mw_options *o, bool uprobe_multi, struct memwatch_bpf **skel)
 {
 	struct kernel_config c = {
-		.pid = pid,
 		.preexisting_blocks = !o->cmd,
 		.trace = o->trace,
 		.no_malloc = o->no_malloc,
@@ -269,22 +267,18 @@ static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
  * Where the resident counters start: /proc's values for a running process,
  * zero for a launched one, whose counting waits for its exec.
  */
-static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
+static void set_resident_base(struct memwatch_bpf *skel, __u32 process, struct mw_model *m)
 {
 	struct proc_status st;
 	__s64 *base = m->res.base;
 
-	if (m->info.launched) {
-		kernel_exec_pending(skel);
-		return;
-	}
-	if (proc_status_read(m->info.pid, &st))
+	if (m->info.launched || proc_status_read(m->info.pid, &st))
 		return;
 	m->status = st;
 	base[MW_RSS_FILE] = st.rss_file_bytes;
 	base[MW_RSS_ANON] = st.rss_anon_bytes;
 	base[MW_RSS_SHMEM] = st.rss_shmem_bytes;
-	kernel_resident_base(skel, base);
+	kernel_resident_base(skel, process, base);
 }
 
 /*
@@ -297,11 +291,14 @@ static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, struct allo
 		      const char *libc, struct follow *f, struct probes *p)
 {
 	struct mw_target_info *info = &m->info;
+	__u32 process;
 	int err;
 
-	err = follow_start(f, skel, info, a, libc);
+	err = kernel_watch(skel, info->pid, info->launched, &process);
+	if (!err)
+		err = follow_start(f, skel, process, info, a, libc);
 	if (!err) {
-		set_resident_base(skel, m);
+		set_resident_base(skel, process, m);
 		err = probes_attach_tracepoints(kernel_object(skel), p);
 	}
 	/* a path under /proc/PID/root fails with ENOENT once the process is gone */
@@ -367,7 +364,8 @@ static void publish_metrics(struct app *app)
 
 static int take_snapshot(struct app *app, double start)
 {
-	int err = snapshot_take(app->skel, &app->threads, &app->model, now_s() - start);
+	int err = snapshot_take(app->skel, app->follow.process, &app->threads, &app->model,
+				now_s() - start);
 
 	live_table_kernel_memory(&app->table, &app->model.kernel_bytes,
 				 &app->model.peak_kernel_bytes);
@@ -606,7 +604,7 @@ static int prepare(struct app *app)
 	priority_raise(&app->prio);
 	target_pid = app->model.info.pid;
 	allocator_describe(&app->model.info, &app->alloc, app->opts.no_malloc);
-	return load_bpf(&app->opts, app->model.info.pid, uprobe_multi, &app->skel);
+	return load_bpf(&app->opts, uprobe_multi, &app->skel);
 }
 
 /* From the loaded BPF object to probes in place and a launched command running. */

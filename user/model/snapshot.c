@@ -136,14 +136,14 @@ static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
 		model_set_rollup(m, rollup.anonymous, rollup.lazyfree);
 }
 
-static void read_resident(const struct kernel_counts *c, struct mw_resident *res)
+static void read_resident(const struct kernel_process_counts *c, struct mw_resident *res)
 {
 	memcpy(res->now, c->rss_now, sizeof(res->now));
 	memcpy(res->at_exit, c->rss_at_exit, sizeof(res->at_exit));
 	memcpy(res->other_gained, c->rss_other_gained, sizeof(res->other_gained));
 	memcpy(res->other_lost, c->rss_other_lost, sizeof(res->other_lost));
 	memcpy(res->exit_lost, c->rss_exit_lost, sizeof(res->exit_lost));
-	res->exited = c->target_exiting;
+	res->exited = c->exiting;
 }
 
 /*
@@ -184,9 +184,10 @@ cleanup:
 	free(text);
 }
 
-int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
-		  double elapsed_s)
+int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table *tt,
+		  struct mw_model *m, double elapsed_s)
 {
+	struct kernel_process_counts process_counts;
 	struct kernel_counts counts;
 	struct proc_status status;
 	bool alive;
@@ -206,12 +207,13 @@ int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_
 	}
 	kernel_read_counts(skel, &counts);
 	m->lost_events = counts.lost_events;
-	m->orphan_released_calls = counts.orphan_released_calls + tt->late_released_calls;
-	m->orphan_released_bytes = counts.orphan_released_bytes + tt->late_released_bytes;
-	m->forks = counts.forks;
-	m->execs = counts.execs;
 	m->trace_lost = counts.trace_lost;
-	read_resident(&counts, &m->res);
+	kernel_read_process(skel, process, &process_counts);
+	m->orphan_released_calls = process_counts.orphan_released_calls + tt->late_released_calls;
+	m->orphan_released_bytes = process_counts.orphan_released_bytes + tt->late_released_bytes;
+	m->forks = process_counts.forks;
+	m->execs = process_counts.execs;
+	read_resident(&process_counts, &m->res);
 	if (!alive && m->res.exited) {
 		/* /proc has nothing left: what the kernel counted as the exit began */
 		const __s64 *rss = m->res.at_exit;

@@ -10,8 +10,8 @@ struct thread_table;
 
 /* The target's command line into m->cmdline, kept as it was when /proc has none. */
 void snapshot_read_cmdline(struct mw_model *m);
-/* 0 or -errno. */
-int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
-		  double elapsed_s);
+/* Of the process the kernel watches as @process; 0 or -errno. */
+int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table *tt,
+		  struct mw_model *m, double elapsed_s);
 
 #endif /* MW_SNAPSHOT_H */
