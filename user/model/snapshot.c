@@ -77,9 +77,6 @@ cleanup:
  */
 #define RESIDENT_SHARE 0.05
 
-/* The reading of the target's smaps, which goes on across updates. */
-static struct smaps_pass smaps_pass = SMAPS_PASS_INIT;
-
 static double monotonic_s(void)
 {
 	struct timespec ts;
@@ -115,8 +112,13 @@ static int read_rollup(pid_t pid, struct smaps_vma *rollup)
 	return err ?: rollup->map.end ? 0 : -ENOENT;
 }
 
-/* Who holds resident memory now: each anonymous mapping credited to its creator. */
-static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
+/*
+ * Who holds resident memory now: each anonymous mapping credited to its
+ * creator, by @smaps_pass, the reading of the process's smaps, which goes on
+ * across updates.
+ */
+static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m,
+			   struct smaps_pass *smaps_pass)
 {
 	double start = monotonic_s(), budget = RESIDENT_SHARE * m->interval_s;
 	struct smaps_vma rollup;
@@ -125,12 +127,12 @@ static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
 	if (read_regions(kernel_regions_map(skel), m))
 		return;
 	have_rollup = !read_rollup(m->info.pid, &rollup);
-	if (!smaps_pass_under_way(&smaps_pass) &&
-	    !smaps_pass_begin(&smaps_pass, m->info.pid, m->elapsed_s, credit_vma, m))
+	if (!smaps_pass_under_way(smaps_pass) &&
+	    !smaps_pass_begin(smaps_pass, m->info.pid, m->elapsed_s, credit_vma, m))
 		model_clear_resident(m);
-	if (smaps_pass_under_way(&smaps_pass) &&
-	    smaps_pass_step(&smaps_pass, budget - (monotonic_s() - start)) == 1)
-		model_commit_resident(m, smaps_pass.began_s);
+	if (smaps_pass_under_way(smaps_pass) &&
+	    smaps_pass_step(smaps_pass, budget - (monotonic_s() - start)) == 1)
+		model_commit_resident(m, smaps_pass->began_s);
 	/* after a pass's sums: the rollup is the newer */
 	if (have_rollup)
 		model_set_rollup(m, rollup.anonymous, rollup.lazyfree);
@@ -185,7 +187,7 @@ cleanup:
 }
 
 int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table *tt,
-		  struct mw_model *m, double elapsed_s)
+		  struct mw_model *m, struct smaps_pass *smaps_pass, double elapsed_s)
 {
 	struct kernel_process_counts process_counts;
 	struct kernel_counts counts;
@@ -194,7 +196,7 @@ int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table 
 	int err;
 
 	model_begin_update(m, elapsed_s);
-	err = thread_table_read(tt, m);
+	err = thread_table_read(tt, m, m->info.pid);
 	if (err)
 		return err;
 	/* a zombie keeps its /proc entry but no longer any memory */
@@ -226,8 +228,8 @@ int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table 
 	model_end_update(m, alive);
 	/* after the rows exist: regions are credited to them */
 	if (alive)
-		read_ownership(skel, m);
+		read_ownership(skel, m, smaps_pass);
 	else
-		smaps_pass_abandon(&smaps_pass);
+		smaps_pass_abandon(smaps_pass);
 	return fold_exited(tt, m);
 }
