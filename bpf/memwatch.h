@@ -117,9 +117,18 @@ struct mw_process {
 #define MW_MAX_PROCESSES	1024
 
 /*
- * Value of the region table, keyed by the start address an mmap returned:
- * which thread created the mapping. The brk heap and mappings older than
- * the attach are not in it.
+ * Key of the region table: the start address an mmap returned and the
+ * process whose it is (a forked child maps at its parent's addresses).
+ */
+struct mw_region_key {
+	__u64 start;
+	__u32 pid;
+	__u32 pad;
+};
+
+/*
+ * Value of the region table: which thread created the mapping. The brk heap
+ * and mappings older than the attach are not in it.
  */
 struct mw_region {
 	__u64 len;

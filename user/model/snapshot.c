@@ -42,12 +42,12 @@ static void add_live_thread(pid_t tid, void *model)
 	model_add_live_thread(model, tid);
 }
 
-/* The region table: who mmap'd what. */
+/* The region table: who mmap'd what, in @m's process. */
 static int read_regions(struct bpf_map *map, struct mw_model *m)
 {
-	__u32 max = bpf_map__max_entries(map), count, i;
+	__u32 max = bpf_map__max_entries(map), count, i, n = 0;
 	struct mw_region *values = calloc(max, sizeof(*values));
-	__u64 *keys = calloc(max, sizeof(*keys));
+	struct mw_region_key *keys = calloc(max, sizeof(*keys));
 	struct mw_region_rec *recs = calloc(max, sizeof(*recs));
 	int err = -ENOMEM;
 
@@ -57,9 +57,12 @@ static int read_regions(struct bpf_map *map, struct mw_model *m)
 		       &count);
 	if (err)
 		goto cleanup;
-	for (i = 0; i < count; i++)
-		recs[i] = (struct mw_region_rec){ keys[i], values[i].len, values[i].tid };
-	model_set_regions(m, recs, count);
+	for (i = 0; i < count; i++) {
+		if (keys[i].pid == (__u32)m->info.pid)
+			recs[n++] = (struct mw_region_rec){ keys[i].start, values[i].len,
+							    values[i].tid };
+	}
+	model_set_regions(m, recs, n);
 	recs = NULL;
 cleanup:
 	free(recs);
