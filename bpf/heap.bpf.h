@@ -16,26 +16,24 @@
 #include "live_table.bpf.h"
 
 /*
- * Set by user space once every allocator uprobe is attached, cleared while
- * they move to a new image. Links go live one at a time, and an allocation
- * counted while free's probe is not yet live would stay live for good: no
- * entry probe counts before every one is in. The uretprobe always runs, so
- * a call entered while counting is accounted at its return.
+ * A process's counting (struct mw_process) is set by user space once every
+ * allocator uprobe of the process is attached, cleared while they move to a
+ * new image. Links go live one at a time, and an allocation counted while
+ * free's probe is not yet live would stay live for good: no entry probe
+ * counts before every one is in. The uretprobe always runs, so a call
+ * entered while counting is accounted at its return.
  */
-__u32 counting;
-/* the probed allocator is glibc: a block's size is in its chunk header */
-__u32 glibc_chunks;
 
 /*
- * glibc's usable size of the block at @ptr, from its chunk header, or 0:
- * the chunk size has three flag bits, and an mmapped chunk (0x2) cannot
- * lend its last word to a next chunk's header.
+ * glibc's usable size of the block at @ptr, from its chunk header, or 0
+ * unless @p's allocator is glibc: the chunk size has three flag bits, and
+ * an mmapped chunk (0x2) cannot lend its last word to a next chunk's header.
  */
-static __always_inline __u64 chunk_usable_size(__u64 ptr)
+static __always_inline __u64 chunk_usable_size(const struct mw_process *p, __u64 ptr)
 {
 	__u64 head;
 
-	if (!glibc_chunks || bpf_probe_read_user(&head, sizeof(head), (void *)(ptr - 8)))
+	if (!p->glibc_chunks || bpf_probe_read_user(&head, sizeof(head), (void *)(ptr - 8)))
 		return 0;
 	head &= ~7ULL;
 	if (head < 32)
@@ -52,7 +50,7 @@ static __always_inline void free_preexisting(struct mw_thread *t, __u64 ptr, __u
 {
 	t->free_preexisting_calls++;
 	t->free_preexisting_bytes += size;
-	alloc_insert_freed(ptr);
+	alloc_insert_freed(ptr, t->pid);
 }
 
 /* Counts an allocation and enters it in the live table. */
@@ -63,8 +61,7 @@ static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 
 
 	t->alloc_calls++;
 	t->alloc_bytes += size;
-	/* the slot has room for a call site; none is known yet */
-	err = alloc_add(ptr, size, tid, 0);
+	err = alloc_add(ptr, size, tid, t->pid);
 	if (err > 0) {
 		/* a free we never saw (e.g. an allocator-internal one) left it */
 		count_lost();
@@ -86,8 +83,7 @@ static __always_inline void account_free(struct mw_thread *t, __u32 tid, __u32 o
 		t->free_other_bytes += size;
 		owner = thread_of(owner_tid);
 		if (!owner) {
-			__sync_fetch_and_add(&orphan_released_calls, 1);
-			__sync_fetch_and_add(&orphan_released_bytes, size);
+			orphan_released(process_at(t->process), size);
 			return;
 		}
 	}
@@ -96,36 +92,42 @@ static __always_inline void account_free(struct mw_thread *t, __u32 tid, __u32 o
 	__sync_fetch_and_add(&owner->released_bytes, size);
 }
 
-/* Removes @ptr from the live table, counting the free. */
-static __always_inline void free_block(struct mw_thread *t, __u32 tid, __u64 ptr)
+/* Removes @ptr from the live table of @t's process @p, counting the free. */
+static __always_inline void free_block(const struct mw_process *p, struct mw_thread *t, __u32 tid,
+				       __u64 ptr)
 {
 	__u32 owner_tid;
 	__u64 size;
 
 	t->free_calls++;
-	switch (alloc_take(ptr, &size, &owner_tid)) {
+	switch (alloc_take(ptr, t->pid, &size, &owner_tid)) {
 	case MW_BLOCK_LIVE:
 		account_free(t, tid, owner_tid, size);
 		break;
 	case MW_BLOCK_PREEXISTING:
-		free_preexisting(t, ptr, chunk_usable_size(ptr));
+		free_preexisting(t, ptr, chunk_usable_size(p, ptr));
 		break;
 	default:
 		t->free_unknown_calls++;
 	}
 }
 
-/* The calling thread, if it is not already inside an allocator call. */
-static __always_inline struct mw_thread *call_begin(__u32 *tid, enum mw_alloc_fn fn, __u64 size,
-						    __u64 ptr)
+/*
+ * The calling thread, if it is not already inside an allocator call; its
+ * process in *@pp.
+ */
+static __always_inline struct mw_thread *call_begin(struct mw_process **pp, enum mw_alloc_fn fn,
+						    __u64 size, __u64 ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_process *p;
 	struct mw_thread *t;
+	__u32 process;
 
-	if (!is_target(id))
+	*pp = p = watched(id, &process);
+	if (!p)
 		return NULL;
-	*tid = (__u32)id;
-	t = thread_get(*tid);
+	t = thread_get(id, process);
 	if (!t)
 		return NULL;
 	if (t->call.depth) {
@@ -133,7 +135,7 @@ static __always_inline struct mw_thread *call_begin(__u32 *tid, enum mw_alloc_fn
 		return NULL;
 	}
 	/* a call nested in a counted one returns into it, counting or not */
-	if (!counting)
+	if (!p->counting)
 		return NULL;
 	t->call.depth = 1;
 	t->call.fn = fn;
@@ -145,37 +147,37 @@ static __always_inline struct mw_thread *call_begin(__u32 *tid, enum mw_alloc_fn
 SEC("uprobe")
 int BPF_KPROBE(malloc_enter, size_t size)
 {
-	__u32 tid;
+	struct mw_process *p;
 
-	call_begin(&tid, MW_FN_ALLOC, size, 0);
+	call_begin(&p, MW_FN_ALLOC, size, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
 {
-	__u32 tid;
+	struct mw_process *p;
 
 	/* an overflowing product makes calloc fail: its size never counts */
-	call_begin(&tid, MW_FN_ALLOC, (__u64)nmemb * size, 0);
+	call_begin(&p, MW_FN_ALLOC, (__u64)nmemb * size, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
 {
-	__u32 tid;
+	struct mw_process *p;
 
-	call_begin(&tid, MW_FN_ALLOC, size, 0);
+	call_begin(&p, MW_FN_ALLOC, size, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t size)
 {
-	__u32 tid;
+	struct mw_process *p;
 
-	call_begin(&tid, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr);
+	call_begin(&p, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr);
 	return 0;
 }
 
@@ -186,20 +188,20 @@ int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t siz
  */
 static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 {
+	struct mw_process *p;
 	struct mw_thread *t;
-	__u32 tid;
 
-	t = call_begin(&tid, MW_FN_REALLOC, size, ptr);
-	if (!t)
+	t = call_begin(&p, MW_FN_REALLOC, size, ptr);
+	if (!t || !p)
 		return;
 	t->call.old_tracked = MW_BLOCK_UNKNOWN;
 	if (!ptr)
 		return;
-	t->call.old_tracked = alloc_take(ptr, &t->call.old_size, &t->call.old_tid);
+	t->call.old_tracked = alloc_take(ptr, t->pid, &t->call.old_size, &t->call.old_tid);
 	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
 	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
-		t->call.old_size = chunk_usable_size(ptr);
-		alloc_insert_freed(ptr);
+		t->call.old_size = chunk_usable_size(p, ptr);
+		alloc_insert_freed(ptr, t->pid);
 	}
 }
 
@@ -230,7 +232,7 @@ static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 re
 	if (c->ptr && !old_freed) {
 		/* back where it was at entry, or nearer its first slot */
 		if (c->old_tracked == MW_BLOCK_LIVE)
-			alloc_add(c->ptr, c->old_size, c->old_tid, 0);
+			alloc_add(c->ptr, c->old_size, c->old_tid, t->pid);
 		return;
 	}
 	if (old_freed) {
@@ -257,10 +259,9 @@ int BPF_KRETPROBE(alloc_return, void *ret)
 	__u64 ptr = (__u64)ret;
 	void *slot;
 
-	if (!is_target(id))
-		return 0;
+	/* a live thread's record is its own: no process lookup */
 	t = thread_of(tid);
-	if (!t || !t->call.depth) {
+	if (!t || t->pid != id >> 32 || !t->call.depth) {
 		/* entered before we attached */
 		return 0;
 	}
@@ -294,17 +295,20 @@ SEC("uprobe")
 int BPF_KPROBE(free_enter, void *ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_process *p;
 	struct mw_thread *t;
-	__u32 tid;
+	__u32 process;
 
-	if (!ptr || !is_target(id) || !counting)
+	if (!ptr)
 		return 0;
-	tid = (__u32)id;
-	t = thread_get(tid);
+	p = watched(id, &process);
+	if (!p || !p->counting)
+		return 0;
+	t = thread_get(id, process);
 	/* inside realloc: the outer call accounts for the block */
 	if (!t || t->call.depth)
 		return 0;
-	free_block(t, tid, (__u64)ptr);
+	free_block(p, t, (__u32)id, (__u64)ptr);
 	return 0;
 }
 

@@ -1,47 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * memwatch's kernel side: per-thread cumulative counters of one target
- * process, fed by the memory syscalls' tracepoints and by uprobes on the
+ * memwatch's kernel side: per-thread cumulative counters of the watched
+ * processes, fed by the memory syscalls' tracepoints and by uprobes on the
  * malloc family. User space reads the counters each interval; only --trace
  * sends something per event: a record per syscall, through a ring buffer.
  *
  * One object, one compilation unit: each concern is a header of inlined
  * functions (and its programs), so that the uprobe fast path pays no
  * BPF-to-BPF call for the split (docs/DESIGN.md). This file holds the
- * target's lifecycle: its threads' exits, its execs and its forks.
+ * processes' lifecycle: their threads' exits, their execs and their forks.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "memwatch.h"
 #include "common.bpf.h"
+#include "processes.bpf.h"
 #include "threads.bpf.h"
 #include "live_table.bpf.h"
 #include "syscalls.bpf.h"
 #include "resident.bpf.h"
 #include "heap.bpf.h"
 
-/* what the target did that memwatch does not follow: child processes, new images */
-__u64 forks;
+/* every watched process's execs: user space looks at the live table after one */
 __u64 execs;
 
 SEC("tp/sched/sched_process_exit")
 int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
-	struct mw_thread *t = current_thread();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mw_process *p;
+	struct mw_thread *t;
+	__u32 slot;
 	int i;
 
-	if (!t)
+	p = watched(id, &slot);
+	if (!p)
 		return 0;
-	/* the thread may have renamed itself since its first event */
-	bpf_get_current_comm(t->comm, sizeof(t->comm));
-	t->exited = 1;
+	t = thread_get(id, slot);
+	if (t) {
+		/* the thread may have renamed itself since its first event */
+		bpf_get_current_comm(t->comm, sizeof(t->comm));
+		t->exited = 1;
+	}
 	if (!ctx->group_dead)
 		return 0;
 	/* the last thread, before the mm is torn down: the final RSS */
 	for (i = 0; i < MW_RSS_NR; i++)
-		rss_at_exit[i] = rss_now[i];
-	target_exiting = 1;
+		p->rss_at_exit[i] = p->rss_now[i];
+	p->exiting = 1;
+	return 0;
+}
+
+/*
+ * The process's task is freed: its mm went before it, and its hash may go
+ * to a new mm of any process now.
+ */
+SEC("tp/sched/sched_process_free")
+int tracepoint__sched__sched_process_free(struct trace_event_raw_sched_process_template *ctx)
+{
+	__u32 pid = *(volatile pid_t *)&ctx->pid;
+	struct mw_process *p = process_of(pid);
+
+	/* the leader's TID is the TGID; its record may have been taken by a thread's */
+	if (p && p->pid == pid && p->exiting && p->mm_known)
+		bpf_map_delete_elem(&process_mms, &p->mm_id);
 	return 0;
 }
 
@@ -51,9 +74,12 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	__u32 old_tid = *(volatile pid_t *)&ctx->old_pid;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct mw_thread *old;
+	struct mw_process *p;
+	__u32 slot;
 	int i;
 
-	if (!is_target(id))
+	p = watched(id, &slot);
+	if (!p)
 		return 0;
 	/* a thread other than the leader exec'd: it took the PID, its own TID is gone */
 	if (old_tid != (__u32)id) {
@@ -62,15 +88,20 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 			old->exited = 1;
 	}
 	/* a launched command's own exec starts it; a later one replaces it */
-	if (!exec_pending) {
+	if (!p->exec_pending) {
+		__sync_fetch_and_add(&p->execs, 1);
 		__sync_fetch_and_add(&execs, 1);
-		forget_blocks();
+		forget_blocks(p->pid, slot);
 	}
-	exec_pending = 0;
+	p->exec_pending = 0;
 	/* a new, empty mm: its hash is learned from its first event */
-	target_mm_known = 0;
+	if (p->mm_known) {
+		bpf_map_delete_elem(&process_mms, &p->mm_id);
+		p->mm_known = 0;
+		__sync_fetch_and_add(&mms_unknown, 1);
+	}
 	for (i = 0; i < MW_RSS_NR; i++)
-		rss_now[i] = 0;
+		p->rss_now[i] = 0;
 	return 0;
 }
 
@@ -78,9 +109,14 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(tp_btf__sched__sched_process_fork, struct task_struct *parent,
 	     struct task_struct *child)
 {
+	struct mw_process *p;
+
 	/* a new thread shares the tgid; a new process is not followed, only counted */
-	if (parent->tgid == target_tgid && child->tgid != parent->tgid)
-		__sync_fetch_and_add(&forks, 1);
+	if (child->tgid == parent->tgid)
+		return 0;
+	p = process_of(parent->tgid);
+	if (p && !p->exiting)
+		__sync_fetch_and_add(&p->forks, 1);
 	return 0;
 }
 

@@ -75,6 +75,8 @@ struct mw_syscall_inflight {
 struct mw_thread {
 	char comm[MW_COMM_LEN];
 	__u32 tid;		/* 0 while the slot is free */
+	__u32 pid;		/* its process's TGID */
+	__u32 process;		/* its process's slot in process_records */
 	__u32 exited;
 	__u64 start_ns;		/* the task's start time: tells its TID's next owner from it */
 
@@ -90,9 +92,53 @@ struct mw_thread {
 #define MW_MAX_THREADS		8192
 
 /*
- * Value of the region table, keyed by the start address an mmap returned:
- * which thread created the mapping. The brk heap and mappings older than
- * the attach are not in it.
+ * A watched process's record: a slot of the process_records array, found
+ * from its TGID through the processes hash map. User space claims a slot
+ * and enters the TGID before attaching; the kernel can do the same (a fork
+ * tracepoint, issue 16). The resident fields are its mm's, as kmem:rss_stat
+ * reports them; the kernel writes them, user space reads them in place.
+ * Slot 0 is never used.
+ */
+struct mw_process {
+	__s64 rss_now[MW_RSS_NR];
+	__s64 rss_at_exit[MW_RSS_NR];	/* as its last thread began to exit */
+	/* changes its threads did not make: reclaim, khugepaged */
+	__u64 rss_other_gained[MW_RSS_NR];
+	__u64 rss_other_lost[MW_RSS_NR];
+	/* what its exit released, after its last thread began to exit */
+	__u64 rss_exit_lost[MW_RSS_NR];
+	/* what it did that memwatch does not follow: child processes, new images */
+	__u64 forks;
+	__u64 execs;
+	/* its blocks freed after user space folded their owner's record */
+	__u64 orphan_released_calls;
+	__u64 orphan_released_bytes;
+	__u32 pid;		/* its TGID, 0 while the slot is free */
+	__u32 mm_id;		/* kmem:rss_stat's hash of its mm, once known */
+	__u32 mm_known;
+	__u32 exec_pending;	/* launched: the held child still has memwatch's mm */
+	__u32 exiting;		/* its last thread began to exit: its TGID may be reused */
+	__u32 counting;		/* its allocator probes are all live (heap.bpf.h) */
+	__u32 glibc_chunks;	/* its allocator is glibc: a block's size is in its chunk header */
+	__u32 pad;
+};
+
+/* Slots of the process_records array, slot 0 included: no more processes are watched. */
+#define MW_MAX_PROCESSES	1024
+
+/*
+ * Key of the region table: the start address an mmap returned and the
+ * process whose it is (a forked child maps at its parent's addresses).
+ */
+struct mw_region_key {
+	__u64 start;
+	__u32 pid;
+	__u32 pad;
+};
+
+/*
+ * Value of the region table: which thread created the mapping. The brk heap
+ * and mappings older than the attach are not in it.
  */
 struct mw_region {
 	__u64 len;
@@ -102,44 +148,49 @@ struct mw_region {
 
 /*
  * A slot of the live-allocation table, an array searched from a hash of the
- * block's address: 16 bytes, four to a cache line, 64 bytes per block at 4
- * slots. The key is the block's address, below 2^48 (every 64-bit Linux
- * user address space without a hint for more) and 8-aligned; its top 16 bits
- * hold the size's top bits. The info word holds the call site (issue 15),
- * the owner's TID (below 2^22, the kernel's PID_MAX_LIMIT) and the size's
- * low 10 bits: a size of 26 bits, 64 MiB. A bigger block's size is
- * MW_ALLOC_SIZE_BIG in the slot, the real one in the big_blocks map.
+ * block's address and process: 16 bytes, four to a cache line, 64 bytes per
+ * block at 4 slots. The key is the block's address, below 2^48 (every 64-bit
+ * Linux user address space without a hint for more) and 8-aligned, with the
+ * low 16 bits of its process's TGID on top: a forked child has its parent's
+ * addresses, and a block of one process is never found by another's free.
+ * The info word holds the size (26 bits, 64 MiB), the owner's TID and the
+ * rest of the TGID (22 bits each, the kernel's PID_MAX_LIMIT); 10 bits are
+ * left (issue 15's call site needs more: a slot of its own). A bigger
+ * block's size is MW_ALLOC_SIZE_BIG in the slot, the real one in the
+ * big_blocks map.
  */
 struct mw_alloc {
-	__u64 key;		/* address | size >> 10 << MW_ALLOC_ADDR_BITS */
-	__u64 info;		/* site << 32 | tid << 10 | (size & 1023) */
+	__u64 key;		/* address | (pid & 0xffff) << MW_ALLOC_ADDR_BITS */
+	__u64 info;		/* (pid >> 16) << 48 | tid << 26 | size */
 };
 
 /*
- * A slot whose block was freed keeps the address with its lowest bit set
+ * A slot whose block was freed keeps the key with its lowest bit set
  * (blocks are at least 8-aligned): a search goes on past it, an insert may
- * take it, and a free that finds its own address there frees a block freed
- * already.
+ * take it, and a free that finds its own key there frees a block freed
+ * already. An exec leaves its process's slots as tombstones of TGID 0,
+ * which no process has: other processes' searches still pass them.
  */
 #define MW_SLOT_EMPTY		0	/* never used: a search stops here */
 #define MW_SLOT_FREED		1	/* the tombstone bit */
 #define MW_ALLOC_ADDR_BITS	48
 #define MW_ALLOC_ADDR_MASK	((1ULL << MW_ALLOC_ADDR_BITS) - 1)
-#define MW_ALLOC_SIZE_LOW_BITS	10
+#define MW_ALLOC_PID_LOW_BITS	16
+#define MW_ALLOC_SIZE_BITS	26
 #define MW_ALLOC_TID_BITS	22
 #define MW_ALLOC_TID_MASK	((1U << MW_ALLOC_TID_BITS) - 1)
-#define MW_ALLOC_SIZE_BITS	(64 - MW_ALLOC_ADDR_BITS + MW_ALLOC_SIZE_LOW_BITS)
+#define MW_ALLOC_PID_MASK	MW_ALLOC_TID_MASK
 #define MW_ALLOC_SIZE_BIG	((1ULL << MW_ALLOC_SIZE_BITS) - 1)
 
-static inline __u64 mw_alloc_key(__u64 addr, __u64 size)
+static inline __u64 mw_alloc_key(__u64 addr, __u32 pid)
 {
-	return addr | size >> MW_ALLOC_SIZE_LOW_BITS << MW_ALLOC_ADDR_BITS;
+	return addr | (__u64)(pid & ((1U << MW_ALLOC_PID_LOW_BITS) - 1)) << MW_ALLOC_ADDR_BITS;
 }
 
-static inline __u64 mw_alloc_info(__u64 size, __u32 tid, __u32 site)
+static inline __u64 mw_alloc_info(__u64 size, __u32 tid, __u32 pid)
 {
-	return (__u64)site << 32 | (__u64)tid << MW_ALLOC_SIZE_LOW_BITS |
-	       (size & ((1U << MW_ALLOC_SIZE_LOW_BITS) - 1));
+	return (__u64)(pid >> MW_ALLOC_PID_LOW_BITS) << (MW_ALLOC_SIZE_BITS + MW_ALLOC_TID_BITS) |
+	       (__u64)tid << MW_ALLOC_SIZE_BITS | size;
 }
 
 /* The address in a slot's key, with its tombstone bit. */
@@ -148,21 +199,29 @@ static inline __u64 mw_alloc_addr(__u64 key)
 	return key & MW_ALLOC_ADDR_MASK;
 }
 
-static inline __u64 mw_alloc_size(__u64 key, __u64 info)
+static inline __u64 mw_alloc_size(__u64 info)
 {
-	return key >> MW_ALLOC_ADDR_BITS << MW_ALLOC_SIZE_LOW_BITS |
-	       (info & ((1U << MW_ALLOC_SIZE_LOW_BITS) - 1));
+	return info & MW_ALLOC_SIZE_BIG;
 }
 
 static inline __u32 mw_alloc_tid(__u64 info)
 {
-	return info >> MW_ALLOC_SIZE_LOW_BITS & MW_ALLOC_TID_MASK;
+	return info >> MW_ALLOC_SIZE_BITS & MW_ALLOC_TID_MASK;
 }
 
-static inline __u32 mw_alloc_site(__u64 info)
+static inline __u32 mw_alloc_pid(__u64 key, __u64 info)
 {
-	return info >> 32;
+	return (__u32)(key >> MW_ALLOC_ADDR_BITS |
+		       info >> (MW_ALLOC_SIZE_BITS + MW_ALLOC_TID_BITS) << MW_ALLOC_PID_LOW_BITS) &
+	       MW_ALLOC_PID_MASK;
 }
+
+/* A big block's key in big_blocks. */
+struct mw_big_key {
+	__u64 addr;
+	__u32 pid;
+	__u32 pad;
+};
 
 /*
  * The live table grows by generations: each one an open-addressing table of

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * Resident memory: kmem:rss_stat's changes of the target's mm, credited to
+ * Resident memory: kmem:rss_stat's changes of each watched process's mm, credited to
  * the thread whose fault or call made them.
  */
 #ifndef MW_RESIDENT_BPF_H
@@ -13,22 +13,54 @@
 #include "threads.bpf.h"
 
 /*
- * Resident memory of the target's mm. kmem:rss_stat names the mm only by a
- * hash, learned from the target's first own event; its size is the
- * counter's exact current value, so the change is the difference to the
- * last value seen. User space sets rss_now from /proc before attaching.
+ * Resident memory of each watched process's mm. kmem:rss_stat names the mm
+ * only by a hash, learned from the process's first own event; its size is
+ * the counter's exact current value, so the change is the difference to
+ * the last value seen. User space sets rss_now from /proc before attaching.
  */
-__u32 target_mm_id;
-__u32 target_mm_known;
-__u32 exec_pending;		/* launched: the held child still has memwatch's mm */
-__s64 rss_now[MW_RSS_NR];
-__s64 rss_at_exit[MW_RSS_NR];	/* as the last thread began to exit */
-__u32 target_exiting;
-/* changes the target's threads did not make: reclaim, khugepaged */
-__u64 rss_other_gained[MW_RSS_NR];
-__u64 rss_other_lost[MW_RSS_NR];
-/* what the process's exit released, after its last thread began to exit */
-__u64 rss_exit_lost[MW_RSS_NR];
+
+/* kmem:rss_stat's mm hash -> slot of process_records, for every watched process whose hash is known */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MW_MAX_PROCESSES);
+	__type(key, __u32);
+	__type(value, __u32);
+} process_mms SEC(".maps");
+
+/*
+ * Watched processes whose mm's hash is not known yet: while there are none,
+ * another process's event costs the mm lookup alone.
+ */
+__s32 mms_unknown;
+
+/*
+ * The record of the process whose mm kmem:rss_stat names, its slot in
+ * *@slot; NULL for none. A process's own event teaches its hash, unless the
+ * process is a held command that still has memwatch's mm.
+ */
+static __always_inline struct mw_process *process_of_mm(__u32 mm_id, bool curr, __u64 pid_tgid,
+							 __u32 *slot)
+{
+	__u32 *found = bpf_map_lookup_elem(&process_mms, &mm_id);
+	struct mw_process *p;
+
+	if (found) {
+		*slot = *found;
+		return process_at(*slot);
+	}
+	if (!curr || *(volatile __s32 *)&mms_unknown <= 0)
+		return NULL;
+	p = watched(pid_tgid, slot);
+	if (!p || p->mm_known || p->exec_pending)
+		return NULL;
+	/* two threads may race to learn it: one does */
+	if (__sync_lock_test_and_set(&p->mm_known, 1))
+		return p;
+	p->mm_id = mm_id;
+	bpf_map_update_elem(&process_mms, &mm_id, slot, BPF_ANY);
+	__sync_fetch_and_add(&mms_unknown, -1);
+	return p;
+}
 
 static __always_inline bool is_return_call(__u32 nr)
 {
@@ -43,37 +75,33 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 	__u32 curr = *(volatile __u32 *)&ctx->curr;
 	int member = *(volatile int *)&ctx->member;
 	__s64 size = *(volatile long *)&ctx->size;
+	struct mw_process *p;
 	struct mw_thread *t;
+	__u32 nr, slot;
 	__s64 delta;
 	__u64 id;
 	bool own;
-	__u32 nr;
 
 	if (member < 0 || member >= MW_RSS_NR)
 		return 0;
-	/* the events of every other process on the machine end here, on the mm alone */
-	if (target_mm_known && mm_id != target_mm_id)
-		return 0;
 	id = bpf_get_current_pid_tgid();
-	own = curr && is_target(id);
-	if (!target_mm_known) {
-		if (!own || exec_pending)
-			return 0;
-		target_mm_id = mm_id;
-		target_mm_known = 1;
-	}
+	/* the events of every other process on the machine end here, on the mm alone */
+	p = process_of_mm(mm_id, curr, id, &slot);
+	if (!p)
+		return 0;
+	own = curr && (id >> 32) == p->pid && !p->exiting;
 	/* threads fault concurrently: each change is counted exactly once */
-	delta = size - __sync_lock_test_and_set(&rss_now[member], size);
+	delta = size - __sync_lock_test_and_set(&p->rss_now[member], size);
 	if (!own) {
 		if (delta > 0)
-			__sync_fetch_and_add(&rss_other_gained[member], delta);
-		else if (target_exiting)
-			__sync_fetch_and_add(&rss_exit_lost[member], -delta);
+			__sync_fetch_and_add(&p->rss_other_gained[member], delta);
+		else if (p->exiting)
+			__sync_fetch_and_add(&p->rss_exit_lost[member], -delta);
 		else
-			__sync_fetch_and_add(&rss_other_lost[member], -delta);
+			__sync_fetch_and_add(&p->rss_other_lost[member], -delta);
 		return 0;
 	}
-	t = thread_get((__u32)id);
+	t = thread_get(id, slot);
 	if (!t)
 		return 0;
 	if (delta > 0) {

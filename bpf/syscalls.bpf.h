@@ -39,7 +39,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__type(key, struct mw_region_key);
 	__type(value, struct mw_region);
 } regions SEC(".maps");
 
@@ -69,10 +69,11 @@ static __always_inline struct mw_syscall_inflight *sys_begin(enum mw_syscall nr,
 	__u64 id = bpf_get_current_pid_tgid();
 	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
+	__u32 process;
 
-	if (!is_target(id))
+	if (!watched(id, &process))
 		return NULL;
-	t = thread_get((__u32)id);
+	t = thread_get(id, process);
 	if (!t)
 		return NULL;
 	s = &t->sys;
@@ -126,10 +127,11 @@ static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
 	__u32 tid = (__u32)id;
 	struct mw_syscall_inflight *s;
 	struct mw_thread *t;
+	__u32 process;
 
-	if (!is_target(id))
+	if (!watched(id, &process))
 		return NULL;
-	t = thread_get(tid);
+	t = thread_get(id, process);
 	if (!t)
 		return NULL;
 	s = &t->sys;
@@ -178,23 +180,25 @@ int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-static __always_inline void region_created(__u64 start, __u64 len, __u32 tid)
+/* Thread @t mapped @len bytes at @start. */
+static __always_inline void region_created(const struct mw_thread *t, __u64 start, __u64 len)
 {
-	struct mw_region region = { .len = len, .tid = tid };
+	struct mw_region_key key = { .start = start, .pid = t->pid };
+	struct mw_region region = { .len = len, .tid = t->tid };
 
-	if (bpf_map_update_elem(&regions, &start, &region, BPF_ANY))
+	if (bpf_map_update_elem(&regions, &key, &region, BPF_ANY))
 		count_lost();
 }
 
 /*
- * Forgets an unmapped region. An unmapped head keeps the rest owned: glibc
- * reserves twice an arena's size and unmaps the unaligned start.
+ * Forgets a region @t's process unmapped. An unmapped head keeps the rest
+ * owned: glibc reserves twice an arena's size and unmaps the unaligned start.
  */
-static __always_inline void region_unmapped(__u64 start, __u64 len)
+static __always_inline void region_unmapped(const struct mw_thread *t, __u64 start, __u64 len)
 {
-	struct mw_region *region = bpf_map_lookup_elem(&regions, &start);
+	struct mw_region_key key = { .start = start, .pid = t->pid }, rest_key;
+	struct mw_region *region = bpf_map_lookup_elem(&regions, &key);
 	struct mw_region rest;
-	__u64 rest_start;
 
 	if (!region)
 		return;
@@ -202,10 +206,10 @@ static __always_inline void region_unmapped(__u64 start, __u64 len)
 		rest.len = region->len - len;
 		rest.tid = region->tid;
 		rest.pad = 0;
-		rest_start = start + len;
-		bpf_map_update_elem(&regions, &rest_start, &rest, BPF_ANY);
+		rest_key = (struct mw_region_key){ .start = start + len, .pid = t->pid };
+		bpf_map_update_elem(&regions, &rest_key, &rest, BPF_ANY);
 	}
-	bpf_map_delete_elem(&regions, &start);
+	bpf_map_delete_elem(&regions, &key);
 }
 
 SEC("tp/syscalls/sys_enter_mmap")
@@ -234,7 +238,7 @@ int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 	else
 		t->mmap_file_bytes += len;
 	if (flags & MAP_ANONYMOUS)
-		region_created(ctx->ret, len, (__u32)bpf_get_current_pid_tgid());
+		region_created(t, ctx->ret, len);
 	return 0;
 }
 
@@ -256,7 +260,7 @@ int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	len = page_align(s->len);
 	t->munmap_bytes += len;
-	region_unmapped(s->addr, len);
+	region_unmapped(t, s->addr, len);
 	return 0;
 }
 
@@ -360,7 +364,7 @@ int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 #define PIDFD_SELF_THREAD	-10000
 #define PIDFD_SELF_THREAD_GROUP	-20000
 
-/* Whether @pidfd, a pidfd in the current task's file table, names a task of the target. */
+/* Whether @pidfd, a pidfd in the current task's file table, names a task of its own process. */
 static __noinline bool pidfd_names_own_process(int pidfd)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
@@ -387,7 +391,7 @@ static __noinline bool pidfd_names_own_process(int pidfd)
 	if (!first)
 		return false;
 	task = (void *)((char *)first - bpf_core_field_offset(struct task_struct, pid_links));
-	return (__u32)BPF_CORE_READ(task, tgid) == target_tgid;
+	return (__u32)BPF_CORE_READ(task, tgid) == bpf_get_current_pid_tgid() >> 32;
 }
 
 SEC("tp/syscalls/sys_enter_process_madvise")

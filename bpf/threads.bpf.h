@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * Thread records: a slot of the threads array per thread of the target,
+ * Thread records: a slot of the threads array per thread of a watched process,
  * found from its TID through thread_slots, claimed on the thread's first
  * event from the queue of freed slots or the top of the array.
  */
@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include "memwatch.h"
 #include "common.bpf.h"
+#include "processes.bpf.h"
 
 #define PF_EXITING	0x00000004
 
@@ -80,11 +81,12 @@ static __always_inline struct mw_thread *thread_of(__u32 tid)
 }
 
 /*
- * A record for the calling thread, whose TID has none or an exited one's:
- * a recycled slot, else the next never used.
+ * A record for the calling thread of the process in slot @process, whose
+ * TID has none or an exited one's: a recycled slot, else the next never used.
  */
-static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
+static __noinline struct mw_thread *thread_new(__u64 pid_tgid, __u32 process, __u32 *slot)
 {
+	__u32 tid = (__u32)pid_tgid;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct mw_thread *t = slot_record(slot);
 	__u64 start_ns = task->start_time;
@@ -111,6 +113,8 @@ static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
 		return NULL;
 	}
 	t->start_ns = start_ns;
+	t->pid = pid_tgid >> 32;
+	t->process = process;
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 	/*
 	 * Published last, by an exchange: BPF's atomics with a fetch are fully
@@ -123,12 +127,13 @@ static __noinline struct mw_thread *thread_new(__u32 tid, __u32 *slot)
 }
 
 /*
- * The calling thread's record, created on its first event. Inlined: a
- * BPF-to-BPF call costs more than the few instructions it saves.
+ * The record of the calling thread (@pid_tgid), of the watched process in
+ * slot @process, created on its first event. Inlined: a BPF-to-BPF call
+ * costs more than the few instructions it saves.
  */
-static __always_inline struct mw_thread *thread_get(__u32 tid)
+static __always_inline struct mw_thread *thread_get(__u64 pid_tgid, __u32 process)
 {
-	__u32 *slot = tid_slot(tid);
+	__u32 *slot = tid_slot((__u32)pid_tgid);
 	struct mw_thread *t;
 
 	if (!slot) {
@@ -139,16 +144,18 @@ static __always_inline struct mw_thread *thread_get(__u32 tid)
 	/* an exited thread's record: its TID went to a new thread */
 	if (t && !t->exited)
 		return t;
-	return thread_new(tid, slot);
+	return thread_new(pid_tgid, process, slot);
 }
 
+/* The calling thread's record, NULL unless its process is watched. */
 static __always_inline struct mw_thread *current_thread(void)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 process;
 
-	if (!is_target(id))
+	if (!watched(id, &process))
 		return NULL;
-	return thread_get((__u32)id);
+	return thread_get(id, process);
 }
 
 #endif /* MW_THREADS_BPF_H */

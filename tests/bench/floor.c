@@ -24,6 +24,8 @@
 #include "attach/target.h"
 #include "kernel/compat.h"
 #include "floor.skel.h"
+/* before the skeleton: its .bss holds memwatch.h's struct mw_process records */
+#include "memwatch.h"
 #include "memwatch.skel.h"
 
 #define MAX_TRACEPOINTS 64

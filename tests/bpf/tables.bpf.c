@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * The live table and the thread-slot allocator as memwatch's programs use
- * them, driven one call at a time by tests/bpf/test_tables.c through
+ * The live table, the thread-slot allocator and the watched set as
+ * memwatch's programs use them, driven one call at a time by tests/bpf/test_tables.c through
  * BPF_PROG_TEST_RUN. Raw tracepoint programs: test_run runs them in the
  * calling thread (its task, TID and name are what thread_get() reads) as
  * memwatch's own programs run, not sleepable, under RCU; a SEC("syscall")
@@ -12,9 +12,12 @@
 #include <bpf/bpf_tracing.h>
 #include "memwatch.h"
 #include "common.bpf.h"
+#include "processes.bpf.h"
 #include "threads.bpf.h"
 #include "live_table.bpf.h"
 
+/* the process whose blocks the table programs add, take and forget */
+__u32 table_pid;
 /* what the last table_take found */
 __u64 taken_size;
 __u32 taken_tid;
@@ -23,21 +26,21 @@ __u32 taken_tid;
 SEC("raw_tp")
 int BPF_PROG(table_add, __u64 ptr, __u64 size, __u32 tid)
 {
-	return alloc_add(ptr, size, tid, 0);
+	return alloc_add(ptr, size, tid, table_pid);
 }
 
 /* alloc_take(): an enum mw_block_seen, the size and owner in taken_* */
 SEC("raw_tp")
 int BPF_PROG(table_take, __u64 ptr)
 {
-	return alloc_take(ptr, &taken_size, &taken_tid);
+	return alloc_take(ptr, table_pid, &taken_size, &taken_tid);
 }
 
 /* The tombstone a free of a pre-attach block leaves, as free_preexisting() does. */
 SEC("raw_tp")
 int BPF_PROG(table_tombstone, __u64 ptr)
 {
-	alloc_insert_freed(ptr);
+	alloc_insert_freed(ptr, table_pid);
 	return 0;
 }
 
@@ -45,27 +48,36 @@ int BPF_PROG(table_tombstone, __u64 ptr)
 SEC("raw_tp")
 int BPF_PROG(table_home, __u64 ptr)
 {
-	struct alloc_search q = { .ptr = ptr };
+	struct alloc_search q = { .ptr = ptr, .key = mw_alloc_key(ptr, table_pid) };
 
 	return search_in(&q, table_newest, false) ? (int)q.home : -1;
 }
 
-/* What an exec does to the table: every block released, every slot empty. */
+/* What an exec does to the table: the process's blocks released, their slots tombstones. */
 SEC("raw_tp")
 int table_forget(void *ctx)
 {
-	forget_blocks();
+	forget_blocks(table_pid, 1);
 	return 0;
 }
 
-/* thread_get(): the slot of @tid's record, 0 if it got none */
+/* thread_get() for a thread of process table_pid in slot 1: the slot of @tid's record, or 0 */
 SEC("raw_tp")
 int BPF_PROG(thread_claim, __u32 tid)
 {
-	struct mw_thread *t = thread_get(tid);
+	struct mw_thread *t = thread_get((__u64)table_pid << 32 | tid, 1);
 	__u32 *slot = tid_slot(tid);
 
 	return t && slot ? *slot : 0;
+}
+
+/* watched() of the calling thread: its process's slot, 0 if it is not watched */
+SEC("raw_tp")
+int process_watched(void *ctx)
+{
+	__u32 slot = 0;
+
+	return watched(bpf_get_current_pid_tgid(), &slot) ? (int)slot : 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * BPF-level tests of the live table and the thread-slot allocator: the
- * functions memwatch's programs inline (bpf/live_table.bpf.h,
- * bpf/threads.bpf.h), called through the wrapper programs of
+ * BPF-level tests of the live table, the thread-slot allocator and the
+ * watched set: the functions memwatch's programs inline
+ * (bpf/live_table.bpf.h, bpf/threads.bpf.h, bpf/processes.bpf.h), called through the wrapper programs of
  * tests/bpf/tables.bpf.c with BPF_PROG_TEST_RUN, on small tables this test
  * sets up as user space does. Needs root and real BPF: without them a skip,
  * under CI (CI=true) a failure.
@@ -27,6 +27,10 @@
 /* thread_slots for TIDs below 2048: a higher one has no slot */
 #define NR_TIDS		2048
 #define ERR_RUN		(-1000)
+/* the processes whose blocks the tests add: a forked child has its parent's addresses */
+#define PID_A		4242
+#define PID_B		4243
+#define PID_A_HIGH	(PID_A + 65536)	/* the same low 16 bits as PID_A */
 
 static struct tables_bpf *skel;
 
@@ -192,6 +196,7 @@ static bool setup(bool preexisting)
 	set_generation(0, 0, GEN_SLOTS);
 	skel->bss->table_newest = 0;
 	skel->bss->table_oldest = 0;
+	skel->bss->table_pid = PID_A;
 	return true;
 }
 
@@ -331,7 +336,7 @@ static void test_ranges(void)
 	set_generation(1, 1, GEN_SLOTS);
 	skel->bss->table_newest = 1;
 	/* the newest holds @a too, but no slot of it was taken for @a's granule */
-	put_slot(1, 8, mw_alloc_key(a, 99), mw_alloc_info(99, 2, 0));
+	put_slot(1, 8, mw_alloc_key(a, PID_A), mw_alloc_info(99, 2, PID_A));
 	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "ranges: the block found");
 	ASSERT_EQ(skel->bss->taken_size, 10, "ranges: a generation outside the range not searched");
 	ASSERT_EQ(add(c, 30, 1), 0, "ranges: a block of the same granule in the newest");
@@ -340,25 +345,70 @@ static void test_ranges(void)
 	ASSERT_EQ(skel->bss->taken_size, 99, "ranges: and its slot found first");
 }
 
+/* Two processes with blocks at the same addresses, as a forked child and its parent. */
+static void test_processes(void)
+{
+	__u64 from = 0x90000, a = address_at(12, &from);
+
+	add(a, 10, 7);
+	skel->bss->table_pid = PID_B;
+	ASSERT_EQ(take(a), MW_BLOCK_PREEXISTING, "processes: another's block is not found");
+	ASSERT_EQ(add(a, 20, 8), 0, "processes: the same address of another is a new block");
+	ASSERT_EQ(table_blocks(), 2, "processes: two blocks");
+	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "processes: each takes its own");
+	ASSERT_EQ(skel->bss->taken_size, 20, "processes: with its size");
+	ASSERT_EQ(take(a), MW_BLOCK_UNKNOWN, "processes: its own tombstone: seen freed");
+	skel->bss->table_pid = PID_A_HIGH;
+	ASSERT_EQ(take(a), MW_BLOCK_PREEXISTING,
+		  "processes: a TGID with the same low 16 bits does not take it");
+	skel->bss->table_pid = PID_A;
+	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "processes: the first one's block is still there");
+	ASSERT_EQ(skel->bss->taken_size, 10, "processes: with its size");
+	ASSERT_EQ(skel->bss->taken_tid, 7, "processes: and its owner");
+}
+
 static void test_forget(void)
 {
 	__u64 from = 0x80000, a = address_at(1, &from), b = address_at(2, &from);
-	__u64 c = address_at(3, &from);
+	__u64 c = address_at(3, &from), d = address_at(4, &from);
 	__u32 owner = 1000, slot = claim(owner);
 
 	add(a, 10, owner);
 	add(b, 20, owner);
 	add(c, 40, 1001);
 	take(b);
+	skel->bss->table_pid = PID_B;
+	add(d, 80, 1002);
+	add(a, 160, 1002);
+	skel->bss->table_pid = PID_A;
 	run(skel->progs.table_forget, 0, 0, 0);
 	ASSERT_EQ(record(slot).released_calls, 1, "exec: the owner's live block released");
 	ASSERT_EQ(record(slot).released_bytes, 10, "exec: its bytes");
-	ASSERT_EQ(skel->bss->orphan_released_bytes, 40, "exec: a block without a record: orphan");
-	ASSERT_EQ(table_blocks(), 0, "exec: no block left");
-	ASSERT_EQ(generation(0).used, 0, "exec: no slot used");
-	ASSERT_EQ(generation(0).first_granule, MW_NO_GRANULE, "exec: no range");
-	ASSERT_TRUE(!slot_addr(0, 1) && !slot_addr(0, 2) && !slot_addr(0, 3),
-		    "exec: every slot empty, tombstones included");
+	ASSERT_EQ(skel->bss->process_records[1].orphan_released_bytes, 40,
+		  "exec: a block without a record: its process's orphan");
+	ASSERT_EQ(table_blocks(), 2, "exec: only the other process's blocks left");
+	ASSERT_TRUE((slot_addr(0, 1) & MW_SLOT_FREED) && (slot_addr(0, 2) & MW_SLOT_FREED) &&
+		    (slot_addr(0, 3) & MW_SLOT_FREED), "exec: its slots are tombstones");
+	ASSERT_EQ(take(a), MW_BLOCK_PREEXISTING, "exec: its tombstones are no longer its own");
+	ASSERT_EQ(take(b), MW_BLOCK_PREEXISTING, "exec: nor its old tombstones");
+	skel->bss->table_pid = PID_B;
+	ASSERT_EQ(take(d), MW_BLOCK_LIVE, "exec: another process's block past them is found");
+	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "exec: and its block at the same address");
+	ASSERT_EQ(skel->bss->taken_size, 160, "exec: with its size");
+}
+
+/* The watched set: a process in it until its last thread began to exit. */
+static void test_watched(void)
+{
+	__u32 pid = getpid(), slot = 3;
+
+	ASSERT_EQ(run(skel->progs.process_watched, 0, 0, 0), 0, "watched: not in the set");
+	skel->bss->process_records[slot].pid = pid;
+	bpf_map_update_elem(bpf_map__fd(skel->maps.processes), &pid, &slot, BPF_ANY);
+	ASSERT_EQ(run(skel->progs.process_watched, 0, 0, 0), 3, "watched: in the set, its slot");
+	skel->bss->process_records[slot].exiting = 1;
+	ASSERT_EQ(run(skel->progs.process_watched, 0, 0, 0), 0,
+		  "watched: exiting, its TGID no longer watched");
 }
 
 static void test_thread_slots(void)
@@ -374,6 +424,8 @@ static void test_thread_slots(void)
 	ASSERT_EQ(t.tid, 100, "claim: its TID published");
 	ASSERT_STREQ(t.comm, comm, "claim: the thread's name");
 	ASSERT_TRUE(t.start_ns, "claim: the task's start time");
+	ASSERT_EQ(t.pid, PID_A, "claim: its process");
+	ASSERT_EQ(t.process, 1, "claim: its process's slot");
 	ASSERT_EQ(claim(100), 1, "claim: its next event finds the same slot");
 	ASSERT_EQ(claim(101), 2, "claim: the next thread the next slot");
 	ASSERT_EQ(skel->bss->slots_claimed, 2, "claim: two slots handed out");
@@ -418,7 +470,9 @@ static const struct {
 	{ test_launched, false },
 	{ test_generations, true },
 	{ test_ranges, true },
+	{ test_processes, true },
 	{ test_forget, true },
+	{ test_watched, true },
 	{ test_thread_slots, true },
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """contrib/bash-completion/memwatch, sourced in bash with bash-completion:
 it completes every option `memwatch --help` lists (and no other), PIDs of
-running processes with their names made safe, the formats after --format=
+running processes with their names made safe (the last of a list too), the
+formats after --format=
 and --trace=, files after -o, and after -- (or the first word that is no
 option) a command, then that command's files. Needs no root; memwatch built."""
 import os
@@ -116,6 +117,9 @@ def check_pids(tap):
             replies, _ = complete(line + pid)
             tap.check(pid in replies or any(w.startswith(pid + " (") for w in replies),
                       "%sPREFIX offers it too" % line[9:], replies)
+        replies, _ = complete("memwatch -p 1," + pid)
+        tap.check("1," + pid in replies or any(w.startswith("1,%s (" % pid) for w in replies),
+                  "-p A,PREFIX offers the PID after the list", replies)
         replies, _ = complete("memwatch -p 0")
         tap.eq(replies, [], "no PID starts with 0")
     finally:

@@ -31,7 +31,13 @@ PROCESS = COUNTERS | {
     "rss_shmem_bytes", "rss_tally_anon_bytes", "rss_tally_ok", "threads",
     "unowned_resident_bytes",
 }
-INTERVAL = {"type", "elapsed_s", "interval_s", "process", "threads"}
+# the processes' sums (-p A,B; one process alone too)
+TOTAL = COUNTERS | {
+    "processes", "rss_bytes", "rss_anon_bytes", "rss_file_bytes", "rss_shmem_bytes",
+    "retained_bytes", "resident_released_at_exit_bytes", "lost_events", "kernel_memory_bytes",
+    "threads", "exited_threads", "forks_not_followed", "execs",
+}
+INTERVAL = {"type", "elapsed_s", "interval_s", "process", "threads", "processes", "total"}
 # a launched command that exited by itself
 SUMMARY = INTERVAL | {
     "probes", "probes.allocator", "probes.kept", "probes.malloc", "probes.origin",
@@ -57,12 +63,19 @@ def fields(record, prefix=""):
 
 
 def check_record(tap, name, record, top):
-    tap.eq(sorted(fields(record) - {"process." + f for f in fields(record["process"])}),
-           sorted(top), "%s: the record's fields" % name)
+    nested = {"process." + f for f in fields(record["process"])} | \
+        {"total." + f for f in fields(record["total"])}
+    tap.eq(sorted(fields(record) - nested), sorted(top), "%s: the record's fields" % name)
     tap.eq(sorted(fields(record["process"])), sorted(PROCESS), "%s: the process's fields" % name)
     tap.check(record["threads"] and all(fields(t) == THREAD for t in record["threads"]),
               "%s: each thread's fields" % name,
               [sorted(fields(t) ^ THREAD) for t in record["threads"]])
+    tap.check(record["processes"] and
+              all(fields(p) == PROCESS | {"threads"} and p["threads"] and
+                  all(fields(t) == THREAD for t in p["threads"]) for p in record["processes"]),
+              "%s: each of the processes' fields, its threads'" % name,
+              [sorted(fields(p) ^ (PROCESS | {"threads"})) for p in record["processes"]])
+    tap.eq(sorted(fields(record["total"])), sorted(TOTAL), "%s: the total's fields" % name)
 
 
 def check_mode(tap, mode, n):

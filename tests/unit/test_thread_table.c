@@ -3,7 +3,8 @@
  * The thread table's user side on plain memory in place of the mapped BPF
  * arrays: records of a reused TID summed into one row, folding clears only
  * the TID's current slot and zeroes the records, with what their blocks
- * released since the read counted as orphans.
+ * released since the read counted as orphans; a read takes one process's
+ * records.
  */
 #include <stdlib.h>
 #include "kernel/thread_table.h"
@@ -11,6 +12,7 @@
 #include "tap.h"
 
 #define NR_TIDS 1024
+#define PID 42		/* the process the records are of, unless a test says otherwise */
 
 static struct mw_thread records[MW_MAX_THREADS];
 static __u32 tid_slots[NR_TIDS];
@@ -38,6 +40,7 @@ static void add_record(__u32 slot, __u32 tid, __u64 start_ns, const char *comm, 
 	strcpy(t->comm, comm);
 	t->start_ns = start_ns;
 	t->alloc_calls = allocs;
+	t->pid = PID;
 	t->tid = tid;
 	tid_slots[tid] = slot;
 	if (slot > claimed)
@@ -61,7 +64,7 @@ static void test_read_and_fold(void)
 	claimed = 4;
 
 	model_begin_update(&m, 1.0);
-	ASSERT_OK(thread_table_read(&tt, &m), "read");
+	ASSERT_OK(thread_table_read(&tt, &m, PID), "read");
 	ASSERT_EQ(tt.nr_seen, 3, "read: three records in use, the free slot skipped");
 	row = model_find(&m, 100);
 	if (ASSERT_TRUE(row, "read: the reused TID has a row")) {
@@ -74,7 +77,7 @@ static void test_read_and_fold(void)
 
 	/* the TID's threads all exited and were folded */
 	records[2].exited = 1;
-	ASSERT_OK(thread_table_read(&tt, &m), "read again");
+	ASSERT_OK(thread_table_read(&tt, &m, PID), "read again");
 	/* a free of a folded thread's block, between the read and the fold */
 	records[1].released_calls += 3;
 	records[1].released_bytes += 192;
@@ -86,7 +89,7 @@ static void test_read_and_fold(void)
 	ASSERT_EQ(records[1].tid + records[2].tid + records[2].alloc_calls, 0,
 		  "fold: the folded records are zeroed");
 	ASSERT_EQ(records[4].alloc_calls, 1, "fold: another TID's record stays");
-	ASSERT_OK(thread_table_read(&tt, &m), "read after the fold");
+	ASSERT_OK(thread_table_read(&tt, &m, PID), "read after the fold");
 	ASSERT_EQ(tt.nr_seen, 1, "fold: only the other TID's record is read");
 	model_free(&m);
 	free(tt.seen);
@@ -106,7 +109,7 @@ static void test_fold_keeps_a_newer_slot(void)
 	add_record(5, tid, 40, "gone", 2);
 	records[5].exited = 1;
 	model_begin_update(&m, 1.0);
-	ASSERT_OK(thread_table_read(&tt, &m), "newer: read");
+	ASSERT_OK(thread_table_read(&tt, &m, PID), "newer: read");
 	/* between the read and the fold, the TID went to a new thread in slot 6 */
 	add_record(6, tid, 50, "born", 0);
 	ASSERT_OK(thread_table_fold(&tt, &tid, 1), "newer: fold");
@@ -118,9 +121,34 @@ static void test_fold_keeps_a_newer_slot(void)
 	free(tt.retiring);
 }
 
+/* Two processes' records in one table: each read takes its process's alone. */
+static void test_processes(void)
+{
+	struct thread_table tt;
+	struct mw_model m;
+
+	table_init(&tt);
+	model_init(&m);
+	memset(records, 0, sizeof(records));
+	claimed = 0;
+	add_record(1, 400, 60, "ours", 3);
+	add_record(2, 401, 70, "theirs", 9);
+	records[2].pid = PID + 1;
+	model_begin_update(&m, 1.0);
+	ASSERT_OK(thread_table_read(&tt, &m, PID), "processes: read");
+	model_end_update(&m, false);
+	ASSERT_EQ(m.nr_rows, 1, "processes: one row, its process's");
+	ASSERT_TRUE(model_find(&m, 400) && !model_find(&m, 401),
+		    "processes: another process's thread is not a row");
+	model_free(&m);
+	free(tt.seen);
+	free(tt.retiring);
+}
+
 int main(void)
 {
 	test_read_and_fold();
 	test_fold_keeps_a_newer_slot();
+	test_processes();
 	return tap_failures != 0;
 }

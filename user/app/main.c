@@ -87,6 +87,15 @@ static int output_flush(const struct output *o)
 	return MW_EXIT_ERROR;
 }
 
+/* One watched process: its allocator, its uprobes, its pidfd and its model. */
+struct watched {
+	struct mw_model model;
+	struct follow follow;		/* its uprobes, moved at its execs */
+	struct allocator alloc;		/* found while preparing, then follow's */
+	struct smaps_pass smaps;	/* the reading of its smaps, across updates */
+	int pidfd;			/* readable once it exited */
+};
+
 /* Everything a watch holds, from the options to the cleanup. */
 struct app {
 	struct mw_options opts;
@@ -95,15 +104,15 @@ struct app {
 	struct live_table table;
 	struct probes probes;
 	struct trace trace;
-	struct follow follow;
-	struct allocator alloc;
 	struct launch launch;
-	struct mw_model model;
+	/* -p's processes in the order given, or the launched command; the first is reported first */
+	struct watched *procs;
+	int nr_procs;
+	struct mw_model *model;		/* the first one's, the top-level process of the reports */
 	struct mw_model paused;		/* what a paused view shows while the metrics go on */
 	const struct reporter *reporter;
 	struct output out;
 	struct metrics_server *metrics;	/* --listen */
-	int pidfd;
 	struct priority prio;		/* raised while attaching */
 	sigset_t run_mask;		/* the mask under which ppoll() takes SIGINT and SIGTERM */
 	bool quit;			/* the view's q ended the watch */
@@ -162,23 +171,23 @@ static bool refuse_ptraced(const struct mw_options *o, const struct mw_target_in
 	return true;
 }
 
-/* -p: the process of a PID or TID, and the allocator it really uses. */
-static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
+/* -p: the process of PID @pid (or a TID), and the allocator it really uses. */
+static int prepare_pid(const struct mw_options *o, pid_t pid, struct mw_target_info *info,
 		       struct allocator *a, struct tracer *tracer)
 {
 	struct proc_status st;
 	int err;
 
-	err = proc_status_read(o->pid, &st);
+	err = proc_status_read(pid, &st);
 	if (err == -ENOENT || err == -ESRCH) {
-		elog("no such process: %d", o->pid);
+		elog("no such process: %d", pid);
 		return MW_EXIT_NO_PROCESS;
 	} else if (err) {
-		elog("cannot read /proc/%d/status: %s", o->pid, strerror(-err));
+		elog("cannot read /proc/%d/status: %s", pid, strerror(-err));
 		return MW_EXIT_ERROR;
 	}
 	if (!st.has_mm) {
-		elog("process %d (%s) has no memory to watch: a kernel thread or a zombie", o->pid,
+		elog("process %d (%s) has no memory to watch: a kernel thread or a zombie", pid,
 		     ESC(st.name, sizeof(st.name)));
 		return MW_EXIT_NO_PROCESS;
 	}
@@ -186,8 +195,8 @@ static int prepare_pid(const struct mw_options *o, struct mw_target_info *info,
 		elog("process %d is memwatch itself", st.tgid);
 		return MW_EXIT_USAGE;
 	}
-	if (st.tgid != o->pid)
-		vlog("thread %d belongs to process %d", o->pid, st.tgid);
+	if (st.tgid != pid)
+		vlog("thread %d belongs to process %d", pid, st.tgid);
 	info->pid = st.tgid;
 	snprintf(info->comm, sizeof(info->comm), "%s", st.name);
 	if (o->no_malloc)
@@ -236,11 +245,9 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 	return 0;
 }
 
-static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
-		    struct memwatch_bpf **skel)
+static int load_bpf(const struct mw_options *o, bool uprobe_multi, struct memwatch_bpf **skel)
 {
 	struct kernel_config c = {
-		.pid = pid,
 		.preexisting_blocks = !o->cmd,
 		.trace = o->trace,
 		.no_malloc = o->no_malloc,
@@ -270,22 +277,36 @@ static int load_bpf(const struct mw_options *o, pid_t pid, bool uprobe_multi,
  * Where the resident counters start: /proc's values for a running process,
  * zero for a launched one, whose counting waits for its exec.
  */
-static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
+static void set_resident_base(struct memwatch_bpf *skel, __u32 process, struct mw_model *m)
 {
 	struct proc_status st;
 	__s64 *base = m->res.base;
 
-	if (m->info.launched) {
-		kernel_exec_pending(skel);
-		return;
-	}
-	if (proc_status_read(m->info.pid, &st))
+	if (m->info.launched || proc_status_read(m->info.pid, &st))
 		return;
 	m->status = st;
 	base[MW_RSS_FILE] = st.rss_file_bytes;
 	base[MW_RSS_ANON] = st.rss_anon_bytes;
 	base[MW_RSS_SHMEM] = st.rss_shmem_bytes;
-	kernel_resident_base(skel, base);
+	kernel_resident_base(skel, process, base);
+}
+
+/* The exit status for @err from attaching to process @pid (0: to none in particular). */
+static int attach_status(int err, pid_t pid)
+{
+	if (!err)
+		return 0;
+	/* a path under /proc/PID/root fails with ENOENT once the process is gone */
+	if (pid && (err == -ESRCH || process_gone(pid))) {
+		elog("process %d exited during attach", pid);
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (err == -EPERM || err == -EACCES) {
+		elog("permission denied attaching probes, capabilities notwithstanding (an LSM, or a "
+		     "kernel that wants CAP_SYS_ADMIN?): run it as root");
+		return MW_EXIT_PERMISSION;
+	}
+	return MW_EXIT_BPF;
 }
 
 /*
@@ -294,28 +315,50 @@ static void set_resident_base(struct memwatch_bpf *skel, struct mw_model *m)
  * the rss_stat program. The resident base read after them includes those
  * pages; the tracepoints count from there.
  */
-static int attach_all(struct memwatch_bpf *skel, struct mw_model *m, struct allocator *a,
-		      const char *libc, struct follow *f, struct probes *p)
+static int attach_process(struct memwatch_bpf *skel, struct watched *w, const char *libc)
 {
-	struct mw_target_info *info = &m->info;
+	struct mw_target_info *info = &w->model.info;
+	__u32 process;
 	int err;
 
-	err = follow_start(f, skel, info, a, libc);
-	if (!err) {
-		set_resident_base(skel, m);
-		err = probes_attach_tracepoints(kernel_object(skel), p);
+	err = kernel_watch(skel, info->pid, info->launched, &process);
+	if (err == -ENOSPC) {
+		elog("cannot watch process %d: no room left in the kernel's set", info->pid);
+		return MW_EXIT_BPF;
 	}
-	/* a path under /proc/PID/root fails with ENOENT once the process is gone */
-	if (err && (err == -ESRCH || process_gone(info->pid))) {
-		elog("process %d exited during attach", info->pid);
-		return MW_EXIT_NO_PROCESS;
+	if (!err)
+		err = follow_start(&w->follow, skel, process, info, &w->alloc, libc);
+	if (!err)
+		set_resident_base(skel, process, &w->model);
+	return attach_status(err, info->pid);
+}
+
+/* The first process that is gone, 0 if none: a failure is said of it. */
+static pid_t first_gone(const struct app *app)
+{
+	int i;
+
+	for (i = 0; i < app->nr_procs; i++) {
+		if (process_gone(app->procs[i].model.info.pid))
+			return app->procs[i].model.info.pid;
 	}
-	if (err == -EPERM || err == -EACCES) {
-		elog("permission denied attaching probes, capabilities notwithstanding (an LSM, or a "
-		     "kernel that wants CAP_SYS_ADMIN?): run it as root");
-		return MW_EXIT_PERMISSION;
+	return 0;
+}
+
+/* Each process's probes, then the tracepoints, which count from the resident bases on. */
+static int attach_all(struct app *app)
+{
+	int i, err, ret = 0;
+
+	for (i = 0; i < app->nr_procs && !ret; i++)
+		ret = attach_process(app->skel, &app->procs[i], app->opts.libc);
+	if (!ret) {
+		err = probes_attach_tracepoints(kernel_object(app->skel), &app->probes);
+		ret = attach_status(err, err ? first_gone(app) : 0);
 	}
-	return err ? MW_EXIT_BPF : 0;
+	for (i = 0; i < app->nr_procs; i++)
+		app->procs[i].model.info.tracepoints = app->probes.tracepoints;
+	return ret;
 }
 
 /* Prints the trace records waiting; the model counts them for the summary. */
@@ -323,7 +366,7 @@ static int read_trace(struct app *app)
 {
 	int err = trace_read(&app->trace);
 
-	app->model.trace_records = app->trace.records;
+	app->model->trace_records = app->trace.records;
 	if (err) {
 		elog("cannot read the trace ring buffer: %s", strerror(-err));
 		return MW_EXIT_ERROR;
@@ -335,9 +378,8 @@ static int read_trace(struct app *app)
  * A debugger that attached after memwatch: its breakpoints may meet the
  * uprobes from now on. Said once per tracer, and kept for the summary.
  */
-static void check_tracer(struct app *app)
+static void check_tracer(struct app *app, struct mw_model *m)
 {
-	struct mw_model *m = &app->model;
 	pid_t pid = m->status.tracer_pid;
 
 	if (!pid || pid == m->tracer.pid || !m->info.malloc_probed)
@@ -360,24 +402,32 @@ static void publish_metrics(struct app *app)
 
 	if (!app->metrics)
 		return;
-	err = metrics_server_publish(app->metrics, &app->model, app->opts.metrics_threads);
+	err = metrics_server_publish(app->metrics, app->model, app->opts.metrics_threads);
 	if (err && !said)
 		elog("cannot render the metrics: %s; scrapes get the last ones", strerror(-err));
 	said |= err != 0;
 }
 
+/* Every process's model, updated at one moment: @start's elapsed time. */
 static int take_snapshot(struct app *app, double start)
 {
-	int err = snapshot_take(app->skel, &app->threads, &app->model, now_s() - start);
+	double elapsed_s = now_s() - start;
+	int i, err;
 
-	live_table_kernel_memory(&app->table, &app->model.kernel_bytes,
-				 &app->model.peak_kernel_bytes);
+	for (i = 0; i < app->nr_procs; i++) {
+		struct watched *w = &app->procs[i];
 
-	if (err) {
-		elog("cannot read the counters: %s", strerror(-err));
-		return MW_EXIT_ERROR;
+		err = snapshot_take(app->skel, w->follow.process, &app->threads, &w->model,
+				    &w->smaps, elapsed_s);
+		/* memwatch's, the same in each */
+		live_table_kernel_memory(&app->table, &w->model.kernel_bytes,
+					 &w->model.peak_kernel_bytes);
+		if (err) {
+			elog("cannot read the counters: %s", strerror(-err));
+			return MW_EXIT_ERROR;
+		}
+		check_tracer(app, &w->model);
 	}
-	check_tracer(app);
 	return 0;
 }
 
@@ -395,40 +445,77 @@ static int take_snapshot(struct app *app, double start)
  */
 static int show_paused(struct app *app, enum report_input state, const struct mw_model **shown)
 {
-	if (state == REPORT_PAUSE && app->metrics && *shown == &app->model) {
-		if (model_copy(&app->paused, &app->model)) {
+	if (state == REPORT_PAUSE && app->metrics && *shown == app->model) {
+		if (model_copy(&app->paused, app->model)) {
 			elog("cannot pause the view: %s", strerror(ENOMEM));
 			return MW_EXIT_ERROR;
 		}
 		*shown = &app->paused;
-	} else if (state != REPORT_PAUSE && *shown != &app->model) {
+	} else if (state != REPORT_PAUSE && *shown != app->model) {
 		model_free(&app->paused);
-		*shown = &app->model;
+		*shown = app->model;
 	}
 	return 0;
 }
 
 /*
- * Reports every interval until the target exits, --count, the view's q, or,
- * watching a process (-p), a signal: a launched command is watched until it
- * ends, as the signal reached it too. With --trace prints its records as they
- * come instead of the interval reports; when following execs, moves the
+ * A process's pidfd polled readable: it exited, and is polled no more. How
+ * many are still alive.
+ */
+static int count_exits(struct app *app, struct pollfd *pfd, int alive)
+{
+	int i;
+
+	for (i = 0; i < app->nr_procs; i++) {
+		if (pfd[i].fd < 0 || !pfd[i].revents)
+			continue;
+		app->procs[i].model.target_exited = true;
+		/* ppoll() skips a negative descriptor */
+		pfd[i].fd = -1;
+		alive--;
+	}
+	return alive;
+}
+
+/* Moves the uprobes of each process alive that exec'd since the last look. */
+static void follow_execs(struct app *app)
+{
+	int i;
+
+	if (app->opts.no_malloc)
+		return;
+	for (i = 0; i < app->nr_procs; i++) {
+		struct watched *w = &app->procs[i];
+
+		if (!w->model.target_exited)
+			follow_exec(&w->follow, &w->model.info, false);
+	}
+}
+
+/*
+ * Reports every interval until every process exited, --count, the view's q,
+ * or, watching processes (-p), a signal: a launched command is watched until
+ * it ends, as the signal reached it too. With --trace prints its records as
+ * they come instead of the interval reports; when following execs, moves the
  * uprobes. 0 or memwatch's exit status.
  */
 static int report_loop(struct app *app)
 {
 	const struct mw_options *o = &app->opts;
 	const struct reporter *r = app->reporter;
-	struct follow *f = o->no_malloc ? NULL : &app->follow;
-	struct mw_model *m = &app->model;
+	struct mw_model *m = app->model;
 	const struct mw_model *shown = m;
 	double start = now_s(), next = start + o->interval_s;
-	struct pollfd pfd[2] = { { .fd = app->pidfd, .events = POLLIN } };
+	/* the processes' pidfds, then stdin or the trace */
+	struct pollfd pfd[MW_MAX_PIDS + 1];
 	enum report_input state = REPORT_RUN;
-	nfds_t nfds = 1;
+	int i, alive = app->nr_procs;
+	nfds_t nfds = 0;
 	long reports = 0;
 	int err;
 
+	for (i = 0; i < app->nr_procs; i++)
+		pfd[nfds++] = (struct pollfd){ .fd = app->procs[i].pidfd, .events = POLLIN };
 	/* an interactive view also wakes the loop with its keys, a trace with its records */
 	if (r->input)
 		pfd[nfds++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
@@ -439,7 +526,7 @@ static int report_loop(struct app *app)
 		double wait = next - now_s();
 		struct timespec timeout = { 0 };
 
-		if (f && wait > EXEC_POLL_S)
+		if (!o->no_malloc && wait > EXEC_POLL_S)
 			wait = EXEC_POLL_S;
 		if (wait > 0) {
 			timeout.tv_sec = (time_t)wait;
@@ -450,17 +537,17 @@ static int report_loop(struct app *app)
 			elog("poll: %s", strerror(errno));
 			return MW_EXIT_ERROR;
 		}
-		if (err > 0 && pfd[0].revents) {
-			m->target_exited = true;
-			break;
+		if (err > 0) {
+			alive = count_exits(app, pfd, alive);
+			if (!alive)
+				break;
 		}
 		if (o->trace) {
 			err = read_trace(app);
 			if (err)
 				return err;
 		}
-		if (f)
-			follow_exec(f, &m->info, false);
+		follow_execs(app);
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
 			state = r->input(shown);
@@ -526,11 +613,11 @@ static int child_exit_code(int status)
  */
 static int wait_command(struct app *app)
 {
-	struct pollfd pfd = { .fd = app->pidfd, .events = POLLIN };
+	struct pollfd pfd = { .fd = app->procs[0].pidfd, .events = POLLIN };
 	int status;
 
 	elog("detached; waiting for %s (pid %d) to exit; Ctrl-C interrupts it",
-	     ESC(app->model.info.comm, sizeof(app->model.info.comm)), app->launch.pid);
+	     ESC(app->model->info.comm, sizeof(app->model->info.comm)), app->launch.pid);
 	while (ppoll(&pfd, 1, NULL, &app->run_mask) <= 0) {
 		if (errno != EINTR) {
 			elog("poll: %s", strerror(errno));
@@ -586,6 +673,33 @@ static int metrics_open(struct app *app)
 	return 0;
 }
 
+/*
+ * -p: each process and its allocator, in the order given. Two PIDs of one
+ * process (a TID and its process's PID) are a usage error.
+ */
+static int prepare_pids(struct app *app)
+{
+	int i, j, ret;
+
+	for (i = 0; i < app->nr_procs; i++) {
+		struct watched *w = &app->procs[i];
+
+		ret = prepare_pid(&app->opts, app->opts.pids[i], &w->model.info, &w->alloc,
+				  &w->model.tracer);
+		if (ret)
+			return ret;
+		for (j = 0; j < i; j++) {
+			if (app->procs[j].model.info.pid == w->model.info.pid) {
+				elog("-p %d and %d are one process, %d", app->opts.pids[j],
+				     app->opts.pids[i], w->model.info.pid);
+				return MW_EXIT_USAGE;
+			}
+		}
+		allocator_describe(&w->model.info, &w->alloc, app->opts.no_malloc);
+	}
+	return 0;
+}
+
 /* Options to a target found, its allocator and a held launch; 0 or an exit status. */
 static int prepare(struct app *app)
 {
@@ -602,23 +716,59 @@ static int prepare(struct app *app)
 		ret = output_open(app);
 	if (!ret)
 		ret = metrics_open(app);
-	if (!ret && app->opts.cmd)
-		ret = prepare_command(&app->opts, &app->model.info, &app->alloc, &app->launch);
-	else if (!ret)
-		ret = prepare_pid(&app->opts, &app->model.info, &app->alloc, &app->model.tracer);
+	if (!ret && app->opts.cmd) {
+		ret = prepare_command(&app->opts, &app->model->info, &app->procs[0].alloc,
+				      &app->launch);
+		if (!ret)
+			allocator_describe(&app->model->info, &app->procs[0].alloc,
+					   app->opts.no_malloc);
+	} else if (!ret) {
+		ret = prepare_pids(app);
+	}
 	if (ret)
 		return ret;
 	/* a launched command's children, forked while preparing, keep the caller's */
 	priority_raise(&app->prio);
-	target_pid = app->model.info.pid;
-	allocator_describe(&app->model.info, &app->alloc, app->opts.no_malloc);
-	return load_bpf(&app->opts, app->model.info.pid, uprobe_multi, &app->skel);
+	target_pid = app->model->info.pid;
+	return load_bpf(&app->opts, uprobe_multi, &app->skel);
 }
 
 /* From the loaded BPF object to probes in place and a launched command running. */
+/*
+ * Each process's pidfd, then, with -p, the settling look: it may have exited
+ * or exec'd meanwhile. 0 or an exit status.
+ */
+static int settle(struct app *app)
+{
+	int i, err;
+
+	for (i = 0; i < app->nr_procs; i++) {
+		struct watched *w = &app->procs[i];
+		pid_t pid = w->model.info.pid;
+
+		/* the pidfd refers to the child from before its exec on: no PID reuse race */
+		w->pidfd = syscall(SYS_pidfd_open, pid, 0);
+		if (w->pidfd < 0) {
+			if (errno == ESRCH) {
+				elog("process %d exited during attach", pid);
+				return MW_EXIT_NO_PROCESS;
+			}
+			elog("process %d: %s", pid, strerror(errno));
+			return MW_EXIT_ERROR;
+		}
+		err = app->opts.cmd ? 0 : follow_settle(&w->follow, &w->model.info,
+							 !app->opts.no_malloc);
+		if (err == -ESRCH) {
+			elog("process %d exited during attach", pid);
+			return MW_EXIT_NO_PROCESS;
+		}
+	}
+	return 0;
+}
+
 static int attach(struct app *app)
 {
-	struct mw_model *m = &app->model;
+	struct mw_model *m = app->model;
 	int err, ret;
 
 	err = thread_table_open(&app->threads, app->skel);
@@ -631,8 +781,7 @@ static int attach(struct app *app)
 		elog("cannot create the live-allocation table: %s", strerror(-err));
 		return MW_EXIT_BPF;
 	}
-	ret = attach_all(app->skel, m, &app->alloc, app->opts.libc, &app->follow, &app->probes);
-	m->info.tracepoints = app->probes.tracepoints;
+	ret = attach_all(app);
 	if (ret)
 		return ret;
 	if (app->opts.trace) {
@@ -645,22 +794,10 @@ static int attach(struct app *app)
 		}
 		m->info.traced = true;
 	}
-	/* the pidfd refers to the child from before its exec on: no PID reuse race */
-	app->pidfd = syscall(SYS_pidfd_open, m->info.pid, 0);
-	if (app->pidfd < 0) {
-		if (errno == ESRCH) {
-			elog("process %d exited during attach", m->info.pid);
-			return MW_EXIT_NO_PROCESS;
-		}
-		elog("process %d: %s", m->info.pid, strerror(errno));
-		return MW_EXIT_ERROR;
-	}
-	err = app->opts.cmd ? 0 : follow_settle(&app->follow, &m->info, !app->opts.no_malloc);
+	ret = settle(app);
 	priority_restore(&app->prio);
-	if (err == -ESRCH) {
-		elog("process %d exited during attach", m->info.pid);
-		return MW_EXIT_NO_PROCESS;
-	}
+	if (ret)
+		return ret;
 	/* from here on a signal ends the watch instead of memwatch, and reaches the command */
 	signals_watch(app->opts.cmd ? app->launch.pid : 0, &app->run_mask);
 	if (app->opts.cmd) {
@@ -685,27 +822,34 @@ static int attach(struct app *app)
 /* Watches until the end, detaches, then the summary; memwatch's exit status. */
 static int watch(struct app *app)
 {
-	struct mw_model *m = &app->model;
-	int err;
+	struct mw_model *m = app->model;
+	int i, err;
 
-	allocator_note(&m->info, &app->follow.alloc, app->opts.no_malloc);
-	fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
-		"Ctrl-C to end.\n", m->info.pid, ESC(m->info.comm, sizeof(m->info.comm)),
-		m->info.tracepoints, m->info.uprobes + m->info.uretprobes,
-		ESC(m->info.allocator, sizeof(m->info.allocator)));
-	/* the first draw shows the command line */
-	snapshot_read_cmdline(m);
+	for (i = 0; i < app->nr_procs; i++) {
+		struct watched *w = &app->procs[i];
+		const struct mw_target_info *info = &w->model.info;
+
+		allocator_note(info, &w->follow.alloc, app->opts.no_malloc);
+		fprintf(stderr, "memwatch: watching pid %d (%s): %d tracepoints, %d uprobes on %s. "
+			"Ctrl-C to end.\n", info->pid, ESC(info->comm, sizeof(info->comm)),
+			info->tracepoints, info->uprobes + info->uretprobes,
+			ESC(info->allocator, sizeof(info->allocator)));
+		/* the first draw shows the command line */
+		snapshot_read_cmdline(&w->model);
+	}
 	if (app->reporter->open && app->reporter->open(m)) {
 		elog("cannot open the live view on this terminal (TERM=%s): text reports",
 		     getenv("TERM") ?: "");
 		app->reporter = &report_text;
 	}
 	/* the live view owns the terminal: no line over it */
-	app->follow.quiet = app->reporter->input != NULL;
+	for (i = 0; i < app->nr_procs; i++)
+		app->procs[i].follow.quiet = app->reporter->input != NULL;
 
 	err = report_loop(app);
-	/* nothing of ours stays in the target while it goes on */
-	follow_stop(&app->follow);
+	/* nothing of ours stays in the targets while they go on */
+	for (i = 0; i < app->nr_procs; i++)
+		follow_stop(&app->procs[i].follow);
 	probes_detach(&app->probes);
 	if (app->opts.cmd && m->target_exited) {
 		/* the pidfd polled readable: a zombie, reaped at once */
@@ -731,12 +875,51 @@ static int watch(struct app *app)
 	return app->opts.cmd ? child_exit_code(m->exit_status) : 0;
 }
 
+/* A watched process for each -p, or one for the command; false without the memory. */
+static bool procs_alloc(struct app *app)
+{
+	int i;
+
+	app->nr_procs = app->opts.cmd ? 1 : app->opts.nr_pids;
+	app->procs = calloc(app->nr_procs, sizeof(*app->procs));
+	if (!app->procs)
+		return false;
+	for (i = 0; i < app->nr_procs; i++) {
+		struct watched *w = &app->procs[i];
+
+		model_init(&w->model);
+		w->model.info.allocator_origin = "";
+		w->alloc.fd = -1;
+		w->smaps = (struct smaps_pass)SMAPS_PASS_INIT;
+		w->pidfd = -1;
+		if (i)
+			app->procs[i - 1].model.next_process = &w->model;
+	}
+	app->model = &app->procs[0].model;
+	return true;
+}
+
+static void procs_free(struct app *app)
+{
+	int i;
+
+	for (i = 0; i < app->nr_procs; i++) {
+		struct watched *w = &app->procs[i];
+
+		if (w->pidfd >= 0)
+			close(w->pidfd);
+		follow_stop(&w->follow);
+		allocator_close(&w->alloc);
+		smaps_pass_abandon(&w->smaps);
+		model_free(&w->model);
+	}
+	free(app->procs);
+}
+
 int main(int argc, char **argv)
 {
 	struct app app = {
 		.launch = { .pid = -1, .go_fd = -1, .exec_err_fd = -1 },
-		.alloc = { .fd = -1 },
-		.pidfd = -1,
 	};
 	int ret;
 
@@ -747,9 +930,11 @@ int main(int argc, char **argv)
 	mw_verbose = app.opts.verbose;
 	libbpf_set_print(libbpf_print);
 	app.reporter = reporters[app.opts.format];
-	model_init(&app.model);
+	if (!procs_alloc(&app)) {
+		elog("%s", strerror(ENOMEM));
+		return MW_EXIT_ERROR;
+	}
 	model_init(&app.paused);
-	app.model.info.allocator_origin = "";
 
 	ret = prepare(&app);
 	if (!ret)
@@ -762,16 +947,12 @@ int main(int argc, char **argv)
 	metrics_server_stop(app.metrics);
 	if (app.launch.pid > 0)
 		launch_abort(&app.launch);
-	if (app.pidfd >= 0)
-		close(app.pidfd);
-	follow_stop(&app.follow);
-	allocator_close(&app.alloc);
+	procs_free(&app);
 	probes_detach(&app.probes);
 	trace_close(&app.trace);
 	thread_table_close(&app.threads);
 	live_table_close(&app.table);
 	kernel_destroy(app.skel);
-	model_free(&app.model);
 	model_free(&app.paused);
 	if (app.out.f && app.out.f != stdout && fclose(app.out.f) && !ret) {
 		elog("cannot write %s: %s", app.out.name, strerror(errno));

@@ -18,20 +18,21 @@
 
 const char *argp_program_version = "memwatch 0.1.0";
 
-static const char args_doc[] = "-p PID\n[--] CMD [ARGS...]";
+static const char args_doc[] = "-p PID[,PID...]\n[--] CMD [ARGS...]";
 
 #define DOC_SYSCALL(TAG, name, returns) " " #name
 
 static const char doc[] =
 	"Per-thread heap growth against memory returned to the OS.\n"
 	"\n"
-	"Traces one process's malloc family and memory syscalls:\n"
+	"Traces processes' malloc family and memory syscalls:\n"
 	" " MW_SYSCALLS(DOC_SYSCALL) "\n"
 	"and reports per thread what it allocated and freed, what it took from\n"
 	"the OS, and what it gave back: asked for, and actually left RSS.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  memwatch -p 1234                 # live view on a terminal until it exits\n"
+	"  memwatch -p 1234,1240 -p 1300    # three processes, until all exit\n"
 	"  memwatch --no-tui -p 1234        # text reports on the terminal too\n"
 	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
 	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
@@ -55,7 +56,9 @@ enum {
 };
 
 static const struct argp_option options[] = {
-	{ "pid", 'p', "PID", 0, "Watch process PID (a thread ID means its process)", 0 },
+	{ "pid", 'p', "PID[,PID...]", 0,
+	  "Watch process PID (a thread ID means its process); a list, or -p again, watches "
+	  "several (at most 64)", 0 },
 	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 1, fractions allowed)", 0 },
 	{ "count", 'c', "N", 0, "Exit after N reports (refreshes of the live view)", 0 },
 	{ "iterations", 'n', "N", OPTION_ALIAS, NULL, 0 },
@@ -95,6 +98,32 @@ static long parse_long(const char *arg, long min, long max, struct argp_state *s
 		argp_error(state, "invalid %s '%s': expected an integer from %ld to %ld", what, arg,
 			   min, max);
 	return value;
+}
+
+/* -p's list, PIDs apart by commas, added to those of an -p before. */
+static void parse_pids(const char *arg, struct mw_options *o, struct argp_state *state)
+{
+	const char *pid = arg;
+	char one[32];
+	size_t len;
+	int i;
+
+	for (;;) {
+		len = strcspn(pid, ",");
+		/* longer is no PID, and stays none cut short */
+		snprintf(one, sizeof(one), "%.*s", (int)len, pid);
+		if (o->nr_pids == MW_MAX_PIDS)
+			argp_error(state, "too many processes: -p takes at most %d", MW_MAX_PIDS);
+		o->pids[o->nr_pids] = parse_long(one, 1, INT_MAX, state, "PID");
+		for (i = 0; i < o->nr_pids; i++) {
+			if (o->pids[i] == o->pids[o->nr_pids])
+				argp_error(state, "PID %d given twice", o->pids[i]);
+		}
+		o->nr_pids++;
+		if (!pid[len])
+			return;
+		pid += len + 1;
+	}
 }
 
 /* What the format options asked for, resolved once all are read. */
@@ -190,7 +219,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p':
-		o->pid = parse_long(arg, 1, INT_MAX, state, "PID");
+		parse_pids(arg, o, state);
 		break;
 	case 'i':
 		errno = 0;
@@ -249,9 +278,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (!o->pid && !o->cmd)
+		if (!o->nr_pids && !o->cmd)
 			argp_error(state, "give a process with -p PID or a command after --");
-		if (o->pid && o->cmd)
+		if (o->nr_pids && o->cmd)
 			argp_error(state, "-p PID and a command exclude each other");
 		if (o->metrics_threads && !o->listen)
 			argp_error(state, "--metrics-threads adds to --listen's metrics");

@@ -8,8 +8,12 @@
 #include "output/report.h"
 #include "sys/listen_addr.h"
 
+/* -p's processes at most, in one list or several */
+#define MW_MAX_PIDS 64
+
 struct mw_options {
-	pid_t pid;			/* -p, 0 when launching a command */
+	pid_t pids[MW_MAX_PIDS];	/* -p, in the order given */
+	int nr_pids;			/* 0 when launching a command */
 	char **cmd;			/* -- CMD ARGS..., NULL-terminated */
 	double interval_s;
 	long count;			/* reports (refreshes of the live view) before exiting,

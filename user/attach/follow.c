@@ -222,21 +222,21 @@ static int place(struct follow *f, pid_t pid, const struct allocator *a)
 
 	/* before the uprobes: an exec by another thread after them hangs it up */
 	task_watch_open(&task, pid);
-	kernel_counting(f->skel, false);
+	kernel_counting(f->skel, f->process, false);
 	err = probes_attach_allocator(kernel_object(f->skel), pid, a, &links);
 	if (err) {
 		probes_detach(&links);
 		task_watch_close(&task);
-		kernel_counting(f->skel, f->links.count);
+		kernel_counting(f->skel, f->process, f->links.count);
 		return err;
 	}
 	unprobe(f);
-	kernel_counting(f->skel, true);
+	kernel_counting(f->skel, f->process, true);
 	f->links = links;
 	f->task = task;
 	if (file_id_of_fd(a->fd, &f->id))
 		memset(&f->id, 0, sizeof(f->id));
-	kernel_glibc_chunks(f->skel, is_glibc(a));
+	kernel_glibc_chunks(f->skel, f->process, is_glibc(a));
 	return 0;
 }
 
@@ -249,12 +249,13 @@ static void describe(const struct follow *f, struct mw_target_info *info, bool p
 	info->uretprobes = f->links.uretprobes;
 }
 
-int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_info *info,
-		 struct allocator *a, const char *libc)
+int follow_start(struct follow *f, struct memwatch_bpf *skel, __u32 process,
+		 struct mw_target_info *info, struct allocator *a, const char *libc)
 {
 	int err;
 
 	f->skel = skel;
+	f->process = process;
 	f->libc = libc;
 	f->task = (struct task_watch){ .fd = -1, .page = MAP_FAILED };
 	f->alloc = *a;
@@ -360,7 +361,7 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 
 void follow_exec(struct follow *f, struct mw_target_info *info, bool force)
 {
-	__u64 execs = kernel_execs(f->skel);
+	__u64 execs = kernel_execs(f->skel, f->process);
 	struct allocator *next;
 
 	if (!force && execs == f->execs && !(f->loading && mapped_files(info->pid) != f->files))

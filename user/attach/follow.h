@@ -29,6 +29,7 @@ struct task_watch {
 
 struct follow {
 	struct memwatch_bpf *skel;	/* NULL until started */
+	__u32 process;			/* the process's record in the kernel's watched set */
 	const char *libc;		/* --libc: this file whatever the image */
 	bool quiet;			/* the live view owns the terminal: say nothing */
 	struct allocator alloc;		/* the file probed, open, when info->malloc_probed */
@@ -54,13 +55,14 @@ void allocator_note(const struct mw_target_info *info, const struct allocator *a
 		    bool no_malloc);
 
 /*
- * Starts following @info->pid with @a, found for it (or @libc, --libc), and
- * attaches @a's uprobes when info->malloc_probed, through the descriptor @a
- * holds, which @f takes over (a->fd becomes -1). 0 or -errno; what was
- * attached stays for follow_stop(). @f starts zeroed.
+ * Starts following @info->pid, watched by the kernel as @process, with @a,
+ * found for it (or @libc, --libc), and attaches @a's uprobes when
+ * info->malloc_probed, through the descriptor @a holds, which @f takes over
+ * (a->fd becomes -1). 0 or -errno; what was attached stays for
+ * follow_stop(). @f starts zeroed.
  */
-int follow_start(struct follow *f, struct memwatch_bpf *skel, struct mw_target_info *info,
-		 struct allocator *a, const char *libc);
+int follow_start(struct follow *f, struct memwatch_bpf *skel, __u32 process,
+		 struct mw_target_info *info, struct allocator *a, const char *libc);
 /*
  * Looks at the target's image again when it exec'd since the last look
  * (always with @force), and moves the uprobes if its allocator changed; one

@@ -51,7 +51,7 @@ static bool tracefs_unreadable(void)
  * links, through which the allocator is found and opened, to CAP_SYS_PTRACE
  * only. All of them pass the kernel's ptrace access check.
  */
-static void target_refused(const struct mw_options *o, char *path, size_t len)
+static void target_refused(const struct mw_options *o, pid_t pid, char *path, size_t len)
 {
 	char link[PATH_MAX];
 	struct proc_status st;
@@ -59,9 +59,9 @@ static void target_refused(const struct mw_options *o, char *path, size_t len)
 
 	path[0] = '\0';
 	/* no such process, a zombie or a kernel thread: prepare_pid() says so */
-	if (proc_status_read(o->pid, &st) || !st.has_mm)
+	if (proc_status_read(pid, &st) || !st.has_mm)
 		return;
-	snprintf(path, len, "/proc/%d/smaps", o->pid);
+	snprintf(path, len, "/proc/%d/smaps", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != EACCES)
@@ -70,7 +70,7 @@ static void target_refused(const struct mw_options *o, char *path, size_t len)
 	}
 	close(fd);
 	if (!o->no_malloc) {
-		snprintf(path, len, "/proc/%d/root", o->pid);
+		snprintf(path, len, "/proc/%d/root", pid);
 		if (readlink(path, link, sizeof(link)) < 0 && errno == EACCES)
 			return;
 	}
@@ -146,7 +146,9 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 	unsigned int needed = 1U << MW_NEED_BPF | 1U << MW_NEED_PERFMON | 1U << MW_NEED_TRACEFS;
 	unsigned int missing = 0;
 	char self[PATH_MAX], line[2048], refused[64] = "";
+	pid_t refused_pid = 0;
 	ssize_t n;
+	int i;
 
 	*uprobe_multi = false;
 	if (!has_or_admin(CAP_BPF))
@@ -155,8 +157,11 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 		missing |= 1U << MW_NEED_PERFMON;
 	if (tracefs_unreadable())
 		missing |= 1U << MW_NEED_TRACEFS;
-	if (o->pid)
-		target_refused(o, refused, sizeof(refused));
+	/* the first process refused is named */
+	for (i = 0; i < o->nr_pids && !refused[0]; i++) {
+		refused_pid = o->pids[i];
+		target_refused(o, refused_pid, refused, sizeof(refused));
+	}
 	if (refused[0] && !caps_have(CAP_SYS_PTRACE)) {
 		needed |= 1U << MW_NEED_PTRACE;
 		missing |= 1U << MW_NEED_PTRACE;
@@ -171,7 +176,7 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 		}
 	}
 	if (!missing && refused[0]) {
-		ptrace_refusal(o->pid, refused);
+		ptrace_refusal(refused_pid, refused);
 		return MW_EXIT_PERMISSION;
 	}
 	if (!missing)
@@ -179,6 +184,10 @@ int privileges_check(const struct mw_options *o, bool *uprobe_multi)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
 	privileges_message(line, sizeof(line), needed, missing, n > 0 ? self : "memwatch");
-	elog("%s", line);
+	/* of several processes, the one refused */
+	if (refused[0] && o->nr_pids > 1)
+		elog("%s (pid %d: %s)", line, refused_pid, refused);
+	else
+		elog("%s", line);
 	return MW_EXIT_PERMISSION;
 }

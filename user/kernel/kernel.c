@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel/compat.h"
 #include "kernel/kernel.h"
@@ -27,7 +28,6 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 	*skelp = skel = memwatch_bpf__open();
 	if (!skel)
 		return -errno;
-	skel->rodata->target_tgid = c->pid;
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
 	skel->rodata->trace_syscalls = c->trace;
 	skel->rodata->preexisting_blocks = c->preexisting_blocks;
@@ -55,30 +55,46 @@ void kernel_destroy(struct memwatch_bpf *skel)
 	memwatch_bpf__destroy(skel);
 }
 
-void kernel_resident_base(struct memwatch_bpf *skel, const __s64 base[MW_RSS_NR])
+int kernel_watch(struct memwatch_bpf *skel, pid_t pid, bool launched, __u32 *process)
 {
-	memcpy(skel->bss->rss_now, base, sizeof(skel->bss->rss_now));
+	__u32 slot = __atomic_add_fetch(&skel->bss->process_slots_claimed, 1, __ATOMIC_RELAXED);
+	__u32 key = pid;
+	struct mw_process *p;
+
+	if (slot >= MW_MAX_PROCESSES)
+		return -ENOSPC;
+	p = &skel->bss->process_records[slot];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->exec_pending = launched;
+	__atomic_add_fetch(&skel->bss->mms_unknown, 1, __ATOMIC_RELAXED);
+	/* the record is complete before the programs can find it */
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.processes), &key, &slot, BPF_ANY))
+		return -errno;
+	*process = slot;
+	return 0;
 }
 
-void kernel_exec_pending(struct memwatch_bpf *skel)
+void kernel_resident_base(struct memwatch_bpf *skel, __u32 process, const __s64 base[MW_RSS_NR])
 {
-	skel->bss->exec_pending = 1;
+	memcpy(skel->bss->process_records[process].rss_now, base,
+	       sizeof(skel->bss->process_records[process].rss_now));
 }
 
-void kernel_glibc_chunks(struct memwatch_bpf *skel, bool glibc)
+void kernel_glibc_chunks(struct memwatch_bpf *skel, __u32 process, bool glibc)
 {
-	skel->bss->glibc_chunks = glibc;
+	skel->bss->process_records[process].glibc_chunks = glibc;
 }
 
-void kernel_counting(struct memwatch_bpf *skel, bool on)
+void kernel_counting(struct memwatch_bpf *skel, __u32 process, bool on)
 {
 	/* after the syscalls that made the links: every entry probe of the set is live */
-	__atomic_store_n(&skel->bss->counting, on, __ATOMIC_RELEASE);
+	__atomic_store_n(&skel->bss->process_records[process].counting, on, __ATOMIC_RELEASE);
 }
 
-__u64 kernel_execs(const struct memwatch_bpf *skel)
+__u64 kernel_execs(const struct memwatch_bpf *skel, __u32 process)
 {
-	return skel->bss->execs;
+	return skel->bss->process_records[process].execs;
 }
 
 void kernel_read_counts(const struct memwatch_bpf *skel, struct kernel_counts *c)
@@ -86,17 +102,24 @@ void kernel_read_counts(const struct memwatch_bpf *skel, struct kernel_counts *c
 	const typeof(*skel->bss) *bss = skel->bss;
 
 	c->lost_events = bss->lost_events;
-	c->orphan_released_calls = bss->orphan_released_calls;
-	c->orphan_released_bytes = bss->orphan_released_bytes;
-	c->forks = bss->forks;
-	c->execs = bss->execs;
 	c->trace_lost = bss->trace_lost;
-	memcpy(c->rss_now, bss->rss_now, sizeof(c->rss_now));
-	memcpy(c->rss_at_exit, bss->rss_at_exit, sizeof(c->rss_at_exit));
-	memcpy(c->rss_other_gained, bss->rss_other_gained, sizeof(c->rss_other_gained));
-	memcpy(c->rss_other_lost, bss->rss_other_lost, sizeof(c->rss_other_lost));
-	memcpy(c->rss_exit_lost, bss->rss_exit_lost, sizeof(c->rss_exit_lost));
-	c->target_exiting = bss->target_exiting;
+}
+
+void kernel_read_process(const struct memwatch_bpf *skel, __u32 process,
+			 struct kernel_process_counts *c)
+{
+	const struct mw_process *p = &skel->bss->process_records[process];
+
+	c->forks = p->forks;
+	c->execs = p->execs;
+	c->orphan_released_calls = p->orphan_released_calls;
+	c->orphan_released_bytes = p->orphan_released_bytes;
+	memcpy(c->rss_now, p->rss_now, sizeof(c->rss_now));
+	memcpy(c->rss_at_exit, p->rss_at_exit, sizeof(c->rss_at_exit));
+	memcpy(c->rss_other_gained, p->rss_other_gained, sizeof(c->rss_other_gained));
+	memcpy(c->rss_other_lost, p->rss_other_lost, sizeof(c->rss_other_lost));
+	memcpy(c->rss_exit_lost, p->rss_exit_lost, sizeof(c->rss_exit_lost));
+	c->exiting = p->exiting;
 }
 
 struct bpf_object *kernel_object(const struct memwatch_bpf *skel)

@@ -18,7 +18,6 @@ struct memwatch_bpf;
 
 /* What the programs are loaded for. */
 struct kernel_config {
-	pid_t pid;			/* the target's TGID */
 	bool preexisting_blocks;	/* -p: blocks older than the counting exist */
 	bool trace;			/* --trace: the syscall records' ring buffer */
 	bool no_malloc;			/* no uprobe program is loaded */
@@ -29,12 +28,16 @@ struct kernel_config {
 /* What the programs counted beside the thread records, read each interval. */
 struct kernel_counts {
 	__u64 lost_events;
-	__u64 orphan_released_calls, orphan_released_bytes;
-	__u64 forks, execs;
 	__u64 trace_lost;
+};
+
+/* What the programs counted of one watched process beside its threads' records. */
+struct kernel_process_counts {
+	__u64 forks, execs;
+	__u64 orphan_released_calls, orphan_released_bytes;
 	__s64 rss_now[MW_RSS_NR], rss_at_exit[MW_RSS_NR];
 	__s64 rss_other_gained[MW_RSS_NR], rss_other_lost[MW_RSS_NR], rss_exit_lost[MW_RSS_NR];
-	bool target_exiting;		/* its last thread began to exit */
+	bool exiting;			/* its last thread began to exit */
 };
 
 /*
@@ -45,18 +48,24 @@ struct kernel_counts {
 int kernel_load(struct memwatch_bpf **skel, const struct kernel_config *c);
 void kernel_destroy(struct memwatch_bpf *skel);
 
-/* Where the resident counters start: the target's RSS now (-p). */
-void kernel_resident_base(struct memwatch_bpf *skel, const __s64 base[MW_RSS_NR]);
-/* A launched target: counting waits for its exec. */
-void kernel_exec_pending(struct memwatch_bpf *skel);
+/*
+ * Adds process @pid to the watched set, its record's slot in *@process;
+ * @launched: a held command, whose counting waits for its exec. 0, or
+ * -ENOSPC when every slot is taken.
+ */
+int kernel_watch(struct memwatch_bpf *skel, pid_t pid, bool launched, __u32 *process);
+/* Where the resident counters of @process start: its RSS now (-p). */
+void kernel_resident_base(struct memwatch_bpf *skel, __u32 process, const __s64 base[MW_RSS_NR]);
 /* Whether frees may read glibc's chunk headers for a pre-attach block's size. */
-void kernel_glibc_chunks(struct memwatch_bpf *skel, bool glibc);
-/* Turns the allocator probes' counting on, once every entry probe is live, or off. */
-void kernel_counting(struct memwatch_bpf *skel, bool on);
+void kernel_glibc_chunks(struct memwatch_bpf *skel, __u32 process, bool glibc);
+/* Turns @process's allocator probes' counting on, once every entry probe is live, or off. */
+void kernel_counting(struct memwatch_bpf *skel, __u32 process, bool on);
 
-/* The execs the programs saw since the load. */
-__u64 kernel_execs(const struct memwatch_bpf *skel);
+/* The execs of @process the programs saw since it was added. */
+__u64 kernel_execs(const struct memwatch_bpf *skel, __u32 process);
 void kernel_read_counts(const struct memwatch_bpf *skel, struct kernel_counts *c);
+void kernel_read_process(const struct memwatch_bpf *skel, __u32 process,
+			 struct kernel_process_counts *c);
 
 /* The programs (probes.c finds its own by name) and the maps the snapshot and --trace read. */
 struct bpf_object *kernel_object(const struct memwatch_bpf *skel);

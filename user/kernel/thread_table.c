@@ -147,7 +147,7 @@ static int set_thread(struct thread_table *tt, struct mw_model *m, size_t first,
 	return model_set_thread(m, tt->seen[first].tid, &sum);
 }
 
-int thread_table_read(struct thread_table *tt, struct mw_model *m)
+int thread_table_read(struct thread_table *tt, struct mw_model *m, pid_t pid)
 {
 	__u32 claimed = *(volatile const __u32 *)tt->slots_claimed, index;
 	size_t i, first;
@@ -165,7 +165,7 @@ int thread_table_read(struct thread_table *tt, struct mw_model *m)
 		 * acquire pairs with the kernel's publishing exchange
 		 */
 		s->tid = __atomic_load_n(&rec->tid, __ATOMIC_ACQUIRE);
-		if (!s->tid)
+		if (!s->tid || rec->pid != (__u32)pid)
 			continue;
 		s->index = index;
 		tt->nr_seen++;

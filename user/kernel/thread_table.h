@@ -42,8 +42,11 @@ void thread_table_size(struct memwatch_bpf *skel);
 /* After it is loaded: 0 or -errno. */
 int thread_table_open(struct thread_table *tt, struct memwatch_bpf *skel);
 void thread_table_close(struct thread_table *tt);
-/* Every thread's counters into the model, a TID's records summed: 0 or -errno. */
-int thread_table_read(struct thread_table *tt, struct mw_model *m);
+/*
+ * The counters of every thread of process @pid into the model, a TID's
+ * records summed: 0 or -errno. A fold that follows is of these threads.
+ */
+int thread_table_read(struct thread_table *tt, struct mw_model *m, pid_t pid);
 /*
  * The records of the @n TIDs the model folded at this update leave the
  * table; their slots go to new threads. 0 or -errno.

@@ -114,6 +114,8 @@ struct mw_model {
 	bool target_exited;
 	int exit_status;		/* launched target: its wait status */
 	struct tracer tracer;		/* the last debugger or tracer seen on the target */
+	/* -p with several: the next process's model, in the order given; NULL after the last */
+	const struct mw_model *next_process;
 };
 
 /* exited rows kept apart; older ones fold into the TID 0 row */

@@ -42,12 +42,12 @@ static void add_live_thread(pid_t tid, void *model)
 	model_add_live_thread(model, tid);
 }
 
-/* The region table: who mmap'd what. */
+/* The region table: who mmap'd what, in @m's process. */
 static int read_regions(struct bpf_map *map, struct mw_model *m)
 {
-	__u32 max = bpf_map__max_entries(map), count, i;
+	__u32 max = bpf_map__max_entries(map), count, i, n = 0;
 	struct mw_region *values = calloc(max, sizeof(*values));
-	__u64 *keys = calloc(max, sizeof(*keys));
+	struct mw_region_key *keys = calloc(max, sizeof(*keys));
 	struct mw_region_rec *recs = calloc(max, sizeof(*recs));
 	int err = -ENOMEM;
 
@@ -57,9 +57,12 @@ static int read_regions(struct bpf_map *map, struct mw_model *m)
 		       &count);
 	if (err)
 		goto cleanup;
-	for (i = 0; i < count; i++)
-		recs[i] = (struct mw_region_rec){ keys[i], values[i].len, values[i].tid };
-	model_set_regions(m, recs, count);
+	for (i = 0; i < count; i++) {
+		if (keys[i].pid == (__u32)m->info.pid)
+			recs[n++] = (struct mw_region_rec){ keys[i].start, values[i].len,
+							    values[i].tid };
+	}
+	model_set_regions(m, recs, n);
 	recs = NULL;
 cleanup:
 	free(recs);
@@ -76,9 +79,6 @@ cleanup:
  * old as the pass (the views say so beyond one interval).
  */
 #define RESIDENT_SHARE 0.05
-
-/* The reading of the target's smaps, which goes on across updates. */
-static struct smaps_pass smaps_pass = SMAPS_PASS_INIT;
 
 static double monotonic_s(void)
 {
@@ -115,8 +115,13 @@ static int read_rollup(pid_t pid, struct smaps_vma *rollup)
 	return err ?: rollup->map.end ? 0 : -ENOENT;
 }
 
-/* Who holds resident memory now: each anonymous mapping credited to its creator. */
-static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
+/*
+ * Who holds resident memory now: each anonymous mapping credited to its
+ * creator, by @smaps_pass, the reading of the process's smaps, which goes on
+ * across updates.
+ */
+static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m,
+			   struct smaps_pass *smaps_pass)
 {
 	double start = monotonic_s(), budget = RESIDENT_SHARE * m->interval_s;
 	struct smaps_vma rollup;
@@ -125,25 +130,25 @@ static void read_ownership(struct memwatch_bpf *skel, struct mw_model *m)
 	if (read_regions(kernel_regions_map(skel), m))
 		return;
 	have_rollup = !read_rollup(m->info.pid, &rollup);
-	if (!smaps_pass_under_way(&smaps_pass) &&
-	    !smaps_pass_begin(&smaps_pass, m->info.pid, m->elapsed_s, credit_vma, m))
+	if (!smaps_pass_under_way(smaps_pass) &&
+	    !smaps_pass_begin(smaps_pass, m->info.pid, m->elapsed_s, credit_vma, m))
 		model_clear_resident(m);
-	if (smaps_pass_under_way(&smaps_pass) &&
-	    smaps_pass_step(&smaps_pass, budget - (monotonic_s() - start)) == 1)
-		model_commit_resident(m, smaps_pass.began_s);
+	if (smaps_pass_under_way(smaps_pass) &&
+	    smaps_pass_step(smaps_pass, budget - (monotonic_s() - start)) == 1)
+		model_commit_resident(m, smaps_pass->began_s);
 	/* after a pass's sums: the rollup is the newer */
 	if (have_rollup)
 		model_set_rollup(m, rollup.anonymous, rollup.lazyfree);
 }
 
-static void read_resident(const struct kernel_counts *c, struct mw_resident *res)
+static void read_resident(const struct kernel_process_counts *c, struct mw_resident *res)
 {
 	memcpy(res->now, c->rss_now, sizeof(res->now));
 	memcpy(res->at_exit, c->rss_at_exit, sizeof(res->at_exit));
 	memcpy(res->other_gained, c->rss_other_gained, sizeof(res->other_gained));
 	memcpy(res->other_lost, c->rss_other_lost, sizeof(res->other_lost));
 	memcpy(res->exit_lost, c->rss_exit_lost, sizeof(res->exit_lost));
-	res->exited = c->target_exiting;
+	res->exited = c->exiting;
 }
 
 /*
@@ -184,16 +189,17 @@ cleanup:
 	free(text);
 }
 
-int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
-		  double elapsed_s)
+int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table *tt,
+		  struct mw_model *m, struct smaps_pass *smaps_pass, double elapsed_s)
 {
+	struct kernel_process_counts process_counts;
 	struct kernel_counts counts;
 	struct proc_status status;
 	bool alive;
 	int err;
 
 	model_begin_update(m, elapsed_s);
-	err = thread_table_read(tt, m);
+	err = thread_table_read(tt, m, m->info.pid);
 	if (err)
 		return err;
 	/* a zombie keeps its /proc entry but no longer any memory */
@@ -206,12 +212,13 @@ int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_
 	}
 	kernel_read_counts(skel, &counts);
 	m->lost_events = counts.lost_events;
-	m->orphan_released_calls = counts.orphan_released_calls + tt->late_released_calls;
-	m->orphan_released_bytes = counts.orphan_released_bytes + tt->late_released_bytes;
-	m->forks = counts.forks;
-	m->execs = counts.execs;
 	m->trace_lost = counts.trace_lost;
-	read_resident(&counts, &m->res);
+	kernel_read_process(skel, process, &process_counts);
+	m->orphan_released_calls = process_counts.orphan_released_calls + tt->late_released_calls;
+	m->orphan_released_bytes = process_counts.orphan_released_bytes + tt->late_released_bytes;
+	m->forks = process_counts.forks;
+	m->execs = process_counts.execs;
+	read_resident(&process_counts, &m->res);
 	if (!alive && m->res.exited) {
 		/* /proc has nothing left: what the kernel counted as the exit began */
 		const __s64 *rss = m->res.at_exit;
@@ -224,8 +231,8 @@ int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_
 	model_end_update(m, alive);
 	/* after the rows exist: regions are credited to them */
 	if (alive)
-		read_ownership(skel, m);
+		read_ownership(skel, m, smaps_pass);
 	else
-		smaps_pass_abandon(&smaps_pass);
+		smaps_pass_abandon(smaps_pass);
 	return fold_exited(tt, m);
 }

@@ -4,14 +4,18 @@
 #define MW_SNAPSHOT_H
 
 #include "model/model.h"
+#include "model/smaps_pass.h"
 
 struct memwatch_bpf;
 struct thread_table;
 
 /* The target's command line into m->cmdline, kept as it was when /proc has none. */
 void snapshot_read_cmdline(struct mw_model *m);
-/* 0 or -errno. */
-int snapshot_take(struct memwatch_bpf *skel, struct thread_table *tt, struct mw_model *m,
-		  double elapsed_s);
+/*
+ * Of the process the kernel watches as @process, whose smaps @smaps_pass
+ * reads across updates; 0 or -errno.
+ */
+int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table *tt,
+		  struct mw_model *m, struct smaps_pass *smaps_pass, double elapsed_s);
 
 #endif /* MW_SNAPSHOT_H */

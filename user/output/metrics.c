@@ -290,45 +290,75 @@ static void derived_families(const struct render *r, const char *prefix, const s
 	}
 }
 
-/* The process's levels and memwatch's own counts: no thread has these. */
-static void process_families(const struct render *r, const struct mw_model *m, const char *labels)
+/* @m's live and exited threads, the folded ones among the exited. */
+static void count_threads(const struct mw_model *m, __u64 *live, __u64 *exited)
 {
-	const struct proc_status *st = &m->status;
-	__u64 live = 0, exited = m->nr_folded;
 	size_t i;
 
+	*live = 0;
+	*exited = m->nr_folded;
 	for (i = 0; i < m->nr_rows; i++) {
 		if (m->rows[i].tid == MW_FOLDED_TID)
 			continue;
 		if (m->rows[i].exited)
-			exited++;
+			(*exited)++;
 		else
-			live++;
+			(*live)++;
 	}
+}
+
+/*
+ * The processes' levels, from @first on, each with its labels in @s (in the
+ * same order), and memwatch's own counts: no thread has these. Lost events
+ * and kernel memory are memwatch's, not a process's: one series, with the
+ * first process's labels, so that sum() counts them once.
+ */
+static void process_families(const struct render *r, const struct mw_model *first,
+			     const struct series *s)
+{
+	const struct mw_model *m;
+	__u64 live, exited;
+	bool probed = false;
+	size_t j;
+
 	family_header(r, "memwatch_rss_bytes", false, true,
 		      "the process's resident memory by kind, from /proc/PID/status");
-	sample(r, "memwatch_rss_bytes", false, labels, "type", "anon", st->rss_anon_bytes);
-	sample(r, "memwatch_rss_bytes", false, labels, "type", "file", st->rss_file_bytes);
-	sample(r, "memwatch_rss_bytes", false, labels, "type", "shmem", st->rss_shmem_bytes);
-	if (m->info.malloc_probed) {
+	for (m = first, j = 0; m; m = m->next_process, j++) {
+		sample(r, "memwatch_rss_bytes", false, s[j].labels, "type", "anon",
+		       m->status.rss_anon_bytes);
+		sample(r, "memwatch_rss_bytes", false, s[j].labels, "type", "file",
+		       m->status.rss_file_bytes);
+		sample(r, "memwatch_rss_bytes", false, s[j].labels, "type", "shmem",
+		       m->status.rss_shmem_bytes);
+		probed |= m->info.malloc_probed;
+	}
+	if (probed) {
 		family_header(r, "memwatch_retained_bytes", false, true,
 			      "anonymous RSS the allocator holds beyond the live heap");
-		sample(r, "memwatch_retained_bytes", false, labels, NULL, NULL,
-		       model_retained_bytes(m));
+		for (m = first, j = 0; m; m = m->next_process, j++) {
+			if (m->info.malloc_probed)
+				sample(r, "memwatch_retained_bytes", false, s[j].labels, NULL, NULL,
+				       model_retained_bytes(m));
+		}
 	}
 	family_header(r, "memwatch_lost_events", true, false,
 		      "events the kernel side could not record");
-	sample(r, "memwatch_lost_events", true, labels, NULL, NULL, m->lost_events);
+	sample(r, "memwatch_lost_events", true, s[0].labels, NULL, NULL, first->lost_events);
 	family_header(r, "memwatch_threads", false, false,
 		      "the process's threads seen while watched, live or exited");
-	sample(r, "memwatch_threads", false, labels, "state", "live", live);
-	sample(r, "memwatch_threads", false, labels, "state", "exited", exited);
+	for (m = first, j = 0; m; m = m->next_process, j++) {
+		count_threads(m, &live, &exited);
+		sample(r, "memwatch_threads", false, s[j].labels, "state", "live", live);
+		sample(r, "memwatch_threads", false, s[j].labels, "state", "exited", exited);
+	}
 	family_header(r, "memwatch_folded_threads", true, false,
 		      "exited threads whose counters were folded into one per-thread series");
-	sample(r, "memwatch_folded_threads", true, labels, NULL, NULL, m->nr_folded);
+	for (m = first, j = 0; m; m = m->next_process, j++)
+		sample(r, "memwatch_folded_threads", true, s[j].labels, NULL, NULL, m->nr_folded);
 	family_header(r, "memwatch_kernel_memory_bytes", false, true,
 		      "the kernel memory memwatch's BPF maps hold");
-	sample(r, "memwatch_kernel_memory_bytes", false, labels, NULL, NULL, m->kernel_bytes);
+	sample(r, "memwatch_kernel_memory_bytes", false, s[0].labels, NULL, NULL,
+	       first->kernel_bytes);
 }
 
 /* A malloc'd label string: the process's, then @row's if given. */
@@ -400,33 +430,41 @@ static void thread_info_family(const struct render *r, const struct series *s, s
 	}
 }
 
-/* The per-thread families, a series per row: the folded row's keeps its counters. */
-static int thread_families(const struct render *r, const struct mw_model *m)
+/*
+ * The per-thread families, a series per row of every process from @first
+ * on: the folded row's keeps its counters.
+ */
+static int thread_families(const struct render *r, const struct mw_model *first)
 {
 	const struct mw_row **rows = NULL;
+	const struct mw_model *m;
+	size_t i, n = 0, nr = 0;
 	struct series *s;
-	size_t i, n = 0;
 	int err = 0;
 
-	if (!m->nr_rows)
+	for (m = first; m; m = m->next_process)
+		nr += m->nr_rows;
+	if (!nr)
 		return 0;
-	s = calloc(m->nr_rows, sizeof(*s));
-	rows = calloc(m->nr_rows, sizeof(*rows));
+	s = calloc(nr, sizeof(*s));
+	rows = calloc(nr, sizeof(*rows));
 	if (!s || !rows) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	for (i = 0; i < m->nr_rows; i++) {
-		if (!has_series(&m->rows[i]))
-			continue;
-		rows[n] = &m->rows[i];
-		s[n].t = &m->rows[i].now;
-		s[n].labels = labels_of(m, &m->rows[i]);
-		if (!s[n].labels) {
-			err = -ENOMEM;
-			goto cleanup;
+	for (m = first; m; m = m->next_process) {
+		for (i = 0; i < m->nr_rows; i++) {
+			if (!has_series(&m->rows[i]))
+				continue;
+			rows[n] = &m->rows[i];
+			s[n].t = &m->rows[i].now;
+			s[n].labels = labels_of(m, &m->rows[i]);
+			if (!s[n].labels) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			n++;
 		}
-		n++;
 	}
 	thread_info_family(r, s, n, rows);
 	registry_families(r, "memwatch_thread_", s, n);
@@ -439,24 +477,41 @@ cleanup:
 	return err;
 }
 
-int metrics_write(FILE *out, const struct mw_model *m, enum metrics_format format, bool threads)
+int metrics_write(FILE *out, const struct mw_model *first, enum metrics_format format,
+		  bool threads)
 {
 	struct render r = { .out = out, .format = format };
-	struct series process = { .t = &m->total };
+	const struct mw_model *m;
+	struct series *procs;
+	size_t j, n = 0;
 	int err = 0;
 
-	process.labels = labels_of(m, NULL);
-	if (!process.labels)
+	for (m = first; m; m = m->next_process)
+		n++;
+	procs = calloc(n, sizeof(*procs));
+	if (!procs)
 		return -ENOMEM;
-	registry_families(&r, "memwatch_", &process, 1);
-	derived_families(&r, "memwatch_", &process, 1);
-	process_families(&r, m, process.labels);
+	/* a series per process, labelled with its pid and comm */
+	for (m = first, j = 0; m; m = m->next_process, j++) {
+		procs[j].t = &m->total;
+		procs[j].labels = labels_of(m, NULL);
+		if (!procs[j].labels) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	registry_families(&r, "memwatch_", procs, n);
+	derived_families(&r, "memwatch_", procs, n);
+	process_families(&r, first, procs);
 	if (threads)
-		err = thread_families(&r, m);
+		err = thread_families(&r, first);
 	if (!err && format == METRICS_OPENMETRICS)
 		fputs("# EOF\n", out);
-	free(process.labels);
 	if (!err && ferror(out))
 		err = -EIO;
+cleanup:
+	for (j = 0; j < n; j++)
+		free(procs[j].labels);
+	free(procs);
 	return err;
 }

@@ -31,10 +31,13 @@ enum metrics_format {
 enum metrics_format metrics_format_of(const char *accept);
 
 /*
- * Writes every metric family of @m in @format; @threads adds the per-thread
- * families (memwatch_thread_*). 0, or -EIO when @out failed.
+ * Writes every metric family of @first and the processes after it
+ * (next_process), a series per process, in @format; @threads adds the
+ * per-thread families (memwatch_thread_*). 0, -ENOMEM, or -EIO when @out
+ * failed.
  */
-int metrics_write(FILE *out, const struct mw_model *m, enum metrics_format format, bool threads);
+int metrics_write(FILE *out, const struct mw_model *first, enum metrics_format format,
+		  bool threads);
 
 /*
  * @len bytes of @s as a label value's inside, escaped as both formats want:

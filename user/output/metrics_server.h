@@ -20,7 +20,10 @@ struct metrics_server;
  * 503. 0, or -errno (the bind's: EADDRINUSE, EADDRNOTAVAIL, EACCES, ...).
  */
 int metrics_server_start(struct metrics_server **s, const struct listen_addr *addr);
-/* Renders @m (with its per-thread families if @threads) as what scrapes get from now on. */
+/*
+ * Renders @m and the processes after it (with their per-thread families if
+ * @threads) as what scrapes get from now on.
+ */
 int metrics_server_publish(struct metrics_server *s, const struct mw_model *m, bool threads);
 /* Stops serving, closes every connection, frees @s; NULL is none. */
 void metrics_server_stop(struct metrics_server *s);

@@ -47,14 +47,23 @@ static void json_counters(FILE *out, const struct mw_thread *t)
 #undef JSON_DERIVED
 }
 
-static void json_process(FILE *out, const struct mw_model *m)
+static size_t exited_threads(const struct mw_model *m)
 {
-	const struct proc_status *st = &m->status;
 	size_t i, exited = 0;
 
 	for (i = 0; i < m->nr_rows; i++)
 		exited += m->rows[i].exited;
-	fprintf(out, "\"process\":{\"pid\":%d,\"comm\":", m->info.pid);
+	return exited;
+}
+
+static void json_threads(FILE *out, const struct mw_model *m);
+
+/* A process's object, with its "threads" array when @threads. */
+static void json_process_object(FILE *out, const struct mw_model *m, bool threads)
+{
+	const struct proc_status *st = &m->status;
+
+	fprintf(out, "{\"pid\":%d,\"comm\":", m->info.pid);
 	json_string(out, m->info.comm);
 	json_u64(out, "rss_bytes", st->rss_bytes);
 	json_u64(out, "rss_anon_bytes", st->rss_anon_bytes);
@@ -79,10 +88,86 @@ static void json_process(FILE *out, const struct mw_model *m)
 	json_u64(out, "kernel_memory_bytes", m->kernel_bytes);
 	json_u64(out, "kernel_memory_peak_bytes", m->peak_kernel_bytes);
 	json_u64(out, "threads", m->nr_rows);
-	json_u64(out, "exited_threads", exited);
+	json_u64(out, "exited_threads", exited_threads(m));
 	json_u64(out, "folded_threads", m->nr_folded);
 	json_u64(out, "forks_not_followed", m->forks);
 	json_u64(out, "execs", m->execs);
+	if (threads) {
+		fputc(',', out);
+		json_threads(out, m);
+	}
+	fputc('}', out);
+}
+
+/* The first process: the one object of the records before -p took several. */
+static void json_process(FILE *out, const struct mw_model *m)
+{
+	fprintf(out, "\"process\":");
+	json_process_object(out, m, false);
+}
+
+/* Every process watched, the first included, in the order -p named them. */
+static void json_processes(FILE *out, const struct mw_model *m)
+{
+	fprintf(out, "\"processes\":[");
+	for (; m; m = m->next_process) {
+		json_process_object(out, m, true);
+		if (m->next_process)
+			fputc(',', out);
+	}
+	fputc(']', out);
+}
+
+/*
+ * The processes' sums. Lost events and kernel memory are memwatch's, the same
+ * in each process's object: counted once.
+ */
+static void json_total(FILE *out, const struct mw_model *first)
+{
+	__u64 rss = 0, anon = 0, file = 0, shmem = 0, retained = 0, gained = 0, lost = 0;
+	__u64 lost_other = 0, at_exit = 0, now = 0, advised = 0, threads = 0, exited = 0;
+	__u64 forks = 0, execs = 0;
+	struct mw_thread sum = { 0 };
+	const struct mw_model *m;
+	int n = 0;
+
+	for (m = first; m; m = m->next_process, n++) {
+		mw_thread_add(&sum, &m->total);
+		rss += m->status.rss_bytes;
+		anon += m->status.rss_anon_bytes;
+		file += m->status.rss_file_bytes;
+		shmem += m->status.rss_shmem_bytes;
+		retained += m->info.malloc_probed ? model_retained_bytes(m) : 0;
+		gained += model_resident_gained(m);
+		lost += model_resident_lost(m);
+		lost_other += model_resident_lost_other(m);
+		at_exit += model_resident_released_at_exit(m);
+		now += model_resident_now(m);
+		advised += m->res.lazyfree;
+		threads += m->nr_rows;
+		exited += exited_threads(m);
+		forks += m->forks;
+		execs += m->execs;
+	}
+	fprintf(out, "\"total\":{\"processes\":%d", n);
+	json_u64(out, "rss_bytes", rss);
+	json_u64(out, "rss_anon_bytes", anon);
+	json_u64(out, "rss_file_bytes", file);
+	json_u64(out, "rss_shmem_bytes", shmem);
+	json_counters(out, &sum);
+	json_u64(out, "retained_bytes", retained);
+	json_u64(out, "resident_gained_bytes", gained);
+	json_u64(out, "resident_lost_bytes", lost);
+	json_u64(out, "resident_lost_other_bytes", lost_other);
+	json_u64(out, "resident_released_at_exit_bytes", at_exit);
+	json_u64(out, "resident_now_bytes", now);
+	json_u64(out, "advised_resident_bytes", advised);
+	json_u64(out, "lost_events", first->lost_events);
+	json_u64(out, "kernel_memory_bytes", first->kernel_bytes);
+	json_u64(out, "threads", threads);
+	json_u64(out, "exited_threads", exited);
+	json_u64(out, "forks_not_followed", forks);
+	json_u64(out, "execs", execs);
 	fputc('}', out);
 }
 
@@ -115,6 +200,10 @@ static void json_record(FILE *out, const struct mw_model *m, const char *type)
 	json_process(out, m);
 	fputc(',', out);
 	json_threads(out, m);
+	fputc(',', out);
+	json_processes(out, m);
+	fputc(',', out);
+	json_total(out, m);
 }
 
 static void json_interval(FILE *out, const struct mw_model *m)

@@ -297,14 +297,51 @@ void report_text_summary(FILE *out, const struct mw_model *m, int width)
 	print_fitted(out, m, width, print_summary);
 }
 
-static void text_interval(FILE *out, const struct mw_model *m)
+/* Several processes (-p): one line of their sums after their reports. */
+static void print_total(FILE *out, const struct mw_model *first)
 {
-	report_text_interval(out, m, format_terminal_width(out));
+	__u64 rss = 0, live = 0, grown = 0, returned = 0, actual = 0, threads = 0;
+	const struct mw_model *m;
+	int n = 0;
+
+	for (m = first; m; m = m->next_process, n++) {
+		rss += m->status.rss_bytes;
+		live += m->info.malloc_probed ? mw_live_bytes(&m->total) : 0;
+		grown += mw_grown_bytes(&m->total);
+		returned += mw_returned_bytes(&m->total);
+		actual += mw_returned_actual(&m->total);
+		threads += m->nr_rows;
+	}
+	if (n < 2)
+		return;
+	fprintf(out, "%8.1fs total of %d processes  rss %s  live heap %s  threads %llu  grown %s  "
+		"returned %s asked / %s actual\n\n", first->elapsed_s, n, B(rss), B(live),
+		(unsigned long long)threads, B(grown), B(returned), B(actual));
 }
 
-static void text_summary(FILE *out, const struct mw_model *m)
+/* Each process's report in the order -p named them, then their total. */
+static void text_interval(FILE *out, const struct mw_model *first)
 {
-	report_text_summary(out, m, format_terminal_width(out));
+	const struct mw_model *m;
+
+	for (m = first; m; m = m->next_process)
+		report_text_interval(out, m, format_terminal_width(out));
+	print_total(out, first);
+}
+
+static void text_summary(FILE *out, const struct mw_model *first)
+{
+	const struct mw_model *m;
+
+	for (m = first; m; m = m->next_process) {
+		report_text_summary(out, m, format_terminal_width(out));
+		if (m->next_process)
+			fputc('\n', out);
+	}
+	if (first->next_process) {
+		fputc('\n', out);
+		print_total(out, first);
+	}
 }
 
 const struct reporter report_text = {

@@ -236,6 +236,86 @@ static void put_cell(int y, const enum view_col *cols, int i, attr_t attr, const
 	put(y, view_col_x(cols, i), attr, "%s", view_pad(cell, sizeof(cell), cols[i], text));
 }
 
+/*
+ * One row of the table at line @y: @row's cells, the TID's as @tid if set,
+ * the name indented for a thread under its process.
+ */
+static void draw_row(int y, const struct mw_model *m, const struct mw_row *row,
+		     const enum view_col *cols, int n, attr_t attr, const char *tid, bool indent)
+{
+	char buf[ESCAPED_SIZE(MW_COMM_LEN)], name[ESCAPED_SIZE(MW_COMM_LEN) + 2];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		view_cell(&tui.view, m, row, cols[i], buf, sizeof(buf));
+		if (cols[i] == VIEW_COL_TID && tid) {
+			put_cell(y, cols, i, attr, tid);
+		} else if (cols[i] == VIEW_COL_COMM && indent) {
+			snprintf(name, sizeof(name), "  %s", buf);
+			put_cell(y, cols, i, attr, name);
+		} else {
+			put_cell(y, cols, i, attr, buf);
+		}
+	}
+}
+
+/*
+ * Several processes (-p A,B): each process's totals in a bold row, its
+ * threads under it as one process's are sorted, then the grand total on the
+ * last line. What does not fit is counted on the line before it.
+ */
+static void draw_processes(const struct mw_model *first, const struct view_layout *l,
+			   const enum view_col *cols, int n)
+{
+	/* the last line of the table is the total's */
+	int y = l->table_top + 1, last = l->table_top + l->table_rows;
+	const struct mw_model *m;
+	const struct mw_row **rows;
+	size_t need = 0, room, nr, r, hidden = 0;
+	struct mw_row row;
+
+	if (last < y)
+		return;
+	for (m = first; m; m = m->next_process) {
+		need++;
+		for (r = 0; r < m->nr_rows; r++)
+			need += !(tui.view.hide_exited && m->rows[r].exited);
+	}
+	/* rows left out take a line that says so */
+	room = (size_t)(last - y);
+	if (need > room)
+		room = room ? room - 1 : 0;
+	for (m = first; m; m = m->next_process) {
+		rows = calloc(m->nr_rows ?: 1, sizeof(*rows));
+		if (!rows)
+			return;
+		nr = view_rows(&tui.view, m, rows);
+		if (room) {
+			view_process_row(m, &row);
+			draw_row(y++, m, &row, cols, n, A_BOLD | (row.exited ? A_DIM : 0), NULL,
+				 false);
+			room--;
+		} else {
+			hidden++;
+		}
+		for (r = 0; r < nr; r++) {
+			if (room) {
+				draw_row(y++, m, rows[r], cols, n,
+					 rows[r]->exited ? A_DIM : A_NORMAL, NULL, true);
+				room--;
+			} else {
+				hidden++;
+			}
+		}
+		free(rows);
+	}
+	if (hidden)
+		put(y++, 0, A_DIM, "%*s (%zu more rows: a taller terminal shows them)",
+		    view_column(VIEW_COL_TID)->width, "+", hidden);
+	view_total_row(first, &row);
+	draw_row(y, first, &row, cols, n, A_BOLD | A_REVERSE, "=", false);
+}
+
 static void draw_table(const struct mw_model *m, const struct view_layout *l)
 {
 	struct view_unowned unowned[VIEW_UNOWNED_NR];
@@ -258,6 +338,10 @@ static void draw_table(const struct mw_model *m, const struct view_layout *l)
 			 view_header(&tui.view, cols[i]));
 		if (cols[i] == VIEW_COL_RES_NOW)
 			res_col = i;
+	}
+	if (m->next_process) {
+		draw_processes(m, l, cols, n);
+		return;
 	}
 
 	rows = calloc(m->nr_rows ?: 1, sizeof(*rows));

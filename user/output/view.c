@@ -329,6 +329,34 @@ size_t view_rows(const struct view *v, const struct mw_model *m, const struct mw
 	return n;
 }
 
+void view_process_row(const struct mw_model *m, struct mw_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->tid = m->info.pid;
+	row->exited = m->target_exited;
+	memcpy(row->comm, m->info.comm, sizeof(row->comm));
+	row->now = m->total;
+	row->prev = m->total_prev;
+	row->resident_now = model_resident_now(m);
+	row->advised_resident = m->res.lazyfree;
+}
+
+void view_total_row(const struct mw_model *first, struct mw_row *row)
+{
+	const struct mw_model *m;
+
+	memset(row, 0, sizeof(*row));
+	snprintf(row->comm, sizeof(row->comm), "total");
+	row->exited = true;
+	for (m = first; m; m = m->next_process) {
+		mw_thread_add(&row->now, &m->total);
+		mw_thread_add(&row->prev, &m->total_prev);
+		row->resident_now += model_resident_now(m);
+		row->advised_resident += m->res.lazyfree;
+		row->exited &= m->target_exited;
+	}
+}
+
 void view_unowned(const struct mw_model *m, struct view_unowned *out)
 {
 	out[0] = (struct view_unowned){ "[brk heap]", m->res.heap_now };

@@ -113,6 +113,13 @@ char *view_cell(const struct view *v, const struct mw_model *m, const struct mw_
 /* The rows to show, in order, into @out (room for m->nr_rows); their number. */
 size_t view_rows(const struct view *v, const struct mw_model *m, const struct mw_row **out);
 
+/*
+ * Several processes (-p A,B): process @m's totals as a row, its PID in the
+ * TID column; and the sums of every process from @first on, TID 0.
+ */
+void view_process_row(const struct mw_model *m, struct mw_row *row);
+void view_total_row(const struct mw_model *first, struct mw_row *row);
+
 /* Resident memory no thread made: rows with a value under RES_NOW alone. */
 struct view_unowned {
 	const char *name;
