@@ -116,6 +116,8 @@ def check_bad_targets(tap):
     parent = subprocess.Popen(["python3", "-c", "import os, sys\n"
                                "pid = os.fork()\n"
                                "if pid == 0:\n    os._exit(0)\n"
+                               # a zombie once it has exited, which WNOWAIT leaves unreaped
+                               "os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)\n"
                                "print(pid, flush=True)\nsys.stdin.read()\n"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
