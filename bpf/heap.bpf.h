@@ -50,7 +50,7 @@ static __always_inline void free_preexisting(struct mw_thread *t, __u64 ptr, __u
 {
 	t->free_preexisting_calls++;
 	t->free_preexisting_bytes += size;
-	alloc_insert_freed(ptr, t->pid);
+	alloc_insert_freed(ptr, t->process);
 }
 
 /* Counts an allocation and enters it in the live table. */
@@ -61,7 +61,8 @@ static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 
 
 	t->alloc_calls++;
 	t->alloc_bytes += size;
-	err = alloc_add(ptr, size, tid, t->pid);
+	/* the slot has room for a call site; none is known yet */
+	err = alloc_add(ptr, size, tid, t->process, 0);
 	if (err > 0) {
 		/* a free we never saw (e.g. an allocator-internal one) left it */
 		count_lost();
@@ -100,7 +101,7 @@ static __always_inline void free_block(const struct mw_process *p, struct mw_thr
 	__u64 size;
 
 	t->free_calls++;
-	switch (alloc_take(ptr, t->pid, &size, &owner_tid)) {
+	switch (alloc_take(ptr, t->process, &size, &owner_tid)) {
 	case MW_BLOCK_LIVE:
 		account_free(t, tid, owner_tid, size);
 		break;
@@ -197,11 +198,11 @@ static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 	t->call.old_tracked = MW_BLOCK_UNKNOWN;
 	if (!ptr)
 		return;
-	t->call.old_tracked = alloc_take(ptr, t->pid, &t->call.old_size, &t->call.old_tid);
+	t->call.old_tracked = alloc_take(ptr, t->process, &t->call.old_size, &t->call.old_tid);
 	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
 	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
 		t->call.old_size = chunk_usable_size(p, ptr);
-		alloc_insert_freed(ptr, t->pid);
+		alloc_insert_freed(ptr, t->process);
 	}
 }
 
@@ -232,7 +233,7 @@ static __always_inline void realloc_end(struct mw_thread *t, __u32 tid, __u64 re
 	if (c->ptr && !old_freed) {
 		/* back where it was at entry, or nearer its first slot */
 		if (c->old_tracked == MW_BLOCK_LIVE)
-			alloc_add(c->ptr, c->old_size, c->old_tid, t->pid);
+			alloc_add(c->ptr, c->old_size, c->old_tid, t->process, 0);
 		return;
 	}
 	if (old_freed) {

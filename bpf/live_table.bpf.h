@@ -73,22 +73,24 @@ struct {
 } table_wakeups SEC(".maps");
 
 /*
- * The sizes of blocks of MW_ALLOC_SIZE_BIG bytes or more (64 MiB), whose slot
- * has no room for them: each is an mmap of its own, which costs more than
- * an element here. Room for 1 TiB of them (16,384 of 64 MiB).
+ * The sizes of blocks of MW_ALLOC_SIZE_BIG bytes or more (64 KiB), whose
+ * slot has no room for them: a block that big costs its allocator more
+ * than an element here (glibc mmaps one of 128 KiB and more), and the
+ * elements take memory only as they are used. Room for 16 GiB of them
+ * (262,144 of 64 KiB) at least.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 262144);
 	__type(key, struct mw_big_key);
 	__type(value, __u64);
 } big_blocks SEC(".maps");
 
-/* The size of process @pid's big block at @addr, taken out of big_blocks; 0 if it is not there. */
-static __noinline __u64 big_block_take(__u64 addr, __u32 pid)
+/* The size of process slot @process's big block at @addr, out of big_blocks; 0 if not there. */
+static __noinline __u64 big_block_take(__u64 addr, __u32 process)
 {
-	struct mw_big_key key = { .addr = addr, .pid = pid };
+	struct mw_big_key key = { .addr = addr, .process = process };
 	__u64 *found = bpf_map_lookup_elem(&big_blocks, &key), size;
 
 	if (!found)
@@ -115,15 +117,15 @@ static __always_inline void table_blocks_add(__s64 n)
 #define MAX_PROBES	64
 
 /*
- * A key's first slot: Fibonacci hashing of the address without its
+ * A block's first slot: Fibonacci hashing of the address without its
  * alignment bits and of the process's bits above it, which sends
  * consecutive chunks far apart and a forked child's blocks away from its
  * parent's, scaled to the generation by a multiplication, so any size works
  * without a division.
  */
-static __always_inline __u32 alloc_home(__u64 key, __u32 slots)
+static __always_inline __u32 alloc_home(__u64 block, __u32 slots)
 {
-	__u32 hash = (key >> 4) * 0x9e3779b97f4a7c15ULL >> 32;
+	__u32 hash = (block >> 4) * 0x9e3779b97f4a7c15ULL >> 32;
 
 	return (__u64)hash * slots >> 32;
 }
@@ -134,9 +136,9 @@ static __always_inline __u32 alloc_home(__u64 key, __u32 slots)
  */
 struct alloc_search {
 	__u64 ptr;		/* the address */
-	__u64 key;		/* the slot's key: address and process */
+	__u64 block;		/* mw_alloc_block() of the address and process */
+	__u64 key;		/* insert: the slot's key; remove: what was there */
 	__u64 info;		/* insert: the slot's info; remove: what was there */
-	__u32 pid;		/* the process */
 	__u32 home;
 	__u32 slots;
 	__u32 first_segment;
@@ -167,7 +169,7 @@ static __always_inline bool search_in(struct alloc_search *q, __u32 gen, bool ta
 		       granule > *(volatile __u64 *)&g->last_granule))
 		return false;
 	q->first_segment = g->first_segment;
-	q->home = alloc_home(q->key, q->slots);
+	q->home = alloc_home(q->block, q->slots);
 	return true;
 }
 
@@ -242,15 +244,8 @@ static __always_inline void range_add(__u32 gen, __u64 ptr)
 	bound_widen(&g->last_granule, granule, false);
 }
 
-/* Whether @slot, whose key is @key, holds @q's key: the TGID's high bits are in its info. */
-static __always_inline bool slot_is(const struct mw_alloc *slot, __u64 key,
-				    const struct alloc_search *q)
-{
-	return key == q->key && mw_alloc_pid(key, slot->info) == q->pid;
-}
-
 /*
- * A search for a key stops at an empty slot, so an insert takes the first
+ * A search for a block stops at an empty slot, so an insert takes the first
  * empty or freed one: the slots before it stay in use or tombstones.
  */
 static __always_inline long insert_at(__u32 i, struct alloc_search *q)
@@ -261,7 +256,7 @@ static __always_inline long insert_at(__u32 i, struct alloc_search *q)
 	if (!slot)
 		return 1;
 	key = slot->key;
-	if (slot_is(slot, key, q)) {
+	if (mw_alloc_key_block(key) == q->block) {
 		/* the allocator handed it out again: only this thread knows it yet */
 		slot->info = q->info;
 		slot->key = q->key;
@@ -287,14 +282,15 @@ static long insert_step(__u64 i, struct alloc_search *q)
 }
 
 /*
- * Enters @ptr of process @pid in the newest generation with the slot's
- * words @key and @info: 0, 1 if it was there already (a free we never saw
- * left it), -1 if no slot within reach was free.
+ * Enters @ptr in the newest generation with the slot's words @key and
+ * @info: 0, 1 if it was there already (a free we never saw left it), -1 if
+ * no slot within reach was free.
  */
-static __always_inline int alloc_insert(__u64 ptr, __u32 pid, __u64 key, __u64 info)
+static __always_inline int alloc_insert(__u64 ptr, __u64 key, __u64 info)
 {
 	struct alloc_search q = {
-		.ptr = ptr, .key = key, .info = info, .pid = pid, .result = -1
+		.ptr = ptr, .block = mw_alloc_key_block(key), .key = key, .info = info,
+		.result = -1
 	};
 
 	if (search_in(&q, *(volatile __u32 *)&table_newest, false) &&
@@ -311,12 +307,11 @@ static __always_inline int alloc_insert(__u64 ptr, __u32 pid, __u64 key, __u64 i
 	return q.result;
 }
 
-/* A tombstone for process @pid's @ptr, a block that was never in the table. */
-static __always_inline void alloc_insert_freed(__u64 ptr, __u32 pid)
+/* A tombstone for process slot @process's @ptr, a block that was never in the table. */
+static __always_inline void alloc_insert_freed(__u64 ptr, __u32 process)
 {
-	if (!(ptr >> MW_ALLOC_ADDR_BITS) && pid <= MW_ALLOC_PID_MASK)
-		alloc_insert(ptr | MW_SLOT_FREED, pid, mw_alloc_key(ptr, pid) | MW_SLOT_FREED,
-			     mw_alloc_info(0, 0, pid));
+	if (!(ptr >> MW_ALLOC_ADDR_BITS))
+		alloc_insert(ptr | MW_SLOT_FREED, mw_alloc_key(ptr | MW_SLOT_FREED, process, 0), 0);
 }
 
 static __always_inline long remove_at(__u32 i, struct alloc_search *q)
@@ -329,20 +324,18 @@ static __always_inline long remove_at(__u32 i, struct alloc_search *q)
 	key = slot->key;
 	if (key == MW_SLOT_EMPTY)
 		return 1;
-	if ((key & ~(__u64)MW_SLOT_FREED) != q->key)
-		return 0;
-	/* read before the slot is given up: it may be reused at once */
-	info = slot->info;
-	/* another process's, whose TGID has the same low bits */
-	if (mw_alloc_pid(key, info) != q->pid)
-		return 0;
 	/* freed already: an insert would have taken this slot or an earlier one */
-	if (key & MW_SLOT_FREED) {
+	if (mw_alloc_key_block(key) == (q->block | MW_SLOT_FREED)) {
 		q->result = 1;
 		return 1;
 	}
+	if (mw_alloc_key_block(key) != q->block)
+		return 0;
+	/* read before the slot is given up: it may be reused at once */
+	info = slot->info;
 	/* of two racing frees of one block (a double free), one finds it */
 	if (__sync_val_compare_and_swap(&slot->key, key, key | MW_SLOT_FREED) == key) {
+		q->key = key;
 		q->info = info;
 		q->found = true;
 	} else {
@@ -378,15 +371,15 @@ static long remove_older_step(__u64 i, struct alloc_search *q)
 }
 
 /*
- * Takes process @pid's @ptr out of the live table: MW_BLOCK_LIVE with its
- * size and owner when it was there. Else MW_BLOCK_UNKNOWN when it was seen
+ * Takes process slot @process's @ptr out of the live table: MW_BLOCK_LIVE
+ * with its size and owner when it was there. Else MW_BLOCK_UNKNOWN when it was seen
  * freed, or when every block was seen made (a launched command); with -p, a
  * block never seen at all is MW_BLOCK_PREEXISTING.
  */
-static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 pid, __u64 *size,
+static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 process, __u64 *size,
 						      __u32 *tid)
 {
-	struct alloc_search q = { .ptr = ptr, .key = mw_alloc_key(ptr, pid), .pid = pid };
+	struct alloc_search q = { .ptr = ptr, .block = mw_alloc_block(ptr, process) };
 	__u32 older;
 
 	q.newest = *(volatile __u32 *)&table_newest;
@@ -398,10 +391,10 @@ static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 pid, __u64
 		bpf_loop(older, remove_older_step, &q, 0);
 	if (q.found) {
 		table_blocks_add(-1);
-		*size = mw_alloc_size(q.info);
+		*size = mw_alloc_size(q.key, q.info);
 		*tid = mw_alloc_tid(q.info);
 		if (*size == MW_ALLOC_SIZE_BIG)
-			*size = big_block_take(ptr, pid);
+			*size = big_block_take(ptr, process);
 		return MW_BLOCK_LIVE;
 	}
 	*size = 0;
@@ -410,25 +403,28 @@ static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 pid, __u64
 }
 
 /*
- * alloc_insert() of a block of @size owned by thread @tid of process @pid;
- * -1 also for an address beyond the slot's 48 bits (never without a hint),
- * or a big block that finds big_blocks full.
+ * alloc_insert() of a block of @size owned by thread @tid of process slot
+ * @process, made at call site @site; -1 also for an address beyond the
+ * slot's 48 bits (never without a hint), or a big block that finds
+ * big_blocks full.
  */
-static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid, __u32 pid)
+static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid, __u32 process,
+				     __u32 site)
 {
-	struct mw_big_key big = { .addr = ptr, .pid = pid };
+	struct mw_big_key big = { .addr = ptr, .process = process };
 	__u64 slot_size = size;
 	int err;
 
 	if (ptr >> MW_ALLOC_ADDR_BITS || ptr & MW_SLOT_FREED || tid > MW_ALLOC_TID_MASK ||
-	    pid > MW_ALLOC_PID_MASK)
+	    process >= MW_MAX_PROCESSES)
 		return -1;
 	if (size >= MW_ALLOC_SIZE_BIG) {
 		if (bpf_map_update_elem(&big_blocks, &big, &size, BPF_ANY))
 			return -1;
 		slot_size = MW_ALLOC_SIZE_BIG;
 	}
-	err = alloc_insert(ptr, pid, mw_alloc_key(ptr, pid), mw_alloc_info(slot_size, tid, pid));
+	err = alloc_insert(ptr, mw_alloc_key(ptr, process, slot_size),
+			   mw_alloc_info(slot_size, tid, site));
 	/* not in the table, or in it now as a block that is not big */
 	if ((err < 0 && slot_size == MW_ALLOC_SIZE_BIG) || (err > 0 && slot_size != MW_ALLOC_SIZE_BIG))
 		bpf_map_delete_elem(&big_blocks, &big);
@@ -437,44 +433,38 @@ static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid, __u32 pid
 
 /*
  * The old image's heap is gone with its mm: each of its process's blocks
- * is released. Its slots, blocks and tombstones, become tombstones of TGID
- * 0: other processes' searches pass them, inserts take them. Other
+ * is released. Its slots, blocks and tombstones, become tombstones of
+ * process 0: other processes' searches pass them, inserts take them. Other
  * processes insert and free meanwhile, so a slot changes by an exchange.
  */
-struct forget_ctx {
-	__u32 pid;
-	__u32 process;		/* its slot in process_records */
-};
-
 static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slot,
-			 struct forget_ctx *ctx)
+			 __u32 *process)
 {
-	__u64 key = slot->key, info = slot->info, size = mw_alloc_size(info);
+	__u64 key = slot->key, info = slot->info, size = mw_alloc_size(key, info);
 	__u32 tid = mw_alloc_tid(info);
 	struct mw_thread *owner;
 
-	if (key == MW_SLOT_EMPTY || mw_alloc_pid(key, info) != ctx->pid)
+	if (key == MW_SLOT_EMPTY || mw_alloc_process(key) != *process)
 		return 0;
 	if (__sync_val_compare_and_swap(&slot->key, key, mw_alloc_addr(key) | MW_SLOT_FREED) != key ||
 	    key & MW_SLOT_FREED)
 		return 0;
 	table_blocks_add(-1);
 	if (size == MW_ALLOC_SIZE_BIG)
-		size = big_block_take(mw_alloc_addr(key), ctx->pid);
+		size = big_block_take(mw_alloc_addr(key), *process);
 	owner = thread_of(tid);
 	if (owner) {
 		__sync_fetch_and_add(&owner->released_calls, 1);
 		__sync_fetch_and_add(&owner->released_bytes, size);
 	} else {
-		orphan_released(process_at(ctx->process), size);
+		orphan_released(process_at(*process), size);
 	}
 	return 0;
 }
 
-static long forget_segment(__u64 i, struct forget_ctx *ctx)
+static long forget_segment(__u64 i, __u32 *process)
 {
-	struct forget_ctx own = *ctx;
-	__u32 index = i;
+	__u32 index = i, own = *process;
 	void *segment = bpf_map_lookup_elem(&alloc_segments, &index);
 
 	if (segment)
@@ -482,12 +472,10 @@ static long forget_segment(__u64 i, struct forget_ctx *ctx)
 	return 0;
 }
 
-/* An exec of process @pid, in slot @process: its blocks leave the table. */
-static void forget_blocks(__u32 pid, __u32 process)
+/* An exec of the process in slot @process: its blocks leave the table. */
+static void forget_blocks(__u32 process)
 {
-	struct forget_ctx ctx = { .pid = pid, .process = process };
-
-	bpf_loop(((struct bpf_map *)&alloc_segments)->max_entries, forget_segment, &ctx, 0);
+	bpf_loop(((struct bpf_map *)&alloc_segments)->max_entries, forget_segment, &process, 0);
 }
 
 #endif /* MW_LIVE_TABLE_BPF_H */

@@ -91,7 +91,7 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	if (!p->exec_pending) {
 		__sync_fetch_and_add(&p->execs, 1);
 		__sync_fetch_and_add(&execs, 1);
-		forget_blocks(p->pid, slot);
+		forget_blocks(slot);
 	}
 	p->exec_pending = 0;
 	/* a new, empty mm: its hash is learned from its first event */

@@ -149,48 +149,66 @@ struct mw_region {
 /*
  * A slot of the live-allocation table, an array searched from a hash of the
  * block's address and process: 16 bytes, four to a cache line, 64 bytes per
- * block at 4 slots. The key is the block's address, below 2^48 (every 64-bit
- * Linux user address space without a hint for more) and 8-aligned, with the
- * low 16 bits of its process's TGID on top: a forked child has its parent's
- * addresses, and a block of one process is never found by another's free.
- * The info word holds the size (26 bits, 64 MiB), the owner's TID and the
- * rest of the TGID (22 bits each, the kernel's PID_MAX_LIMIT); 10 bits are
- * left (issue 15's call site needs more: a slot of its own). A bigger
- * block's size is MW_ALLOC_SIZE_BIG in the slot, the real one in the
- * big_blocks map.
+ * block at 4 slots. The key is the block's identity, its address (below
+ * 2^48, every 64-bit Linux user address space without a hint for more, and
+ * 8-aligned) with its process's slot in process_records on top (10 bits: a
+ * forked child has its parent's addresses, a block of one process is never
+ * found by another's free, and slots are never reused, so a TGID's next
+ * owner is no match), and the top 6 bits of the block's size. The info word
+ * holds the call site (32 bits, issue 15), the owner's TID (22 bits, the
+ * kernel's PID_MAX_LIMIT) and the size's low 10 bits. A block of 64 KiB or
+ * more has MW_ALLOC_SIZE_BIG in its slot, its size in the big_blocks map.
  */
 struct mw_alloc {
-	__u64 key;		/* address | (pid & 0xffff) << MW_ALLOC_ADDR_BITS */
-	__u64 info;		/* (pid >> 16) << 48 | tid << 26 | size */
+	__u64 key;		/* size >> 10 << 58 | process << 48 | address */
+	__u64 info;		/* site << 32 | tid << 10 | (size & 1023) */
 };
 
 /*
  * A slot whose block was freed keeps the key with its lowest bit set
  * (blocks are at least 8-aligned): a search goes on past it, an insert may
- * take it, and a free that finds its own key there frees a block freed
- * already. An exec leaves its process's slots as tombstones of TGID 0,
- * which no process has: other processes' searches still pass them.
+ * take it, and a free that finds its own block there frees a block freed
+ * already. An exec leaves its process's slots as tombstones of process 0,
+ * which is no process's: other processes' searches still pass them.
  */
 #define MW_SLOT_EMPTY		0	/* never used: a search stops here */
 #define MW_SLOT_FREED		1	/* the tombstone bit */
 #define MW_ALLOC_ADDR_BITS	48
 #define MW_ALLOC_ADDR_MASK	((1ULL << MW_ALLOC_ADDR_BITS) - 1)
-#define MW_ALLOC_PID_LOW_BITS	16
-#define MW_ALLOC_SIZE_BITS	26
+#define MW_ALLOC_PROCESS_BITS	10
+#define MW_ALLOC_BLOCK_BITS	(MW_ALLOC_ADDR_BITS + MW_ALLOC_PROCESS_BITS)
+#define MW_ALLOC_BLOCK_MASK	((1ULL << MW_ALLOC_BLOCK_BITS) - 1)
+#define MW_ALLOC_SIZE_LOW_BITS	10
 #define MW_ALLOC_TID_BITS	22
 #define MW_ALLOC_TID_MASK	((1U << MW_ALLOC_TID_BITS) - 1)
-#define MW_ALLOC_PID_MASK	MW_ALLOC_TID_MASK
+#define MW_ALLOC_SIZE_BITS	(64 - MW_ALLOC_BLOCK_BITS + MW_ALLOC_SIZE_LOW_BITS)
 #define MW_ALLOC_SIZE_BIG	((1ULL << MW_ALLOC_SIZE_BITS) - 1)
 
-static inline __u64 mw_alloc_key(__u64 addr, __u32 pid)
+_Static_assert(MW_MAX_PROCESSES <= 1U << MW_ALLOC_PROCESS_BITS,
+	       "a process's slot fits in a block's key");
+
+/* The identity of process slot @process's block at @addr: what a search matches. */
+static inline __u64 mw_alloc_block(__u64 addr, __u32 process)
 {
-	return addr | (__u64)(pid & ((1U << MW_ALLOC_PID_LOW_BITS) - 1)) << MW_ALLOC_ADDR_BITS;
+	return addr | (__u64)process << MW_ALLOC_ADDR_BITS;
 }
 
-static inline __u64 mw_alloc_info(__u64 size, __u32 tid, __u32 pid)
+static inline __u64 mw_alloc_key(__u64 addr, __u32 process, __u64 size)
 {
-	return (__u64)(pid >> MW_ALLOC_PID_LOW_BITS) << (MW_ALLOC_SIZE_BITS + MW_ALLOC_TID_BITS) |
-	       (__u64)tid << MW_ALLOC_SIZE_BITS | size;
+	return mw_alloc_block(addr, process) |
+	       size >> MW_ALLOC_SIZE_LOW_BITS << MW_ALLOC_BLOCK_BITS;
+}
+
+static inline __u64 mw_alloc_info(__u64 size, __u32 tid, __u32 site)
+{
+	return (__u64)site << 32 | (__u64)tid << MW_ALLOC_SIZE_LOW_BITS |
+	       (size & ((1U << MW_ALLOC_SIZE_LOW_BITS) - 1));
+}
+
+/* The block a slot's key is of: its address, tombstone bit included, and process. */
+static inline __u64 mw_alloc_key_block(__u64 key)
+{
+	return key & MW_ALLOC_BLOCK_MASK;
 }
 
 /* The address in a slot's key, with its tombstone bit. */
@@ -199,27 +217,31 @@ static inline __u64 mw_alloc_addr(__u64 key)
 	return key & MW_ALLOC_ADDR_MASK;
 }
 
-static inline __u64 mw_alloc_size(__u64 info)
+static inline __u32 mw_alloc_process(__u64 key)
 {
-	return info & MW_ALLOC_SIZE_BIG;
+	return mw_alloc_key_block(key) >> MW_ALLOC_ADDR_BITS;
+}
+
+static inline __u64 mw_alloc_size(__u64 key, __u64 info)
+{
+	return key >> MW_ALLOC_BLOCK_BITS << MW_ALLOC_SIZE_LOW_BITS |
+	       (info & ((1U << MW_ALLOC_SIZE_LOW_BITS) - 1));
 }
 
 static inline __u32 mw_alloc_tid(__u64 info)
 {
-	return info >> MW_ALLOC_SIZE_BITS & MW_ALLOC_TID_MASK;
+	return info >> MW_ALLOC_SIZE_LOW_BITS & MW_ALLOC_TID_MASK;
 }
 
-static inline __u32 mw_alloc_pid(__u64 key, __u64 info)
+static inline __u32 mw_alloc_site(__u64 info)
 {
-	return (__u32)(key >> MW_ALLOC_ADDR_BITS |
-		       info >> (MW_ALLOC_SIZE_BITS + MW_ALLOC_TID_BITS) << MW_ALLOC_PID_LOW_BITS) &
-	       MW_ALLOC_PID_MASK;
+	return info >> 32;
 }
 
 /* A big block's key in big_blocks. */
 struct mw_big_key {
 	__u64 addr;
-	__u32 pid;
+	__u32 process;		/* its slot in process_records */
 	__u32 pad;
 };
 

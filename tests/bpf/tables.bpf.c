@@ -16,8 +16,9 @@
 #include "threads.bpf.h"
 #include "live_table.bpf.h"
 
-/* the process whose blocks the table programs add, take and forget */
+/* the process whose blocks the table programs add, take and forget: its TGID and slot */
 __u32 table_pid;
+__u32 table_process;
 /* what the last table_take found */
 __u64 taken_size;
 __u32 taken_tid;
@@ -26,21 +27,21 @@ __u32 taken_tid;
 SEC("raw_tp")
 int BPF_PROG(table_add, __u64 ptr, __u64 size, __u32 tid)
 {
-	return alloc_add(ptr, size, tid, table_pid);
+	return alloc_add(ptr, size, tid, table_process, 0);
 }
 
 /* alloc_take(): an enum mw_block_seen, the size and owner in taken_* */
 SEC("raw_tp")
 int BPF_PROG(table_take, __u64 ptr)
 {
-	return alloc_take(ptr, table_pid, &taken_size, &taken_tid);
+	return alloc_take(ptr, table_process, &taken_size, &taken_tid);
 }
 
 /* The tombstone a free of a pre-attach block leaves, as free_preexisting() does. */
 SEC("raw_tp")
 int BPF_PROG(table_tombstone, __u64 ptr)
 {
-	alloc_insert_freed(ptr, table_pid);
+	alloc_insert_freed(ptr, table_process);
 	return 0;
 }
 
@@ -48,7 +49,7 @@ int BPF_PROG(table_tombstone, __u64 ptr)
 SEC("raw_tp")
 int BPF_PROG(table_home, __u64 ptr)
 {
-	struct alloc_search q = { .ptr = ptr, .key = mw_alloc_key(ptr, table_pid) };
+	struct alloc_search q = { .ptr = ptr, .block = mw_alloc_block(ptr, table_process) };
 
 	return search_in(&q, table_newest, false) ? (int)q.home : -1;
 }
@@ -57,15 +58,15 @@ int BPF_PROG(table_home, __u64 ptr)
 SEC("raw_tp")
 int table_forget(void *ctx)
 {
-	forget_blocks(table_pid, 1);
+	forget_blocks(table_process);
 	return 0;
 }
 
-/* thread_get() for a thread of process table_pid in slot 1: the slot of @tid's record, or 0 */
+/* thread_get() for a thread of the table's process: the slot of @tid's record, or 0 */
 SEC("raw_tp")
 int BPF_PROG(thread_claim, __u32 tid)
 {
-	struct mw_thread *t = thread_get((__u64)table_pid << 32 | tid, 1);
+	struct mw_thread *t = thread_get((__u64)table_pid << 32 | tid, table_process);
 	__u32 *slot = tid_slot(tid);
 
 	return t && slot ? *slot : 0;

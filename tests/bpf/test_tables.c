@@ -29,8 +29,8 @@
 #define ERR_RUN		(-1000)
 /* the processes whose blocks the tests add: a forked child has its parent's addresses */
 #define PID_A		4242
-#define PID_B		4243
-#define PID_A_HIGH	(PID_A + 65536)	/* the same low 16 bits as PID_A */
+#define PROCESS_A	1		/* PID_A's slot in process_records */
+#define PROCESS_B	2
 
 static struct tables_bpf *skel;
 
@@ -197,6 +197,7 @@ static bool setup(bool preexisting)
 	skel->bss->table_newest = 0;
 	skel->bss->table_oldest = 0;
 	skel->bss->table_pid = PID_A;
+	skel->bss->table_process = PROCESS_A;
 	return true;
 }
 
@@ -217,8 +218,12 @@ static void test_insert_take(void)
 	ASSERT_EQ(take(a), MW_BLOCK_UNKNOWN, "a free meeting its own tombstone: seen freed");
 	ASSERT_EQ(add(a, 300, 7), 0, "insert: a block takes its own tombstone's slot");
 	ASSERT_EQ(generation(0).used, 1, "insert: a tombstone taken is no new slot used");
+	ASSERT_EQ(add(a + 8 * GEN_SLOTS, 40000, 7), 0,
+		  "insert: a block with size bits in the key goes in");
+	ASSERT_EQ(take(a + 8 * GEN_SLOTS), MW_BLOCK_LIVE, "take: a free, which knows no size, finds it");
+	ASSERT_EQ(skel->bss->taken_size, 40000, "take: its size back from both words");
 	ASSERT_EQ(add(a + 16 * GEN_SLOTS, (__u64)1 << 42, 7), 0,
-		  "insert: a block over the slot's 64 MiB (4 TiB) goes in, its size apart");
+		  "insert: a block over the slot's 64 KiB (here 4 TiB) goes in, its size apart");
 	ASSERT_EQ(take(a + 16 * GEN_SLOTS), MW_BLOCK_LIVE, "take: the big block");
 	ASSERT_EQ(skel->bss->taken_size, (__u64)1 << 42, "take: the big block's size back");
 	ASSERT_EQ(add(a + 32 * GEN_SLOTS, 1, MW_ALLOC_TID_MASK + 1), -1,
@@ -336,7 +341,7 @@ static void test_ranges(void)
 	set_generation(1, 1, GEN_SLOTS);
 	skel->bss->table_newest = 1;
 	/* the newest holds @a too, but no slot of it was taken for @a's granule */
-	put_slot(1, 8, mw_alloc_key(a, PID_A), mw_alloc_info(99, 2, PID_A));
+	put_slot(1, 8, mw_alloc_key(a, PROCESS_A, 99), mw_alloc_info(99, 2, 0));
 	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "ranges: the block found");
 	ASSERT_EQ(skel->bss->taken_size, 10, "ranges: a generation outside the range not searched");
 	ASSERT_EQ(add(c, 30, 1), 0, "ranges: a block of the same granule in the newest");
@@ -351,17 +356,17 @@ static void test_processes(void)
 	__u64 from = 0x90000, a = address_at(12, &from);
 
 	add(a, 10, 7);
-	skel->bss->table_pid = PID_B;
+	skel->bss->table_process = PROCESS_B;
 	ASSERT_EQ(take(a), MW_BLOCK_PREEXISTING, "processes: another's block is not found");
 	ASSERT_EQ(add(a, 20, 8), 0, "processes: the same address of another is a new block");
 	ASSERT_EQ(table_blocks(), 2, "processes: two blocks");
 	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "processes: each takes its own");
 	ASSERT_EQ(skel->bss->taken_size, 20, "processes: with its size");
 	ASSERT_EQ(take(a), MW_BLOCK_UNKNOWN, "processes: its own tombstone: seen freed");
-	skel->bss->table_pid = PID_A_HIGH;
+	skel->bss->table_process = 0;
 	ASSERT_EQ(take(a), MW_BLOCK_PREEXISTING,
-		  "processes: a TGID with the same low 16 bits does not take it");
-	skel->bss->table_pid = PID_A;
+		  "processes: process 0, an exec's tombstones', does not take it");
+	skel->bss->table_process = PROCESS_A;
 	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "processes: the first one's block is still there");
 	ASSERT_EQ(skel->bss->taken_size, 10, "processes: with its size");
 	ASSERT_EQ(skel->bss->taken_tid, 7, "processes: and its owner");
@@ -377,21 +382,21 @@ static void test_forget(void)
 	add(b, 20, owner);
 	add(c, 40, 1001);
 	take(b);
-	skel->bss->table_pid = PID_B;
+	skel->bss->table_process = PROCESS_B;
 	add(d, 80, 1002);
 	add(a, 160, 1002);
-	skel->bss->table_pid = PID_A;
+	skel->bss->table_process = PROCESS_A;
 	run(skel->progs.table_forget, 0, 0, 0);
 	ASSERT_EQ(record(slot).released_calls, 1, "exec: the owner's live block released");
 	ASSERT_EQ(record(slot).released_bytes, 10, "exec: its bytes");
-	ASSERT_EQ(skel->bss->process_records[1].orphan_released_bytes, 40,
+	ASSERT_EQ(skel->bss->process_records[PROCESS_A].orphan_released_bytes, 40,
 		  "exec: a block without a record: its process's orphan");
 	ASSERT_EQ(table_blocks(), 2, "exec: only the other process's blocks left");
 	ASSERT_TRUE((slot_addr(0, 1) & MW_SLOT_FREED) && (slot_addr(0, 2) & MW_SLOT_FREED) &&
 		    (slot_addr(0, 3) & MW_SLOT_FREED), "exec: its slots are tombstones");
 	ASSERT_EQ(take(a), MW_BLOCK_PREEXISTING, "exec: its tombstones are no longer its own");
 	ASSERT_EQ(take(b), MW_BLOCK_PREEXISTING, "exec: nor its old tombstones");
-	skel->bss->table_pid = PID_B;
+	skel->bss->table_process = PROCESS_B;
 	ASSERT_EQ(take(d), MW_BLOCK_LIVE, "exec: another process's block past them is found");
 	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "exec: and its block at the same address");
 	ASSERT_EQ(skel->bss->taken_size, 160, "exec: with its size");
@@ -425,7 +430,7 @@ static void test_thread_slots(void)
 	ASSERT_STREQ(t.comm, comm, "claim: the thread's name");
 	ASSERT_TRUE(t.start_ns, "claim: the task's start time");
 	ASSERT_EQ(t.pid, PID_A, "claim: its process");
-	ASSERT_EQ(t.process, 1, "claim: its process's slot");
+	ASSERT_EQ(t.process, PROCESS_A, "claim: its process's slot");
 	ASSERT_EQ(claim(100), 1, "claim: its next event finds the same slot");
 	ASSERT_EQ(claim(101), 2, "claim: the next thread the next slot");
 	ASSERT_EQ(skel->bss->slots_claimed, 2, "claim: two slots handed out");
