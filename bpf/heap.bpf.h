@@ -101,7 +101,7 @@ static __always_inline void free_block(const struct mw_process *p, struct mw_thr
 	__u64 size;
 
 	t->free_calls++;
-	switch (alloc_take(ptr, t->process, &size, &owner_tid)) {
+	switch (alloc_take(ptr, t->process, p->preexisting, &size, &owner_tid)) {
 	case MW_BLOCK_LIVE:
 		account_free(t, tid, owner_tid, size);
 		break;
@@ -198,7 +198,8 @@ static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 	t->call.old_tracked = MW_BLOCK_UNKNOWN;
 	if (!ptr)
 		return;
-	t->call.old_tracked = alloc_take(ptr, t->process, &t->call.old_size, &t->call.old_tid);
+	t->call.old_tracked = alloc_take(ptr, t->process, p->preexisting, &t->call.old_size,
+					     &t->call.old_tid);
 	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
 	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
 		t->call.old_size = chunk_usable_size(p, ptr);

@@ -15,7 +15,6 @@
 #include "threads.bpf.h"
 
 /* set by user space before load */
-const volatile bool preexisting_blocks;	/* -p: blocks older than the counting exist */
 
 /*
  * The live-allocation table: open addressing over arrays of slots, from a
@@ -373,11 +372,12 @@ static long remove_older_step(__u64 i, struct alloc_search *q)
 /*
  * Takes process slot @process's @ptr out of the live table: MW_BLOCK_LIVE
  * with its size and owner when it was there. Else MW_BLOCK_UNKNOWN when it was seen
- * freed, or when every block was seen made (a launched command); with -p, a
- * block never seen at all is MW_BLOCK_PREEXISTING.
+ * freed, or when every block was seen made (a launched command); when
+ * @preexisting (-p, a forked child), a block never seen at all is
+ * MW_BLOCK_PREEXISTING.
  */
-static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 process, __u64 *size,
-						      __u32 *tid)
+static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 process, bool preexisting,
+						      __u64 *size, __u32 *tid)
 {
 	struct alloc_search q = { .ptr = ptr, .block = mw_alloc_block(ptr, process) };
 	__u32 older;
@@ -399,7 +399,7 @@ static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 process, _
 	}
 	*size = 0;
 	*tid = 0;
-	return q.result || !preexisting_blocks ? MW_BLOCK_UNKNOWN : MW_BLOCK_PREEXISTING;
+	return q.result || !preexisting ? MW_BLOCK_UNKNOWN : MW_BLOCK_PREEXISTING;
 }
 
 /*

@@ -105,17 +105,65 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	return 0;
 }
 
+/* -f: a watched process's children are watched too */
+const volatile bool follow_forks;
+
+/* -f: children of watched processes that found no slot left */
+__u64 forks_unwatched;
+
+/*
+ * Enters @child, forked by @forker of the process in slot @parent_slot, in the set: a
+ * record complete before the TGID finds it, as kernel_watch() makes one.
+ * Its allocator calls count once user space placed its uprobes; its
+ * syscalls and resident changes from here on.
+ */
+static __always_inline void watch_child(struct mw_process *parent, __u32 parent_slot,
+					struct task_struct *forker, struct task_struct *child)
+{
+	__u32 pid = child->tgid, slot;
+	struct mw_process *p;
+
+	slot = __sync_fetch_and_add(&process_slots_claimed, 1) + 1;
+	p = slot < MW_MAX_PROCESSES ? process_at(slot) : NULL;
+	if (!p) {
+		__sync_fetch_and_add(&forks_unwatched, 1);
+		__sync_fetch_and_add(&parent->forks, 1);
+		return;
+	}
+	p->parent = parent_slot;
+	p->forked_ns = bpf_ktime_get_ns();
+	/* it frees its parent's blocks, which its slot never had */
+	p->preexisting = 1;
+	/* vfork, or clone(CLONE_VM): the parent's mm, whose events stay the parent's */
+	if (child->mm == forker->mm)
+		p->mm_shared = 1;
+	else
+		mm_resident(child->mm, p->rss_at_fork);
+	__builtin_memcpy(p->rss_now, p->rss_at_fork, sizeof(p->rss_now));
+	__sync_fetch_and_add(&mms_unknown, 1);
+	/* last, ordered after the rest: user space reads the slot once its PID is there */
+	__sync_lock_test_and_set(&p->pid, pid);
+	/* a TGID reused from an exited watched process: the new one takes it */
+	bpf_map_update_elem(&processes, &pid, &slot, BPF_ANY);
+	bpf_ringbuf_output(&process_wakeups, &slot, sizeof(slot), BPF_RB_FORCE_WAKEUP);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(tp_btf__sched__sched_process_fork, struct task_struct *parent,
 	     struct task_struct *child)
 {
 	struct mw_process *p;
+	__u32 slot;
 
-	/* a new thread shares the tgid; a new process is not followed, only counted */
+	/* a new thread shares the tgid */
 	if (child->tgid == parent->tgid)
 		return 0;
-	p = process_of(parent->tgid);
-	if (p && !p->exiting)
+	p = watched((__u64)parent->tgid << 32, &slot);
+	if (!p)
+		return 0;
+	if (follow_forks)
+		watch_child(p, slot, parent, child);
+	else
 		__sync_fetch_and_add(&p->forks, 1);
 	return 0;
 }

@@ -94,22 +94,25 @@ struct mw_thread {
 /*
  * A watched process's record: a slot of the process_records array, found
  * from its TGID through the processes hash map. User space claims a slot
- * and enters the TGID before attaching; the kernel can do the same (a fork
- * tracepoint, issue 16). The resident fields are its mm's, as kmem:rss_stat
+ * and enters the TGID before attaching; with -f the fork tracepoint does
+ * the same for a watched process's child. The resident fields are its mm's, as kmem:rss_stat
  * reports them; the kernel writes them, user space reads them in place.
  * Slot 0 is never used.
  */
 struct mw_process {
 	__s64 rss_now[MW_RSS_NR];
 	__s64 rss_at_exit[MW_RSS_NR];	/* as its last thread began to exit */
+	__s64 rss_at_fork[MW_RSS_NR];	/* -f: a child's, the copy of its parent's it began with */
 	/* changes its threads did not make: reclaim, khugepaged */
 	__u64 rss_other_gained[MW_RSS_NR];
 	__u64 rss_other_lost[MW_RSS_NR];
 	/* what its exit released, after its last thread began to exit */
 	__u64 rss_exit_lost[MW_RSS_NR];
-	/* what it did that memwatch does not follow: child processes, new images */
+	/* child processes not followed (no -f, or no slot left); its new images */
 	__u64 forks;
 	__u64 execs;
+	/* -f: when the fork tracepoint added it (bpf_ktime_get_ns()), 0 for a named one */
+	__u64 forked_ns;
 	/* its blocks freed after user space folded their owner's record */
 	__u64 orphan_released_calls;
 	__u64 orphan_released_bytes;
@@ -120,7 +123,9 @@ struct mw_process {
 	__u32 exiting;		/* its last thread began to exit: its TGID may be reused */
 	__u32 counting;		/* its allocator probes are all live (heap.bpf.h) */
 	__u32 glibc_chunks;	/* its allocator is glibc: a block's size is in its chunk header */
-	__u32 pad;
+	__u32 preexisting;	/* blocks older than its counting exist: -p, or a forked child's */
+	__u32 parent;		/* -f: its parent's slot, 0 for a named or launched process */
+	__u32 mm_shared;	/* -f: a vfork child, in its parent's mm until it execs */
 };
 
 /* Slots of the process_records array, slot 0 included: no more processes are watched. */

@@ -33,6 +33,15 @@ struct mw_process process_records[MW_MAX_PROCESSES];
 /* slots handed out from the top of process_records, slot 0 never; user space claims too */
 __u32 process_slots_claimed;
 
+/*
+ * -f: wakes user space at once when a fork added a process, so that its
+ * uprobes follow soon. Only a wake-up: user space reads the new slots.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} process_wakeups SEC(".maps");
+
 /* The record in slot @slot, NULL for none. Slots are below MW_MAX_PROCESSES, a power of 2. */
 static __always_inline struct mw_process *process_at(__u32 slot)
 {

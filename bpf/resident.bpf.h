@@ -8,6 +8,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include "memwatch.h"
 #include "common.bpf.h"
 #include "threads.bpf.h"
@@ -16,7 +17,8 @@
  * Resident memory of each watched process's mm. kmem:rss_stat names the mm
  * only by a hash, learned from the process's first own event; its size is
  * the counter's exact current value, so the change is the difference to
- * the last value seen. User space sets rss_now from /proc before attaching.
+ * the last value seen. User space sets rss_now from /proc before attaching;
+ * the fork tracepoint sets a followed child's from its new mm (processes.bpf.h).
  */
 
 /* kmem:rss_stat's mm hash -> slot of process_records, for every watched process whose hash is known */
@@ -51,7 +53,7 @@ static __always_inline struct mw_process *process_of_mm(__u32 mm_id, bool curr, 
 	if (!curr || *(volatile __s32 *)&mms_unknown <= 0)
 		return NULL;
 	p = watched(pid_tgid, slot);
-	if (!p || p->mm_known || p->exec_pending)
+	if (!p || p->mm_known || p->exec_pending || p->mm_shared)
 		return NULL;
 	/* two threads may race to learn it: one does */
 	if (__sync_lock_test_and_set(&p->mm_known, 1))
@@ -60,6 +62,79 @@ static __always_inline struct mw_process *process_of_mm(__u32 mm_id, bool curr, 
 	bpf_map_update_elem(&process_mms, &mm_id, slot, BPF_ANY);
 	__sync_fetch_and_add(&mms_unknown, -1);
 	return p;
+}
+
+/* kmem:rss_stat's sizes are pages << PAGE_SHIFT: x86-64's, the one vmlinux/ has */
+#define MW_PAGE_SIZE 4096
+
+/*
+ * A per-CPU address plus a CPU's offset is that CPU's copy. The offsets are
+ * in no symbol a program can name here (kallsyms has no data symbols), so
+ * they are measured on a per-CPU array of memwatch's own: where a CPU's copy
+ * of its value is, less the per-CPU address the array keeps for it.
+ * Set by user space: the possible CPUs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} percpu_probe SEC(".maps");
+
+const volatile __u32 possible_cpus = 1;
+
+struct counter_sum {
+	__s64 sum;
+	unsigned long counters;	/* the per-CPU part: a per-CPU address */
+	unsigned long base;	/* percpu_probe's value's per-CPU address */
+};
+
+static long counter_sum_step(__u32 cpu, void *ctx)
+{
+	struct counter_sum *c = ctx;
+	__u32 zero = 0;
+	void *copy = bpf_map_lookup_percpu_elem(&percpu_probe, &zero, cpu);
+	unsigned long at = 0;
+	__s32 part = 0;
+
+	if (!copy || !c->base)
+		return 1;
+	/* an address as a number, as percpu_probe_base() reads the map's */
+	bpf_probe_read_kernel(&at, sizeof(at), &copy);
+	bpf_probe_read_kernel(&part, sizeof(part), (void *)(c->counters + at - c->base));
+	c->sum += part;
+	return 0;
+}
+
+/* percpu_probe's value's per-CPU address, from the array's own record of it; 0 if unread */
+static __always_inline unsigned long percpu_probe_base(void)
+{
+	void *map = &percpu_probe;
+	unsigned long addr = 0, base = 0;
+
+	/* the map's address as a number: a copy, which the verifier sees as data */
+	bpf_probe_read_kernel(&addr, sizeof(addr), &map);
+	bpf_probe_read_kernel(&base, sizeof(base),
+			      (void *)(addr + bpf_core_field_offset(struct bpf_array, pptrs)));
+	return base;
+}
+
+/*
+ * @mm's resident counters in bytes, summed over every CPU as kmem:rss_stat
+ * sums them: a followed child's start, read at its fork, before it runs
+ * (its first own event teaches its mm's hash, and changes from there on).
+ */
+static __always_inline void mm_resident(struct mm_struct *mm, __s64 rss[MW_RSS_NR])
+{
+	struct counter_sum c = { .base = percpu_probe_base() };
+	int i;
+
+	for (i = 0; i < MW_RSS_NR; i++) {
+		c.sum = mm->rss_stat[i].count;
+		c.counters = (unsigned long)mm->rss_stat[i].counters;
+		bpf_loop(possible_cpus, counter_sum_step, &c, 0);
+		rss[i] = c.sum > 0 ? c.sum * MW_PAGE_SIZE : 0;
+	}
 }
 
 static __always_inline bool is_return_call(__u32 nr)

@@ -30,11 +30,14 @@ int BPF_PROG(table_add, __u64 ptr, __u64 size, __u32 tid)
 	return alloc_add(ptr, size, tid, table_process, 0);
 }
 
+/* -p's processes' blocks: some are older than the counting */
+const volatile bool preexisting_blocks;
+
 /* alloc_take(): an enum mw_block_seen, the size and owner in taken_* */
 SEC("raw_tp")
 int BPF_PROG(table_take, __u64 ptr)
 {
-	return alloc_take(ptr, table_process, &taken_size, &taken_tid);
+	return alloc_take(ptr, table_process, preexisting_blocks, &taken_size, &taken_tid);
 }
 
 /* The tombstone a free of a pre-attach block leaves, as free_preexisting() does. */

@@ -30,6 +30,8 @@ PROCESS = COUNTERS | {
     "retained_includes_preexisting", "rss_anon_bytes", "rss_bytes", "rss_file_bytes",
     "rss_shmem_bytes", "rss_tally_anon_bytes", "rss_tally_ok", "threads",
     "unowned_resident_bytes",
+    # added with -f
+    "exited", "parent_pid", "forked_at_s", "alloc_counted_since_s",
 }
 # the processes' sums (-p A,B; one process alone too)
 TOTAL = COUNTERS | {

@@ -2,12 +2,14 @@
  * prefork - a parent and the workers it forks, each with allocator counts known in advance:
  * the workload of memwatch's process following (-f), as nginx or PostgreSQL fork theirs.
  *
- *   prefork [-w WORKERS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]
+ *   prefork [-g] [-w WORKERS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]
  *
  * The parent makes N malloc(64)+free pairs, forks WORKERS workers (default 4) and waits for
  * them. Worker k (1..WORKERS) waits DELAY_MS (default 200; 0: it allocates at once after the
  * fork), then makes k*N pairs and exits. With -e, the last worker execs IMAGE with the
- * arguments after it instead. Every process says what it did on stderr, one line each:
+ * arguments after it instead. With -g (a gate), each worker, after its delay, reads one byte of
+ * standard input before its pairs or its exec, and with -w 0 the process itself does before
+ * its pairs: a test releases them once memwatch counts them. Every process says what it did on stderr, one line each:
  *   parent pid=P pairs=N workers=W
  *   worker k=K pid=P pairs=M
  * then the parent "done pid=P", after the workers were reaped. Lines go through snprintf and
@@ -60,6 +62,21 @@ static void pause_ms(unsigned long ms)
 		;
 }
 
+/* -g: one byte of standard input, which the test writes once memwatch counts this process */
+static void gate(void)
+{
+	char c;
+	ssize_t n;
+
+	do
+		n = read(STDIN_FILENO, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		say("prefork: pid %d: no byte to go on\n", getpid());
+		_exit(3);
+	}
+}
+
 static unsigned long number(const char *s, const char *what, unsigned long max)
 {
 	char *end;
@@ -76,7 +93,7 @@ static unsigned long number(const char *s, const char *what, unsigned long max)
 
 static void usage(void)
 {
-	say("usage: prefork [-w WORKERS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]\n");
+	say("usage: prefork [-g] [-w WORKERS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]\n");
 	exit(2);
 }
 
@@ -84,11 +101,14 @@ int main(int argc, char **argv)
 {
 	unsigned long workers = 4, n = 1000, delay = 200, k;
 	char **image = NULL;
-	int opt, status, failed = 0;
+	int opt, status, failed = 0, gated = 0;
 	pid_t pid;
 
-	while (!image && (opt = getopt(argc, argv, "+w:n:d:e:")) != -1) {
+	while (!image && (opt = getopt(argc, argv, "+gw:n:d:e:")) != -1) {
 		switch (opt) {
+		case 'g':
+			gated = 1;
+			break;
 		case 'w':
 			workers = number(optarg, "worker count", MAX_WORKERS);
 			break;
@@ -108,6 +128,8 @@ int main(int argc, char **argv)
 	}
 	if (!image && optind < argc)
 		usage();
+	if (gated && !workers)
+		gate();
 	pairs(n);
 	say("parent pid=%d pairs=%lu workers=%lu\n", getpid(), n, workers);
 	for (k = 1; k <= workers; k++) {
@@ -119,6 +141,8 @@ int main(int argc, char **argv)
 		if (pid)
 			continue;
 		pause_ms(delay);
+		if (gated)
+			gate();
 		if (image && k == workers) {
 			say("worker k=%lu pid=%d exec=%s\n", k, getpid(), image[0]);
 			execv(image[0], image);

@@ -20,6 +20,7 @@
 #include "app/exitcodes.h"
 #include "app/options.h"
 #include "app/priority.h"
+#include "app/procs.h"
 #include "app/signals.h"
 #include "attach/allocator.h"
 #include "attach/allocator_check.h"
@@ -37,6 +38,7 @@
 #include "output/mhd_lib.h"
 #include "output/report.h"
 #include "output/trace.h"
+#include "sys/clock.h"
 #include "sys/log.h"
 
 /* once known: libbpf's warnings about it, after it exited, say nothing more than we do */
@@ -87,15 +89,6 @@ static int output_flush(const struct output *o)
 	return MW_EXIT_ERROR;
 }
 
-/* One watched process: its allocator, its uprobes, its pidfd and its model. */
-struct watched {
-	struct mw_model model;
-	struct follow follow;		/* its uprobes, moved at its execs */
-	struct allocator alloc;		/* found while preparing, then follow's */
-	struct smaps_pass smaps;	/* the reading of its smaps, across updates */
-	int pidfd;			/* readable once it exited */
-};
-
 /* Everything a watch holds, from the options to the cleanup. */
 struct app {
 	struct mw_options opts;
@@ -105,9 +98,8 @@ struct app {
 	struct probes probes;
 	struct trace trace;
 	struct launch launch;
-	/* -p's processes in the order given, or the launched command; the first is reported first */
-	struct watched *procs;
-	int nr_procs;
+	/* -p's processes in the order given, or the launched command, then -f's children */
+	struct procs procs;
 	struct mw_model *model;		/* the first one's, the top-level process of the reports */
 	struct mw_model paused;		/* what a paused view shows while the metrics go on */
 	const struct reporter *reporter;
@@ -117,14 +109,6 @@ struct app {
 	sigset_t run_mask;		/* the mask under which ppoll() takes SIGINT and SIGTERM */
 	bool quit;			/* the view's q ended the watch */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int check_kernel(void)
 {
@@ -248,7 +232,7 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 static int load_bpf(const struct mw_options *o, bool uprobe_multi, struct memwatch_bpf **skel)
 {
 	struct kernel_config c = {
-		.preexisting_blocks = !o->cmd,
+		.follow_forks = o->follow_forks,
 		.trace = o->trace,
 		.no_malloc = o->no_malloc,
 		.uprobe_multi = uprobe_multi,
@@ -338,9 +322,9 @@ static pid_t first_gone(const struct app *app)
 {
 	int i;
 
-	for (i = 0; i < app->nr_procs; i++) {
-		if (process_gone(app->procs[i].model.info.pid))
-			return app->procs[i].model.info.pid;
+	for (i = 0; i < app->procs.nr; i++) {
+		if (process_gone(app->procs.w[i]->model.info.pid))
+			return app->procs.w[i]->model.info.pid;
 	}
 	return 0;
 }
@@ -350,14 +334,20 @@ static int attach_all(struct app *app)
 {
 	int i, err, ret = 0;
 
-	for (i = 0; i < app->nr_procs && !ret; i++)
-		ret = attach_process(app->skel, &app->procs[i], app->opts.libc);
+	for (i = 0; i < app->procs.nr && !ret; i++)
+		ret = attach_process(app->skel, app->procs.w[i], app->opts.libc);
+	/* the slots claimed so far are these; the fork tracepoint claims the next ones */
+	if (!ret && app->opts.follow_forks &&
+	    procs_follow_forks(&app->procs, app->skel, app->opts.libc, !app->opts.no_malloc)) {
+		elog("cannot read the fork tracepoint's ring buffer: %s", strerror(errno));
+		ret = MW_EXIT_BPF;
+	}
 	if (!ret) {
 		err = probes_attach_tracepoints(kernel_object(app->skel), &app->probes);
 		ret = attach_status(err, err ? first_gone(app) : 0);
 	}
-	for (i = 0; i < app->nr_procs; i++)
-		app->procs[i].model.info.tracepoints = app->probes.tracepoints;
+	for (i = 0; i < app->procs.nr; i++)
+		app->procs.w[i]->model.info.tracepoints = app->probes.tracepoints;
 	return ret;
 }
 
@@ -411,11 +401,11 @@ static void publish_metrics(struct app *app)
 /* Every process's model, updated at one moment: @start's elapsed time. */
 static int take_snapshot(struct app *app, double start)
 {
-	double elapsed_s = now_s() - start;
+	double elapsed_s = monotonic_s() - start;
 	int i, err;
 
-	for (i = 0; i < app->nr_procs; i++) {
-		struct watched *w = &app->procs[i];
+	for (i = 0; i < app->procs.nr; i++) {
+		struct watched *w = app->procs.w[i];
 
 		err = snapshot_take(app->skel, w->follow.process, &app->threads, &w->model,
 				    &w->smaps, elapsed_s);
@@ -458,23 +448,71 @@ static int show_paused(struct app *app, enum report_input state, const struct mw
 	return 0;
 }
 
+/* What the report loop waits for: each process's exit, and its input. */
+struct loop_fds {
+	struct pollfd pfd[MW_MAX_PROCESSES + 2];
+	int proc[MW_MAX_PROCESSES + 2];	/* the process whose pidfd it is, -1 for none */
+	nfds_t n;
+};
+
+static void loop_fd(struct loop_fds *l, int fd, int proc)
+{
+	l->pfd[l->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	l->proc[l->n++] = proc;
+}
+
 /*
- * A process's pidfd polled readable: it exited, and is polled no more. How
- * many are still alive.
+ * The pidfds of the processes alive, -f's wake-ups, and an interactive
+ * view's keys or a trace's records: each wakes the loop.
  */
-static int count_exits(struct app *app, struct pollfd *pfd, int alive)
+static void loop_fds_set(const struct app *app, struct loop_fds *l)
 {
 	int i;
 
-	for (i = 0; i < app->nr_procs; i++) {
-		if (pfd[i].fd < 0 || !pfd[i].revents)
-			continue;
-		app->procs[i].model.target_exited = true;
-		/* ppoll() skips a negative descriptor */
-		pfd[i].fd = -1;
-		alive--;
+	l->n = 0;
+	for (i = 0; i < app->procs.nr; i++) {
+		const struct watched *w = app->procs.w[i];
+
+		if (w->pidfd >= 0 && !w->model.target_exited)
+			loop_fd(l, w->pidfd, i);
 	}
-	return alive;
+	if (procs_wakeup_fd(&app->procs) >= 0)
+		loop_fd(l, procs_wakeup_fd(&app->procs), -1);
+	if (app->reporter->input)
+		loop_fd(l, STDIN_FILENO, -1);
+	else if (app->opts.trace)
+		loop_fd(l, trace_fd(&app->trace), -1);
+}
+
+/* A process's pidfd polled readable: it exited. */
+static void count_exits(struct app *app, const struct loop_fds *l)
+{
+	nfds_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->proc[i] >= 0 && l->pfd[i].revents)
+			app->procs.w[l->proc[i]]->model.target_exited = true;
+	}
+}
+
+/*
+ * How long placing children's uprobes may hold the loop each time it wakes:
+ * its reports stay on time however many processes a fork loop makes.
+ */
+#define PLACE_BUDGET_S 0.02
+
+/*
+ * -f: takes in the children forked since the last look and places the
+ * uprobes of some. Whether some still wait for theirs, or an exit status.
+ */
+static int follow_children(struct app *app, double start, bool *due)
+{
+	if (procs_collect(&app->procs, app->skel, start) < 0) {
+		elog("cannot follow the new processes: %s", strerror(ENOMEM));
+		return MW_EXIT_ERROR;
+	}
+	*due = procs_place(&app->procs, start, PLACE_BUDGET_S);
+	return 0;
 }
 
 /* Moves the uprobes of each process alive that exec'd since the last look. */
@@ -484,8 +522,8 @@ static void follow_execs(struct app *app)
 
 	if (app->opts.no_malloc)
 		return;
-	for (i = 0; i < app->nr_procs; i++) {
-		struct watched *w = &app->procs[i];
+	for (i = 0; i < app->procs.nr; i++) {
+		struct watched *w = app->procs.w[i];
 
 		if (!w->model.target_exited)
 			follow_exec(&w->follow, &w->model.info, false);
@@ -505,43 +543,38 @@ static int report_loop(struct app *app)
 	const struct reporter *r = app->reporter;
 	struct mw_model *m = app->model;
 	const struct mw_model *shown = m;
-	double start = now_s(), next = start + o->interval_s;
-	/* the processes' pidfds, then stdin or the trace */
-	struct pollfd pfd[MW_MAX_PIDS + 1];
+	double start = monotonic_s(), next = start + o->interval_s;
 	enum report_input state = REPORT_RUN;
-	int i, alive = app->nr_procs;
-	nfds_t nfds = 0;
+	struct loop_fds l;
+	bool due = false;
 	long reports = 0;
 	int err;
 
-	for (i = 0; i < app->nr_procs; i++)
-		pfd[nfds++] = (struct pollfd){ .fd = app->procs[i].pidfd, .events = POLLIN };
-	/* an interactive view also wakes the loop with its keys, a trace with its records */
-	if (r->input)
-		pfd[nfds++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
-	else if (o->trace)
-		pfd[nfds++] = (struct pollfd){ .fd = trace_fd(&app->trace), .events = POLLIN };
-
 	while (!(signals_exiting() && !o->cmd)) {
-		double wait = next - now_s();
+		double wait = next - monotonic_s();
 		struct timespec timeout = { 0 };
 
 		if (!o->no_malloc && wait > EXEC_POLL_S)
 			wait = EXEC_POLL_S;
-		if (wait > 0) {
+		/* children waiting for their uprobes: placed as soon as the loop is done */
+		if (wait > 0 && !due) {
 			timeout.tv_sec = (time_t)wait;
 			timeout.tv_nsec = (long)((wait - timeout.tv_sec) * 1e9);
 		}
-		err = ppoll(pfd, nfds, &timeout, &app->run_mask);
+		loop_fds_set(app, &l);
+		err = ppoll(l.pfd, l.n, &timeout, &app->run_mask);
 		if (err < 0 && errno != EINTR) {
 			elog("poll: %s", strerror(errno));
 			return MW_EXIT_ERROR;
 		}
-		if (err > 0) {
-			alive = count_exits(app, pfd, alive);
-			if (!alive)
-				break;
-		}
+		if (err > 0)
+			count_exits(app, &l);
+		/* after the exits: a child forked before its parent exited is in the set */
+		err = follow_children(app, start, &due);
+		if (err)
+			return err;
+		if (!procs_alive(&app->procs))
+			break;
 		if (o->trace) {
 			err = read_trace(app);
 			if (err)
@@ -559,7 +592,7 @@ static int report_loop(struct app *app)
 			if (err)
 				return err;
 		}
-		if (now_s() < next)
+		if (monotonic_s() < next)
 			continue;
 		next += o->interval_s;
 		/* a paused view neither reports nor counts, but scrapes stay current */
@@ -613,7 +646,7 @@ static int child_exit_code(int status)
  */
 static int wait_command(struct app *app)
 {
-	struct pollfd pfd = { .fd = app->procs[0].pidfd, .events = POLLIN };
+	struct pollfd pfd = { .fd = app->procs.w[0]->pidfd, .events = POLLIN };
 	int status;
 
 	elog("detached; waiting for %s (pid %d) to exit; Ctrl-C interrupts it",
@@ -681,15 +714,15 @@ static int prepare_pids(struct app *app)
 {
 	int i, j, ret;
 
-	for (i = 0; i < app->nr_procs; i++) {
-		struct watched *w = &app->procs[i];
+	for (i = 0; i < app->procs.nr; i++) {
+		struct watched *w = app->procs.w[i];
 
 		ret = prepare_pid(&app->opts, app->opts.pids[i], &w->model.info, &w->alloc,
 				  &w->model.tracer);
 		if (ret)
 			return ret;
 		for (j = 0; j < i; j++) {
-			if (app->procs[j].model.info.pid == w->model.info.pid) {
+			if (app->procs.w[j]->model.info.pid == w->model.info.pid) {
 				elog("-p %d and %d are one process, %d", app->opts.pids[j],
 				     app->opts.pids[i], w->model.info.pid);
 				return MW_EXIT_USAGE;
@@ -717,10 +750,10 @@ static int prepare(struct app *app)
 	if (!ret)
 		ret = metrics_open(app);
 	if (!ret && app->opts.cmd) {
-		ret = prepare_command(&app->opts, &app->model->info, &app->procs[0].alloc,
+		ret = prepare_command(&app->opts, &app->model->info, &app->procs.w[0]->alloc,
 				      &app->launch);
 		if (!ret)
-			allocator_describe(&app->model->info, &app->procs[0].alloc,
+			allocator_describe(&app->model->info, &app->procs.w[0]->alloc,
 					   app->opts.no_malloc);
 	} else if (!ret) {
 		ret = prepare_pids(app);
@@ -742,8 +775,8 @@ static int settle(struct app *app)
 {
 	int i, err;
 
-	for (i = 0; i < app->nr_procs; i++) {
-		struct watched *w = &app->procs[i];
+	for (i = 0; i < app->procs.nr; i++) {
+		struct watched *w = app->procs.w[i];
 		pid_t pid = w->model.info.pid;
 
 		/* the pidfd refers to the child from before its exec on: no PID reuse race */
@@ -825,8 +858,8 @@ static int watch(struct app *app)
 	struct mw_model *m = app->model;
 	int i, err;
 
-	for (i = 0; i < app->nr_procs; i++) {
-		struct watched *w = &app->procs[i];
+	for (i = 0; i < app->procs.nr; i++) {
+		struct watched *w = app->procs.w[i];
 		const struct mw_target_info *info = &w->model.info;
 
 		allocator_note(info, &w->follow.alloc, app->opts.no_malloc);
@@ -843,13 +876,14 @@ static int watch(struct app *app)
 		app->reporter = &report_text;
 	}
 	/* the live view owns the terminal: no line over it */
-	for (i = 0; i < app->nr_procs; i++)
-		app->procs[i].follow.quiet = app->reporter->input != NULL;
+	app->procs.quiet = app->reporter->input != NULL;
+	for (i = 0; i < app->procs.nr; i++)
+		app->procs.w[i]->follow.quiet = app->procs.quiet;
 
 	err = report_loop(app);
 	/* nothing of ours stays in the targets while they go on */
-	for (i = 0; i < app->nr_procs; i++)
-		follow_stop(&app->procs[i].follow);
+	for (i = 0; i < app->procs.nr; i++)
+		follow_stop(&app->procs.w[i]->follow);
 	probes_detach(&app->probes);
 	if (app->opts.cmd && m->target_exited) {
 		/* the pidfd polled readable: a zombie, reaped at once */
@@ -875,47 +909,6 @@ static int watch(struct app *app)
 	return app->opts.cmd ? child_exit_code(m->exit_status) : 0;
 }
 
-/* A watched process for each -p, or one for the command; false without the memory. */
-static bool procs_alloc(struct app *app)
-{
-	int i;
-
-	app->nr_procs = app->opts.cmd ? 1 : app->opts.nr_pids;
-	app->procs = calloc(app->nr_procs, sizeof(*app->procs));
-	if (!app->procs)
-		return false;
-	for (i = 0; i < app->nr_procs; i++) {
-		struct watched *w = &app->procs[i];
-
-		model_init(&w->model);
-		w->model.info.allocator_origin = "";
-		w->alloc.fd = -1;
-		w->smaps = (struct smaps_pass)SMAPS_PASS_INIT;
-		w->pidfd = -1;
-		if (i)
-			app->procs[i - 1].model.next_process = &w->model;
-	}
-	app->model = &app->procs[0].model;
-	return true;
-}
-
-static void procs_free(struct app *app)
-{
-	int i;
-
-	for (i = 0; i < app->nr_procs; i++) {
-		struct watched *w = &app->procs[i];
-
-		if (w->pidfd >= 0)
-			close(w->pidfd);
-		follow_stop(&w->follow);
-		allocator_close(&w->alloc);
-		smaps_pass_abandon(&w->smaps);
-		model_free(&w->model);
-	}
-	free(app->procs);
-}
-
 int main(int argc, char **argv)
 {
 	struct app app = {
@@ -930,10 +923,13 @@ int main(int argc, char **argv)
 	mw_verbose = app.opts.verbose;
 	libbpf_set_print(libbpf_print);
 	app.reporter = reporters[app.opts.format];
-	if (!procs_alloc(&app)) {
+	if (!procs_init(&app.procs, app.opts.cmd ? 1 : app.opts.nr_pids)) {
 		elog("%s", strerror(ENOMEM));
+		procs_free(&app.procs);
 		return MW_EXIT_ERROR;
 	}
+	/* the launched or first-named process: the reports' top level */
+	app.model = &app.procs.w[0]->model;
 	model_init(&app.paused);
 
 	ret = prepare(&app);
@@ -947,7 +943,7 @@ int main(int argc, char **argv)
 	metrics_server_stop(app.metrics);
 	if (app.launch.pid > 0)
 		launch_abort(&app.launch);
-	procs_free(&app);
+	procs_free(&app.procs);
 	probes_detach(&app.probes);
 	trace_close(&app.trace);
 	thread_table_close(&app.threads);

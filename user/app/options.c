@@ -59,6 +59,9 @@ static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0,
 	  "Watch process PID (a thread ID means its process); a list, or -p again, watches "
 	  "several (at most 64)", 0 },
+	{ "follow-forks", 'f', NULL, 0,
+	  "Watch the children the watched processes fork too, recursively, until every one "
+	  "exited", 0 },
 	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 1, fractions allowed)", 0 },
 	{ "count", 'c', "N", 0, "Exit after N reports (refreshes of the live view)", 0 },
 	{ "iterations", 'n', "N", OPTION_ALIAS, NULL, 0 },
@@ -220,6 +223,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'p':
 		parse_pids(arg, o, state);
+		break;
+	case 'f':
+		o->follow_forks = true;
 		break;
 	case 'i':
 		errno = 0;

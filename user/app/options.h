@@ -15,6 +15,7 @@ struct mw_options {
 	pid_t pids[MW_MAX_PIDS];	/* -p, in the order given */
 	int nr_pids;			/* 0 when launching a command */
 	char **cmd;			/* -- CMD ARGS..., NULL-terminated */
+	bool follow_forks;		/* -f: their children too */
 	double interval_s;
 	long count;			/* reports (refreshes of the live view) before exiting,
 					 * 0: until the target exits */

@@ -268,6 +268,16 @@ int follow_start(struct follow *f, struct memwatch_bpf *skel, __u32 process,
 	return err;
 }
 
+int follow_child(struct follow *f, struct mw_target_info *info, const char *libc)
+{
+	f->libc = libc;
+	f->task = (struct task_watch){ .fd = -1, .page = MAP_FAILED };
+	f->alloc.fd = -1;
+	/* every image it ran since the fork, its first one included, is an exec's */
+	follow_exec(f, info, true);
+	return process_gone(info->pid) ? -ESRCH : 0;
+}
+
 /* The name the new image gave the process, for the header and what is said. */
 static void comm_refresh(struct mw_target_info *info)
 {

@@ -30,7 +30,8 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 		return -errno;
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
 	skel->rodata->trace_syscalls = c->trace;
-	skel->rodata->preexisting_blocks = c->preexisting_blocks;
+	skel->rodata->follow_forks = c->follow_forks;
+	skel->rodata->possible_cpus = libbpf_num_possible_cpus();
 	live_table_size(skel, c->max_allocs);
 	thread_table_size(skel);
 	/* the smallest ring buffer there is when nothing is traced */
@@ -67,12 +68,42 @@ int kernel_watch(struct memwatch_bpf *skel, pid_t pid, bool launched, __u32 *pro
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	p->exec_pending = launched;
+	p->preexisting = !launched;
 	__atomic_add_fetch(&skel->bss->mms_unknown, 1, __ATOMIC_RELAXED);
 	/* the record is complete before the programs can find it */
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.processes), &key, &slot, BPF_ANY))
 		return -errno;
 	*process = slot;
 	return 0;
+}
+
+__u32 kernel_processes_claimed(const struct memwatch_bpf *skel)
+{
+	__u32 n = __atomic_load_n(&skel->bss->process_slots_claimed, __ATOMIC_ACQUIRE);
+
+	return n < MW_MAX_PROCESSES ? n : MW_MAX_PROCESSES - 1;
+}
+
+void kernel_read_child(const struct memwatch_bpf *skel, __u32 process, struct kernel_child *c)
+{
+	const struct mw_process *p = &skel->bss->process_records[process];
+
+	/* the program writes the PID last */
+	c->pid = __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE);
+	c->parent = p->parent;
+	c->forked_ns = p->forked_ns;
+	c->exiting = __atomic_load_n(&p->exiting, __ATOMIC_ACQUIRE);
+	memcpy(c->rss_at_fork, p->rss_at_fork, sizeof(c->rss_at_fork));
+}
+
+__u64 kernel_forks_unwatched(const struct memwatch_bpf *skel)
+{
+	return skel->bss->forks_unwatched;
+}
+
+int kernel_process_wakeups_fd(const struct memwatch_bpf *skel)
+{
+	return bpf_map__fd(skel->maps.process_wakeups);
 }
 
 void kernel_resident_base(struct memwatch_bpf *skel, __u32 process, const __s64 base[MW_RSS_NR])

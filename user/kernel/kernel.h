@@ -18,7 +18,7 @@ struct memwatch_bpf;
 
 /* What the programs are loaded for. */
 struct kernel_config {
-	bool preexisting_blocks;	/* -p: blocks older than the counting exist */
+	bool follow_forks;		/* -f: a fork adds the child to the set */
 	bool trace;			/* --trace: the syscall records' ring buffer */
 	bool no_malloc;			/* no uprobe program is loaded */
 	bool uprobe_multi;		/* uprobes attach through uprobe_multi links */
@@ -50,10 +50,28 @@ void kernel_destroy(struct memwatch_bpf *skel);
 
 /*
  * Adds process @pid to the watched set, its record's slot in *@process;
- * @launched: a held command, whose counting waits for its exec. 0, or
+ * @launched: a held command, whose counting waits for its exec, and whose
+ * every block is seen made (else some are older than the counting). 0, or
  * -ENOSPC when every slot is taken.
  */
 int kernel_watch(struct memwatch_bpf *skel, pid_t pid, bool launched, __u32 *process);
+/* A process the fork tracepoint entered (-f): who and when. */
+struct kernel_child {
+	pid_t pid;		/* 0 while its record is being written */
+	__u32 parent;		/* its parent's slot */
+	__u64 forked_ns;	/* CLOCK_MONOTONIC */
+	bool exiting;		/* its last thread began to exit: its PID may be another's */
+	__s64 rss_at_fork[MW_RSS_NR];
+};
+
+/* How many slots were handed out, by kernel_watch() and the fork tracepoint: the last slot. */
+__u32 kernel_processes_claimed(const struct memwatch_bpf *skel);
+/* What the fork tracepoint wrote of slot @process. */
+void kernel_read_child(const struct memwatch_bpf *skel, __u32 process, struct kernel_child *c);
+/* -f: children that found no slot left */
+__u64 kernel_forks_unwatched(const struct memwatch_bpf *skel);
+/* The ring buffer whose records wake user space when a fork added a process. */
+int kernel_process_wakeups_fd(const struct memwatch_bpf *skel);
 /* Where the resident counters of @process start: its RSS now (-p). */
 void kernel_resident_base(struct memwatch_bpf *skel, __u32 process, const __s64 base[MW_RSS_NR]);
 /* Whether frees may read glibc's chunk headers for a pre-attach block's size. */

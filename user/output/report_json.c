@@ -58,6 +58,15 @@ static size_t exited_threads(const struct mw_model *m)
 
 static void json_threads(FILE *out, const struct mw_model *m);
 
+/* A time in seconds since the watch began, or null where there is none. */
+static void json_seconds_or_null(FILE *out, const char *name, bool known, double s)
+{
+	if (known)
+		fprintf(out, ",\"%s\":%.3f", name, s);
+	else
+		fprintf(out, ",\"%s\":null", name);
+}
+
 /* A process's object, with its "threads" array when @threads. */
 static void json_process_object(FILE *out, const struct mw_model *m, bool threads)
 {
@@ -65,6 +74,7 @@ static void json_process_object(FILE *out, const struct mw_model *m, bool thread
 
 	fprintf(out, "{\"pid\":%d,\"comm\":", m->info.pid);
 	json_string(out, m->info.comm);
+	fprintf(out, ",\"exited\":%s", m->target_exited ? "true" : "false");
 	json_u64(out, "rss_bytes", st->rss_bytes);
 	json_u64(out, "rss_anon_bytes", st->rss_anon_bytes);
 	json_u64(out, "rss_file_bytes", st->rss_file_bytes);
@@ -92,6 +102,11 @@ static void json_process_object(FILE *out, const struct mw_model *m, bool thread
 	json_u64(out, "folded_threads", m->nr_folded);
 	json_u64(out, "forks_not_followed", m->forks);
 	json_u64(out, "execs", m->execs);
+	fprintf(out, ",\"parent_pid\":%d", m->info.parent_pid);
+	json_seconds_or_null(out, "forked_at_s", m->info.forked, m->info.forked_at_s);
+	json_seconds_or_null(out, "alloc_counted_since_s",
+			     m->info.malloc_probed && m->info.alloc_counted_since_s >= 0,
+			     m->info.alloc_counted_since_s);
 	if (threads) {
 		fputc(',', out);
 		json_threads(out, m);

@@ -18,6 +18,22 @@
 
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
+/* -f: whose child it is, and since when its allocator calls count. */
+static void print_fork(FILE *out, const struct mw_target_info *info)
+{
+	fprintf(out, " [forked by %d at %.3fs, ", info->parent_pid, info->forked_at_s);
+	if (info->malloc_probed && info->alloc_counted_since_s >= 0)
+		fprintf(out, "malloc counted from %.3fs]", info->alloc_counted_since_s);
+	else
+		fprintf(out, "malloc not counted]");
+}
+
+/* What the blocks a process frees may be older than: where its counting began. */
+static const char *before_counting(const struct mw_model *m)
+{
+	return m->info.forked ? "its uprobes, its parent's among them" : "the attach";
+}
+
 /* names and paths are the target's: never raw to a terminal */
 #define COMM(s) ESC(s, MW_COMM_LEN)
 
@@ -26,8 +42,10 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 	const struct proc_status *st = &m->status;
 	const struct mw_thread *t = &m->total;
 
-	fprintf(out, "%8.1fs pid %d (%s)  rss %s (anon %s, file %s)", m->elapsed_s,
-		m->info.pid, COMM(m->info.comm), B(st->rss_bytes), B(st->rss_anon_bytes),
+	fprintf(out, "%8.1fs pid %d (%s)", m->elapsed_s, m->info.pid, COMM(m->info.comm));
+	if (m->info.forked)
+		print_fork(out, &m->info);
+	fprintf(out, "  rss %s (anon %s, file %s)", B(st->rss_bytes), B(st->rss_anon_bytes),
 		B(st->rss_file_bytes));
 	if (m->info.malloc_probed)
 		fprintf(out, "  live heap %s  retained %s%s", B(mw_live_bytes(t)),
@@ -35,7 +53,7 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 			B(model_retained_bytes(m)));
 	/* the summary says why */
 	if (model_retained_includes_preexisting(m) && !rates)
-		fprintf(out, " (includes blocks allocated before the attach)");
+		fprintf(out, " (includes blocks allocated before %s)", before_counting(m));
 	if (m->info.malloc_probed && rates)
 		fprintf(out, "  allocs/s %.0f", m->allocs_rate);
 	fprintf(out, "  grown %s  returned %s asked / %s actual\n", B(mw_grown_bytes(t)),
@@ -254,7 +272,7 @@ static void print_summary(FILE *out, const struct mw_model *m, int width)
 		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
 		B(t->untracked_bytes), (unsigned long long)t->free_unknown_calls);
 	if (model_retained_includes_preexisting(m))
-		fprintf(out, "frees of blocks allocated before the attach: %llu (%s)\n",
+		fprintf(out, "frees of blocks allocated before %s: %llu (%s)\n", before_counting(m),
 			(unsigned long long)t->free_preexisting_calls,
 			B(t->free_preexisting_bytes));
 	if (m->kernel_bytes)

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""-f: the children a watched process forks are watched too (tests/workloads/prefork.c).
+
+Gated workers (-g: each reads a byte of stdin before its pairs, written once memwatch
+says its uprobes are placed) are counted exactly: a run with N pairs against a run with
+0, per worker k its k*N pairs, the parent's N, and the worker that execs another image
+(prefork itself, gated again once memwatch looked at the new image) its M. Workers that
+allocate at once after the fork carry the mark of when their counting began. A command
+that exits before its child: the watch goes on until the child exits, and ends with the
+command's status."""
+import json
+import re
+import subprocess
+import tempfile
+
+import mwtest
+
+N = 20000
+M = 50000
+WORKERS = 4
+PREFORK = mwtest.WORKLOADS + "/prefork"
+COUNTERS = [("alloc_calls", "pairs"), ("known_frees", "pairs")]
+
+
+def workload_lines(text):
+    """prefork's lines: the parent's and the exec'd image's {pid: pairs}, the workers' by k."""
+    parents, workers, execs = {}, {}, {}
+    for m in re.finditer(r"^parent pid=(\d+) pairs=(\d+)", text, re.M):
+        parents[int(m.group(1))] = int(m.group(2))
+    for m in re.finditer(r"^worker k=(\d+) pid=(\d+) pairs=(\d+)", text, re.M):
+        workers[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+    for m in re.finditer(r"^worker k=(\d+) pid=(\d+) exec=", text, re.M):
+        execs[int(m.group(1))] = int(m.group(2))
+    return parents, workers, execs
+
+
+def gated_run(n):
+    """memwatch -f on prefork -g with @n: (exit code, stderr text, summary) or a failure string."""
+    report = tempfile.NamedTemporaryFile("r", suffix=".json")
+    cmd = [PREFORK, "-g", "-w", WORKERS, "-n", n, "-d", 0,
+           "-e", PREFORK, "-g", "-w", 0, "-n", M * (n > 0)]
+    proc = subprocess.Popen([mwtest.MEMWATCH, "--json", "-o", report.name, "-v", "-f", "-i", "0.2",
+                             "--", *[str(a) for a in cmd]],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    seen = []
+    try:
+        # each worker's uprobes in place, then one byte each
+        placed = r"pid (\d+) \(prefork\): malloc probed in"
+        while len(set(re.findall(placed, "".join(seen)))) < WORKERS:
+            if not mwtest.wait_for_line(proc.stderr, placed, seen=seen):
+                return "memwatch did not place the workers' uprobes: " + "".join(seen)[-1500:]
+        proc.stdin.write(b"x" * WORKERS)
+        proc.stdin.flush()
+        # the last worker execs: released again once memwatch looked at its new image
+        text = "".join(seen)
+        m = re.search(r"worker k=%d pid=(\d+) exec=" % WORKERS, text) or \
+            mwtest.wait_for_line(proc.stderr, r"worker k=%d pid=(\d+) exec=" % WORKERS, seen=seen)
+        if not m:
+            return "the last worker did not exec: " + "".join(seen)[-1500:]
+        pid = m.group(1)
+        if not (re.search(r"pid %s exec'd" % pid, "".join(seen)) or
+                mwtest.wait_for_line(proc.stderr, r"pid %s exec'd" % pid, seen=seen)):
+            return "memwatch did not look at the new image: " + "".join(seen)[-1500:]
+        proc.stdin.write(b"x")
+        proc.stdin.close()
+        rest = proc.stderr.read().decode(errors="replace")
+        code = proc.wait(timeout=mwtest.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(seen) + rest
+    _, summary, _ = mwtest.parse_reports(report.read())
+    return code, text, summary
+
+
+def by_pid(summary):
+    return {p["pid"]: p for p in summary["processes"]}
+
+
+def check_gated(tap):
+    full, empty = gated_run(N), gated_run(0)
+    for run, name in ((full, "-n %d" % N), (empty, "-n 0")):
+        if not tap.check(isinstance(run, tuple) and run[0] == 0 and run[2] is not None,
+                         "gated, %s: memwatch -f and prefork exit 0" % name,
+                         run if isinstance(run, str) else run[1][-1500:]):
+            return
+    runs = []
+    for code, text, summary in (full, empty):
+        parents, workers, execs = workload_lines(text)
+        procs = by_pid(summary)
+        top = summary["process"]
+        # k -> the process object of worker k; the exec'd one under WORKERS
+        kids = {k: procs.get(pid) for k, (pid, _) in workers.items()}
+        kids[WORKERS] = procs.get(execs.get(WORKERS))
+        runs.append((top, kids, procs, parents, summary))
+    (top_f, kids_f, procs_f, parents_f, sum_f), (top_e, kids_e, _, _, _) = runs
+    tap.eq(len(procs_f), WORKERS + 1, "gated: the parent and its %d workers watched" % WORKERS)
+    tap.eq(top_f["pid"], min(procs_f), "gated: the launched command is the top-level process")
+    tap.eq(mwtest.counter(top_f, "alloc_calls") - mwtest.counter(top_e, "alloc_calls"), N,
+           "gated: the parent's %d pairs, exactly" % N)
+    tap.eq(top_f["forks_not_followed"], 0, "gated: every fork followed")
+    for k in range(1, WORKERS + 1):
+        want = M if k == WORKERS else k * N
+        what = "the exec'd image" if k == WORKERS else "worker %d" % k
+        if not tap.check(kids_f.get(k) is not None and kids_e.get(k) is not None,
+                         "gated: %s is a process of the report" % what, sorted(procs_f)):
+            continue
+        for counter, _ in COUNTERS:
+            tap.eq(mwtest.counter(kids_f[k], counter) - mwtest.counter(kids_e[k], counter), want,
+                   "gated: %s: %s is its %d pairs, exactly" % (what, counter, want))
+        kid = kids_f[k]
+        tap.eq(kid["parent_pid"], top_f["pid"], "gated: %s: parent_pid" % what)
+        tap.check(kid["forked_at_s"] is not None and kid["alloc_counted_since_s"] is not None
+                  and kid["alloc_counted_since_s"] >= kid["forked_at_s"] >= 0,
+                  "gated: %s: counted from after its fork" % what,
+                  (kid["forked_at_s"], kid["alloc_counted_since_s"]))
+        tap.eq(kid["exited"], True, "gated: %s: exited" % what)
+        tap.eq(kid["retained_includes_preexisting"], True,
+               "gated: %s: its retained includes its parent's blocks" % what)
+    tap.eq(kids_f[WORKERS]["execs"] if kids_f.get(WORKERS) else None, 1,
+           "gated: the exec'd worker's exec counted")
+    for pid, p in sorted(procs_f.items()):
+        tap.eq((p["lost_events"], p["untracked_allocs"]), (0, 0),
+               "gated: pid %d: no lost event, nothing untracked" % pid)
+
+
+def check_at_once(tap):
+    """Workers that allocate at once: counted from their mark, the rest missed, not hidden."""
+    run = mwtest.memwatch_launch([PREFORK, "-w", WORKERS, "-n", N, "-d", 0],
+                                 options=["-f", "-i", "0.2"])
+    if not tap.check(run.code == 0 and run.summary is not None,
+                     "at once: memwatch -f and prefork exit 0", run.stderr[-1500:]):
+        return
+    _, workers, _ = workload_lines(run.stderr)
+    procs = by_pid(run.summary)
+    tap.eq(len(procs), WORKERS + 1, "at once: the parent and its %d workers watched" % WORKERS)
+    for k, (pid, pairs) in sorted(workers.items()):
+        kid = procs.get(pid)
+        if not tap.check(kid is not None, "at once: worker %d watched" % k, sorted(procs)):
+            continue
+        tap.check(0 <= mwtest.counter(kid, "alloc_calls") <= pairs + 64,
+                  "at once: worker %d: at most its pairs counted" % k,
+                  mwtest.counter(kid, "alloc_calls"))
+        tap.check(kid["alloc_counted_since_s"] is not None
+                  and kid["alloc_counted_since_s"] >= kid["forked_at_s"],
+                  "at once: worker %d: the mark of when its counting began" % k,
+                  (kid["forked_at_s"], kid["alloc_counted_since_s"]))
+    text = subprocess.run([mwtest.MEMWATCH, "--format=text", "-f", "--",
+                           PREFORK, "-w", "1", "-n", "10", "-d", "0"],
+                          capture_output=True, text=True, timeout=mwtest.TIMEOUT)
+    tap.check(re.search(r"\[forked by \d+ at [\d.]+s, malloc (counted from [\d.]+s|not counted)\]",
+                        text.stdout) is not None,
+              "at once: the text report marks the child", text.stdout[-1500:])
+
+
+def check_outlived(tap):
+    """The command exits first: the watch ends when its child does, with the command's status."""
+    report = tempfile.NamedTemporaryFile("r", suffix=".json")
+    proc = subprocess.Popen([mwtest.MEMWATCH, "--json", "-o", report.name, "-f", "-i", "0.1", "--",
+                             "sh", "-c", "exec 3<&0; (read x <&3; exit 0) & exit 7"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        said = mwtest.wait_for_line(proc.stderr, r"watching pid (\d+)")
+        sh = said.group(1) if said else "0"
+        exited = mwtest.wait_in_file(report.name, r'"pid":%s,"comm":"sh","exited":true' % sh)
+        tap.check(exited and proc.poll() is None,
+                  "outlived: memwatch goes on after the command exited", proc.poll())
+        proc.stdin.write(b"\n")
+        proc.stdin.close()
+        code = proc.wait(timeout=mwtest.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    tap.eq(code, 7, "outlived: memwatch exits with the command's status once its child exited")
+    _, summary, _ = mwtest.parse_reports(report.read())
+    procs = summary["processes"] if summary else []
+    tap.check(len(procs) == 2 and all(p["exited"] for p in procs),
+              "outlived: the command and its child, both exited", json.dumps(procs)[:800])
+
+
+if __name__ == "__main__":
+    mwtest.run_checks("follow", check_gated, check_at_once, check_outlived)

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "app/procs.h"
+#include "attach/target.h"
+#include "kernel/kernel.h"
+#include "output/escape.h"
+#include "sys/clock.h"
+#include "sys/log.h"
+
+static struct watched *watched_new(void)
+{
+	struct watched *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	model_init(&w->model);
+	w->model.info.allocator_origin = "";
+	w->alloc.fd = -1;
+	w->smaps = (struct smaps_pass)SMAPS_PASS_INIT;
+	w->pidfd = -1;
+	return w;
+}
+
+static void watched_free(struct watched *w)
+{
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	follow_stop(&w->follow);
+	allocator_close(&w->alloc);
+	smaps_pass_abandon(&w->smaps);
+	model_free(&w->model);
+	free(w);
+}
+
+/* Appends a process: the reports list it after the others. NULL without the memory. */
+static struct watched *procs_add(struct procs *ps)
+{
+	struct watched **more, *w;
+
+	if (ps->nr >= MW_MAX_PROCESSES)
+		return NULL;
+	more = realloc(ps->w, (ps->nr + 1) * sizeof(*more));
+	if (!more)
+		return NULL;
+	ps->w = more;
+	w = watched_new();
+	if (!w)
+		return NULL;
+	if (ps->nr)
+		ps->w[ps->nr - 1]->model.next_process = &w->model;
+	ps->w[ps->nr++] = w;
+	return w;
+}
+
+bool procs_init(struct procs *ps, int n)
+{
+	*ps = (struct procs){ 0 };
+	while (n--) {
+		if (!procs_add(ps))
+			return false;
+	}
+	return true;
+}
+
+void procs_free(struct procs *ps)
+{
+	int i;
+
+	for (i = 0; i < ps->nr; i++)
+		watched_free(ps->w[i]);
+	free(ps->w);
+	ring_buffer__free(ps->wakeups);
+	*ps = (struct procs){ 0 };
+}
+
+int procs_alive(const struct procs *ps)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ps->nr; i++)
+		n += !ps->w[i]->model.target_exited;
+	return n;
+}
+
+/* The records say which slot is new; a wake-up needs no reading. */
+static int on_wakeup(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+int procs_follow_forks(struct procs *ps, struct memwatch_bpf *skel, const char *libc,
+		       bool probe_malloc)
+{
+	ps->libc = libc;
+	ps->probe_malloc = probe_malloc;
+	ps->slots_read = kernel_processes_claimed(skel);
+	ps->wakeups = ring_buffer__new(kernel_process_wakeups_fd(skel), on_wakeup, NULL, NULL);
+	return ps->wakeups ? 0 : -errno;
+}
+
+int procs_wakeup_fd(const struct procs *ps)
+{
+	return ps->wakeups ? ring_buffer__epoll_fd(ps->wakeups) : -1;
+}
+
+/* The process in slot @process, NULL if it is none of ours. */
+static const struct watched *watched_of_slot(const struct procs *ps, __u32 process)
+{
+	int i;
+
+	for (i = 0; i < ps->nr; i++) {
+		if (ps->w[i]->follow.process == process)
+			return ps->w[i];
+	}
+	return NULL;
+}
+
+/*
+ * Child @c in slot @process: its pidfd, unless it is gone. Opened before
+ * the record is looked at again: a child not yet exiting then had its PID
+ * when the pidfd was opened, so the pidfd is the child's, never the PID's
+ * next owner's.
+ */
+static void child_open(const struct procs *ps, struct watched *w, struct memwatch_bpf *skel,
+		       __u32 process)
+{
+	struct mw_target_info *info = &w->model.info;
+	struct kernel_child again;
+	struct proc_status st;
+
+	w->pidfd = syscall(SYS_pidfd_open, info->pid, 0);
+	kernel_read_child(skel, process, &again);
+	if (w->pidfd >= 0 && again.exiting) {
+		close(w->pidfd);
+		w->pidfd = -1;
+	}
+	if (w->pidfd < 0) {
+		w->model.target_exited = true;
+		return;
+	}
+	if (!proc_status_read(info->pid, &st))
+		snprintf(info->comm, sizeof(info->comm), "%s", st.name);
+	w->probes_due = ps->probe_malloc;
+}
+
+int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s)
+{
+	__u32 last = ps->wakeups ? kernel_processes_claimed(skel) : 0;
+	const struct watched *parent;
+	struct kernel_child c;
+	struct watched *w;
+	int n = 0;
+
+	if (!ps->wakeups)
+		return 0;
+	ring_buffer__consume(ps->wakeups);
+	while (ps->slots_read < last) {
+		kernel_read_child(skel, ps->slots_read + 1, &c);
+		/* claimed, not written yet: read at the next call */
+		if (!c.pid)
+			break;
+		parent = watched_of_slot(ps, c.parent);
+		w = procs_add(ps);
+		if (!w)
+			return -ENOMEM;
+		ps->slots_read++;
+		n++;
+		w->follow = (struct follow){ .skel = skel, .process = ps->slots_read,
+					     .quiet = ps->quiet };
+		w->model.info = (struct mw_target_info){
+			.pid = c.pid,
+			.allocator_origin = "",
+			.forked = true,
+			.parent_pid = parent ? parent->model.info.pid : 0,
+			.forked_at_s = c.forked_ns / 1e9 - start_s,
+			.alloc_counted_since_s = -1,
+			/* every process has them all */
+			.tracepoints = ps->w[0]->model.info.tracepoints,
+		};
+		/* the resident counters' start: the kernel's at the fork */
+		memcpy(w->model.res.base, c.rss_at_fork, sizeof(w->model.res.base));
+		/* its parent's name until its own is read */
+		if (parent)
+			memcpy(w->model.info.comm, parent->model.info.comm, sizeof(w->model.info.comm));
+		child_open(ps, w, skel, ps->slots_read);
+		vlog("pid %d forked pid %d (%s) at %.3fs", w->model.info.parent_pid, c.pid,
+		     ESC(w->model.info.comm, sizeof(w->model.info.comm)), w->model.info.forked_at_s);
+	}
+	return n;
+}
+
+bool procs_place(struct procs *ps, double start_s, double budget_s)
+{
+	double until = monotonic_s() + budget_s;
+	int i;
+
+	for (i = 0; i < ps->nr; i++) {
+		struct watched *w = ps->w[i];
+		struct mw_target_info *info = &w->model.info;
+
+		if (!w->probes_due)
+			continue;
+		if (monotonic_s() >= until)
+			return true;
+		w->probes_due = false;
+		if (w->model.target_exited)
+			continue;
+		follow_child(&w->follow, info, ps->libc);
+		if (info->malloc_probed)
+			info->alloc_counted_since_s = monotonic_s() - start_s;
+		vlog("pid %d (%s): %s%s, %.3fs after its fork", info->pid,
+		     ESC(info->comm, sizeof(info->comm)),
+		     info->malloc_probed ? "malloc probed in " : "",
+		     ESC(info->allocator, sizeof(info->allocator)),
+		     monotonic_s() - start_s - info->forked_at_s);
+	}
+	return false;
+}

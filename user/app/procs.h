@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The watched processes: the ones named (-p) or launched, in that order, and
+ * with -f the children the kernel's fork tracepoint added after them, picked
+ * up as they come and given their uprobes a few at a time.
+ */
+#ifndef MW_PROCS_H
+#define MW_PROCS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include "attach/allocator.h"
+#include "attach/follow.h"
+#include "model/model.h"
+#include "model/smaps_pass.h"
+
+struct memwatch_bpf;
+struct ring_buffer;
+
+/* One watched process: its allocator, its uprobes, its pidfd and its model. */
+struct watched {
+	struct mw_model model;
+	struct follow follow;		/* its uprobes, moved at its execs */
+	struct allocator alloc;		/* found while preparing, then follow's */
+	struct smaps_pass smaps;	/* the reading of its smaps, across updates */
+	int pidfd;			/* readable once it exited */
+	bool probes_due;		/* -f: a child whose uprobes are still to be placed */
+};
+
+struct procs {
+	struct watched **w;		/* each model's next_process is the next one's */
+	int nr;
+	__u32 slots_read;		/* the kernel's slots looked at, from 1 */
+	struct ring_buffer *wakeups;	/* -f: the fork tracepoint's */
+	/* for the children's uprobes */
+	const char *libc;		/* --libc */
+	bool probe_malloc;		/* no --no-malloc */
+	bool quiet;			/* the live view owns the terminal: children say nothing */
+};
+
+/* @n processes, to be named or launched; false without the memory. */
+bool procs_init(struct procs *ps, int n);
+void procs_free(struct procs *ps);
+/* How many have not exited. */
+int procs_alive(const struct procs *ps);
+
+/*
+ * -f: from here on the kernel's slots after the ones user space claimed are
+ * children, their uprobes on @libc's malloc (or the one found) if
+ * @probe_malloc; their wake-ups are polled on procs_wakeup_fd(). 0 or -errno.
+ */
+int procs_follow_forks(struct procs *ps, struct memwatch_bpf *skel, const char *libc,
+		       bool probe_malloc);
+int procs_wakeup_fd(const struct procs *ps);
+/*
+ * Takes in every child the kernel added since the last call, its pidfd
+ * opened, its uprobes due; @start_s: when the watch began (monotonic_s()). How many
+ * came, or -ENOMEM.
+ */
+int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s);
+/*
+ * Places the uprobes of the children due, the oldest first, until @budget_s
+ * seconds went by: each registration takes locks every fork on the host
+ * waits for. @start_s: when the watch began. Whether
+ * some are still due.
+ */
+bool procs_place(struct procs *ps, double start_s, double budget_s);
+
+#endif /* MW_PROCS_H */
