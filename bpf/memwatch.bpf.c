@@ -13,6 +13,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "memwatch.h"
 #include "common.bpf.h"
 #include "processes.bpf.h"
@@ -108,44 +109,86 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 /* -f: a watched process's children are watched too */
 const volatile bool follow_forks;
 
-/* -f: children of watched processes that found no slot left */
+/* --cgroup: the id of the cgroup (v2) whose processes, its descendants' too, are watched */
+const volatile __u64 watched_cgroup_id;
+
+/* children of watched processes, and processes joining --cgroup, that found no slot left */
 __u64 forks_unwatched;
 
 /*
- * Enters @child, forked by @forker of the process in slot @parent_slot, in the set: a
- * record complete before the TGID finds it, as kernel_watch() makes one.
- * Its allocator calls count once user space placed its uprobes; its
- * syscalls and resident changes from here on.
+ * Enters @task's process in the set, before it runs (a child) or while it
+ * is moved (--cgroup): a record complete before its TGID finds it, as
+ * kernel_watch() makes one. @parent_slot: the watched parent's, 0 for a
+ * process that joined the cgroup; @shares_mm: a vfork child, in its
+ * parent's mm until it execs. Its allocator calls count once user space
+ * placed its uprobes; its syscalls and resident changes from here on.
+ * False when no slot is left.
  */
-static __always_inline void watch_child(struct mw_process *parent, __u32 parent_slot,
-					struct task_struct *forker, struct task_struct *child)
+static __always_inline bool process_enter(struct task_struct *task, __u32 parent_slot,
+					  bool shares_mm)
 {
-	__u32 pid = child->tgid, slot;
+	__u32 pid = task->tgid, slot;
 	struct mw_process *p;
 
 	slot = __sync_fetch_and_add(&process_slots_claimed, 1) + 1;
 	p = slot < MW_MAX_PROCESSES ? process_at(slot) : NULL;
 	if (!p) {
 		__sync_fetch_and_add(&forks_unwatched, 1);
-		__sync_fetch_and_add(&parent->forks, 1);
-		return;
+		return false;
 	}
 	p->parent = parent_slot;
-	p->forked_ns = bpf_ktime_get_ns();
-	/* it frees its parent's blocks, which its slot never had */
+	p->joined = !parent_slot;
+	p->entered_ns = bpf_ktime_get_ns();
+	/* it frees blocks its slot never had: its parent's, or its own from before */
 	p->preexisting = 1;
-	/* vfork, or clone(CLONE_VM): the parent's mm, whose events stay the parent's */
-	if (child->mm == forker->mm)
+	if (shares_mm)
 		p->mm_shared = 1;
 	else
-		mm_resident(child->mm, p->rss_at_fork);
-	__builtin_memcpy(p->rss_now, p->rss_at_fork, sizeof(p->rss_now));
+		mm_resident(task->mm, p->rss_at_entry);
+	__builtin_memcpy(p->rss_now, p->rss_at_entry, sizeof(p->rss_now));
 	__sync_fetch_and_add(&mms_unknown, 1);
 	/* last, ordered after the rest: user space reads the slot once its PID is there */
 	__sync_lock_test_and_set(&p->pid, pid);
 	/* a TGID reused from an exited watched process: the new one takes it */
 	bpf_map_update_elem(&processes, &pid, &slot, BPF_ANY);
 	bpf_ringbuf_output(&process_wakeups, &slot, sizeof(slot), BPF_RB_FORCE_WAKEUP);
+	return true;
+}
+
+/* cgroup v2 nests at most this deep here (the kernel's own limit is higher, but unused) */
+#define MAX_CGROUP_LEVEL 32
+
+struct cgroup_search {
+	unsigned long ancestors;	/* the address of @cgroup->ancestors[0] */
+	int level;
+	bool found;
+};
+
+static long cgroup_search_step(__u32 i, void *ctx)
+{
+	struct cgroup_search *c = ctx;
+	struct cgroup *ancestor = NULL;
+
+	if ((int)i > c->level)
+		return 1;
+	bpf_probe_read_kernel(&ancestor, sizeof(ancestor), (void *)(c->ancestors + i * 8));
+	c->found = ancestor && BPF_CORE_READ(ancestor, kn, id) == watched_cgroup_id;
+	return c->found;
+}
+
+/* Whether @cgroup is --cgroup's or one of its descendants: one of its ancestors (itself included). */
+static __always_inline bool in_watched_cgroup(struct cgroup *cgroup)
+{
+	struct cgroup_search c = { .level = BPF_CORE_READ(cgroup, level) };
+	unsigned long addr = 0;
+
+	if (!watched_cgroup_id || !cgroup)
+		return false;
+	/* its address as a number, to index the flexible array */
+	bpf_probe_read_kernel(&addr, sizeof(addr), &cgroup);
+	c.ancestors = addr + bpf_core_field_offset(struct cgroup, ancestors);
+	bpf_loop(MAX_CGROUP_LEVEL, cgroup_search_step, &c, 0);
+	return c.found;
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -159,12 +202,37 @@ int BPF_PROG(tp_btf__sched__sched_process_fork, struct task_struct *parent,
 	if (child->tgid == parent->tgid)
 		return 0;
 	p = watched((__u64)parent->tgid << 32, &slot);
-	if (!p)
+	if (p) {
+		/* its parent counts it when memwatch does not */
+		if (!follow_forks || !process_enter(child, slot, child->mm == parent->mm))
+			__sync_fetch_and_add(&p->forks, 1);
 		return 0;
-	if (follow_forks)
-		watch_child(p, slot, parent, child);
-	else
-		__sync_fetch_and_add(&p->forks, 1);
+	}
+	/* clone3(CLONE_INTO_CGROUP): a process born in the cgroup, of a parent outside */
+	if (watched_cgroup_id && in_watched_cgroup(BPF_CORE_READ(child, cgroups, dfl_cgrp)))
+		process_enter(child, 0, child->mm == parent->mm);
+	return 0;
+}
+
+/*
+ * --cgroup: a process moved into the cgroup or a descendant joins the set;
+ * a watched one moved out of it leaves (its events count no more), and one
+ * moved back comes back. The tracepoint names the moved process's leader.
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(tp_btf__cgroup__cgroup_attach_task, struct cgroup *dst, const char *path,
+	     struct task_struct *task, bool threadgroup)
+{
+	bool inside = in_watched_cgroup(dst);
+	struct mw_process *p;
+
+	if (!watched_cgroup_id)
+		return 0;
+	p = process_of(task->tgid);
+	if (p && !p->exiting)
+		p->left = !inside;
+	else if (inside)
+		process_enter(task, 0, false);
 	return 0;
 }
 

@@ -102,7 +102,8 @@ struct mw_thread {
 struct mw_process {
 	__s64 rss_now[MW_RSS_NR];
 	__s64 rss_at_exit[MW_RSS_NR];	/* as its last thread began to exit */
-	__s64 rss_at_fork[MW_RSS_NR];	/* -f: a child's, the copy of its parent's it began with */
+	/* -f, --cgroup: its counters as the kernel entered it (a child's: its parent's copy) */
+	__s64 rss_at_entry[MW_RSS_NR];
 	/* changes its threads did not make: reclaim, khugepaged */
 	__u64 rss_other_gained[MW_RSS_NR];
 	__u64 rss_other_lost[MW_RSS_NR];
@@ -111,8 +112,8 @@ struct mw_process {
 	/* child processes not followed (no -f, or no slot left); its new images */
 	__u64 forks;
 	__u64 execs;
-	/* -f: when the fork tracepoint added it (bpf_ktime_get_ns()), 0 for a named one */
-	__u64 forked_ns;
+	/* -f, --cgroup: when the kernel entered it (bpf_ktime_get_ns()), 0 for a named one */
+	__u64 entered_ns;
 	/* its blocks freed after user space folded their owner's record */
 	__u64 orphan_released_calls;
 	__u64 orphan_released_bytes;
@@ -126,6 +127,8 @@ struct mw_process {
 	__u32 preexisting;	/* blocks older than its counting exist: -p, or a forked child's */
 	__u32 parent;		/* -f: its parent's slot, 0 for a named or launched process */
 	__u32 mm_shared;	/* -f: a vfork child, in its parent's mm until it execs */
+	__u32 joined;		/* --cgroup: entered as it was moved into the cgroup */
+	__u32 left;		/* --cgroup: moved out of it: its events count no more */
 };
 
 /* Slots of the process_records array, slot 0 included: no more processes are watched. */

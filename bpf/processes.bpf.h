@@ -60,8 +60,9 @@ static __always_inline struct mw_process *process_of(__u32 pid)
 
 /*
  * The record of the process @pid_tgid belongs to, its slot in *@slot; NULL
- * unless it is watched and alive: once its last thread began to exit, its
- * TGID may go to a new process, which is not watched.
+ * unless it is watched and alive (once its last thread began to exit, its
+ * TGID may go to a new process, which is not watched) and still in
+ * --cgroup's.
  */
 static __always_inline struct mw_process *watched(__u64 pid_tgid, __u32 *slot)
 {
@@ -72,7 +73,7 @@ static __always_inline struct mw_process *watched(__u64 pid_tgid, __u32 *slot)
 		return NULL;
 	*slot = *found;
 	p = process_at(*slot);
-	return p && !p->exiting ? p : NULL;
+	return p && !p->exiting && !p->left ? p : NULL;
 }
 
 /* A block of @p's freed after its owner's record was folded by user space. */

@@ -31,6 +31,7 @@ packages=(
 	debhelper dpkg-dev lintian	# test_package: the .deb, built and checked
 	bash-completion			# test_completion: the functions the completion uses
 	prometheus			# test_metrics: a real Prometheus scrapes --listen; promtool
+	postgresql-15 postgresql-client-15	# test_cgroup: a real server's processes, pgbench
 )
 [[ $bench ]] && packages+=(bpftrace heaptrack)
 

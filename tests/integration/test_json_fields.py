@@ -32,6 +32,8 @@ PROCESS = COUNTERS | {
     "unowned_resident_bytes",
     # added with -f
     "exited", "parent_pid", "forked_at_s", "alloc_counted_since_s",
+    # added with --cgroup
+    "joined_at_s", "left_cgroup",
 }
 # the processes' sums (-p A,B; one process alone too)
 TOTAL = COUNTERS | {

@@ -38,6 +38,7 @@
 #include "output/mhd_lib.h"
 #include "output/report.h"
 #include "output/trace.h"
+#include "sys/cgroup.h"
 #include "sys/clock.h"
 #include "sys/log.h"
 
@@ -106,6 +107,7 @@ struct app {
 	struct output out;
 	struct metrics_server *metrics;	/* --listen */
 	struct priority prio;		/* raised while attaching */
+	__u64 cgroup_id;		/* --cgroup's */
 	sigset_t run_mask;		/* the mask under which ppoll() takes SIGINT and SIGTERM */
 	bool quit;			/* the view's q ended the watch */
 };
@@ -229,10 +231,12 @@ static int prepare_command(const struct mw_options *o, struct mw_target_info *in
 	return 0;
 }
 
-static int load_bpf(const struct mw_options *o, bool uprobe_multi, struct memwatch_bpf **skel)
+static int load_bpf(const struct mw_options *o, __u64 cgroup_id, bool uprobe_multi,
+		    struct memwatch_bpf **skel)
 {
 	struct kernel_config c = {
 		.follow_forks = o->follow_forks,
+		.cgroup_id = cgroup_id,
 		.trace = o->trace,
 		.no_malloc = o->no_malloc,
 		.uprobe_multi = uprobe_multi,
@@ -515,19 +519,10 @@ static int follow_children(struct app *app, double start, bool *due)
 	return 0;
 }
 
-/* Moves the uprobes of each process alive that exec'd since the last look. */
-static void follow_execs(struct app *app)
+/* Moves the uprobes of the processes that exec'd; whether some are still to be looked at. */
+static bool follow_execs(struct app *app)
 {
-	int i;
-
-	if (app->opts.no_malloc)
-		return;
-	for (i = 0; i < app->procs.nr; i++) {
-		struct watched *w = app->procs.w[i];
-
-		if (!w->model.target_exited)
-			follow_exec(&w->follow, &w->model.info, false);
-	}
+	return !app->opts.no_malloc && procs_follow_execs(&app->procs, PLACE_BUDGET_S);
 }
 
 /*
@@ -573,14 +568,15 @@ static int report_loop(struct app *app)
 		err = follow_children(app, start, &due);
 		if (err)
 			return err;
-		if (!procs_alive(&app->procs))
+		/* a cgroup's next process may come any time: it is watched until interrupted */
+		if (!procs_alive(&app->procs) && !o->cgroup)
 			break;
 		if (o->trace) {
 			err = read_trace(app);
 			if (err)
 				return err;
 		}
-		follow_execs(app);
+		due |= follow_execs(app);
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
 			state = r->input(shown);
@@ -717,8 +713,23 @@ static int prepare_pids(struct app *app)
 	for (i = 0; i < app->procs.nr; i++) {
 		struct watched *w = app->procs.w[i];
 
-		ret = prepare_pid(&app->opts, app->opts.pids[i], &w->model.info, &w->alloc,
-				  &w->model.tracer);
+		/* a cgroup's process that is gone already went its way */
+		if (app->opts.cgroup && process_gone(app->opts.pids[i])) {
+			vlog("pid %d left the cgroup before the attach", app->opts.pids[i]);
+			ret = MW_EXIT_NO_PROCESS;
+		} else {
+			ret = prepare_pid(&app->opts, app->opts.pids[i], &w->model.info, &w->alloc,
+					  &w->model.tracer);
+		}
+		/* the others of a cgroup go on without it: it was not named */
+		if (ret && app->opts.cgroup && app->procs.nr > 1) {
+			procs_drop(&app->procs, i);
+			memmove(&app->opts.pids[i], &app->opts.pids[i + 1],
+				(app->opts.nr_pids - i - 1) * sizeof(app->opts.pids[0]));
+			app->opts.nr_pids--;
+			i--;
+			continue;
+		}
 		if (ret)
 			return ret;
 		for (j = 0; j < i; j++) {
@@ -757,13 +768,15 @@ static int prepare(struct app *app)
 					   app->opts.no_malloc);
 	} else if (!ret) {
 		ret = prepare_pids(app);
+		/* --cgroup's first process may have gone */
+		app->model = &app->procs.w[0]->model;
 	}
 	if (ret)
 		return ret;
 	/* a launched command's children, forked while preparing, keep the caller's */
 	priority_raise(&app->prio);
 	target_pid = app->model->info.pid;
-	return load_bpf(&app->opts, uprobe_multi, &app->skel);
+	return load_bpf(&app->opts, app->cgroup_id, uprobe_multi, &app->skel);
 }
 
 /* From the loaded BPF object to probes in place and a launched command running. */
@@ -828,7 +841,14 @@ static int attach(struct app *app)
 		m->info.traced = true;
 	}
 	ret = settle(app);
-	priority_restore(&app->prio);
+	/*
+	 * -f keeps it: a child counts nothing until memwatch placed its uprobes,
+	 * and until then it traps on every breakpoint it inherited (the kernel
+	 * leaves them in an mm no uprobe_multi link wants), which starves a
+	 * normal-priority memwatch when hundreds do (docs/DESIGN.md).
+	 */
+	if (!app->opts.follow_forks)
+		priority_restore(&app->prio);
 	if (ret)
 		return ret;
 	/* from here on a signal ends the watch instead of memwatch, and reaches the command */
@@ -849,6 +869,40 @@ static int attach(struct app *app)
 			return err == -ENOENT ? MW_EXIT_CMD_NOT_FOUND : MW_EXIT_CMD_NOT_EXEC;
 		}
 	}
+	return 0;
+}
+
+/*
+ * --cgroup: its id, and the processes in it now, watched as -p names them;
+ * the kernel enters the ones that come later. 0 or an exit status.
+ */
+static int cgroup_targets(struct app *app)
+{
+	struct mw_options *o = &app->opts;
+	int n = cgroup_id(o->cgroup, &app->cgroup_id);
+
+	if (n == -ENOENT) {
+		elog("no such cgroup: %s", ESC(o->cgroup, PATH_MAX));
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (n) {
+		elog("--cgroup %s: %s", ESC(o->cgroup, PATH_MAX),
+		     n == -EMEDIUMTYPE ? "not a cgroup v2 directory" : strerror(-n));
+		return MW_EXIT_USAGE;
+	}
+	n = cgroup_processes(o->cgroup, o->pids, MW_MAX_PIDS);
+	if (n < 0) {
+		elog("--cgroup %s: %s", ESC(o->cgroup, PATH_MAX), strerror(-n));
+		return MW_EXIT_ERROR;
+	}
+	if (!n) {
+		elog("cgroup %s has no process to watch", ESC(o->cgroup, PATH_MAX));
+		return MW_EXIT_NO_PROCESS;
+	}
+	if (n > MW_MAX_PIDS)
+		elog("cgroup %s has %d processes: the first %d are watched, the others once they "
+		     "fork or are moved", ESC(o->cgroup, PATH_MAX), n, MW_MAX_PIDS);
+	o->nr_pids = n < MW_MAX_PIDS ? n : MW_MAX_PIDS;
 	return 0;
 }
 
@@ -923,6 +977,9 @@ int main(int argc, char **argv)
 	mw_verbose = app.opts.verbose;
 	libbpf_set_print(libbpf_print);
 	app.reporter = reporters[app.opts.format];
+	ret = app.opts.cgroup ? cgroup_targets(&app) : 0;
+	if (ret)
+		return ret;
 	if (!procs_init(&app.procs, app.opts.cmd ? 1 : app.opts.nr_pids)) {
 		elog("%s", strerror(ENOMEM));
 		procs_free(&app.procs);

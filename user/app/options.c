@@ -18,7 +18,7 @@
 
 const char *argp_program_version = "memwatch 0.1.0";
 
-static const char args_doc[] = "-p PID[,PID...]\n[--] CMD [ARGS...]";
+static const char args_doc[] = "-p PID[,PID...]\n--cgroup PATH\n[--] CMD [ARGS...]";
 
 #define DOC_SYSCALL(TAG, name, returns) " " #name
 
@@ -36,6 +36,8 @@ static const char doc[] =
 	"  memwatch --no-tui -p 1234        # text reports on the terminal too\n"
 	"  memwatch -i 5 -c 3 -p 1234       # three reports, 5 seconds apart\n"
 	"  memwatch -- ./server --port 80   # launch it, watch from its 1st malloc\n"
+	"  memwatch -f -- ./prefork-server  # and every process it forks\n"
+	"  memwatch --cgroup /sys/fs/cgroup/system.slice/nginx.service   # a service\n"
 	"  memwatch --format=json -o mw.json -- make   # JSON lines to a file\n"
 	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234\n"
 	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary\n"
@@ -53,6 +55,7 @@ enum {
 	OPT_FORCE_PTRACED,
 	OPT_LISTEN,
 	OPT_METRICS_THREADS,
+	OPT_CGROUP,
 };
 
 static const struct argp_option options[] = {
@@ -62,6 +65,9 @@ static const struct argp_option options[] = {
 	{ "follow-forks", 'f', NULL, 0,
 	  "Watch the children the watched processes fork too, recursively, until every one "
 	  "exited", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "Watch every process in cgroup (v2) PATH and its descendants, those that join too, "
+	  "until interrupted", 0 },
 	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 1, fractions allowed)", 0 },
 	{ "count", 'c', "N", 0, "Exit after N reports (refreshes of the live view)", 0 },
 	{ "iterations", 'n', "N", OPTION_ALIAS, NULL, 0 },
@@ -227,6 +233,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'f':
 		o->follow_forks = true;
 		break;
+	case OPT_CGROUP:
+		o->cgroup = arg;
+		break;
 	case 'i':
 		errno = 0;
 		o->interval_s = strtod(arg, &end);
@@ -284,10 +293,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (!o->nr_pids && !o->cmd)
-			argp_error(state, "give a process with -p PID or a command after --");
-		if (o->nr_pids && o->cmd)
-			argp_error(state, "-p PID and a command exclude each other");
+		if (!o->nr_pids && !o->cmd && !o->cgroup)
+			argp_error(state, "give a process with -p PID, a cgroup with --cgroup PATH or a "
+				   "command after --");
+		if (!!o->nr_pids + !!o->cmd + !!o->cgroup > 1)
+			argp_error(state, "-p PID, --cgroup PATH and a command exclude each other");
+		/* its members' children are members */
+		if (o->cgroup)
+			o->follow_forks = true;
 		if (o->metrics_threads && !o->listen)
 			argp_error(state, "--metrics-threads adds to --listen's metrics");
 		break;

@@ -16,6 +16,7 @@ struct mw_options {
 	int nr_pids;			/* 0 when launching a command */
 	char **cmd;			/* -- CMD ARGS..., NULL-terminated */
 	bool follow_forks;		/* -f: their children too */
+	const char *cgroup;		/* --cgroup PATH, its members found before the attach */
 	double interval_s;
 	long count;			/* reports (refreshes of the live view) before exiting,
 					 * 0: until the target exits */

@@ -69,6 +69,17 @@ bool procs_init(struct procs *ps, int n)
 	return true;
 }
 
+void procs_drop(struct procs *ps, int i)
+{
+	int j;
+
+	watched_free(ps->w[i]);
+	memmove(&ps->w[i], &ps->w[i + 1], (ps->nr - i - 1) * sizeof(*ps->w));
+	ps->nr--;
+	for (j = 0; j < ps->nr; j++)
+		ps->w[j]->model.next_process = j + 1 < ps->nr ? &ps->w[j + 1]->model : NULL;
+}
+
 void procs_free(struct procs *ps)
 {
 	int i;
@@ -180,21 +191,28 @@ int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s)
 		w->model.info = (struct mw_target_info){
 			.pid = c.pid,
 			.allocator_origin = "",
-			.forked = true,
+			.forked = c.parent != 0,
+			.joined = c.parent == 0,
 			.parent_pid = parent ? parent->model.info.pid : 0,
-			.forked_at_s = c.forked_ns / 1e9 - start_s,
+			.entered_at_s = c.entered_ns / 1e9 - start_s,
 			.alloc_counted_since_s = -1,
 			/* every process has them all */
 			.tracepoints = ps->w[0]->model.info.tracepoints,
 		};
-		/* the resident counters' start: the kernel's at the fork */
-		memcpy(w->model.res.base, c.rss_at_fork, sizeof(w->model.res.base));
+		/* the resident counters' start: the kernel's as it entered it */
+		memcpy(w->model.res.base, c.rss_at_entry, sizeof(w->model.res.base));
 		/* its parent's name until its own is read */
 		if (parent)
 			memcpy(w->model.info.comm, parent->model.info.comm, sizeof(w->model.info.comm));
 		child_open(ps, w, skel, ps->slots_read);
-		vlog("pid %d forked pid %d (%s) at %.3fs", w->model.info.parent_pid, c.pid,
-		     ESC(w->model.info.comm, sizeof(w->model.info.comm)), w->model.info.forked_at_s);
+		if (w->model.info.joined)
+			vlog("pid %d (%s) joined the cgroup at %.3fs", c.pid,
+			     ESC(w->model.info.comm, sizeof(w->model.info.comm)),
+			     w->model.info.entered_at_s);
+		else
+			vlog("pid %d forked pid %d (%s) at %.3fs", w->model.info.parent_pid, c.pid,
+			     ESC(w->model.info.comm, sizeof(w->model.info.comm)),
+			     w->model.info.entered_at_s);
 	}
 	return n;
 }
@@ -218,11 +236,32 @@ bool procs_place(struct procs *ps, double start_s, double budget_s)
 		follow_child(&w->follow, info, ps->libc);
 		if (info->malloc_probed)
 			info->alloc_counted_since_s = monotonic_s() - start_s;
-		vlog("pid %d (%s): %s%s, %.3fs after its fork", info->pid,
+		vlog("pid %d (%s): %s%s, %.3fs after it entered the set", info->pid,
 		     ESC(info->comm, sizeof(info->comm)),
 		     info->malloc_probed ? "malloc probed in " : "",
 		     ESC(info->allocator, sizeof(info->allocator)),
-		     monotonic_s() - start_s - info->forked_at_s);
+		     monotonic_s() - start_s - info->entered_at_s);
+	}
+	return false;
+}
+
+bool procs_follow_execs(struct procs *ps, double budget_s)
+{
+	double until = monotonic_s() + budget_s;
+	int n, i;
+
+	for (n = 0; n < ps->nr; n++) {
+		struct watched *w = ps->w[(ps->exec_next + n) % ps->nr];
+
+		/* one whose first uprobes are due gets them from procs_place() */
+		if (w->model.target_exited || w->probes_due)
+			continue;
+		follow_exec(&w->follow, &w->model.info, false);
+		if (monotonic_s() >= until) {
+			i = (ps->exec_next + n + 1) % ps->nr;
+			ps->exec_next = i;
+			return true;
+		}
 	}
 	return false;
 }

@@ -31,6 +31,7 @@ struct procs {
 	struct watched **w;		/* each model's next_process is the next one's */
 	int nr;
 	__u32 slots_read;		/* the kernel's slots looked at, from 1 */
+	int exec_next;			/* where procs_follow_execs() goes on */
 	struct ring_buffer *wakeups;	/* -f: the fork tracepoint's */
 	/* for the children's uprobes */
 	const char *libc;		/* --libc */
@@ -40,6 +41,8 @@ struct procs {
 
 /* @n processes, to be named or launched; false without the memory. */
 bool procs_init(struct procs *ps, int n);
+/* Takes process @i out before the attach: one of --cgroup's that could not be watched. */
+void procs_drop(struct procs *ps, int i);
 void procs_free(struct procs *ps);
 /* How many have not exited. */
 int procs_alive(const struct procs *ps);
@@ -65,5 +68,12 @@ int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s);
  * some are still due.
  */
 bool procs_place(struct procs *ps, double start_s, double budget_s);
+/*
+ * Moves the uprobes of each process alive that exec'd since the last look,
+ * for at most @budget_s seconds, going on next time where it stopped (a
+ * look at a new image places probes too). Whether some are still to be
+ * looked at.
+ */
+bool procs_follow_execs(struct procs *ps, double budget_s);
 
 #endif /* MW_PROCS_H */

@@ -31,6 +31,7 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
 	skel->rodata->trace_syscalls = c->trace;
 	skel->rodata->follow_forks = c->follow_forks;
+	skel->rodata->watched_cgroup_id = c->cgroup_id;
 	skel->rodata->possible_cpus = libbpf_num_possible_cpus();
 	live_table_size(skel, c->max_allocs);
 	thread_table_size(skel);
@@ -91,9 +92,9 @@ void kernel_read_child(const struct memwatch_bpf *skel, __u32 process, struct ke
 	/* the program writes the PID last */
 	c->pid = __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE);
 	c->parent = p->parent;
-	c->forked_ns = p->forked_ns;
+	c->entered_ns = p->entered_ns;
 	c->exiting = __atomic_load_n(&p->exiting, __ATOMIC_ACQUIRE);
-	memcpy(c->rss_at_fork, p->rss_at_fork, sizeof(c->rss_at_fork));
+	memcpy(c->rss_at_entry, p->rss_at_entry, sizeof(c->rss_at_entry));
 }
 
 __u64 kernel_forks_unwatched(const struct memwatch_bpf *skel)
@@ -151,6 +152,7 @@ void kernel_read_process(const struct memwatch_bpf *skel, __u32 process,
 	memcpy(c->rss_other_lost, p->rss_other_lost, sizeof(c->rss_other_lost));
 	memcpy(c->rss_exit_lost, p->rss_exit_lost, sizeof(c->rss_exit_lost));
 	c->exiting = p->exiting;
+	c->left = p->left;
 }
 
 struct bpf_object *kernel_object(const struct memwatch_bpf *skel)

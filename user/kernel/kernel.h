@@ -19,6 +19,7 @@ struct memwatch_bpf;
 /* What the programs are loaded for. */
 struct kernel_config {
 	bool follow_forks;		/* -f: a fork adds the child to the set */
+	__u64 cgroup_id;		/* --cgroup: its id (its directory's inode), else 0 */
 	bool trace;			/* --trace: the syscall records' ring buffer */
 	bool no_malloc;			/* no uprobe program is loaded */
 	bool uprobe_multi;		/* uprobes attach through uprobe_multi links */
@@ -38,6 +39,7 @@ struct kernel_process_counts {
 	__s64 rss_now[MW_RSS_NR], rss_at_exit[MW_RSS_NR];
 	__s64 rss_other_gained[MW_RSS_NR], rss_other_lost[MW_RSS_NR], rss_exit_lost[MW_RSS_NR];
 	bool exiting;			/* its last thread began to exit */
+	bool left;			/* --cgroup: it was moved out of it */
 };
 
 /*
@@ -55,20 +57,20 @@ void kernel_destroy(struct memwatch_bpf *skel);
  * -ENOSPC when every slot is taken.
  */
 int kernel_watch(struct memwatch_bpf *skel, pid_t pid, bool launched, __u32 *process);
-/* A process the fork tracepoint entered (-f): who and when. */
+/* A process the kernel entered (-f's child, or one that joined --cgroup): who and when. */
 struct kernel_child {
 	pid_t pid;		/* 0 while its record is being written */
-	__u32 parent;		/* its parent's slot */
-	__u64 forked_ns;	/* CLOCK_MONOTONIC */
+	__u32 parent;		/* its parent's slot, 0 when it joined the cgroup */
+	__u64 entered_ns;	/* CLOCK_MONOTONIC */
 	bool exiting;		/* its last thread began to exit: its PID may be another's */
-	__s64 rss_at_fork[MW_RSS_NR];
+	__s64 rss_at_entry[MW_RSS_NR];
 };
 
 /* How many slots were handed out, by kernel_watch() and the fork tracepoint: the last slot. */
 __u32 kernel_processes_claimed(const struct memwatch_bpf *skel);
-/* What the fork tracepoint wrote of slot @process. */
+/* What the kernel wrote of slot @process as it entered it. */
 void kernel_read_child(const struct memwatch_bpf *skel, __u32 process, struct kernel_child *c);
-/* -f: children that found no slot left */
+/* -f, --cgroup: processes that found no slot left */
 __u64 kernel_forks_unwatched(const struct memwatch_bpf *skel);
 /* The ring buffer whose records wake user space when a fork added a process. */
 int kernel_process_wakeups_fd(const struct memwatch_bpf *skel);

@@ -21,7 +21,8 @@ struct mw_row {
 	__u32 tid;
 	bool exited;
 	bool stale;			/* not seen in this update */
-	bool waiting;			/* a process's row: -f's child, its uprobes not placed yet */
+	/* a process's row: -f's or --cgroup's, its uprobes not placed yet; moved out of the cgroup */
+	bool waiting, left;
 	char comm[MW_COMM_LEN];
 	struct mw_thread now;		/* counters at this update */
 	struct mw_thread prev;		/* counters at the previous update */
@@ -70,10 +71,14 @@ struct mw_target_info {
 	char comm[MW_COMM_LEN];		/* the name of its image */
 	bool launched;
 	bool malloc_probed;
-	/* -f: a child the kernel began to watch at its fork; seconds since the watch began */
-	bool forked;
+	/*
+	 * -f: a child the kernel began to watch at its fork; --cgroup: a process
+	 * it did as it was moved into the cgroup (joined), or moved out of it
+	 * since (left). entered_at_s: seconds since the watch began.
+	 */
+	bool forked, joined, left_cgroup;
 	pid_t parent_pid;
-	double forked_at_s;
+	double entered_at_s;
 	/* when its allocator calls began to count (0: from the start), -1 while not yet */
 	double alloc_counted_since_s;
 	char allocator[4096];		/* the probed file as the target sees it, or why none */

@@ -218,6 +218,7 @@ int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table 
 	m->orphan_released_bytes = process_counts.orphan_released_bytes + tt->late_released_bytes;
 	m->forks = process_counts.forks;
 	m->execs = process_counts.execs;
+	m->info.left_cgroup = process_counts.left;
 	read_resident(&process_counts, &m->res);
 	if (!alive && m->res.exited) {
 		/* /proc has nothing left: what the kernel counted as the exit began */

@@ -103,7 +103,9 @@ static void json_process_object(FILE *out, const struct mw_model *m, bool thread
 	json_u64(out, "forks_not_followed", m->forks);
 	json_u64(out, "execs", m->execs);
 	fprintf(out, ",\"parent_pid\":%d", m->info.parent_pid);
-	json_seconds_or_null(out, "forked_at_s", m->info.forked, m->info.forked_at_s);
+	json_seconds_or_null(out, "forked_at_s", m->info.forked, m->info.entered_at_s);
+	json_seconds_or_null(out, "joined_at_s", m->info.joined, m->info.entered_at_s);
+	fprintf(out, ",\"left_cgroup\":%s", m->info.left_cgroup ? "true" : "false");
 	json_seconds_or_null(out, "alloc_counted_since_s",
 			     m->info.malloc_probed && m->info.alloc_counted_since_s >= 0,
 			     m->info.alloc_counted_since_s);

@@ -18,10 +18,13 @@
 
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
-/* -f: whose child it is, and since when its allocator calls count. */
-static void print_fork(FILE *out, const struct mw_target_info *info)
+/* -f, --cgroup: how it came to be watched, and since when its allocator calls count. */
+static void print_entry(FILE *out, const struct mw_target_info *info)
 {
-	fprintf(out, " [forked by %d at %.3fs, ", info->parent_pid, info->forked_at_s);
+	if (info->forked)
+		fprintf(out, " [forked by %d at %.3fs, ", info->parent_pid, info->entered_at_s);
+	else
+		fprintf(out, " [joined the cgroup at %.3fs, ", info->entered_at_s);
 	if (info->malloc_probed && info->alloc_counted_since_s >= 0)
 		fprintf(out, "malloc counted from %.3fs]", info->alloc_counted_since_s);
 	else
@@ -31,7 +34,9 @@ static void print_fork(FILE *out, const struct mw_target_info *info)
 /* What the blocks a process frees may be older than: where its counting began. */
 static const char *before_counting(const struct mw_model *m)
 {
-	return m->info.forked ? "its uprobes, its parent's among them" : "the attach";
+	if (m->info.forked)
+		return "its uprobes, its parent's among them";
+	return m->info.joined ? "its uprobes" : "the attach";
 }
 
 /* names and paths are the target's: never raw to a terminal */
@@ -43,8 +48,10 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 	const struct mw_thread *t = &m->total;
 
 	fprintf(out, "%8.1fs pid %d (%s)", m->elapsed_s, m->info.pid, COMM(m->info.comm));
-	if (m->info.forked)
-		print_fork(out, &m->info);
+	if (m->info.forked || m->info.joined)
+		print_entry(out, &m->info);
+	if (m->info.left_cgroup)
+		fprintf(out, " [left the cgroup: not counted]");
 	fprintf(out, "  rss %s (anon %s, file %s)", B(st->rss_bytes), B(st->rss_anon_bytes),
 		B(st->rss_file_bytes));
 	if (m->info.malloc_probed)

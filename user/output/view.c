@@ -265,7 +265,8 @@ char *view_cell(const struct view *v, const struct mw_model *m, const struct mw_
 		return escape_mem(buf, len, row->comm, strnlen(row->comm, sizeof(row->comm)));
 	}
 	if (c == VIEW_COL_STATE) {
-		snprintf(buf, len, "%s", row->exited ? "exit" : row->waiting ? "wait" : "live");
+		snprintf(buf, len, "%s", row->exited ? "exit" : row->left ? "left" :
+					 row->waiting ? "wait" : "live");
 		return buf;
 	}
 	if (col->heap && !m->info.malloc_probed) {
@@ -334,7 +335,8 @@ void view_process_row(const struct mw_model *m, struct mw_row *row)
 	memset(row, 0, sizeof(*row));
 	row->tid = m->info.pid;
 	row->exited = m->target_exited;
-	row->waiting = m->info.forked && m->info.alloc_counted_since_s < 0 &&
+	row->left = m->info.left_cgroup;
+	row->waiting = (m->info.forked || m->info.joined) && m->info.alloc_counted_since_s < 0 &&
 		       !m->info.malloc_probed && !m->info.allocator[0];
 	memcpy(row->comm, m->info.comm, sizeof(row->comm));
 	row->now = m->total;
