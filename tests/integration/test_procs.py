@@ -184,6 +184,7 @@ def check_tui(tap):
             tap.eq(tids, [pids[0], pids[0], pids[1], pids[1]],
                    "live view -p A,B: the processes in the order given, each thread under its "
                    "process")
+        check_tree_keys(tap, pane, pids)
         pane.key("q")
         tap.check(pane.wait(lambda s: "=== memwatch summary: pid %d" % pids[1] in s,
                             scrollback=True, joined=True),
@@ -193,6 +194,28 @@ def check_tui(tap):
         for t in targets:
             t.kill()
             t.wait()
+
+
+def check_tree_keys(tap, pane, pids):
+    """c collapses the processes to their rows, t lists every thread in one list."""
+    screen = pane.screen()
+    tree = [r[0] for r in test_tui.rows(screen)]
+    threads = len(tree) - len(pids)
+    pane.key("c")
+    tap.check(pane.wait(lambda s: [r[0] for r in test_tui.rows(s)] == pids
+                        and re.search(r"^\s*=\s+total\b", s, re.M)),
+              "live view: c leaves a row per process and the total", pane.screen())
+    pane.key("c")
+    tap.check(pane.wait(lambda s: [r[0] for r in test_tui.rows(s)] == tree),
+              "live view: c again: the threads under their processes", pane.screen())
+    pane.key("t")
+    flat = pane.wait(lambda s: len(test_tui.rows(s)) == threads
+                     and not re.search(r"^\s*\d+\s+  \S", s, re.M))
+    tap.check(flat, "live view: t lists the %d threads in one list, none under a process"
+              % threads, pane.screen())
+    pane.key("t")
+    tap.check(pane.wait(lambda s: [r[0] for r in test_tui.rows(s)] == tree),
+              "live view: t again: the tree as it was", pane.screen())
 
 
 def check_missing(tap):

@@ -18,7 +18,7 @@ import mwtest
 N = 100000
 # every wait polls the screen until this many seconds have passed
 DEADLINE = 30
-ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+(live|exit)\b")
+ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+(live|exit|wait|left)\b")
 BRAILLE = re.compile("[\u2801-\u28ff]")
 
 

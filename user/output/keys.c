@@ -6,17 +6,22 @@
 
 const struct key_binding key_bindings[] = {
 	{ { { 'q', VIEW_QUIT }, { 'Q', VIEW_QUIT }, { KEYS_F(10), VIEW_QUIT } }, "quit",
-	  "quit: the terminal is restored and the summary printed" },
+	  "quit: the terminal is restored and the summary printed", false },
 	{ { { '<', VIEW_SORT_PREV }, { '>', VIEW_SORT_NEXT }, { ',', VIEW_SORT_PREV },
 	    { '.', VIEW_SORT_NEXT }, { KEYS_F(7), VIEW_SORT_PREV }, { KEYS_F(8), VIEW_SORT_NEXT } },
-	  "sort", "sort by the previous / next column (< , F7 / > . F8)" },
-	{ { { 'r', VIEW_REVERSE } }, "reverse", "reverse the sort order" },
-	{ { { 'p', VIEW_PAUSE } }, "pause", "pause: the view stays until p again (metrics go on)" },
-	{ { { 'e', VIEW_EXITED } }, "exited", "hide or show exited threads" },
+	  "sort", "sort by the previous / next column (< , F7 / > . F8)", false },
+	{ { { 'r', VIEW_REVERSE } }, "reverse", "reverse the sort order", false },
+	{ { { 'p', VIEW_PAUSE } }, "pause", "pause: the view stays until p again (metrics go on)",
+	  false },
+	{ { { 'e', VIEW_EXITED } }, "exited", "hide or show exited threads", false },
 	{ { { 'd', VIEW_RATE } }, "rate",
-	  "counters since attach or per second (LIVE, RES_NOW: levels)" },
+	  "counters since attach or per second (LIVE, RES_NOW: levels)", false },
+	{ { { 'c', VIEW_COLLAPSE } }, "collapse",
+	  "several processes: their rows alone, or their threads too", true },
+	{ { { 't', VIEW_FLAT } }, "tree",
+	  "several processes: all threads in one list, or in a tree", true },
 	{ { { 'h', VIEW_HELP }, { '?', VIEW_HELP }, { KEYS_F(1), VIEW_HELP } }, "help",
-	  "show this help; any key closes it" },
+	  "show this help; any key closes it", false },
 };
 
 const size_t key_bindings_nr = sizeof(key_bindings) / sizeof(key_bindings[0]);
@@ -62,6 +67,12 @@ enum view_action keys_press(struct view *v, int key, const enum view_col *cols, 
 		break;
 	case VIEW_RATE:
 		v->rate = !v->rate;
+		break;
+	case VIEW_COLLAPSE:
+		v->collapsed = !v->collapsed;
+		break;
+	case VIEW_FLAT:
+		v->flat = !v->flat;
 		break;
 	case VIEW_HELP:
 		v->help = true;

@@ -24,6 +24,8 @@ enum view_action {
 	VIEW_PAUSE,
 	VIEW_EXITED,
 	VIEW_RATE,
+	VIEW_COLLAPSE,
+	VIEW_FLAT,
 	VIEW_HELP,
 };
 
@@ -37,6 +39,7 @@ struct key_binding {
 	} keys[KEYS_PER_BINDING];	/* the first of each action shows in the footer */
 	const char *footer;		/* the footer's word for it */
 	const char *help;		/* what it does, in the help and the docs */
+	bool several;			/* only with several processes: the footer shows it then */
 };
 
 extern const struct key_binding key_bindings[];

@@ -263,7 +263,9 @@ static void print_summary(FILE *out, const struct mw_model *m, int width)
 		fprintf(out, "exited(N) row: %llu exited threads folded into one\n",
 			(unsigned long long)m->nr_folded);
 	if (m->forks)
-		fprintf(out, "not followed: %llu child processes\n", (unsigned long long)m->forks);
+		fprintf(out, "not followed: %llu child processes (their allocator calls still hit the "
+			"uprobes they inherited, uncounted: -f counts them)\n",
+			(unsigned long long)m->forks);
 	if (m->execs)
 		print_execs(out, m);
 	if (m->tracer.pid)

@@ -259,61 +259,107 @@ static void draw_row(int y, const struct mw_model *m, const struct mw_row *row,
 	}
 }
 
+/* The table's lines left for rows, and the rows that did not fit. */
+struct table_fill {
+	int y;
+	size_t room, hidden;
+	const enum view_col *cols;
+	int n;
+};
+
+static void fill_row(struct table_fill *f, const struct mw_model *m, const struct mw_row *row,
+		     attr_t attr, bool indent)
+{
+	if (!f->room) {
+		f->hidden++;
+		return;
+	}
+	draw_row(f->y++, m, row, f->cols, f->n, attr, NULL, indent);
+	f->room--;
+}
+
+/* The rows of several processes' table: their own, their threads', or both. */
+static size_t processes_rows(const struct mw_model *first, bool processes, bool threads)
+{
+	const struct mw_model *m;
+	size_t need = 0, r;
+
+	for (m = first; m; m = m->next_process) {
+		need += processes;
+		for (r = 0; threads && r < m->nr_rows; r++)
+			need += !(tui.view.hide_exited && m->rows[r].exited);
+	}
+	return need;
+}
+
+/* Every process's threads in one list, sorted together (t). */
+static void fill_flat(struct table_fill *f, const struct mw_model *first, size_t nr)
+{
+	struct view_flat_row *rows = calloc(nr ?: 1, sizeof(*rows));
+	size_t r;
+
+	if (!rows)
+		return;
+	nr = view_flat_rows(&tui.view, first, rows);
+	for (r = 0; r < nr; r++)
+		fill_row(f, rows[r].m, rows[r].row, rows[r].row->exited ? A_DIM : A_NORMAL, false);
+	free(rows);
+}
+
+/* Each process's totals in a bold row, its threads under it unless collapsed (c). */
+static void fill_tree(struct table_fill *f, const struct mw_model *first)
+{
+	const struct mw_model *m;
+	const struct mw_row **rows;
+	struct mw_row row;
+	size_t nr, r;
+
+	for (m = first; m; m = m->next_process) {
+		view_process_row(m, &row);
+		fill_row(f, m, &row, A_BOLD | (row.exited ? A_DIM : 0), false);
+		if (tui.view.collapsed)
+			continue;
+		rows = calloc(m->nr_rows ?: 1, sizeof(*rows));
+		if (!rows)
+			return;
+		nr = view_rows(&tui.view, m, rows);
+		for (r = 0; r < nr; r++)
+			fill_row(f, m, rows[r], rows[r]->exited ? A_DIM : A_NORMAL, true);
+		free(rows);
+	}
+}
+
 /*
- * Several processes (-p A,B): each process's totals in a bold row, its
- * threads under it as one process's are sorted, then the grand total on the
- * last line. What does not fit is counted on the line before it.
+ * Several processes (-p A,B, -f, --cgroup): a tree (each process's totals,
+ * its threads under it as one process's are sorted), the processes alone, or
+ * every thread in one list; then the grand total on the last line. What
+ * does not fit is counted on the line before it.
  */
 static void draw_processes(const struct mw_model *first, const struct view_layout *l,
 			   const enum view_col *cols, int n)
 {
 	/* the last line of the table is the total's */
-	int y = l->table_top + 1, last = l->table_top + l->table_rows;
-	const struct mw_model *m;
-	const struct mw_row **rows;
-	size_t need = 0, room, nr, r, hidden = 0;
+	int last = l->table_top + l->table_rows;
+	struct table_fill f = { .y = l->table_top + 1, .cols = cols, .n = n };
+	bool flat = tui.view.flat;
+	size_t need = processes_rows(first, !flat, flat || !tui.view.collapsed);
 	struct mw_row row;
 
-	if (last < y)
+	if (last < f.y)
 		return;
-	for (m = first; m; m = m->next_process) {
-		need++;
-		for (r = 0; r < m->nr_rows; r++)
-			need += !(tui.view.hide_exited && m->rows[r].exited);
-	}
 	/* rows left out take a line that says so */
-	room = (size_t)(last - y);
-	if (need > room)
-		room = room ? room - 1 : 0;
-	for (m = first; m; m = m->next_process) {
-		rows = calloc(m->nr_rows ?: 1, sizeof(*rows));
-		if (!rows)
-			return;
-		nr = view_rows(&tui.view, m, rows);
-		if (room) {
-			view_process_row(m, &row);
-			draw_row(y++, m, &row, cols, n, A_BOLD | (row.exited ? A_DIM : 0), NULL,
-				 false);
-			room--;
-		} else {
-			hidden++;
-		}
-		for (r = 0; r < nr; r++) {
-			if (room) {
-				draw_row(y++, m, rows[r], cols, n,
-					 rows[r]->exited ? A_DIM : A_NORMAL, NULL, true);
-				room--;
-			} else {
-				hidden++;
-			}
-		}
-		free(rows);
-	}
-	if (hidden)
-		put(y++, 0, A_DIM, "%*s (%zu more rows: a taller terminal shows them)",
-		    view_column(VIEW_COL_TID)->width, "+", hidden);
+	f.room = (size_t)(last - f.y);
+	if (need > f.room)
+		f.room = f.room ? f.room - 1 : 0;
+	if (flat)
+		fill_flat(&f, first, need);
+	else
+		fill_tree(&f, first);
+	if (f.hidden)
+		put(f.y++, 0, A_DIM, "%*s (%zu more rows: a taller terminal shows them)",
+		    view_column(VIEW_COL_TID)->width, "+", f.hidden);
 	view_total_row(first, &row);
-	draw_row(y, first, &row, cols, n, A_BOLD | A_REVERSE, "=", false);
+	draw_row(f.y, first, &row, cols, n, A_BOLD | A_REVERSE, "=", false);
 }
 
 static void draw_table(const struct mw_model *m, const struct view_layout *l)
@@ -371,7 +417,7 @@ static void draw_table(const struct mw_model *m, const struct view_layout *l)
 	free(rows);
 }
 
-static void draw_footer(const struct view_layout *l)
+static void draw_footer(const struct mw_model *m, const struct view_layout *l)
 {
 	const struct view *v = &tui.view;
 	char keys[32];
@@ -379,6 +425,8 @@ static void draw_footer(const struct view_layout *l)
 	int x = 0;
 
 	for (i = 0; i < key_bindings_nr; i++) {
+		if (key_bindings[i].several && !m->next_process)
+			continue;
 		x = put(l->footer, x, color(PAIR_KEY) | A_BOLD | (tui.colors ? 0 : A_REVERSE),
 			"%s", keys_footer(&key_bindings[i], keys, sizeof(keys)));
 		x = put(l->footer, x, A_NORMAL, " %s  ", key_bindings[i].footer);
@@ -419,7 +467,7 @@ static void draw(const struct mw_model *m)
 	draw_meters(m, &l);
 	draw_chart(m, &l);
 	draw_table(m, &l);
-	draw_footer(&l);
+	draw_footer(m, &l);
 	if (tui.view.help)
 		draw_help();
 	refresh();

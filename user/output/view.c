@@ -330,6 +330,32 @@ size_t view_rows(const struct view *v, const struct mw_model *m, const struct mw
 	return n;
 }
 
+static int cmp_flat(const void *a, const void *b, void *arg)
+{
+	const struct view_flat_row *x = a, *y = b;
+	const struct view *v = arg;
+	struct sort_ctx ctx = { v, x->m };
+
+	/* the counters' rates share one interval: @x's model serves both */
+	return cmp_rows(&x->row, &y->row, &ctx);
+}
+
+size_t view_flat_rows(const struct view *v, const struct mw_model *first,
+		      struct view_flat_row *out)
+{
+	const struct mw_model *m;
+	size_t i, n = 0;
+
+	for (m = first; m; m = m->next_process) {
+		for (i = 0; i < m->nr_rows; i++) {
+			if (!(v->hide_exited && m->rows[i].exited))
+				out[n++] = (struct view_flat_row){ &m->rows[i], m };
+		}
+	}
+	qsort_r(out, n, sizeof(*out), cmp_flat, (void *)v);
+	return n;
+}
+
 void view_process_row(const struct mw_model *m, struct mw_row *row)
 {
 	memset(row, 0, sizeof(*row));

@@ -74,6 +74,8 @@ struct view {
 	bool ascii;		/* no Unicode glyphs */
 	bool paused;		/* the model is not updated */
 	bool help;		/* the help screen is up */
+	/* several processes: their rows alone; every thread in one list */
+	bool collapsed, flat;
 };
 
 void view_init(struct view *v);
@@ -112,6 +114,19 @@ char *view_cell(const struct view *v, const struct mw_model *m, const struct mw_
 		enum view_col c, char *buf, size_t len);
 /* The rows to show, in order, into @out (room for m->nr_rows); their number. */
 size_t view_rows(const struct view *v, const struct mw_model *m, const struct mw_row **out);
+
+/* A row of the flat list of several processes' threads, and the process it is of. */
+struct view_flat_row {
+	const struct mw_row *row;
+	const struct mw_model *m;
+};
+
+/*
+ * Several processes, flat: every process's threads from @first on, in one
+ * order, into @out (room for all their rows); their number.
+ */
+size_t view_flat_rows(const struct view *v, const struct mw_model *first,
+		      struct view_flat_row *out);
 
 /*
  * Several processes (-p A,B): process @m's totals as a row, its PID in the
