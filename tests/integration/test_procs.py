@@ -180,6 +180,8 @@ def check_tui(tap):
         tap.check(screen, "live view -p A,B: each process's row and its thread's, a total line",
                   pane.screen())
         if screen:
+            tap.check(re.search(r"pid %d \(channel\) and 1 more process " % pids[0], screen),
+                      "live view -p A,B: the header says the meters are of both", screen)
             tids = [r[0] for r in test_tui.rows(screen)]
             tap.eq(tids, [pids[0], pids[0], pids[1], pids[1]],
                    "live view -p A,B: the processes in the order given, each thread under its "

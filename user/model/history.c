@@ -29,6 +29,19 @@ void history_sample_model(struct history *h, const struct mw_model *m)
 	history_add(h, &s);
 }
 
+void history_sample_set(struct history *h, const struct mw_model *first)
+{
+	struct history_sample s = { .t = first->elapsed_s };
+	const struct mw_model *m;
+
+	for (m = first; m; m = m->next_process) {
+		s.v[HIST_RSS] += m->status.rss_bytes;
+		s.v[HIST_LIVE] += m->info.malloc_probed ? mw_live_bytes(&m->total) : 0;
+		s.v[HIST_RETURNED] += mw_returned_actual(&m->total);
+	}
+	history_add(h, &s);
+}
+
 const struct history_sample *history_at(const struct history *h, size_t i)
 {
 	/* the oldest is where the next one goes once the ring is full */

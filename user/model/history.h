@@ -35,6 +35,8 @@ void history_init(struct history *h);
 void history_add(struct history *h, const struct history_sample *s);
 /* Adds the model's current values. */
 void history_sample_model(struct history *h, const struct mw_model *m);
+/* Several processes: one sample of their sums. */
+void history_sample_set(struct history *h, const struct mw_model *first);
 /* The @i-th sample, 0 the oldest still kept; @i < h->len. */
 const struct history_sample *history_at(const struct history *h, size_t i);
 

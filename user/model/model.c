@@ -320,6 +320,15 @@ __s64 model_rss_tally(const struct mw_model *m, enum mw_rss member)
 	return tally + m->res.other_gained[member] - m->res.other_lost[member];
 }
 
+size_t model_processes(const struct mw_model *first)
+{
+	size_t n = 0;
+
+	for (; first; first = first->next_process)
+		n++;
+	return n;
+}
+
 bool model_retained_includes_preexisting(const struct mw_model *m)
 {
 	return m->info.malloc_probed && !m->info.launched;

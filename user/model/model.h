@@ -145,6 +145,8 @@ __u64 mw_events(const struct mw_thread *t);
 double mw_rate(__u64 now, __u64 prev, double interval_s);
 
 void model_init(struct mw_model *m);
+/* How many processes from @first on (next_process). */
+size_t model_processes(const struct mw_model *first);
 void model_free(struct mw_model *m);
 /* Starts an update: keeps the current counters as the previous ones. */
 /* @dst (freed first) as a copy of @src that shares no memory with it; 0 or -ENOMEM. */

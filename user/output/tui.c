@@ -101,16 +101,28 @@ static void put_glyph(int y, int x, attr_t attr, wchar_t glyph)
 static void draw_header(const struct mw_model *m)
 {
 	const struct mw_target_info *info = &m->info;
-	const struct mw_thread *t = &m->total;
+	__u64 untracked = 0, untracked_bytes = 0;
+	const struct mw_model *p;
 	char up[32], cmd[1024];
+	double events = 0;
 	int x;
 
 	x = put(0, 0, A_BOLD, "memwatch");
-	x = put(0, x, A_NORMAL, "  pid %d (%s)  watching %s  events/s %s  lost %llu  "
-		"untracked %llu (%s)", info->pid, ESC(info->comm, MW_COMM_LEN),
-		view_duration(up, sizeof(up), m->elapsed_s), N(llround(m->events_rate)),
-		(unsigned long long)m->lost_events, (unsigned long long)t->untracked_allocs,
-		B(t->untracked_bytes));
+	x = put(0, x, A_NORMAL, "  pid %d (%s)", info->pid, ESC(info->comm, MW_COMM_LEN));
+	/* the meters and the chart are the whole set's */
+	if (m->next_process)
+		x = put(0, x, A_NORMAL, " and %zu more process%s", model_processes(m) - 1,
+			model_processes(m) > 2 ? "es" : "");
+	for (p = m; p; p = p->next_process) {
+		events += p->events_rate;
+		untracked += p->total.untracked_allocs;
+		untracked_bytes += p->total.untracked_bytes;
+	}
+	x = put(0, x, A_NORMAL, "  watching %s  events/s %s  lost %llu  "
+		"untracked %llu (%s)",
+		view_duration(up, sizeof(up), m->elapsed_s), N(llround(events)),
+		(unsigned long long)m->lost_events, (unsigned long long)untracked,
+		B(untracked_bytes));
 	if (model_owners_aged(m))
 		x = put(0, x, A_BOLD, "  RES_NOW %.0fs old", model_owners_age(m));
 	if (m->target_exited)
@@ -159,13 +171,19 @@ static void draw_meter(int y, int x, int bar, const struct view_meter_value *mv,
 static void draw_meters(const struct mw_model *m, const struct view_layout *l)
 {
 	struct view_meter_value mv[VIEW_M_NR];
-	__u64 scale = view_meters(m, mv);
+	/* several processes: the whole set's */
+	__u64 scale = m->next_process ? view_meters_set(m, mv) : view_meters(m, mv);
+	__u64 anon = 0, file = 0;
+	const struct mw_model *p;
 	char rss_detail[64];
 	int detail, bar, i;
 
+	for (p = m; p; p = p->next_process) {
+		anon += p->status.rss_anon_bytes;
+		file += p->status.rss_file_bytes;
+	}
 	/* fixed widths: the right column stays where it is as the numbers change */
-	snprintf(rss_detail, sizeof(rss_detail), "anon %6s file %6s",
-		 B(m->status.rss_anon_bytes), B(m->status.rss_file_bytes));
+	snprintf(rss_detail, sizeof(rss_detail), "anon %6s file %6s", B(anon), B(file));
 	/* one scale, so one bar width in both columns; the RSS split widens the left one */
 	detail = 1 + strlen(rss_detail);
 	bar = (COLS - 2 * (METER_TEXT + 1) - detail) / 2;
@@ -529,7 +547,10 @@ static void tui_close(void)
 static void tui_interval(FILE *out, const struct mw_model *m)
 {
 	(void)out;
-	history_sample_model(&tui.history, m);
+	if (m->next_process)
+		history_sample_set(&tui.history, m);
+	else
+		history_sample_model(&tui.history, m);
 	/* a launched command writes to the same terminal: repaint every line over it */
 	if (m->info.launched)
 		redrawwin(stdscr);

@@ -420,12 +420,23 @@ void view_layout(int lines, struct view_layout *l)
 		l->table_rows = 0;
 }
 
+/* One scale for all the meters known: the largest value's. */
+static __u64 meters_scale(const struct view_meter_value *mv)
+{
+	__u64 max = 0;
+	int i;
+
+	for (i = 0; i < VIEW_M_NR; i++) {
+		if (mv[i].known && mv[i].value > max)
+			max = mv[i].value;
+	}
+	return view_scale(max);
+}
+
 __u64 view_meters(const struct mw_model *m, struct view_meter_value *out)
 {
 	const struct mw_thread *t = &m->total;
 	bool heap = m->info.malloc_probed;
-	__u64 max = 0;
-	int i;
 
 	out[VIEW_M_RSS] = (struct view_meter_value){ "RSS", m->status.rss_bytes, true };
 	out[VIEW_M_LIVE] = (struct view_meter_value){ "live heap", mw_live_bytes(t), heap };
@@ -437,11 +448,29 @@ __u64 view_meters(const struct mw_model *m, struct view_meter_value *out)
 							 true };
 	out[VIEW_M_RET_ACT] = (struct view_meter_value){ "ret actual", mw_returned_actual(t),
 							 true };
-	for (i = 0; i < VIEW_M_NR; i++) {
-		if (out[i].known && out[i].value > max)
-			max = out[i].value;
+	return meters_scale(out);
+}
+
+__u64 view_meters_set(const struct mw_model *first, struct view_meter_value *out)
+{
+	struct view_meter_value one[VIEW_M_NR];
+	const struct mw_model *m;
+	int i;
+
+	view_meters(first, out);
+	for (i = 0; i < VIEW_M_NR; i++)
+		out[i].value = out[i].known ? out[i].value : 0;
+	for (m = first->next_process; m; m = m->next_process) {
+		view_meters(m, one);
+		for (i = 0; i < VIEW_M_NR; i++) {
+			out[i].value += one[i].known ? one[i].value : 0;
+			out[i].known |= one[i].known;
+		}
+		/* an upper bound once any process's is */
+		if (one[VIEW_M_RETAINED].known && model_retained_includes_preexisting(m))
+			out[VIEW_M_RETAINED].label = one[VIEW_M_RETAINED].label;
 	}
-	return view_scale(max);
+	return meters_scale(out);
 }
 
 __u64 view_scale(__u64 max)

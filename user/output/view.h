@@ -179,6 +179,8 @@ struct view_meter_value {
 
 /* The meters' values into @out (VIEW_M_NR); the scale of their bars. */
 __u64 view_meters(const struct mw_model *m, struct view_meter_value *out);
+/* Several processes: their meters summed, retained of each; the scale. */
+__u64 view_meters_set(const struct mw_model *first, struct view_meter_value *out);
 /* A round top for values up to @max: 4 significant bits, at least a page. */
 __u64 view_scale(__u64 max);
 /* @width cells of a bar for @value of @scale into @buf (room for @width + 1). */
