@@ -2,11 +2,12 @@
  * prefork - a parent and the workers it forks, each with allocator counts known in advance:
  * the workload of memwatch's process following (-f), as nginx or PostgreSQL fork theirs.
  *
- *   prefork [-g] [-w WORKERS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]
+ *   prefork [-g] [-w WORKERS] [-t THREADS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]
  *
  * The parent makes N malloc(64)+free pairs, forks WORKERS workers (default 4) and waits for
  * them. Worker k (1..WORKERS) waits DELAY_MS (default 200; 0: it allocates at once after the
- * fork), then makes k*N pairs and exits. With -e, the last worker execs IMAGE with the
+ * fork), then makes k*N pairs and exits; with -t, each of its THREADS threads (default 1,
+ * the worker itself) makes k*N pairs. With -e, the last worker execs IMAGE with the
  * arguments after it instead. With -g (a gate), each worker, after its delay, reads one byte of
  * standard input before its pairs or its exec, and with -w 0 the process itself does before
  * its pairs: a test releases them once memwatch counts them. Every process says what it did on stderr, one line each:
@@ -25,10 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
 #define MAX_WORKERS 256
+#define MAX_THREADS 64
 
 static void say(const char *fmt, ...)
 {
@@ -62,6 +65,26 @@ static void pause_ms(unsigned long ms)
 		;
 }
 
+static void *pairs_thread(void *n)
+{
+	pairs((unsigned long)n);
+	return NULL;
+}
+
+/* @threads threads (the caller the first) each make @n pairs; how many pairs in all. */
+static unsigned long threaded_pairs(unsigned long threads, unsigned long n)
+{
+	pthread_t t[MAX_THREADS];
+	unsigned long i, started = 1;
+
+	for (i = 1; i < threads; i++)
+		started += !pthread_create(&t[started - 1], NULL, pairs_thread, (void *)n);
+	pairs(n);
+	for (i = 1; i < started; i++)
+		pthread_join(t[i - 1], NULL);
+	return started * n;
+}
+
 /* -g: one byte of standard input, which the test writes once memwatch counts this process */
 static void gate(void)
 {
@@ -93,24 +116,30 @@ static unsigned long number(const char *s, const char *what, unsigned long max)
 
 static void usage(void)
 {
-	say("usage: prefork [-g] [-w WORKERS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]\n");
+	say("usage: prefork [-g] [-w WORKERS] [-t THREADS] [-n N] [-d DELAY_MS] "
+	    "[-e IMAGE [ARG...]]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long workers = 4, n = 1000, delay = 200, k;
+	unsigned long workers = 4, threads = 1, n = 1000, delay = 200, k, made;
 	char **image = NULL;
 	int opt, status, failed = 0, gated = 0;
 	pid_t pid;
 
-	while (!image && (opt = getopt(argc, argv, "+gw:n:d:e:")) != -1) {
+	while (!image && (opt = getopt(argc, argv, "+gw:t:n:d:e:")) != -1) {
 		switch (opt) {
 		case 'g':
 			gated = 1;
 			break;
 		case 'w':
 			workers = number(optarg, "worker count", MAX_WORKERS);
+			break;
+		case 't':
+			threads = number(optarg, "thread count", MAX_THREADS);
+			if (!threads)
+				usage();
 			break;
 		case 'n':
 			n = number(optarg, "count", 1000000000);
@@ -149,8 +178,8 @@ int main(int argc, char **argv)
 			say("prefork: exec %s: %s\n", image[0], strerror(errno));
 			_exit(127);
 		}
-		pairs(k * n);
-		say("worker k=%lu pid=%d pairs=%lu\n", k, getpid(), k * n);
+		made = threaded_pairs(threads, k * n);
+		say("worker k=%lu pid=%d pairs=%lu\n", k, getpid(), made);
 		_exit(0);
 	}
 	while ((pid = wait(&status)) > 0) {

@@ -935,10 +935,16 @@ static int watch(struct app *app)
 		app->procs.w[i]->follow.quiet = app->procs.quiet;
 
 	err = report_loop(app);
-	/* nothing of ours stays in the targets while they go on */
+	/*
+	 * Nothing of ours stays in the targets while they go on: every process's
+	 * uprobes in one detach with the tracepoints, whose waits overlap
+	 * (one by one, 60 processes took 3 s).
+	 */
+	for (i = 0; i < app->procs.nr; i++)
+		probes_move(&app->probes, &app->procs.w[i]->follow.links);
+	probes_detach(&app->probes);
 	for (i = 0; i < app->procs.nr; i++)
 		follow_stop(&app->procs.w[i]->follow);
-	probes_detach(&app->probes);
 	if (app->opts.cmd && m->target_exited) {
 		/* the pidfd polled readable: a zombie, reaped at once */
 		waitpid(app->launch.pid, &m->exit_status, 0);

@@ -310,6 +310,27 @@ static void detach_wave(struct probes *p, bool ret)
 	}
 }
 
+int probes_move(struct probes *dst, struct probes *src)
+{
+	struct probe_link *links;
+	int need = dst->count + src->count;
+
+	if (need > dst->cap) {
+		links = realloc(dst->links, need * sizeof(*links));
+		if (!links)
+			return -ENOMEM;
+		dst->links = links;
+		dst->cap = need;
+	}
+	memcpy(&dst->links[dst->count], src->links, src->count * sizeof(*links));
+	dst->count = need;
+	/* the counts stay the first's: they describe what it attached */
+	free(src->links);
+	src->links = NULL;
+	src->count = src->cap = 0;
+	return 0;
+}
+
 void probes_detach(struct probes *p)
 {
 	/* entry probes go before the uretprobes: no return is missed of an entry seen */

@@ -38,6 +38,12 @@ int probes_attach_allocator(struct bpf_object *obj, pid_t pid, const struct allo
  */
 int probes_attach_plan(struct bpf_program *const entry[], struct bpf_program *ret, pid_t pid,
 		       const struct allocator *a, const struct probe_plan *plan, struct probes *p);
+/*
+ * Moves @src's links to @dst, to go in one probes_detach(): each uprobe
+ * unregistering waits ~30 ms, and the waits of one detach overlap. 0, or
+ * -ENOMEM with both as they were.
+ */
+int probes_move(struct probes *dst, struct probes *src);
 void probes_detach(struct probes *p);
 
 #endif /* MW_PROBES_H */
