@@ -7,17 +7,23 @@ says its uprobes are placed) are counted exactly: a run with N pairs against a r
 (prefork itself, gated again once memwatch looked at the new image) its M. Workers that
 allocate at once after the fork carry the mark of when their counting began. A command
 that exits before its child: the watch goes on until the child exits, and ends with the
-command's status."""
+command's status. A burst of 256 forks: every child in the report, the interval reports
+going on. Issue 16's scale: 256 gated workers of 16 threads each, every worker's pairs
+counted exactly, no lost event, memwatch's RSS and kernel memory bounded."""
 import json
 import re
 import subprocess
 import tempfile
+import time
 
 import mwtest
 
 N = 20000
 M = 50000
 WORKERS = 4
+# issue 16's scale: 256 processes of 16 threads each
+SCALE_WORKERS = 256
+SCALE_THREADS = 16
 PREFORK = mwtest.WORKLOADS + "/prefork"
 COUNTERS = [("alloc_calls", "pairs"), ("known_frees", "pairs")]
 
@@ -182,5 +188,85 @@ def check_outlived(tap):
               "outlived: the command and its child, both exited", json.dumps(procs)[:800])
 
 
+def scale_run(n):
+    """memwatch -f on SCALE_WORKERS gated workers of SCALE_THREADS threads, each thread of
+    worker k making k*@n pairs: (summary, memwatch's VmHWM in KiB) or a failure string."""
+    report = tempfile.NamedTemporaryFile("r", suffix=".json")
+    said = tempfile.NamedTemporaryFile("r", suffix=".err")
+    proc = subprocess.Popen([mwtest.MEMWATCH, "--json", "-o", report.name, "-v", "-f", "-i", "0.5",
+                             "--", PREFORK, "-g", "-w", str(SCALE_WORKERS), "-t",
+                             str(SCALE_THREADS), "-n", str(n), "-d", "0"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=open(said.name, "w"))
+    hwm = 0
+    try:
+        placed = r"pid (\d+) \(prefork\): malloc probed in"
+        deadline = time.monotonic() + mwtest.TIMEOUT
+        while len(set(re.findall(placed, mwtest.read_file(said.name)))) < SCALE_WORKERS:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                return "not every worker's uprobes placed: " + mwtest.read_file(said.name)[-800:]
+            time.sleep(0.1)
+        proc.stdin.write(b"x" * SCALE_WORKERS)
+        proc.stdin.close()
+        while proc.poll() is None and time.monotonic() < deadline + mwtest.TIMEOUT:
+            status = mwtest.read_file("/proc/%d/status" % proc.pid)
+            m = re.search(r"VmHWM:\s+(\d+)", status)
+            hwm = max(hwm, int(m.group(1)) if m else 0)
+            time.sleep(0.2)
+        proc.wait(timeout=mwtest.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode:
+        return "memwatch exited %d: %s" % (proc.returncode, mwtest.read_file(said.name)[-800:])
+    _, summary, _ = mwtest.parse_reports(report.read())
+    return summary, hwm
+
+
+def check_scale(tap):
+    """256 processes of 16 threads each at once: every one counted exactly, memory bounded."""
+    full, empty = scale_run(1), scale_run(0)
+    for run, name in ((full, "-n 1"), (empty, "-n 0")):
+        if not tap.check(isinstance(run, tuple) and run[0] is not None,
+                         "scale, %s: memwatch -f ran" % name, run):
+            return
+    (summary, hwm), (summary0, _) = full, empty
+    procs, procs0 = summary["processes"], summary0["processes"]
+    tap.eq(len(procs), SCALE_WORKERS + 1, "scale: %d processes watched" % (SCALE_WORKERS + 1))
+    tap.eq(sum(len(p["threads"]) for p in procs), SCALE_WORKERS * SCALE_THREADS + 1,
+           "scale: every thread of every process has its row")
+    # the workers in the order of their forks: worker k is the k-th child in both runs
+    got = [mwtest.counter(a, "alloc_calls") - mwtest.counter(b, "alloc_calls")
+           for a, b in zip(procs[1:], procs0[1:])]
+    want = [SCALE_THREADS * k for k in range(1, SCALE_WORKERS + 1)]
+    tap.eq(got, want, "scale: each worker's pairs exactly (16 threads x k pairs)")
+    tap.eq(summary["process"]["lost_events"], 0, "scale: no lost event")
+    tap.check(hwm < 64 * 1024, "scale: memwatch's peak RSS under 64 MiB", hwm)
+    tap.check(summary["process"]["kernel_memory_peak_bytes"] < 64 << 20,
+              "scale: its kernel memory under 64 MiB", summary["process"]["kernel_memory_peak_bytes"])
+    print("# scale: memwatch VmHWM %d KiB, kernel memory at most %d MiB"
+          % (hwm, summary["process"]["kernel_memory_peak_bytes"] >> 20))
+
+
+def check_fork_storm(tap):
+    """256 children forked in a burst (well over 1,000/s), each gone a second later: every one
+    is in the report, and the interval reports go on meanwhile."""
+    run = mwtest.memwatch_launch([PREFORK, "-w", SCALE_WORKERS, "-n", 0, "-d", 1000],
+                                 options=["-f", "-i", "0.1"])
+    if not tap.check(run.code == 0 and run.summary is not None, "fork storm: memwatch -f ran",
+                     run.stderr[-800:]):
+        return
+    tap.eq(len(run.summary["processes"]), SCALE_WORKERS + 1,
+           "fork storm: the parent and its %d children in the report" % SCALE_WORKERS)
+    times = [r["elapsed_s"] for r in run.intervals]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    tap.check(len(times) >= 8 and max(gaps) < 1.0,
+              "fork storm: an interval report at least every second (-i 0.1)",
+              "worst gaps %s" % sorted(gaps)[-3:])
+    print("# fork storm: %d reports, worst gap %.3f s" % (len(times), max(gaps or [0])))
+
+
 if __name__ == "__main__":
-    mwtest.run_checks("follow", check_gated, check_at_once, check_outlived)
+    mwtest.run_checks("follow", check_gated, check_at_once, check_outlived, check_fork_storm,
+                      check_scale)
