@@ -145,6 +145,17 @@ def check_refusals(tap, place):
         result = run(place.memwatch_as(MINIMAL) + ["--json", "-p", str(target.pid)])
         refused(tap, "-p of another user's, without CAP_SYS_PTRACE", result, "CAP_SYS_PTRACE")
         tap.eq(target.poll(), None, "-p of another user's, refused: the target runs on")
+        own = subprocess.Popen(as_user(USER) + ["sleep", "60"])
+        try:
+            both = run(place.memwatch_as(MINIMAL) + ["--json", "-p",
+                                                     "%d,%d" % (own.pid, target.pid)])
+            refused(tap, "-p of its own and another user's", both, "CAP_SYS_PTRACE")
+            tap.check("pid %d" % target.pid in both.stderr and "pid %d" % own.pid
+                      not in both.stderr, "-p of several: the line names the one refused",
+                      both.stderr)
+        finally:
+            own.kill()
+            own.wait()
         nomalloc = run(place.memwatch_as(MINIMAL) + ["--no-malloc", "--json", "-c", "1",
                                                      "-i", "0.1", "-p", str(target.pid)])
         # a kernel that opens another user's smaps to CAP_PERFMON alone needs no more
