@@ -141,6 +141,25 @@ def strace_counts(path):
     return counts
 
 
+def gone(pid):
+    """Whether process @pid exited: a zombie, or no more."""
+    stat = mwtest.read_file("/proc/%d/stat" % pid)
+    return not stat or stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def entered_or_gone(said, pid, timeout=30):
+    """Whether memwatch's -v lines in file @said say it watches @pid (named at the start,
+    or forked), or @pid exited first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(r"(watching pid %d |forked pid %d )" % (pid, pid), mwtest.read_file(said)):
+            return True
+        if gone(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def gated_prefork():
     proc = subprocess.Popen([PREFORK, "-g", "-w", "0", "-n", str(M)], stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -168,16 +187,21 @@ def check_server(tap):
         init = server.pgbench("-i", "-s", "1", "-q")
         if not tap.check(init.returncode == 0, "pgbench -i made its tables", init.stderr[-800:]):
             return
-        named = sorted(cgroup_pids(cg))
         # -v's lines go to a file: a pipe nobody reads would hold memwatch up
         memwatch = subprocess.Popen([mwtest.MEMWATCH, "--json", "-o", report.name, "-v", "-i",
                                      "0.5", "--cgroup", cg],
                                     stdout=subprocess.DEVNULL, stderr=open(said.name, "w"))
-        if not tap.check(all(mwtest.wait_in_file(said.name, r"watching pid %d " % p)
-                             for p in named),
+        if not tap.check(mwtest.wait_in_file(said.name, r"watching pid %d " % server.proc.pid),
+                         "memwatch watches the postmaster", mwtest.read_file(said.name)[-1500:]):
+            return
+        # pgbench -i's backend may still be going: a process gone meanwhile is no member
+        named = sorted(p for p in cgroup_pids(cg) if not gone(p))
+        if not tap.check(all(entered_or_gone(said.name, p) for p in named),
                          "memwatch watches the %d processes in the cgroup" % len(named),
                          mwtest.read_file(said.name)[-1500:]):
             return
+        named = [p for p in named if re.search(r"watching pid %d " % p,
+                                               mwtest.read_file(said.name))]
         # strace -f after memwatch: it sees the backends from their fork, as memwatch does
         strace = subprocess.Popen(["strace", "-f", "-e", "trace=" + ",".join(SYSCALLS),
                                    "-o", trace.name, "-p", str(server.proc.pid)],
