@@ -10,6 +10,9 @@
 #include <bpf/bpf_helpers.h>
 #include "memwatch.h"
 
+/* the kernel's page size, set by user space before load */
+const volatile __u64 page_size = 4096;
+
 /* counter-map failures and unpaired probe hits: reported, never hidden */
 __u64 lost_events;
 

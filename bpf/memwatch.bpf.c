@@ -35,7 +35,7 @@ int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_e
 	__u32 slot;
 	int i;
 
-	p = watched(id, &slot);
+	p = process_alive(id, &slot);
 	if (!p)
 		return 0;
 	t = thread_get(id, slot);
@@ -79,7 +79,7 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	__u32 slot;
 	int i;
 
-	p = watched(id, &slot);
+	p = process_alive(id, &slot);
 	if (!p)
 		return 0;
 	/* a thread other than the leader exec'd: it took the PID, its own TID is gone */
@@ -95,6 +95,8 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 		forget_blocks(slot);
 	}
 	p->exec_pending = 0;
+	/* a vfork child's own mm, at last */
+	p->mm_shared = 0;
 	/* a new, empty mm: its hash is learned from its first event */
 	if (p->mm_known) {
 		bpf_map_delete_elem(&process_mms, &p->mm_id);
@@ -130,7 +132,9 @@ static __always_inline bool process_enter(struct task_struct *task, __u32 parent
 	__u32 pid = task->tgid, slot;
 	struct mw_process *p;
 
-	slot = __sync_fetch_and_add(&process_slots_claimed, 1) + 1;
+	/* once full, the counter stays near the top: it never wraps to a slot in use */
+	slot = *(volatile __u32 *)&process_slots_claimed < MW_MAX_PROCESSES ?
+	       __sync_fetch_and_add(&process_slots_claimed, 1) + 1 : MW_MAX_PROCESSES;
 	p = slot < MW_MAX_PROCESSES ? process_at(slot) : NULL;
 	if (!p) {
 		__sync_fetch_and_add(&forks_unwatched, 1);
@@ -223,11 +227,13 @@ SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(tp_btf__cgroup__cgroup_attach_task, struct cgroup *dst, const char *path,
 	     struct task_struct *task, bool threadgroup)
 {
-	bool inside = in_watched_cgroup(dst);
 	struct mw_process *p;
+	bool inside;
 
-	if (!watched_cgroup_id)
+	/* cgroup v1's hierarchies move tasks too: only the default one's (id 0) are v2 */
+	if (!watched_cgroup_id || BPF_CORE_READ(dst, root, hierarchy_id) != 0)
 		return 0;
+	inside = in_watched_cgroup(dst);
 	p = process_of(task->tgid);
 	if (p && !p->exiting)
 		p->left = !inside;

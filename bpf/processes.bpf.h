@@ -60,11 +60,11 @@ static __always_inline struct mw_process *process_of(__u32 pid)
 
 /*
  * The record of the process @pid_tgid belongs to, its slot in *@slot; NULL
- * unless it is watched and alive (once its last thread began to exit, its
- * TGID may go to a new process, which is not watched) and still in
- * --cgroup's.
+ * unless it is alive: once its last thread began to exit, its TGID may go
+ * to a new process, which is not watched. Its exit and exec are followed
+ * even after it left --cgroup's.
  */
-static __always_inline struct mw_process *watched(__u64 pid_tgid, __u32 *slot)
+static __always_inline struct mw_process *process_alive(__u64 pid_tgid, __u32 *slot)
 {
 	__u32 pid = pid_tgid >> 32, *found = bpf_map_lookup_elem(&processes, &pid);
 	struct mw_process *p;
@@ -73,7 +73,15 @@ static __always_inline struct mw_process *watched(__u64 pid_tgid, __u32 *slot)
 		return NULL;
 	*slot = *found;
 	p = process_at(*slot);
-	return p && !p->exiting && !p->left ? p : NULL;
+	return p && !p->exiting ? p : NULL;
+}
+
+/* The same, NULL too once it left --cgroup's: what it does counts no more. */
+static __always_inline struct mw_process *watched(__u64 pid_tgid, __u32 *slot)
+{
+	struct mw_process *p = process_alive(pid_tgid, slot);
+
+	return p && !p->left ? p : NULL;
 }
 
 /* A block of @p's freed after its owner's record was folded by user space. */

@@ -52,7 +52,7 @@ static __always_inline struct mw_process *process_of_mm(__u32 mm_id, bool curr, 
 	}
 	if (!curr || *(volatile __s32 *)&mms_unknown <= 0)
 		return NULL;
-	p = watched(pid_tgid, slot);
+	p = process_alive(pid_tgid, slot);
 	if (!p || p->mm_known || p->exec_pending || p->mm_shared)
 		return NULL;
 	/* two threads may race to learn it: one does */
@@ -63,9 +63,6 @@ static __always_inline struct mw_process *process_of_mm(__u32 mm_id, bool curr, 
 	__sync_fetch_and_add(&mms_unknown, -1);
 	return p;
 }
-
-/* kmem:rss_stat's sizes are pages << PAGE_SHIFT: x86-64's, the one vmlinux/ has */
-#define MW_PAGE_SIZE 4096
 
 /*
  * A per-CPU address plus a CPU's offset is that CPU's copy. The offsets are
@@ -133,7 +130,7 @@ static __always_inline void mm_resident(struct mm_struct *mm, __s64 rss[MW_RSS_N
 		c.sum = mm->rss_stat[i].count;
 		c.counters = (unsigned long)mm->rss_stat[i].counters;
 		bpf_loop(possible_cpus, counter_sum_step, &c, 0);
-		rss[i] = c.sum > 0 ? c.sum * MW_PAGE_SIZE : 0;
+		rss[i] = c.sum > 0 ? c.sum * page_size : 0;
 	}
 }
 
@@ -164,7 +161,8 @@ int tracepoint__kmem__rss_stat(struct trace_event_raw_rss_stat *ctx)
 	p = process_of_mm(mm_id, curr, id, &slot);
 	if (!p)
 		return 0;
-	own = curr && (id >> 32) == p->pid && !p->exiting;
+	/* one moved out of --cgroup keeps its RSS exact, its threads credited no more */
+	own = curr && (id >> 32) == p->pid && !p->exiting && !p->left;
 	/* threads fault concurrently: each change is counted exactly once */
 	delta = size - __sync_lock_test_and_set(&p->rss_now[member], size);
 	if (!own) {

@@ -24,7 +24,6 @@
 #define MAX_ERRNO	4095
 
 /* set by user space before load */
-const volatile __u64 page_size = 4096;
 const volatile bool trace_syscalls;	/* --trace: a record per syscall */
 
 /* --trace records the ring buffer had no room for */

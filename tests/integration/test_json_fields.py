@@ -40,6 +40,8 @@ TOTAL = COUNTERS | {
     "processes", "rss_bytes", "rss_anon_bytes", "rss_file_bytes", "rss_shmem_bytes",
     "retained_bytes", "resident_released_at_exit_bytes", "lost_events", "kernel_memory_bytes",
     "threads", "exited_threads", "forks_not_followed", "execs",
+    # added with -f
+    "processes_not_watched",
 }
 INTERVAL = {"type", "elapsed_s", "interval_s", "process", "threads", "processes", "total"}
 # a launched command that exited by itself

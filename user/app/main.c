@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -338,11 +339,18 @@ static int attach_all(struct app *app)
 {
 	int i, err, ret = 0;
 
-	for (i = 0; i < app->procs.nr && !ret; i++)
+	for (i = 0; i < app->procs.nr && !ret; i++) {
 		ret = attach_process(app->skel, app->procs.w[i], app->opts.libc);
+		/* a cgroup's process that exited meanwhile: the others go on, as with a later one */
+		if (ret == MW_EXIT_NO_PROCESS && app->opts.cgroup) {
+			app->procs.w[i]->model.target_exited = true;
+			ret = 0;
+		}
+	}
 	/* the slots claimed so far are these; the fork tracepoint claims the next ones */
 	if (!ret && app->opts.follow_forks &&
-	    procs_follow_forks(&app->procs, app->skel, app->opts.libc, !app->opts.no_malloc)) {
+	    procs_follow_forks(&app->procs, app->skel, app->opts.libc, !app->opts.no_malloc,
+			       app->opts.force_ptraced)) {
 		elog("cannot read the fork tracepoint's ring buffer: %s", strerror(errno));
 		ret = MW_EXIT_BPF;
 	}
@@ -416,6 +424,7 @@ static int take_snapshot(struct app *app, double start)
 		/* memwatch's, the same in each */
 		live_table_kernel_memory(&app->table, &w->model.kernel_bytes,
 					 &w->model.peak_kernel_bytes);
+		w->model.processes_unwatched = kernel_forks_unwatched(app->skel);
 		if (err) {
 			elog("cannot read the counters: %s", strerror(-err));
 			return MW_EXIT_ERROR;
@@ -494,8 +503,17 @@ static void count_exits(struct app *app, const struct loop_fds *l)
 	nfds_t i;
 
 	for (i = 0; i < l->n; i++) {
-		if (l->proc[i] >= 0 && l->pfd[i].revents)
-			app->procs.w[l->proc[i]]->model.target_exited = true;
+		struct watched *w;
+
+		if (l->proc[i] < 0 || !l->pfd[i].revents)
+			continue;
+		w = app->procs.w[l->proc[i]];
+		w->model.target_exited = true;
+		/* a thousand exited children keep no descriptor; a launched command's is waited on */
+		if (l->proc[i] || !app->opts.cmd) {
+			close(w->pidfd);
+			w->pidfd = -1;
+		}
 	}
 }
 
@@ -527,8 +545,9 @@ static bool follow_execs(struct app *app)
 
 /*
  * Reports every interval until every process exited, --count, the view's q,
- * or, watching processes (-p), a signal: a launched command is watched until
- * it ends, as the signal reached it too. With --trace prints its records as
+ * or a signal: a launched command is watched until it ends, as the signal
+ * reached it too (then with -f the descendants it left end the watch at a
+ * signal, as -p's processes do). With --trace prints its records as
  * they come instead of the interval reports; when following execs, moves the
  * uprobes. 0 or memwatch's exit status.
  */
@@ -545,7 +564,8 @@ static int report_loop(struct app *app)
 	long reports = 0;
 	int err;
 
-	while (!(signals_exiting() && !o->cmd)) {
+	/* a launched command's end is waited for, as the signal reached it too */
+	while (!(signals_exiting() && (!o->cmd || m->target_exited))) {
 		double wait = next - monotonic_s();
 		struct timespec timeout = { 0 };
 
@@ -744,6 +764,23 @@ static int prepare_pids(struct app *app)
 	return 0;
 }
 
+/*
+ * Each watched process holds about ten descriptors (links, pidfd, its
+ * allocator's file, a perf event): -f and --cgroup may watch a thousand, more
+ * than the usual soft limit of 1024. The hard limit is memwatch's to take;
+ * the launched command, forked before, keeps the caller's.
+ */
+static void fd_limit_raise(void)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) || lim.rlim_cur >= lim.rlim_max)
+		return;
+	lim.rlim_cur = lim.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &lim))
+		vlog("cannot raise the open files limit: %s", strerror(errno));
+}
+
 /* Options to a target found, its allocator and a held launch; 0 or an exit status. */
 static int prepare(struct app *app)
 {
@@ -775,6 +812,7 @@ static int prepare(struct app *app)
 		return ret;
 	/* a launched command's children, forked while preparing, keep the caller's */
 	priority_raise(&app->prio);
+	fd_limit_raise();
 	target_pid = app->model->info.pid;
 	return load_bpf(&app->opts, app->cgroup_id, uprobe_multi, &app->skel);
 }
@@ -793,7 +831,13 @@ static int settle(struct app *app)
 		pid_t pid = w->model.info.pid;
 
 		/* the pidfd refers to the child from before its exec on: no PID reuse race */
+		if (w->model.target_exited)
+			continue;
 		w->pidfd = syscall(SYS_pidfd_open, pid, 0);
+		if (w->pidfd < 0 && errno == ESRCH && app->opts.cgroup) {
+			w->model.target_exited = true;
+			continue;
+		}
 		if (w->pidfd < 0) {
 			if (errno == ESRCH) {
 				elog("process %d exited during attach", pid);
@@ -804,6 +848,10 @@ static int settle(struct app *app)
 		}
 		err = app->opts.cmd ? 0 : follow_settle(&w->follow, &w->model.info,
 							 !app->opts.no_malloc);
+		if (err == -ESRCH && app->opts.cgroup) {
+			w->model.target_exited = true;
+			continue;
+		}
 		if (err == -ESRCH) {
 			elog("process %d exited during attach", pid);
 			return MW_EXIT_NO_PROCESS;

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "app/procs.h"
 #include "attach/target.h"
+#include "attach/tracer.h"
 #include "kernel/kernel.h"
 #include "output/escape.h"
 #include "sys/clock.h"
@@ -110,10 +111,11 @@ static int on_wakeup(void *ctx, void *data, size_t size)
 }
 
 int procs_follow_forks(struct procs *ps, struct memwatch_bpf *skel, const char *libc,
-		       bool probe_malloc)
+		       bool probe_malloc, bool force_ptraced)
 {
 	ps->libc = libc;
 	ps->probe_malloc = probe_malloc;
+	ps->force_ptraced = force_ptraced;
 	ps->slots_read = kernel_processes_claimed(skel);
 	ps->wakeups = ring_buffer__new(kernel_process_wakeups_fd(skel), on_wakeup, NULL, NULL);
 	return ps->wakeups ? 0 : -errno;
@@ -162,6 +164,29 @@ static void child_open(const struct procs *ps, struct watched *w, struct memwatc
 	if (!proc_status_read(info->pid, &st))
 		snprintf(info->comm, sizeof(info->comm), "%s", st.name);
 	w->probes_due = ps->probe_malloc;
+	if (!ps->probe_malloc)
+		snprintf(info->allocator, sizeof(info->allocator), "--no-malloc");
+}
+
+/*
+ * A process under a debugger that may write breakpoints where the uprobes
+ * would be gets none, as -p's would not (unless --force-ptraced); said in
+ * its allocator's place.
+ */
+static bool child_ptraced(const struct procs *ps, struct mw_target_info *info)
+{
+	struct proc_status st;
+	struct tracer t;
+
+	if (ps->force_ptraced || proc_status_read(info->pid, &st) || !st.tracer_pid)
+		return false;
+	tracer_describe(st.tracer_pid, &t);
+	if (!t.writes_code)
+		return false;
+	snprintf(info->allocator, sizeof(info->allocator),
+		 "traced by pid %d (%.64s), a debugger: not probed (--force-ptraced probes anyway)",
+		 t.pid, t.exe);
+	return true;
 }
 
 int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s)
@@ -175,6 +200,13 @@ int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s)
 	if (!ps->wakeups)
 		return 0;
 	ring_buffer__consume(ps->wakeups);
+	/* said once, not over the live view: the JSON total and the summary count them */
+	if (!ps->said_full && kernel_forks_unwatched(skel)) {
+		ps->said_full = true;
+		if (!ps->quiet)
+			elog("the watch holds %d processes: the next ones are counted, not watched",
+			     MW_MAX_PROCESSES - 1);
+	}
 	while (ps->slots_read < last) {
 		kernel_read_child(skel, ps->slots_read + 1, &c);
 		/* claimed, not written yet: read at the next call */
@@ -186,8 +218,7 @@ int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s)
 			return -ENOMEM;
 		ps->slots_read++;
 		n++;
-		w->follow = (struct follow){ .skel = skel, .process = ps->slots_read,
-					     .quiet = ps->quiet };
+		follow_init(&w->follow, skel, ps->slots_read, ps->libc, ps->quiet);
 		w->model.info = (struct mw_target_info){
 			.pid = c.pid,
 			.allocator_origin = "",
@@ -231,9 +262,9 @@ bool procs_place(struct procs *ps, double start_s, double budget_s)
 		if (monotonic_s() >= until)
 			return true;
 		w->probes_due = false;
-		if (w->model.target_exited)
+		if (w->model.target_exited || child_ptraced(ps, info))
 			continue;
-		follow_child(&w->follow, info, ps->libc);
+		follow_child(&w->follow, info);
 		if (info->malloc_probed)
 			info->alloc_counted_since_s = monotonic_s() - start_s;
 		vlog("pid %d (%s): %s%s, %.3fs after it entered the set", info->pid,

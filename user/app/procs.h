@@ -36,7 +36,9 @@ struct procs {
 	/* for the children's uprobes */
 	const char *libc;		/* --libc */
 	bool probe_malloc;		/* no --no-malloc */
+	bool force_ptraced;		/* --force-ptraced: under a debugger too */
 	bool quiet;			/* the live view owns the terminal: children say nothing */
+	bool said_full;			/* that the kernel's set is full */
 };
 
 /* @n processes, to be named or launched; false without the memory. */
@@ -50,10 +52,10 @@ int procs_alive(const struct procs *ps);
 /*
  * -f: from here on the kernel's slots after the ones user space claimed are
  * children, their uprobes on @libc's malloc (or the one found) if
- * @probe_malloc; their wake-ups are polled on procs_wakeup_fd(). 0 or -errno.
+ * @probe_malloc, under a debugger only if @force_ptraced; their wake-ups are polled on procs_wakeup_fd(). 0 or -errno.
  */
 int procs_follow_forks(struct procs *ps, struct memwatch_bpf *skel, const char *libc,
-		       bool probe_malloc);
+		       bool probe_malloc, bool force_ptraced);
 int procs_wakeup_fd(const struct procs *ps);
 /*
  * Takes in every child the kernel added since the last call, its pidfd

@@ -268,11 +268,17 @@ int follow_start(struct follow *f, struct memwatch_bpf *skel, __u32 process,
 	return err;
 }
 
-int follow_child(struct follow *f, struct mw_target_info *info, const char *libc)
+void follow_init(struct follow *f, struct memwatch_bpf *skel, __u32 process, const char *libc,
+		 bool quiet)
 {
-	f->libc = libc;
+	*f = (struct follow){ .skel = skel, .process = process, .libc = libc, .quiet = quiet };
+	/* nothing open: follow_stop() closes only what a placement opened */
 	f->task = (struct task_watch){ .fd = -1, .page = MAP_FAILED };
 	f->alloc.fd = -1;
+}
+
+int follow_child(struct follow *f, struct mw_target_info *info)
+{
 	/* every image it ran since the fork, its first one included, is an exec's */
 	follow_exec(f, info, true);
 	return process_gone(info->pid) ? -ESRCH : 0;

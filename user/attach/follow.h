@@ -64,12 +64,16 @@ void allocator_note(const struct mw_target_info *info, const struct allocator *a
 int follow_start(struct follow *f, struct memwatch_bpf *skel, __u32 process,
 		 struct mw_target_info *info, struct allocator *a, const char *libc);
 /*
- * -f: starts following @info->pid, a child the kernel watches in
- * @f->process (@f zeroed but for skel, process and quiet): finds its
- * allocator as after an exec and places the uprobes. 0, or -ESRCH when it
- * exited.
+ * -f, --cgroup: @f for a process the kernel entered in slot @process, with
+ * nothing placed yet; follow_stop() may end it as it is.
  */
-int follow_child(struct follow *f, struct mw_target_info *info, const char *libc);
+void follow_init(struct follow *f, struct memwatch_bpf *skel, __u32 process, const char *libc,
+		 bool quiet);
+/*
+ * Starts following @info->pid, @f from follow_init(): finds its allocator
+ * as after an exec and places the uprobes. 0, or -ESRCH when it exited.
+ */
+int follow_child(struct follow *f, struct mw_target_info *info);
 /*
  * Looks at the target's image again when it exec'd since the last look
  * (always with @force), and moves the uprobes if its allocator changed; one

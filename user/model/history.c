@@ -35,9 +35,12 @@ void history_sample_set(struct history *h, const struct mw_model *first)
 	const struct mw_model *m;
 
 	for (m = first; m; m = m->next_process) {
+		s.v[HIST_RETURNED] += mw_returned_actual(&m->total);
+		/* what an exited process held is gone */
+		if (m->target_exited)
+			continue;
 		s.v[HIST_RSS] += m->status.rss_bytes;
 		s.v[HIST_LIVE] += m->info.malloc_probed ? mw_live_bytes(&m->total) : 0;
-		s.v[HIST_RETURNED] += mw_returned_actual(&m->total);
 	}
 	history_add(h, &s);
 }

@@ -113,6 +113,8 @@ struct mw_model {
 	struct mw_region_rec *regions;	/* sorted by start */
 	size_t nr_regions;
 	__u64 lost_events;
+	/* -f, --cgroup: processes the kernel found no slot for (memwatch's, the same in each) */
+	__u64 processes_unwatched;
 	__u64 kernel_bytes, peak_kernel_bytes;	/* memwatch's BPF maps, now and at most */
 	__u64 trace_records, trace_lost;	/* --trace: lines printed, records dropped */
 	double elapsed_s;		/* since attach */

@@ -150,21 +150,24 @@ static void json_total(FILE *out, const struct mw_model *first)
 
 	for (m = first; m; m = m->next_process, n++) {
 		mw_thread_add(&sum, &m->total);
+		gained += model_resident_gained(m);
+		lost += model_resident_lost(m);
+		lost_other += model_resident_lost_other(m);
+		at_exit += model_resident_released_at_exit(m);
+		threads += m->nr_rows;
+		exited += exited_threads(m);
+		forks += m->forks;
+		execs += m->execs;
+		/* levels of the processes alive: what an exited one held is gone */
+		if (m->target_exited)
+			continue;
 		rss += m->status.rss_bytes;
 		anon += m->status.rss_anon_bytes;
 		file += m->status.rss_file_bytes;
 		shmem += m->status.rss_shmem_bytes;
 		retained += m->info.malloc_probed ? model_retained_bytes(m) : 0;
-		gained += model_resident_gained(m);
-		lost += model_resident_lost(m);
-		lost_other += model_resident_lost_other(m);
-		at_exit += model_resident_released_at_exit(m);
 		now += model_resident_now(m);
 		advised += m->res.lazyfree;
-		threads += m->nr_rows;
-		exited += exited_threads(m);
-		forks += m->forks;
-		execs += m->execs;
 	}
 	fprintf(out, "\"total\":{\"processes\":%d", n);
 	json_u64(out, "rss_bytes", rss);
@@ -185,6 +188,7 @@ static void json_total(FILE *out, const struct mw_model *first)
 	json_u64(out, "exited_threads", exited);
 	json_u64(out, "forks_not_followed", forks);
 	json_u64(out, "execs", execs);
+	json_u64(out, "processes_not_watched", first->processes_unwatched);
 	fputc('}', out);
 }
 

@@ -266,6 +266,9 @@ static void print_summary(FILE *out, const struct mw_model *m, int width)
 		fprintf(out, "not followed: %llu child processes (their allocator calls still hit the "
 			"uprobes they inherited, uncounted: -f counts them)\n",
 			(unsigned long long)m->forks);
+	if (m->processes_unwatched)
+		fprintf(out, "not watched: %llu processes, the watch being full (%d at most)\n",
+			(unsigned long long)m->processes_unwatched, MW_MAX_PROCESSES - 1);
 	if (m->execs)
 		print_execs(out, m);
 	if (m->tracer.pid)
@@ -332,8 +335,9 @@ static void print_total(FILE *out, const struct mw_model *first)
 	int n = 0;
 
 	for (m = first; m; m = m->next_process, n++) {
-		rss += m->status.rss_bytes;
-		live += m->info.malloc_probed ? mw_live_bytes(&m->total) : 0;
+		/* levels of the processes alive: what an exited one held is gone */
+		rss += m->target_exited ? 0 : m->status.rss_bytes;
+		live += m->info.malloc_probed && !m->target_exited ? mw_live_bytes(&m->total) : 0;
 		grown += mw_grown_bytes(&m->total);
 		returned += mw_returned_bytes(&m->total);
 		actual += mw_returned_actual(&m->total);

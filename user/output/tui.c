@@ -179,8 +179,8 @@ static void draw_meters(const struct mw_model *m, const struct view_layout *l)
 	int detail, bar, i;
 
 	for (p = m; p; p = p->next_process) {
-		anon += p->status.rss_anon_bytes;
-		file += p->status.rss_file_bytes;
+		anon += p->target_exited && m->next_process ? 0 : p->status.rss_anon_bytes;
+		file += p->target_exited && m->next_process ? 0 : p->status.rss_file_bytes;
 	}
 	/* fixed widths: the right column stays where it is as the numbers change */
 	snprintf(rss_detail, sizeof(rss_detail), "anon %6s file %6s", B(anon), B(file));

@@ -451,6 +451,11 @@ __u64 view_meters(const struct mw_model *m, struct view_meter_value *out)
 	return meters_scale(out);
 }
 
+bool view_meter_is_level(int meter)
+{
+	return meter == VIEW_M_RSS || meter == VIEW_M_LIVE || meter == VIEW_M_RETAINED;
+}
+
 __u64 view_meters_set(const struct mw_model *first, struct view_meter_value *out)
 {
 	struct view_meter_value one[VIEW_M_NR];
@@ -459,11 +464,13 @@ __u64 view_meters_set(const struct mw_model *first, struct view_meter_value *out
 
 	view_meters(first, out);
 	for (i = 0; i < VIEW_M_NR; i++)
-		out[i].value = out[i].known ? out[i].value : 0;
-	for (m = first->next_process; m; m = m->next_process) {
+		out[i].value = 0;
+	for (m = first; m; m = m->next_process) {
 		view_meters(m, one);
 		for (i = 0; i < VIEW_M_NR; i++) {
-			out[i].value += one[i].known ? one[i].value : 0;
+			/* what an exited process held is gone: levels are the living's */
+			if (one[i].known && !(m->target_exited && view_meter_is_level(i)))
+				out[i].value += one[i].value;
 			out[i].known |= one[i].known;
 		}
 		/* an upper bound once any process's is */

@@ -179,7 +179,12 @@ struct view_meter_value {
 
 /* The meters' values into @out (VIEW_M_NR); the scale of their bars. */
 __u64 view_meters(const struct mw_model *m, struct view_meter_value *out);
-/* Several processes: their meters summed, retained of each; the scale. */
+/* Whether meter @meter is a level (RSS, live heap, retained), not a count since the attach. */
+bool view_meter_is_level(int meter);
+/*
+ * Several processes: their meters summed, retained of each, levels of the
+ * processes alive only; the scale.
+ */
 __u64 view_meters_set(const struct mw_model *first, struct view_meter_value *out);
 /* A round top for values up to @max: 4 significant bits, at least a page. */
 __u64 view_scale(__u64 max);
