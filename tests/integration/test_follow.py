@@ -8,11 +8,12 @@ says its uprobes are placed) are counted exactly: a run with N pairs against a r
 allocate at once after the fork carry the mark of when their counting began. A command
 that exits before its child: the watch goes on until the child exits, and ends with the
 command's status. A burst of 256 forks: every child in the report, the interval reports
-going on. Issue 16's scale: 256 gated workers of 16 threads each, every worker's pairs
+going on. A posix_spawn() (vfork) child counts its resident memory from its exec. Issue 16's scale: 256 gated workers of 16 threads each, every worker's pairs
 counted exactly, no lost event, memwatch's RSS and kernel memory bounded."""
 import json
 import re
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -249,6 +250,25 @@ def check_scale(tap):
           % (hwm, summary["process"]["kernel_memory_peak_bytes"] >> 20))
 
 
+def check_vfork(tap):
+    """posix_spawn() (glibc's vfork: the child in its parent's mm until it execs) counts its
+    resident memory from its own mm on, and its RSS tally agrees with /proc."""
+    spawn = ("import os; pid = os.posix_spawn(%r, [%r, '-w', '0', '-n', '10'], os.environ); "
+             "os.waitpid(pid, 0)" % (PREFORK, PREFORK))
+    run = mwtest.memwatch_launch([sys.executable, "-c", spawn], options=["-f", "-i", "0.2"])
+    if not tap.check(run.code == 0 and run.summary is not None, "vfork: memwatch -f ran",
+                     run.stderr[-800:]):
+        return
+    kids = [p for p in run.summary["processes"] if p["forked_at_s"] is not None]
+    if not tap.eq(len(kids), 1, "vfork: the spawned child is watched"):
+        return
+    kid = kids[0]
+    tap.check(kid["rss_tally_ok"] and kid["resident_gained_bytes"] > 0 and kid["execs"] == 1,
+              "vfork: its resident memory counted from its exec, the tally agreeing",
+              {k: kid[k] for k in ("rss_tally_anon_bytes", "rss_anon_bytes",
+                                    "resident_gained_bytes", "execs")})
+
+
 def check_fork_storm(tap):
     """256 children forked in a burst (well over 1,000/s), each gone a second later: every one
     is in the report, and the interval reports go on meanwhile."""
@@ -268,5 +288,5 @@ def check_fork_storm(tap):
 
 
 if __name__ == "__main__":
-    mwtest.run_checks("follow", check_gated, check_at_once, check_outlived, check_fork_storm,
-                      check_scale)
+    mwtest.run_checks("follow", check_gated, check_at_once, check_outlived, check_vfork,
+                      check_fork_storm, check_scale)
