@@ -5,8 +5,11 @@
 # memwatch's sites (its tracepoints and its chosen uprobe sites), on its
 # --no-malloc sites (tracepoints only) and on the naive offset-0 uprobe sites;
 # memwatch --no-malloc; memwatch; and, when installed, a bpftrace pointer-map
-# script, heaptrack (LD_PRELOAD) and strace -f -e trace=%memory. The tools run
-# interleaved, round after round, and each number is the median of the rounds.
+# script, heaptrack (LD_PRELOAD) and strace -f -e trace=%memory. The forks row
+# (forks one after another, each child a malloc+free and its exit, reaped)
+# runs under nothing, memwatch -f, memwatch (children only counted) and
+# strace -f. The tools run interleaved, round after round, and each number is
+# the median of the rounds.
 # The work is timed between the workload's "ready" and "done" lines (driver
 # time), so loading and attaching are left out of ns/op and shown apart.
 # Timings are for reading, never asserted. -b runs an earlier memwatch binary
@@ -26,14 +29,19 @@ FLOOR=$OUT/floor
 CHANNEL=.output/workloads/channel
 MEMWATCH=./memwatch
 OLD_MEMWATCH=""
+# memwatch -f never reuses a process's slot yet: a run watches 1023 processes
+FORKS_MAX=1000
 
 usage() {
 	cat <<EOF
 usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-b MEMWATCH] [-o TSV] [-t TSV]
   -r ROUNDS    interleaved rounds, the median is shown (default 5, at least 5 for a report)
-  -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look)
-  -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m live10m attach
-  -b MEMWATCH  also run this memwatch binary (an earlier build), as memwatch-old
+  -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look; forks at most
+               $FORKS_MAX: memwatch -f watches 1023 processes a run)
+  -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m live10m forks
+               attach
+  -b MEMWATCH  also run this memwatch binary (an earlier build), as memwatch-old (forks:
+               memwatch-old-f, if it has -f)
   -o TSV       raw results, one line per run (default $TSV)
   -t TSV       run nothing: print the table of an earlier run's results
 EOF
@@ -103,7 +111,8 @@ END {
 					ev = counted[w, t] "/" want[w, t] (mismatch[w, t] ? " MISMATCH" : "")
 				if (haslost[w, t]) { lo = lost[w, t] + 0; un = untracked[w, t] + 0 }
 				evs = (counted[w, t] != "-" ? counted[w, t] : ops[w])
-				cm = sprintf("%.1fms", cpu[t] / 1e6 / (evs / 1e6))
+				# a fork's is in microseconds: said under the table
+				cm = kind[w] == "fork" ? "-" : sprintf("%.1fms", cpu[t] / 1e6 / (evs / 1e6))
 				cp = sprintf("%.2f", 100 * cpu[t] / el[t])
 				rss = sprintf("%.1fM", hwm[w, t] / 1024)
 				att = sprintf("%.0fms", at[t])
@@ -127,6 +136,24 @@ END {
 			printf "  --no-malloc: +%.0f ns per brk (target <= 150)\n", ns["memwatch-no-malloc"] - ns["base"]
 		if (w == "mmap")
 			printf "  --no-malloc: %+.1f%% per iteration (target <= 3%%)\n", 100 * (ns["memwatch-no-malloc"] / ns["base"] - 1)
+		if (kind[w] == "fork") {
+			printf "  memwatch-f is memwatch -f, memwatch counts the children only; memwatch's own CPU per fork:"
+			sep = " "
+			for (j = 0; j < ntools[w]; j++) {
+				t = tord[w, j]
+				if (t ~ /^memwatch/) {
+					printf "%s%s %.0f us", sep, t, cpu[t] / ops[w] / 1000
+					sep = ", "
+				}
+			}
+			printf "\n"
+			for (j = 0; j < ntools[w]; j++) {
+				t = tord[w, j]
+				if (t ~ /-f$/ && mismatch[w, t])
+					printf "  ERROR: %s did not follow every child (its last run: %s of %s): its row measures less than -f\n",
+					       t, counted[w, t], want[w, t]
+			}
+		}
 		delete ns; delete at; delete cpu; delete el
 	}
 	printf "\ncpu/Mev: memwatch's own CPU per million counted events; cpu%%: of one core during the work;\n"
@@ -166,6 +193,8 @@ WORKLOADS=(
 	# memwatch alone with a million blocks live at once (not scaled): nothing lost or untracked
 	"live1m|1000000|1|item, all 1M live before any is freed|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
 	"live10m|10000000|1|item, all 10M live before any is freed|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
+	# scaled up to FORKS_MAX
+	"forks|1000|1|fork, child's malloc+free and exit, reaped|fork|$DRIVER work -w -W -n {N} fork"
 )
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -179,6 +208,14 @@ tools_for() {
 	if [[ $name == live* ]]; then
 		printf '%s\n' base memwatch
 		[[ -n $OLD_MEMWATCH ]] && echo memwatch-old
+		return 0
+	fi
+	if [[ $kind == fork ]]; then
+		printf '%s\n' base memwatch-f memwatch
+		# a build from before -f has no forks row
+		[[ -n $OLD_MEMWATCH ]] && "$OLD_MEMWATCH" --help 2>/dev/null | grep -q -- --follow-forks &&
+			echo memwatch-old-f
+		have strace && echo strace
 		return 0
 	fi
 	printf '%s\n' base floor floor-tp
@@ -206,7 +243,9 @@ run_one() {
 	floor-tp) pre=("$FLOOR" --sites none --) ;;
 	floor-naive) pre=("$FLOOR" --sites naive --) ;;
 	memwatch) pre=("$MEMWATCH" --json -o "$tmp/mw.json" --) ;;
+	memwatch-f) pre=("$MEMWATCH" -f --json -o "$tmp/mw.json" --) ;;
 	memwatch-old) pre=("$OLD_MEMWATCH" --json -o "$tmp/mw.json" --) ;;
+	memwatch-old-f) pre=("$OLD_MEMWATCH" -f --json -o "$tmp/mw.json" --) ;;
 	memwatch-no-malloc) pre=("$MEMWATCH" --no-malloc --json -o "$tmp/mw.json" --) ;;
 	heaptrack) pre=(heaptrack -o "$tmp/heaptrack") ;;
 	strace) pre=(strace -f -e trace=%memory -o "$tmp/strace.out" --) ;;
@@ -221,25 +260,32 @@ run_one() {
 	rm -f "$tmp/heaptrack"* "$tmp/strace.out"
 }
 
-# counted events from memwatch's summary: heap "allocs+known frees", sys "traced syscalls"
+# counted events from memwatch's summary: heap "allocs+known frees", sys "traced syscalls",
+# fork the children watched with -f (every one, or the row measures less than -f's cost),
+# else those counted as not followed
 mw_counts() {
-	python3 - "$tmp/mw.json" "$1" <<'EOF'
+	python3 - "$tmp/mw.json" "$1" "$2" <<'EOF'
 import json, sys
 summary = [json.loads(l) for l in open(sys.argv[1]) if '"summary"' in l][-1]
 p = summary["process"]
 s = p["syscalls"]
-counted = (p["alloc_calls"] + p["free_calls"] - p["free_unknown_calls"] if sys.argv[2] == "heap"
-           else s["mmap"] + s["madvise"] + s["munmap"] + s["brk"])
+t = summary["total"]
+if sys.argv[2] == "heap":
+    counted = p["alloc_calls"] + p["free_calls"] - p["free_unknown_calls"]
+elif sys.argv[2] == "fork":
+    counted = t["processes"] - 1 if sys.argv[3].endswith("-f") else t["forks_not_followed"]
+else:
+    counted = s["mmap"] + s["madvise"] + s["munmap"] + s["brk"]
 print(counted, p["lost_events"], p["untracked_allocs"], p.get("kernel_memory_peak_bytes", 0))
 EOF
 }
 
-# what the workload says it did: heap allocs+frees, sys its syscalls
+# what the workload says it did: heap allocs+frees, sys its syscalls, fork its forks
 expected() {
 	local kind=$1
 	awk -v kind="$kind" '/^total / {
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		print (kind == "heap") ? v["allocs"] + v["frees"] : v["syscalls"]
+		print (kind == "heap") ? v["allocs"] + v["frees"] : (kind == "fork") ? v["forks"] : v["syscalls"]
 	}' "$tmp/out"
 }
 
@@ -256,16 +302,18 @@ for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r name n mult unit kind cmd <<<"$w"
 	[[ -n $ONLY && $ONLY != *",$name,"* ]] && continue
 	[[ $name == live* ]] || n=$(scaled "$n")
+	[[ $name == forks ]] && ((n > FORKS_MAX)) && n=$FORKS_MAX
 	read -ra argv0 <<<"${cmd//\{N\}/0}"
 	read -ra argv <<<"${cmd//\{N\}/$n}"
 	printf '%s: %s x %s...' "$name" "$n" "$unit" >&2
+	mapfile -t tools < <(tools_for "$name" "$kind")
 	# memwatch's count of an empty run: what the process does besides the work
 	declare -A zero=()
-	for tool in memwatch memwatch-no-malloc ${OLD_MEMWATCH:+memwatch-old}; do
+	for tool in "${tools[@]}"; do
+		[[ $tool == memwatch* ]] || continue
 		run_one "$tool" "${argv0[@]}" >/dev/null || { echo "bench.sh: $tool failed on $name" >&2; cat "$tmp/err" >&2; exit 1; }
-		read -r zero[$tool] _ <<<"$(mw_counts "$kind")"
+		read -r zero[$tool] _ <<<"$(mw_counts "$kind" "$tool")"
 	done
-	mapfile -t tools < <(tools_for "$name" "$kind")
 	for ((r = 0; r < ROUNDS; r++)); do
 		# each round starts one tool later: no tool always runs first
 		for ((i = 0; i < ${#tools[@]}; i++)); do
@@ -273,7 +321,7 @@ for w in "${WORKLOADS[@]}"; do
 			line=$(run_one "$tool" "${argv[@]}") || { echo "bench.sh: $tool failed on $name" >&2; cat "$tmp/err" >&2; exit 1; }
 			counted=- lost=- untracked=- want=- kmem=-
 			if [[ $tool == memwatch* ]]; then
-				read -r counted lost untracked kmem <<<"$(mw_counts "$kind")"
+				read -r counted lost untracked kmem <<<"$(mw_counts "$kind" "$tool")"
 				counted=$((counted - ${zero[$tool]}))
 				want=$(expected "$kind")
 				[[ $tool == memwatch-no-malloc && $kind == heap ]] && counted=- want=-

@@ -4,8 +4,10 @@
  *
  *   driver work MODE [-n N] [-w] [-W]
  *	a workload: malloc (malloc(64)+free pairs), mmap (mmap 1 MiB, touch
- *	every page, madvise DONTNEED, munmap), brk (brk(0) calls) or threads
- *	(4 threads of malloc(64)+free pairs at once). With -w it prints
+ *	every page, madvise DONTNEED, munmap), brk (brk(0) calls), threads
+ *	(4 threads of malloc(64)+free pairs at once) or fork (forks one after
+ *	another: each child makes one malloc(64)+free pair and exits, the
+ *	parent reaps it before the next). With -w it prints
  *	"ready pid=PID" on stderr and starts on a line on stdin; with -W it
  *	prints "done pid=PID" and exits on a line on stdin, as the channel
  *	workload does. Its last line on stdout says what it did.
@@ -103,9 +105,35 @@ static int mmap_loop(unsigned long n)
 	return 0;
 }
 
+/* -1 with errno when a fork or wait fails; exits when a child ended otherwise than with 0 */
+static int fork_loop(unsigned long n)
+{
+	unsigned long i;
+	int status;
+	pid_t pid;
+
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		if (pid < 0)
+			return -1;
+		if (!pid) {
+			malloc_pairs(1);
+			_exit(0);
+		}
+		if (waitpid(pid, &status, 0) != pid)
+			return -1;
+		/* a child killed before its exit did not do the work timed */
+		if (status) {
+			fprintf(stderr, "driver work: child %d ended with status 0x%x\n", pid, status);
+			exit(1);
+		}
+	}
+	return 0;
+}
+
 static int work(int argc, char **argv)
 {
-	unsigned long n = 100000, allocs = 0, syscalls = 0, i;
+	unsigned long n = 100000, allocs = 0, syscalls = 0, forks = 0, i;
 	bool wait_start = false, wait_end = false;
 	pthread_t threads[THREADS];
 	const char *mode;
@@ -127,7 +155,7 @@ static int work(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: driver work malloc|mmap|brk|threads [-n N] [-w] [-W]\n");
+		fprintf(stderr, "usage: driver work malloc|mmap|brk|threads|fork [-n N] [-w] [-W]\n");
 		return 2;
 	}
 	mode = argv[optind];
@@ -137,6 +165,9 @@ static int work(int argc, char **argv)
 		for (i = 0; i < THREADS; i++)
 			pthread_create(&threads[i], NULL, thread_pairs, &n);
 	}
+	/* the heap exists before the start: each child's pair comes from the one it inherits */
+	if (!strcmp(mode, "fork"))
+		malloc_pairs(1);
 	if (wait_start) {
 		say("ready");
 		wait_line();
@@ -156,6 +187,9 @@ static int work(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			syscall(SYS_brk, 0);
 		syscalls = n;
+	} else if (!strcmp(mode, "fork")) {
+		err = fork_loop(n);
+		forks = n;
 	} else {
 		fprintf(stderr, "driver work: unknown mode %s\n", mode);
 		return 2;
@@ -168,8 +202,8 @@ static int work(int argc, char **argv)
 		say("done");
 		wait_line();
 	}
-	printf("total mode=%s n=%lu allocs=%lu frees=%lu syscalls=%lu\n", mode, n, allocs, allocs,
-	       syscalls);
+	printf("total mode=%s n=%lu allocs=%lu frees=%lu syscalls=%lu forks=%lu\n", mode, n, allocs,
+	       allocs, syscalls, forks);
 	return 0;
 }
 
