@@ -12,6 +12,10 @@ child cgroup joining, one moved out leaving.
 - another, moved in and then out before it is released, is marked as having left,
   and its pairs are not counted.
 - the watch runs until SIGINT, then the summary; exit 0.
+
+And a cgroup with no process: memwatch says it waits and reports no process (text,
+--count ends it; JSON, `process` null) until one started into it joins, which becomes the
+top-level process, its gated channel work counted exactly; SIGINT ends it, exit 0.
 """
 import collections
 import os
@@ -289,6 +293,123 @@ def check_server(tap):
         remove_cgroup(cg)
 
 
+WAITING = "memwatch: cgroup %s has no process yet: waiting for one. Ctrl-C to end.\n"
+
+
+class EmptyWatch(mwtest.Reports):
+    """memwatch --json -o FILE -v -i 0.2 --cgroup CG, its stderr in a file."""
+
+    def __init__(self, cg):
+        self.report = tempfile.NamedTemporaryFile("r", suffix=".json")
+        self.said = tempfile.NamedTemporaryFile("r", suffix=".err")
+        self.memwatch = subprocess.Popen([mwtest.MEMWATCH, "--json", "-o", self.report.name,
+                                          "-v", "-i", "0.2", "--cgroup", cg],
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=open(self.said.name, "w"))
+
+    def process(self, record, pid):
+        return next((p for p in record["processes"] if p["pid"] == pid), None)
+
+
+def check_empty_text(tap, cg):
+    """Text reports of an empty cgroup: waiting, one line said, --count ends it."""
+    run = subprocess.run([mwtest.MEMWATCH, "--format=text", "-i", "0.2", "--count", "3",
+                          "--cgroup", cg], capture_output=True, text=True, timeout=60)
+    tap.eq((run.returncode, run.stderr), (0, WAITING % cg),
+           "an empty cgroup: one line says memwatch waits; --count 3 ends it, exit 0")
+    waiting = re.findall(r"^\s+\d+\.\ds no process yet: waiting for one to join the cgroup",
+                         run.stdout, re.M)
+    tap.check(len(waiting) == 3, "three reports of no process yet", run.stdout)
+    tap.check(re.search(r"^=== memwatch summary: no process joined the cgroup, watched "
+                        r"[\d.]+s ===$", run.stdout, re.M), "a summary of no process",
+              run.stdout[-800:])
+
+
+def check_empty_cgroup(tap):
+    """A cgroup with no process: memwatch watches and waits; the first process started into
+    it is picked up with its uprobes, its malloc calls counted exactly, and becomes the
+    reports' top-level process; SIGINT ends the watch as for a non-empty cgroup."""
+    root = cgroup2_root()
+    if not root:
+        mwtest.not_here(tap, "an empty cgroup", "no cgroup v2 mounted")
+        return
+    cg = "%s/memwatch-empty-%d" % (root, os.getpid())
+    os.mkdir(cg)
+    watch = joiner = None
+    n = 20000
+    try:
+        check_empty_text(tap, cg)
+        watch = EmptyWatch(cg)
+        if not tap.check(mwtest.wait_in_file(watch.said.name, re.escape(WAITING % cg)),
+                         "memwatch --json of an empty cgroup says it waits",
+                         mwtest.read_file(watch.said.name)[-1500:]):
+            return
+        deadline = time.monotonic() + 30
+        while len([r for r in watch.records() if r["type"] == "interval"]) < 5 and \
+                time.monotonic() < deadline and watch.memwatch.poll() is None:
+            time.sleep(0.05)
+        tap.eq(watch.memwatch.poll(), None, "it stays running over the intervals")
+        before = [r for r in watch.records() if r["type"] == "interval"]
+        tap.check(len(before) >= 5 and all(
+            r["process"] is None and r["threads"] == [] and r["processes"] == [] and
+            r["total"]["processes"] == 0 and r["total"]["alloc_calls"] == 0 for r in before),
+                  "its interval records: process null, no processes, a zero total",
+                  before[-1:])
+        # the shell joins the cgroup, then execs the workload, which waits for a line
+        joiner = subprocess.Popen(["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg,
+                                   *mwtest.channel("paired", "-n", n, "-w")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        ready = mwtest.wait_for_line(joiner.stderr, r"ready pid=(\d+)")
+        probed = r"pid %d (\(channel\): malloc probed|exec'd channel: malloc (still )?probed)" \
+            % joiner.pid
+        if not tap.check(ready and mwtest.wait_in_file(watch.said.name, probed),
+                         "memwatch placed the uprobes of the process started into the cgroup",
+                         mwtest.read_file(watch.said.name)[-1500:]):
+            return
+        # what it counted before the work (the shell's calls, if any): a record after now
+        base = watch.record_after()
+        first = base and watch.process(base, joiner.pid)
+        if not tap.check(first is not None, "an interval reports it", base):
+            return
+        tap.eq(base["process"]["pid"], joiner.pid, "the first to join is the top-level process")
+        joiner.stdin.write(b"\n")
+        joiner.stdin.close()
+        did = mwtest.parse_workload(joiner.stdout.read().decode())["total"]
+        joiner.wait(timeout=60)
+        mwtest.wait_in_file(watch.report.name,
+                            r'"pid":%d,"comm":"channel","exited":true' % joiner.pid)
+        watch.memwatch.send_signal(signal.SIGINT)
+        code = watch.memwatch.wait(timeout=60)
+        tap.eq(code, 0, "SIGINT ends the watch: exit 0 after the summary")
+        said = mwtest.read_file(watch.said.name)
+        tap.eq(said.count(WAITING % cg), 1, "the waiting line said once")
+        _, summary, _ = mwtest.parse_reports(watch.report.read())
+        if not tap.check(summary is not None and did is not None, "a summary, the workload's"):
+            return
+        p = summary["process"]
+        tap.check(p["pid"] == joiner.pid and p["joined_at_s"] is not None and
+                  p["parent_pid"] == 0 and p["exited"],
+                  "the summary's process: the one that joined, exited", p)
+        tap.eq(summary["total"]["processes"], 1, "one process in the total")
+        tap.eq({"allocs": p["alloc_calls"] - first["alloc_calls"],
+                "frees": p["free_calls"] - first["free_calls"],
+                "alloc_bytes": p["alloc_bytes"] - first["alloc_bytes"]},
+               {k: did[k] for k in ("allocs", "frees", "alloc_bytes")},
+               "its malloc and free calls, exactly the workload's")
+        # a joiner has every tracepoint, the first one too
+        tap.check(summary["probes"]["malloc"] and summary["probes"]["tracepoints"] > 0,
+                  "its probes: malloc, and the tracepoints", summary["probes"])
+    finally:
+        if joiner and joiner.poll() is None:
+            joiner.kill()
+            joiner.wait()
+        if watch and watch.memwatch.poll() is None:
+            watch.memwatch.kill()
+            watch.memwatch.wait()
+        remove_cgroup(cg)
+
+
 def check_bad_cgroup(tap):
     run = subprocess.run([mwtest.MEMWATCH, "--cgroup", "/nonexistent-cgroup"],
                          capture_output=True, text=True, timeout=30)
@@ -303,4 +424,4 @@ def check_bad_cgroup(tap):
 
 
 if __name__ == "__main__":
-    mwtest.run_checks("cgroup", check_bad_cgroup, check_server)
+    mwtest.run_checks("cgroup", check_bad_cgroup, check_empty_cgroup, check_server)

@@ -103,6 +103,7 @@ struct app {
 	/* -p's processes in the order given, or the launched command, then -f's children */
 	struct procs procs;
 	struct mw_model *model;		/* the first one's, the top-level process of the reports */
+	struct mw_model none;		/* the top level while --cgroup has had no process */
 	struct mw_model paused;		/* what a paused view shows while the metrics go on */
 	const struct reporter *reporter;
 	struct output out;
@@ -322,6 +323,15 @@ static int attach_process(struct memwatch_bpf *skel, struct watched *w, const ch
 	return attach_status(err, info->pid);
 }
 
+/*
+ * The reports' top level: the first process's model, or while --cgroup has
+ * had no process, the model of none; the first to join takes its place.
+ */
+static struct mw_model *top_level(struct app *app)
+{
+	return app->procs.nr ? &app->procs.w[0]->model : &app->none;
+}
+
 /* The first process that is gone, 0 if none: a failure is said of it. */
 static pid_t first_gone(const struct app *app)
 {
@@ -360,6 +370,9 @@ static int attach_all(struct app *app)
 	}
 	for (i = 0; i < app->procs.nr; i++)
 		app->procs.w[i]->model.info.tracepoints = app->probes.tracepoints;
+	/* the processes that come later, and until then none */
+	app->procs.tracepoints = app->probes.tracepoints;
+	app->none.info.tracepoints = app->probes.tracepoints;
 	return ret;
 }
 
@@ -402,7 +415,8 @@ static void publish_metrics(struct app *app)
 	static bool said;
 	int err;
 
-	if (!app->metrics)
+	/* no series without a process: scrapes are answered 503 until one came */
+	if (!app->metrics || app->model->no_process)
 		return;
 	err = metrics_server_publish(app->metrics, app->model, app->opts.metrics_threads);
 	if (err && !said)
@@ -416,6 +430,13 @@ static int take_snapshot(struct app *app, double start)
 	double elapsed_s = monotonic_s() - start;
 	int i, err;
 
+	/* --cgroup before its first process: memwatch's own figures alone */
+	if (app->model->no_process) {
+		snapshot_take_none(app->skel, app->model, elapsed_s);
+		live_table_kernel_memory(&app->table, &app->model->kernel_bytes,
+					 &app->model->peak_kernel_bytes);
+		return 0;
+	}
 	for (i = 0; i < app->procs.nr; i++) {
 		struct watched *w = app->procs.w[i];
 
@@ -555,8 +576,7 @@ static int report_loop(struct app *app)
 {
 	const struct mw_options *o = &app->opts;
 	const struct reporter *r = app->reporter;
-	struct mw_model *m = app->model;
-	const struct mw_model *shown = m;
+	const struct mw_model *shown = app->model;
 	double start = monotonic_s(), next = start + o->interval_s;
 	enum report_input state = REPORT_RUN;
 	struct loop_fds l;
@@ -565,7 +585,7 @@ static int report_loop(struct app *app)
 	int err;
 
 	/* a launched command's end is waited for, as the signal reached it too */
-	while (!(signals_exiting() && (!o->cmd || m->target_exited))) {
+	while (!(signals_exiting() && (!o->cmd || app->model->target_exited))) {
 		double wait = next - monotonic_s();
 		struct timespec timeout = { 0 };
 
@@ -588,6 +608,14 @@ static int report_loop(struct app *app)
 		err = follow_children(app, start, &due);
 		if (err)
 			return err;
+		/* --cgroup's first process came: the reports' top level from now on */
+		if (app->model != top_level(app)) {
+			app->model = top_level(app);
+			app->model->info.traced = app->none.info.traced;
+			/* a paused view keeps showing what it did */
+			if (shown == &app->none && state != REPORT_PAUSE)
+				shown = app->model;
+		}
 		/* a cgroup's next process may come any time: it is watched until interrupted */
 		if (!procs_alive(&app->procs) && !o->cgroup)
 			break;
@@ -625,7 +653,7 @@ static int report_loop(struct app *app)
 		if (err)
 			return err;
 		if (!o->trace) {
-			r->interval(app->out.f, m);
+			r->interval(app->out.f, app->model);
 			err = output_flush(&app->out);
 			if (err)
 				return err;
@@ -741,8 +769,8 @@ static int prepare_pids(struct app *app)
 			ret = prepare_pid(&app->opts, app->opts.pids[i], &w->model.info, &w->alloc,
 					  &w->model.tracer);
 		}
-		/* the others of a cgroup go on without it: it was not named */
-		if (ret && app->opts.cgroup && app->procs.nr > 1) {
+		/* the others of a cgroup go on without it, which was not named; none left: it waits */
+		if (ret && app->opts.cgroup) {
 			procs_drop(&app->procs, i);
 			memmove(&app->opts.pids[i], &app->opts.pids[i + 1],
 				(app->opts.nr_pids - i - 1) * sizeof(app->opts.pids[0]));
@@ -806,7 +834,7 @@ static int prepare(struct app *app)
 	} else if (!ret) {
 		ret = prepare_pids(app);
 		/* --cgroup's first process may have gone */
-		app->model = &app->procs.w[0]->model;
+		app->model = top_level(app);
 	}
 	if (ret)
 		return ret;
@@ -921,8 +949,8 @@ static int attach(struct app *app)
 }
 
 /*
- * --cgroup: its id, and the processes in it now, watched as -p names them;
- * the kernel enters the ones that come later. 0 or an exit status.
+ * --cgroup: its id, and the processes in it now (maybe none), watched as -p
+ * names them; the kernel enters the ones that come later. 0 or an exit status.
  */
 static int cgroup_targets(struct app *app)
 {
@@ -942,10 +970,6 @@ static int cgroup_targets(struct app *app)
 	if (n < 0) {
 		elog("--cgroup %s: %s", ESC(o->cgroup, PATH_MAX), strerror(-n));
 		return MW_EXIT_ERROR;
-	}
-	if (!n) {
-		elog("cgroup %s has no process to watch", ESC(o->cgroup, PATH_MAX));
-		return MW_EXIT_NO_PROCESS;
 	}
 	if (n > MW_MAX_PIDS)
 		elog("cgroup %s has %d processes: the first %d are watched, the others once they "
@@ -972,6 +996,10 @@ static int watch(struct app *app)
 		/* the first draw shows the command line */
 		snapshot_read_cmdline(&w->model);
 	}
+	/* the kernel side is in: a process that joins from now on is watched */
+	if (!app->procs.nr)
+		fprintf(stderr, "memwatch: cgroup %s has no process yet: waiting for one. "
+			"Ctrl-C to end.\n", ESC(app->opts.cgroup, PATH_MAX));
 	if (app->reporter->open && app->reporter->open(m)) {
 		elog("cannot open the live view on this terminal (TERM=%s): text reports",
 		     getenv("TERM") ?: "");
@@ -983,6 +1011,8 @@ static int watch(struct app *app)
 		app->procs.w[i]->follow.quiet = app->procs.quiet;
 
 	err = report_loop(app);
+	/* --cgroup's first process may have come meanwhile */
+	m = app->model;
 	/*
 	 * Nothing of ours stays in the targets while they go on: every process's
 	 * uprobes in one detach with the tracepoints, whose waits overlap
@@ -1039,8 +1069,10 @@ int main(int argc, char **argv)
 		procs_free(&app.procs);
 		return MW_EXIT_ERROR;
 	}
+	model_init(&app.none);
+	app.none.no_process = true;
 	/* the launched or first-named process: the reports' top level */
-	app.model = &app.procs.w[0]->model;
+	app.model = top_level(&app);
 	model_init(&app.paused);
 
 	ret = prepare(&app);

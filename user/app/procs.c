@@ -227,8 +227,7 @@ int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s)
 			.parent_pid = parent ? parent->model.info.pid : 0,
 			.entered_at_s = c.entered_ns / 1e9 - start_s,
 			.alloc_counted_since_s = -1,
-			/* every process has them all */
-			.tracepoints = ps->w[0]->model.info.tracepoints,
+			.tracepoints = ps->tracepoints,
 		};
 		/* the resident counters' start: the kernel's as it entered it */
 		memcpy(w->model.res.base, c.rss_at_entry, sizeof(w->model.res.base));

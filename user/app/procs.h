@@ -37,6 +37,7 @@ struct procs {
 	const char *libc;		/* --libc */
 	bool probe_malloc;		/* no --no-malloc */
 	bool force_ptraced;		/* --force-ptraced: under a debugger too */
+	int tracepoints;		/* attached: every process has them all */
 	bool quiet;			/* the live view owns the terminal: children say nothing */
 	bool said_full;			/* that the kernel's set is full */
 };

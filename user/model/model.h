@@ -130,6 +130,11 @@ struct mw_model {
 	struct tracer tracer;		/* the last debugger or tracer seen on the target */
 	/* -p with several: the next process's model, in the order given; NULL after the last */
 	const struct mw_model *next_process;
+	/*
+	 * --cgroup before its first process came: this model stands for none
+	 * (no next_process), and holds memwatch's own figures alone.
+	 */
+	bool no_process;
 };
 
 /* exited rows kept apart; older ones fold into the TID 0 row */

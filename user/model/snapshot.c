@@ -237,3 +237,13 @@ int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table 
 		smaps_pass_abandon(smaps_pass);
 	return fold_exited(tt, m);
 }
+
+void snapshot_take_none(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_s)
+{
+	struct kernel_counts counts;
+
+	model_begin_update(m, elapsed_s);
+	kernel_read_counts(skel, &counts);
+	m->lost_events = counts.lost_events;
+	m->trace_lost = counts.trace_lost;
+}

@@ -17,5 +17,7 @@ void snapshot_read_cmdline(struct mw_model *m);
  */
 int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table *tt,
 		  struct mw_model *m, struct smaps_pass *smaps_pass, double elapsed_s);
+/* Of no process (m->no_process): the time and memwatch's own counts. */
+void snapshot_take_none(struct memwatch_bpf *skel, struct mw_model *m, double elapsed_s);
 
 #endif /* MW_SNAPSHOT_H */

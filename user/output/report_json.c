@@ -136,8 +136,8 @@ static void json_processes(FILE *out, const struct mw_model *m)
 }
 
 /*
- * The processes' sums. Lost events and kernel memory are memwatch's, the same
- * in each process's object: counted once.
+ * The processes' sums, zero while there is none. Lost events and kernel
+ * memory are memwatch's, the same in each process's object: counted once.
  */
 static void json_total(FILE *out, const struct mw_model *first)
 {
@@ -148,7 +148,7 @@ static void json_total(FILE *out, const struct mw_model *first)
 	const struct mw_model *m;
 	int n = 0;
 
-	for (m = first; m; m = m->next_process, n++) {
+	for (m = first->no_process ? NULL : first; m; m = m->next_process, n++) {
 		mw_thread_add(&sum, &m->total);
 		gained += model_resident_gained(m);
 		lost += model_resident_lost(m);
@@ -218,12 +218,17 @@ static void json_record(FILE *out, const struct mw_model *m, const char *type)
 {
 	fprintf(out, "{\"type\":\"%s\",\"elapsed_s\":%.3f,\"interval_s\":%.3f,", type,
 		m->elapsed_s, m->interval_s);
-	json_process(out, m);
-	fputc(',', out);
-	json_threads(out, m);
-	fputc(',', out);
-	json_processes(out, m);
-	fputc(',', out);
+	/* --cgroup before its first process: the same fields, of none */
+	if (m->no_process) {
+		fprintf(out, "\"process\":null,\"threads\":[],\"processes\":[],");
+	} else {
+		json_process(out, m);
+		fputc(',', out);
+		json_threads(out, m);
+		fputc(',', out);
+		json_processes(out, m);
+		fputc(',', out);
+	}
 	json_total(out, m);
 }
 

@@ -227,6 +227,22 @@ static void print_execs(FILE *out, const struct mw_model *m)
 	fputc('\n', out);
 }
 
+/* --trace: the summary's count of its lines. */
+static void print_trace_counts(FILE *out, const struct mw_model *m)
+{
+	if (m->info.traced)
+		fprintf(out, "trace: %llu syscalls printed, %llu lost to a full ring buffer\n",
+			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);
+}
+
+static void print_kernel_memory(FILE *out, const struct mw_model *m)
+{
+	if (m->kernel_bytes)
+		fprintf(out, "kernel memory: %llu MiB (at most %llu MiB): memwatch's BPF maps, the "
+			"live table's included\n", (unsigned long long)(m->kernel_bytes >> 20),
+			(unsigned long long)(m->peak_kernel_bytes >> 20));
+}
+
 static void print_summary(FILE *out, const struct mw_model *m, int width)
 {
 	const struct mw_target_info *info = &m->info;
@@ -275,9 +291,7 @@ static void print_summary(FILE *out, const struct mw_model *m, int width)
 		fprintf(out, "warning: pid %d (%s) traced the target during the watch%s\n",
 			m->tracer.pid, ESC(m->tracer.exe, sizeof(m->tracer.exe)), m->tracer.writes_code ?
 			": a debugger's breakpoints may have met memwatch's uprobes" : "");
-	if (m->info.traced)
-		fprintf(out, "trace: %llu syscalls printed, %llu lost to a full ring buffer\n",
-			(unsigned long long)m->trace_records, (unsigned long long)m->trace_lost);
+	print_trace_counts(out, m);
 	fprintf(out, "\nlost events: %llu  untracked allocations: %llu (%s)  "
 		"frees of unknown blocks (freed already, as by a thread's tcache flush at its exit, "
 		"or never seen allocated): %llu\n",
@@ -287,10 +301,7 @@ static void print_summary(FILE *out, const struct mw_model *m, int width)
 		fprintf(out, "frees of blocks allocated before %s: %llu (%s)\n", before_counting(m),
 			(unsigned long long)t->free_preexisting_calls,
 			B(t->free_preexisting_bytes));
-	if (m->kernel_bytes)
-		fprintf(out, "kernel memory: %llu MiB (at most %llu MiB): memwatch's BPF maps, the "
-			"live table's included\n", (unsigned long long)(m->kernel_bytes >> 20),
-			(unsigned long long)(m->peak_kernel_bytes >> 20));
+	print_kernel_memory(out, m);
 }
 
 typedef void print_fn(FILE *out, const struct mw_model *m, int width);
@@ -350,11 +361,31 @@ static void print_total(FILE *out, const struct mw_model *first)
 		(unsigned long long)threads, B(grown), B(returned), B(actual));
 }
 
+/* --cgroup before its first process: what is watched for, and memwatch's own counts. */
+static void print_none(FILE *out, const struct mw_model *m)
+{
+	fprintf(out, "%8.1fs no process yet: waiting for one to join the cgroup  lost events %llu\n\n",
+		m->elapsed_s, (unsigned long long)m->lost_events);
+}
+
+static void print_none_summary(FILE *out, const struct mw_model *m)
+{
+	fprintf(out, "=== memwatch summary: no process joined the cgroup, watched %.2fs ===\n"
+		"%d tracepoints; no process to count\n", m->elapsed_s, m->info.tracepoints);
+	print_trace_counts(out, m);
+	fprintf(out, "\nlost events: %llu\n", (unsigned long long)m->lost_events);
+	print_kernel_memory(out, m);
+}
+
 /* Each process's report in the order -p named them, then their total. */
 static void text_interval(FILE *out, const struct mw_model *first)
 {
 	const struct mw_model *m;
 
+	if (first->no_process) {
+		print_none(out, first);
+		return;
+	}
 	for (m = first; m; m = m->next_process)
 		report_text_interval(out, m, format_terminal_width(out));
 	print_total(out, first);
@@ -364,6 +395,10 @@ static void text_summary(FILE *out, const struct mw_model *first)
 {
 	const struct mw_model *m;
 
+	if (first->no_process) {
+		print_none_summary(out, first);
+		return;
+	}
 	for (m = first; m; m = m->next_process) {
 		report_text_summary(out, m, format_terminal_width(out));
 		if (m->next_process)

@@ -144,6 +144,21 @@ static void draw_header(const struct mw_model *m)
 		    ESC(info->allocator, sizeof(info->allocator)), info->tracepoints);
 }
 
+/* --cgroup before its first process: the header says what the view waits for. */
+static void draw_header_none(const struct mw_model *m)
+{
+	char up[32];
+	int x;
+
+	x = put(0, 0, A_BOLD, "memwatch");
+	x = put(0, x, A_BOLD, "  no process yet: waiting for one to join the cgroup");
+	x = put(0, x, A_NORMAL, "  watching %s  lost %llu",
+		view_duration(up, sizeof(up), m->elapsed_s), (unsigned long long)m->lost_events);
+	if (tui.view.paused)
+		put(0, x + 2, A_REVERSE, "PAUSED");
+	put(2, 0, A_NORMAL, "probes: %d tracepoints", m->info.tracepoints);
+}
+
 static void draw_meter(int y, int x, int bar, const struct view_meter_value *mv,
 		       enum pair pair, __u64 scale, const char *detail)
 {
@@ -403,6 +418,9 @@ static void draw_table(const struct mw_model *m, const struct view_layout *l)
 		if (cols[i] == VIEW_COL_RES_NOW)
 			res_col = i;
 	}
+	/* no row until a process comes */
+	if (m->no_process)
+		return;
 	if (m->next_process) {
 		draw_processes(m, l, cols, n);
 		return;
@@ -481,7 +499,10 @@ static void draw(const struct mw_model *m)
 
 	view_layout(LINES, &l);
 	erase();
-	draw_header(m);
+	if (m->no_process)
+		draw_header_none(m);
+	else
+		draw_header(m);
 	draw_meters(m, &l);
 	draw_chart(m, &l);
 	draw_table(m, &l);
