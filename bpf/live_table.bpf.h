@@ -432,39 +432,64 @@ static __always_inline int alloc_add(__u64 ptr, __u64 size, __u32 tid, __u32 pro
 }
 
 /*
+ * The slots user space is retiring (process_forget): their processes were
+ * reaped and read one last time, and their blocks must leave the table
+ * before a new process gets the slot, or its frees would find them.
+ */
+__u64 retiring_slots[MW_MAX_PROCESSES / 64];
+
+/* Whose blocks a walk of the table takes out. */
+struct forget_ctx {
+	__u32 process;		/* an exec's process; 0: the slots in retiring_slots */
+};
+
+static __always_inline bool forgets(const struct forget_ctx *c, __u32 process)
+{
+	if (c->process)
+		return process == c->process;
+	process &= MW_MAX_PROCESSES - 1;
+	return retiring_slots[process / 64] >> (process % 64) & 1;
+}
+
+/*
  * The old image's heap is gone with its mm: each of its process's blocks
  * is released. Its slots, blocks and tombstones, become tombstones of
  * process 0: other processes' searches pass them, inserts take them. Other
- * processes insert and free meanwhile, so a slot changes by an exchange.
+ * processes insert and free meanwhile, so a slot changes by an exchange. A
+ * retired process's blocks leave the same way, released by its exit, which
+ * user space counted already.
  */
 static long forget_block(struct bpf_map *map, __u32 *index, struct mw_alloc *slot,
-			 __u32 *process)
+			 struct forget_ctx *c)
 {
 	__u64 key = slot->key, info = slot->info, size = mw_alloc_size(key, info);
-	__u32 tid = mw_alloc_tid(info);
+	__u32 tid = mw_alloc_tid(info), process = mw_alloc_process(key);
 	struct mw_thread *owner;
 
-	if (key == MW_SLOT_EMPTY || mw_alloc_process(key) != *process)
+	if (key == MW_SLOT_EMPTY || !process || !forgets(c, process))
 		return 0;
 	if (__sync_val_compare_and_swap(&slot->key, key, mw_alloc_addr(key) | MW_SLOT_FREED) != key ||
 	    key & MW_SLOT_FREED)
 		return 0;
 	table_blocks_add(-1);
 	if (size == MW_ALLOC_SIZE_BIG)
-		size = big_block_take(mw_alloc_addr(key), *process);
+		size = big_block_take(mw_alloc_addr(key), process);
+	if (!c->process)
+		return 0;
 	owner = thread_of(tid);
 	if (owner) {
 		__sync_fetch_and_add(&owner->released_calls, 1);
 		__sync_fetch_and_add(&owner->released_bytes, size);
 	} else {
-		orphan_released(process_at(*process), size);
+		orphan_released(process_at(process), size);
 	}
 	return 0;
 }
 
-static long forget_segment(__u64 i, __u32 *process)
+static long forget_segment(__u64 i, struct forget_ctx *c)
 {
-	__u32 index = i, own = *process;
+	struct forget_ctx own = *c;
+	__u32 index = i;
 	void *segment = bpf_map_lookup_elem(&alloc_segments, &index);
 
 	if (segment)
@@ -472,10 +497,24 @@ static long forget_segment(__u64 i, __u32 *process)
 	return 0;
 }
 
-/* An exec of the process in slot @process: its blocks leave the table. */
+/* The blocks of the process in slot @process (an exec), or of every retiring slot (0), leave. */
 static void forget_blocks(__u32 process)
 {
-	bpf_loop(((struct bpf_map *)&alloc_segments)->max_entries, forget_segment, &process, 0);
+	struct forget_ctx c = { .process = process };
+
+	bpf_loop(((struct bpf_map *)&alloc_segments)->max_entries, forget_segment, &c, 0);
+}
+
+/*
+ * Run by user space (BPF_PROG_TEST_RUN), never attached: one walk of the
+ * table for every slot it is retiring. A raw tracepoint's program runs in
+ * the caller's task, not sleepable, as the exec's walk does.
+ */
+SEC("raw_tp")
+int process_forget(void *ctx)
+{
+	forget_blocks(0);
+	return 0;
 }
 
 #endif /* MW_LIVE_TABLE_BPF_H */

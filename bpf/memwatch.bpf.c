@@ -55,7 +55,8 @@ int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_e
 
 /*
  * The process's task is freed: its mm went before it, and its hash may go
- * to a new mm of any process now.
+ * to a new mm of any process now. Nothing of it runs any more: user space
+ * reads its record one last time and gives the slot to the next process.
  */
 SEC("tp/sched/sched_process_free")
 int tracepoint__sched__sched_process_free(struct trace_event_raw_sched_process_template *ctx)
@@ -64,8 +65,12 @@ int tracepoint__sched__sched_process_free(struct trace_event_raw_sched_process_t
 	struct mw_process *p = process_of(pid);
 
 	/* the leader's TID is the TGID; its record may have been taken by a thread's */
-	if (p && p->pid == pid && p->exiting && p->mm_known)
+	if (!p || p->pid != pid || !p->exiting)
+		return 0;
+	if (p->mm_known)
 		bpf_map_delete_elem(&process_mms, &p->mm_id);
+	/* after the rest: user space retires the slot once it sees this */
+	__sync_lock_test_and_set(&p->reaped, 1);
 	return 0;
 }
 
@@ -120,27 +125,29 @@ __u64 forks_unwatched;
 /*
  * Enters @task's process in the set, before it runs (a child) or while it
  * is moved (--cgroup): a record complete before its TGID finds it, as
- * kernel_watch() makes one. @parent_slot: the watched parent's, 0 for a
- * process that joined the cgroup; @shares_mm: a vfork child, in its
+ * kernel_watch() makes one. @parent_slot and @parent_pid: the watched
+ * parent's, 0 for a process that joined the cgroup; @shares_mm: a vfork child, in its
  * parent's mm until it execs. Its allocator calls count once user space
  * placed its uprobes; its syscalls and resident changes from here on.
  * False when no slot is left.
  */
 static __always_inline bool process_enter(struct task_struct *task, __u32 parent_slot,
-					  bool shares_mm)
+					  __u32 parent_pid, bool shares_mm)
 {
 	__u32 pid = task->tgid, slot;
 	struct mw_process *p;
 
-	/* once full, the counter stays near the top: it never wraps to a slot in use */
-	slot = *(volatile __u32 *)&process_slots_claimed < MW_MAX_PROCESSES ?
-	       __sync_fetch_and_add(&process_slots_claimed, 1) + 1 : MW_MAX_PROCESSES;
+	/* a retired slot first; once none is left, the counter stays near the top, never wrapping */
+	if (bpf_map_pop_elem(&free_process_slots, &slot))
+		slot = *(volatile __u32 *)&process_slots_claimed < MW_MAX_PROCESSES ?
+		       __sync_fetch_and_add(&process_slots_claimed, 1) + 1 : MW_MAX_PROCESSES;
 	p = slot < MW_MAX_PROCESSES ? process_at(slot) : NULL;
 	if (!p) {
 		__sync_fetch_and_add(&forks_unwatched, 1);
 		return false;
 	}
 	p->parent = parent_slot;
+	p->parent_pid = parent_pid;
 	p->joined = !parent_slot;
 	p->entered_ns = bpf_ktime_get_ns();
 	/* it frees blocks its slot never had: its parent's, or its own from before */
@@ -208,13 +215,14 @@ int BPF_PROG(tp_btf__sched__sched_process_fork, struct task_struct *parent,
 	p = watched((__u64)parent->tgid << 32, &slot);
 	if (p) {
 		/* its parent counts it when memwatch does not */
-		if (!follow_forks || !process_enter(child, slot, child->mm == parent->mm))
+		if (!follow_forks ||
+		    !process_enter(child, slot, parent->tgid, child->mm == parent->mm))
 			__sync_fetch_and_add(&p->forks, 1);
 		return 0;
 	}
 	/* clone3(CLONE_INTO_CGROUP): a process born in the cgroup, of a parent outside */
 	if (watched_cgroup_id && in_watched_cgroup(BPF_CORE_READ(child, cgroups, dfl_cgrp)))
-		process_enter(child, 0, child->mm == parent->mm);
+		process_enter(child, 0, 0, child->mm == parent->mm);
 	return 0;
 }
 
@@ -238,7 +246,7 @@ int BPF_PROG(tp_btf__cgroup__cgroup_attach_task, struct cgroup *dst, const char 
 	if (p && !p->exiting)
 		p->left = !inside;
 	else if (inside)
-		process_enter(task, 0, false);
+		process_enter(task, 0, 0, false);
 	return 0;
 }
 

@@ -129,9 +129,19 @@ struct mw_process {
 	__u32 mm_shared;	/* -f: a vfork child, in its parent's mm until it execs */
 	__u32 joined;		/* --cgroup: entered as it was moved into the cgroup */
 	__u32 left;		/* --cgroup: moved out of it: its events count no more */
+	__u32 parent_pid;	/* -f: its parent's TGID (the parent's slot may have a new owner) */
+	/*
+	 * Its leader's task was freed (sched_process_free): nothing of it runs
+	 * any more, and user space, once it read the record one last time,
+	 * gives the slot to the next process (kernel_retire()).
+	 */
+	__u32 reaped;
 };
 
-/* Slots of the process_records array, slot 0 included: no more processes are watched. */
+/*
+ * Slots of the process_records array, slot 0 included: no more processes are
+ * watched at once. A reaped process's slot goes to the next one.
+ */
 #define MW_MAX_PROCESSES	1024
 
 /*
@@ -161,8 +171,8 @@ struct mw_region {
  * 2^48, every 64-bit Linux user address space without a hint for more, and
  * 8-aligned) with its process's slot in process_records on top (10 bits: a
  * forked child has its parent's addresses, a block of one process is never
- * found by another's free, and slots are never reused, so a TGID's next
- * owner is no match), and the top 6 bits of the block's size. The info word
+ * found by another's free, and a slot's blocks and tombstones leave it
+ * before its next owner gets it), and the top 6 bits of the block's size. The info word
  * holds the call site (32 bits, issue 15), the owner's TID (22 bits, the
  * kernel's PID_MAX_LIMIT) and the size's low 10 bits. A block of 64 KiB or
  * more has MW_ALLOC_SIZE_BIG in its slot, its size in the big_blocks map.

@@ -34,6 +34,17 @@ struct mw_process process_records[MW_MAX_PROCESSES];
 __u32 process_slots_claimed;
 
 /*
+ * Slots user space retired, zeroed, for the next processes entered: a
+ * reaped process's, once it read the record one last time and took its
+ * blocks and threads out (kernel_retire()). Taken before new ones.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, MW_MAX_PROCESSES);
+	__type(value, __u32);
+} free_process_slots SEC(".maps");
+
+/*
  * -f: wakes user space at once when a fork added a process, so that its
  * uprobes follow soon. Only a wake-up: user space reads the new slots.
  */

@@ -9,7 +9,9 @@ allocate at once after the fork carry the mark of when their counting began. A c
 that exits before its child: the watch goes on until the child exits, and ends with the
 command's status. A burst of 256 forks: every child in the report, the interval reports
 going on. A posix_spawn() (vfork) child counts its resident memory from its exec. Issue 16's scale: 256 gated workers of 16 threads each, every worker's pairs
-counted exactly, no lost event, memwatch's RSS and kernel memory bounded."""
+counted exactly, no lost event, memwatch's RSS and kernel memory bounded. A watch of 1,281
+processes over its life (1,023 kernel slots, reused once a process is reaped): every one
+watched, their syscalls exact, the exited beyond 32 folded into one."""
 import json
 import re
 import subprocess
@@ -191,7 +193,8 @@ def check_outlived(tap):
 
 def scale_run(n):
     """memwatch -f on SCALE_WORKERS gated workers of SCALE_THREADS threads, each thread of
-    worker k making k*@n pairs: (summary, memwatch's VmHWM in KiB) or a failure string."""
+    worker k making k*@n pairs: (summary, memwatch's VmHWM in KiB, {worker pid: k}) or a
+    failure string."""
     report = tempfile.NamedTemporaryFile("r", suffix=".json")
     said = tempfile.NamedTemporaryFile("r", suffix=".err")
     proc = subprocess.Popen([mwtest.MEMWATCH, "--json", "-o", report.name, "-v", "-f", "-i", "0.5",
@@ -222,7 +225,8 @@ def scale_run(n):
     if proc.returncode:
         return "memwatch exited %d: %s" % (proc.returncode, mwtest.read_file(said.name)[-800:])
     _, summary, _ = mwtest.parse_reports(report.read())
-    return summary, hwm
+    _, workers, _ = workload_lines(mwtest.read_file(said.name))
+    return summary, hwm, {pid: k for k, (pid, _) in workers.items()}
 
 
 def check_scale(tap):
@@ -232,22 +236,69 @@ def check_scale(tap):
         if not tap.check(isinstance(run, tuple) and run[0] is not None,
                          "scale, %s: memwatch -f ran" % name, run):
             return
-    (summary, hwm), (summary0, _) = full, empty
-    procs, procs0 = summary["processes"], summary0["processes"]
-    tap.eq(len(procs), SCALE_WORKERS + 1, "scale: %d processes watched" % (SCALE_WORKERS + 1))
-    tap.eq(sum(len(p["threads"]) for p in procs), SCALE_WORKERS * SCALE_THREADS + 1,
-           "scale: every thread of every process has its row")
-    # the workers in the order of their forks: worker k is the k-th child in both runs
-    got = [mwtest.counter(a, "alloc_calls") - mwtest.counter(b, "alloc_calls")
-           for a, b in zip(procs[1:], procs0[1:])]
-    want = [SCALE_THREADS * k for k in range(1, SCALE_WORKERS + 1)]
-    tap.eq(got, want, "scale: each worker's pairs exactly (16 threads x k pairs)")
+    (summary, hwm, ks), (summary0, _, _) = full, empty
+    total, total0 = summary["total"], summary0["total"]
+    tap.eq(total["processes"], SCALE_WORKERS + 1, "scale: %d processes watched"
+           % (SCALE_WORKERS + 1))
+    tap.eq(total["threads"], SCALE_WORKERS * SCALE_THREADS + 1,
+           "scale: every thread of every process counted (folded ones too)")
+    # beyond 32 exited, workers fold into one: the sum is exact, and so is each one kept
+    tap.eq(total["alloc_calls"] - total0["alloc_calls"],
+           1 + SCALE_THREADS * SCALE_WORKERS * (SCALE_WORKERS + 1) // 2,
+           "scale: the pairs exactly, in all (the parent's 1, 16 threads x k for worker k)")
+    kept = [p for p in summary0["processes"][1:] if p["pid"]]
+    base = {mwtest.counter(p, "alloc_calls") for p in kept}
+    got = {p["pid"]: mwtest.counter(p, "alloc_calls") - min(base or {0})
+           for p in summary["processes"][1:] if p["pid"] in ks}
+    tap.check(len(base) == 1 and got and all(got[pid] == SCALE_THREADS * ks[pid] for pid in got),
+              "scale: each worker kept apart has its pairs exactly", (base, got, ks))
     tap.eq(summary["process"]["lost_events"], 0, "scale: no lost event")
     tap.check(hwm < 64 * 1024, "scale: memwatch's peak RSS under 64 MiB", hwm)
     tap.check(summary["process"]["kernel_memory_peak_bytes"] < 64 << 20,
               "scale: its kernel memory under 64 MiB", summary["process"]["kernel_memory_peak_bytes"])
     print("# scale: memwatch VmHWM %d KiB, kernel memory at most %d MiB"
           % (hwm, summary["process"]["kernel_memory_peak_bytes"] >> 20))
+
+
+REUSE_ROUNDS, REUSE_WORKERS = 80, 16
+
+
+def check_reuse(tap):
+    """A watch outlives its 1,023 slots: 80 rounds of 16 workers (1,281 processes, at most 17
+    at once), each worker k making k mmap+munmap pairs: every process watched, their syscalls
+    exact (against the same run without the pairs), the exited ones folded, memory bounded."""
+    def run(maps):
+        hwm = [0]
+
+        def sample(pid):
+            m = re.search(r"VmHWM:\s+(\d+)", mwtest.read_file("/proc/%d/status" % pid))
+            hwm[0] = max(hwm[0], int(m.group(1)) if m else 0)
+        cmd = [PREFORK, "-r", str(REUSE_ROUNDS), "-w", str(REUSE_WORKERS), "-n", "0", "-d", "0"]
+        return mwtest.memwatch_launch_sampled(cmd + ["-m"] * maps, sample, options=["-f", "-i", "0.2"],
+                                              period=0.2), hwm[0]
+    (full, hwm), (empty, _) = run(True), run(False)
+    if not tap.check(full.code == 0 and empty.code == 0 and full.summary and empty.summary,
+                     "reuse: memwatch -f ran", (full.stderr + empty.stderr)[-800:]):
+        return
+    total, total0 = full.summary["total"], empty.summary["total"]
+    everyone = 1 + REUSE_ROUNDS * REUSE_WORKERS
+    tap.eq((total["processes"], total["processes_not_watched"]), (everyone, 0),
+           "reuse: all %d processes watched, none left out" % everyone)
+    pairs = REUSE_ROUNDS * REUSE_WORKERS * (REUSE_WORKERS + 1) // 2
+    for call in ("mmap", "munmap"):
+        tap.eq(total["syscalls"][call] - total0["syscalls"][call], pairs,
+               "reuse: the workers' %s calls exactly" % call)
+    tap.eq([total[k] for k in ("lost_events", "untracked_allocs", "free_unknown_calls")],
+           [0, 0, 0], "reuse: nothing lost, untracked or unknown")
+    folded = [p for p in full.summary["processes"] if not p["pid"]]
+    # kept apart: the first, 32 retired, and the exited not reaped yet at the last reading
+    tap.check(len(folded) == 1 and len(full.summary["processes"]) <= 2 + 32 + 4 * REUSE_WORKERS
+              and folded[0]["folded_processes"] + len(full.summary["processes"]) - 1 == everyone,
+              "reuse: the exited beyond 32 folded into one process",
+              [(p["pid"], p["folded_processes"]) for p in full.summary["processes"]][-3:])
+    tap.check(hwm < 64 * 1024, "reuse: memwatch's peak RSS under 64 MiB", hwm)
+    print("# reuse: %d processes, %d folded, memwatch VmHWM %d KiB"
+          % (total["processes"], folded[0]["folded_processes"] if folded else 0, hwm))
 
 
 def check_vfork(tap):
@@ -277,7 +328,7 @@ def check_fork_storm(tap):
     if not tap.check(run.code == 0 and run.summary is not None, "fork storm: memwatch -f ran",
                      run.stderr[-800:]):
         return
-    tap.eq(len(run.summary["processes"]), SCALE_WORKERS + 1,
+    tap.eq(run.summary["total"]["processes"], SCALE_WORKERS + 1,
            "fork storm: the parent and its %d children in the report" % SCALE_WORKERS)
     times = [r["elapsed_s"] for r in run.intervals]
     gaps = [b - a for a, b in zip(times, times[1:])]
@@ -289,4 +340,4 @@ def check_fork_storm(tap):
 
 if __name__ == "__main__":
     mwtest.run_checks("follow", check_gated, check_at_once, check_outlived, check_vfork,
-                      check_fork_storm, check_scale)
+                      check_fork_storm, check_scale, check_reuse)

@@ -2,11 +2,13 @@
  * prefork - a parent and the workers it forks, each with allocator counts known in advance:
  * the workload of memwatch's process following (-f), as nginx or PostgreSQL fork theirs.
  *
- *   prefork [-g] [-w WORKERS] [-t THREADS] [-n N] [-d DELAY_MS] [-e IMAGE [ARG...]]
+ *   prefork [-g] [-m] [-r ROUNDS] [-w WORKERS] [-t THREADS] [-n N] [-d DELAY_MS]
+ *           [-e IMAGE [ARG...]]
  *
  * The parent makes N malloc(64)+free pairs, forks WORKERS workers (default 4) and waits for
- * them. Worker k (1..WORKERS) waits DELAY_MS (default 200; 0: it allocates at once after the
- * fork), then makes k*N pairs and exits; with -t, each of its THREADS threads (default 1,
+ * them, ROUNDS times (default 1: a watch of processes coming and going is -r 80). Worker k
+ * (1..WORKERS) waits DELAY_MS (default 200; 0: it allocates at once after the
+ * fork), then makes k*N pairs (with -m also k mmap+munmap pairs of a page) and exits; with -t, each of its THREADS threads (default 1,
  * the worker itself) makes k*N pairs. With -e, the last worker execs IMAGE with the
  * arguments after it instead. With -g (a gate), each worker, after its delay, reads one byte of
  * standard input before its pairs or its exec, and with -w 0 the process itself does before
@@ -28,6 +30,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #define MAX_WORKERS 256
@@ -85,6 +88,18 @@ static unsigned long threaded_pairs(unsigned long threads, unsigned long n)
 	return started * n;
 }
 
+/* -m: @n mmap+munmap pairs of a page, counted by the syscall tracepoints */
+static void map_pairs(unsigned long n)
+{
+	void *p;
+
+	while (n--) {
+		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			munmap(p, 4096);
+	}
+}
+
 /* -g: one byte of standard input, which the test writes once memwatch counts this process */
 static void gate(void)
 {
@@ -116,22 +131,50 @@ static unsigned long number(const char *s, const char *what, unsigned long max)
 
 static void usage(void)
 {
-	say("usage: prefork [-g] [-w WORKERS] [-t THREADS] [-n N] [-d DELAY_MS] "
+	say("usage: prefork [-g] [-m] [-r ROUNDS] [-w WORKERS] [-t THREADS] [-n N] [-d DELAY_MS] "
 	    "[-e IMAGE [ARG...]]\n");
 	exit(2);
 }
 
+/* Worker @k, forked: its pairs (or its exec of @image), then its exit. */
+static void work(unsigned long k, unsigned long n, unsigned long threads, unsigned long delay,
+		 int gated, int maps, char **image)
+{
+	unsigned long made;
+
+	pause_ms(delay);
+	if (gated)
+		gate();
+	if (image) {
+		say("worker k=%lu pid=%d exec=%s\n", k, getpid(), image[0]);
+		execv(image[0], image);
+		say("prefork: exec %s: %s\n", image[0], strerror(errno));
+		_exit(127);
+	}
+	made = threaded_pairs(threads, k * n);
+	if (maps)
+		map_pairs(k);
+	say("worker k=%lu pid=%d pairs=%lu\n", k, getpid(), made);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
-	unsigned long workers = 4, threads = 1, n = 1000, delay = 200, k, made;
+	unsigned long workers = 4, threads = 1, n = 1000, delay = 200, rounds = 1, k, r;
 	char **image = NULL;
-	int opt, status, failed = 0, gated = 0;
+	int opt, status, failed = 0, gated = 0, maps = 0;
 	pid_t pid;
 
-	while (!image && (opt = getopt(argc, argv, "+gw:t:n:d:e:")) != -1) {
+	while (!image && (opt = getopt(argc, argv, "+gmr:w:t:n:d:e:")) != -1) {
 		switch (opt) {
 		case 'g':
 			gated = 1;
+			break;
+		case 'm':
+			maps = 1;
+			break;
+		case 'r':
+			rounds = number(optarg, "round count", 100000);
 			break;
 		case 'w':
 			workers = number(optarg, "worker count", MAX_WORKERS);
@@ -161,31 +204,21 @@ int main(int argc, char **argv)
 		gate();
 	pairs(n);
 	say("parent pid=%d pairs=%lu workers=%lu\n", getpid(), n, workers);
-	for (k = 1; k <= workers; k++) {
-		pid = fork();
-		if (pid < 0) {
-			say("prefork: fork: %s\n", strerror(errno));
-			return 1;
+	for (r = 0; r < rounds; r++) {
+		for (k = 1; k <= workers; k++) {
+			pid = fork();
+			if (pid < 0) {
+				say("prefork: fork: %s\n", strerror(errno));
+				return 1;
+			}
+			if (!pid)
+				work(k, n, threads, delay, gated, maps, image && k == workers ? image : NULL);
 		}
-		if (pid)
-			continue;
-		pause_ms(delay);
-		if (gated)
-			gate();
-		if (image && k == workers) {
-			say("worker k=%lu pid=%d exec=%s\n", k, getpid(), image[0]);
-			execv(image[0], image);
-			say("prefork: exec %s: %s\n", image[0], strerror(errno));
-			_exit(127);
-		}
-		made = threaded_pairs(threads, k * n);
-		say("worker k=%lu pid=%d pairs=%lu\n", k, getpid(), made);
-		_exit(0);
-	}
-	while ((pid = wait(&status)) > 0) {
-		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-			say("prefork: worker %d ended with status 0x%x\n", pid, status);
-			failed = 1;
+		while ((pid = wait(&status)) > 0) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+				say("prefork: worker %d ended with status 0x%x\n", pid, status);
+				failed = 1;
+			}
 		}
 	}
 	say("done pid=%d\n", getpid());

@@ -440,6 +440,14 @@ static int take_snapshot(struct app *app, double start)
 	for (i = 0; i < app->procs.nr; i++) {
 		struct watched *w = app->procs.w[i];
 
+		/* gone, its kernel slot another's: what it counted stays */
+		if (w->retired) {
+			model_begin_update(&w->model, elapsed_s);
+			model_end_update(&w->model, false);
+			continue;
+		}
+		/* before the reading: a process reaped by then changes no more, this is its last */
+		w->final = procs_reaped(&app->procs, w);
 		err = snapshot_take(app->skel, w->follow.process, &app->threads, &w->model,
 				    &w->smaps, elapsed_s);
 		/* memwatch's, the same in each */
@@ -451,6 +459,11 @@ static int take_snapshot(struct app *app, double start)
 			return MW_EXIT_ERROR;
 		}
 		check_tracer(app, &w->model);
+	}
+	err = procs_retire(&app->procs, &app->threads, elapsed_s);
+	if (err) {
+		elog("cannot retire the exited processes: %s", strerror(-err));
+		return MW_EXIT_ERROR;
 	}
 	return 0;
 }
@@ -1018,8 +1031,7 @@ static int watch(struct app *app)
 	 * uprobes in one detach with the tracepoints, whose waits overlap
 	 * (one by one, 60 processes took 3 s).
 	 */
-	for (i = 0; i < app->procs.nr; i++)
-		probes_move(&app->probes, &app->procs.w[i]->follow.links);
+	procs_gather_links(&app->procs, &app->probes);
 	probes_detach(&app->probes);
 	for (i = 0; i < app->procs.nr; i++)
 		follow_stop(&app->procs.w[i]->follow);

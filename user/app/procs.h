@@ -7,10 +7,13 @@
 #ifndef MW_PROCS_H
 #define MW_PROCS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <linux/types.h>
 #include "attach/allocator.h"
 #include "attach/follow.h"
+#include "attach/probes.h"
+#include "kernel/thread_table.h"
 #include "model/model.h"
 #include "model/smaps_pass.h"
 
@@ -25,14 +28,25 @@ struct watched {
 	struct smaps_pass smaps;	/* the reading of its smaps, across updates */
 	int pidfd;			/* readable once it exited */
 	bool probes_due;		/* -f: a child whose uprobes are still to be placed */
+	bool final;			/* reaped before its last reading: retired after it */
+	bool retired;			/* its kernel slot is another's: its model stays as it was */
 };
 
 struct procs {
 	struct watched **w;		/* each model's next_process is the next one's */
 	int nr;
-	__u32 slots_read;		/* the kernel's slots looked at, from 1 */
+	/* -f, --cgroup: the exited processes beyond MW_MAX_EXITED_PROCESSES, in one (pid 0) */
+	struct watched *folded;
+	struct memwatch_bpf *skel;
+	/* the process of each kernel slot, NULL for none yet or a retired one's */
+	struct watched *slot_owner[MW_MAX_PROCESSES];
 	int exec_next;			/* where procs_follow_execs() goes on */
 	struct ring_buffer *wakeups;	/* -f: the fork tracepoint's */
+	/* retired processes' uprobes, detached by a thread a batch at a time */
+	struct probes buried, burying;
+	pthread_t burier;
+	bool burier_started;
+	bool burier_done;		/* its batch is detached: it may be joined */
 	/* for the children's uprobes */
 	const char *libc;		/* --libc */
 	bool probe_malloc;		/* no --no-malloc */
@@ -71,6 +85,21 @@ int procs_collect(struct procs *ps, struct memwatch_bpf *skel, double start_s);
  * some are still due.
  */
 bool procs_place(struct procs *ps, double start_s, double budget_s);
+/* exited processes kept apart; older ones fold into the pid 0 one */
+#define MW_MAX_EXITED_PROCESSES 32
+
+/* Whether @w was reaped, so that the reading that follows is its last one (-f, --cgroup). */
+bool procs_reaped(const struct procs *ps, const struct watched *w);
+/*
+ * After every process's reading at @elapsed_s: the reaped ones give their
+ * kernel slots, thread records and blocks back (@tt: the thread table) and
+ * their uprobes go; the exited beyond MW_MAX_EXITED_PROCESSES fold into
+ * the pid 0 one; the retired ones' models stay as they were. 0 or -errno.
+ */
+int procs_retire(struct procs *ps, struct thread_table *tt, double elapsed_s);
+/* Every link still attached, of the processes and of the retired ones, moved to @into. */
+void procs_gather_links(struct procs *ps, struct probes *into);
+
 /*
  * Moves the uprobes of each process alive that exec'd since the last look,
  * for at most @budget_s seconds, going on next time where it stopped (a

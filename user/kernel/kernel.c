@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -92,9 +93,96 @@ void kernel_read_child(const struct memwatch_bpf *skel, __u32 process, struct ke
 	/* the program writes the PID last */
 	c->pid = __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE);
 	c->parent = p->parent;
+	c->parent_pid = p->parent_pid;
 	c->entered_ns = p->entered_ns;
 	c->exiting = __atomic_load_n(&p->exiting, __ATOMIC_ACQUIRE);
 	memcpy(c->rss_at_entry, p->rss_at_entry, sizeof(c->rss_at_entry));
+}
+
+bool kernel_reaped(const struct memwatch_bpf *skel, __u32 process)
+{
+	return __atomic_load_n(&skel->bss->process_records[process].reaped, __ATOMIC_ACQUIRE);
+}
+
+static bool pid_in(pid_t pid, const pid_t *pids, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (pids[i] == pid)
+			return true;
+	}
+	return false;
+}
+
+/* The mappings the processes of TGIDs @pids made: gone with them. 0 or -errno. */
+static int forget_regions(struct memwatch_bpf *skel, const pid_t *pids, int n)
+{
+	int fd = bpf_map__fd(skel->maps.regions), err = 0;
+	__u32 max = bpf_map__max_entries(skel->maps.regions), nr = 0, i;
+	struct mw_region_key *keys = calloc(max, sizeof(*keys));
+	struct mw_region_key *prev = NULL, key;
+
+	if (!keys)
+		return -ENOMEM;
+	/* the keys first: a walk of a hash map restarts where its current key was deleted */
+	while (nr < max && !bpf_map_get_next_key(fd, prev, &key)) {
+		if (pid_in(key.pid, pids, n))
+			keys[nr++] = key;
+		prev = &key;
+	}
+	for (i = 0; i < nr; i++) {
+		if (bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT)
+			err = -errno;
+	}
+	free(keys);
+	return err;
+}
+
+/* The live table's blocks and tombstones of the slots: one walk of it for all. 0 or -errno. */
+static int forget_blocks(struct memwatch_bpf *skel, const __u32 *slots, int n)
+{
+	__u64 *retiring = skel->bss->retiring_slots, args[1] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+	int i, err = 0;
+
+	for (i = 0; i < n; i++)
+		retiring[slots[i] / 64] |= 1ULL << slots[i] % 64;
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.process_forget), &opts))
+		err = -errno;
+	memset(retiring, 0, sizeof(skel->bss->retiring_slots));
+	return err;
+}
+
+int kernel_unwatch(struct memwatch_bpf *skel, const __u32 *slots, const pid_t *pids, int n)
+{
+	int fd = bpf_map__fd(skel->maps.processes), i, err;
+	__u32 key, slot;
+
+	for (i = 0; i < n; i++) {
+		key = pids[i];
+		/* unless a new process has the TGID already */
+		if (!bpf_map_lookup_elem(fd, &key, &slot) && slot == slots[i])
+			bpf_map_delete_elem(fd, &key);
+	}
+	err = forget_regions(skel, pids, n);
+	return forget_blocks(skel, slots, n) ?: err;
+}
+
+void kernel_free_slots(struct memwatch_bpf *skel, const __u32 *slots, int n)
+{
+	int fd = bpf_map__fd(skel->maps.free_process_slots), i;
+
+	for (i = 0; i < n; i++) {
+		struct mw_process *p = &skel->bss->process_records[slots[i]];
+
+		/* it died before its first event taught the kernel its mm */
+		if (!p->mm_known)
+			__atomic_sub_fetch(&skel->bss->mms_unknown, 1, __ATOMIC_RELAXED);
+		memset(p, 0, sizeof(*p));
+		/* cannot fail: the queue has room for every slot */
+		bpf_map_update_elem(fd, NULL, &slots[i], BPF_ANY);
+	}
 }
 
 __u64 kernel_forks_unwatched(const struct memwatch_bpf *skel)

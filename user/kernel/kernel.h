@@ -61,6 +61,7 @@ int kernel_watch(struct memwatch_bpf *skel, pid_t pid, bool launched, __u32 *pro
 struct kernel_child {
 	pid_t pid;		/* 0 while its record is being written */
 	__u32 parent;		/* its parent's slot, 0 when it joined the cgroup */
+	pid_t parent_pid;	/* its parent's TGID, 0 when it joined the cgroup */
 	__u64 entered_ns;	/* CLOCK_MONOTONIC */
 	bool exiting;		/* its last thread began to exit: its PID may be another's */
 	__s64 rss_at_entry[MW_RSS_NR];
@@ -70,6 +71,20 @@ struct kernel_child {
 __u32 kernel_processes_claimed(const struct memwatch_bpf *skel);
 /* What the kernel wrote of slot @process as it entered it. */
 void kernel_read_child(const struct memwatch_bpf *skel, __u32 process, struct kernel_child *c);
+/* Whether the process in slot @process was reaped: its record changes no more. */
+bool kernel_reaped(const struct memwatch_bpf *skel, __u32 process);
+/*
+ * Takes the @n processes in @slots, of TGIDs @pids, reaped and read one last
+ * time, out of the kernel's maps: the watched set, the regions and the live
+ * table (their blocks and tombstones, so that the slots' next owners never
+ * find them). 0 or -errno.
+ */
+int kernel_unwatch(struct memwatch_bpf *skel, const __u32 *slots, const pid_t *pids, int n);
+/*
+ * Then, once no program can be writing to them any more, zeroes their
+ * records and queues the slots for the next processes the kernel enters.
+ */
+void kernel_free_slots(struct memwatch_bpf *skel, const __u32 *slots, int n);
 /* -f, --cgroup: processes that found no slot left */
 __u64 kernel_forks_unwatched(const struct memwatch_bpf *skel);
 /* The ring buffer whose records wake user space when a fork added a process. */

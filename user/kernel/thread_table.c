@@ -230,6 +230,19 @@ static void recycle(struct thread_table *tt, const struct table_slot *s)
 	bpf_map_update_elem(tt->free_slots_fd, NULL, &s->index, BPF_ANY);
 }
 
+/* Takes @s's TID off its record, unless the TID has a newer record already. */
+static void unpublish(struct thread_table *tt, const struct table_slot *s)
+{
+	__u32 expected = s->index;
+
+	/* the kernel makes no record for a TID beyond the table */
+	if (s->tid >= tt->nr_tids)
+		return;
+	/* the kernel may be writing the newer one */
+	__atomic_compare_exchange_n(&tt->tid_slots[s->tid], &expected, 0, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 int thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n)
 {
 	size_t i, j, nr = 0;
@@ -237,21 +250,56 @@ int thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n)
 
 	for (i = 0; i < n; i++) {
 		for (j = first_seen(tt, tids[i]); j < tt->nr_seen && tt->seen[j].tid == tids[i]; j++) {
-			const struct table_slot *s = &tt->seen[j];
-			__u32 expected = s->index;
-
-			/* the kernel makes no record for a TID beyond the table */
-			if (s->tid >= tt->nr_tids)
+			if (tt->seen[j].tid >= tt->nr_tids)
 				continue;
-			/* unless the TID has a newer record already: the kernel may be writing it */
-			__atomic_compare_exchange_n(&tt->tid_slots[s->tid], &expected, 0, false,
-						    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-			tt->retiring[nr++] = *s;
+			unpublish(tt, &tt->seen[j]);
+			tt->retiring[nr++] = tt->seen[j];
 		}
 	}
 	if (!nr)
 		return 0;
 	/* one that found a slot before it was cleared may still add to the record */
+	err = wait_for_programs(tt);
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++)
+		recycle(tt, &tt->retiring[i]);
+	return 0;
+}
+
+static bool slot_in(__u32 slot, const __u32 *slots, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (slots[i] == slot)
+			return true;
+	}
+	return false;
+}
+
+int thread_table_forget_processes(struct thread_table *tt, const __u32 *slots, size_t n)
+{
+	__u32 claimed = *(volatile const __u32 *)tt->slots_claimed, index;
+	size_t nr = 0, i;
+	int err;
+
+	if (claimed >= MW_MAX_THREADS)
+		claimed = MW_MAX_THREADS - 1;
+	for (index = 1; index <= claimed; index++) {
+		const struct mw_thread *rec = &tt->records[index];
+		struct table_slot *s = &tt->retiring[nr];
+
+		s->tid = __atomic_load_n(&rec->tid, __ATOMIC_ACQUIRE);
+		if (!s->tid || !slot_in(rec->process, slots, n))
+			continue;
+		s->index = index;
+		/* read last: nothing of a reaped process's is freed after */
+		s->released_calls = rec->released_calls;
+		s->released_bytes = rec->released_bytes;
+		unpublish(tt, s);
+		nr++;
+	}
 	err = wait_for_programs(tt);
 	if (err)
 		return err;

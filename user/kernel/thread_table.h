@@ -52,5 +52,12 @@ int thread_table_read(struct thread_table *tt, struct mw_model *m, pid_t pid);
  * table; their slots go to new threads. 0 or -errno.
  */
 int thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n);
+/*
+ * The records of every thread of the @n processes in @slots, reaped and read
+ * one last time, leave the table; returns once no program can be writing to
+ * their records or to the processes' (it waits even when there was none).
+ * 0 or -errno.
+ */
+int thread_table_forget_processes(struct thread_table *tt, const __u32 *slots, size_t n);
 
 #endif /* MW_THREAD_TABLE_H */

@@ -188,7 +188,9 @@ void model_end_update(struct mw_model *m, bool pid_alive)
 	size_t i;
 
 	update_folded_row(m);
-	qsort(m->rows, m->nr_rows, sizeof(*m->rows), cmp_row);
+	/* qsort() must not be given the NULL rows of an empty model */
+	if (m->nr_rows)
+		qsort(m->rows, m->nr_rows, sizeof(*m->rows), cmp_row);
 	m->nr_sorted = m->nr_rows;
 	memset(&m->total, 0, sizeof(m->total));
 	for (i = 0; i < m->nr_rows; i++) {
@@ -437,4 +439,37 @@ size_t model_fold_exited(struct mw_model *m, __u32 *tids)
 		folded->advised_next += advised_next;
 	}
 	return nr_fold;
+}
+
+void model_fold_process(struct mw_model *into, const struct mw_model *from)
+{
+	int i;
+
+	mw_thread_add(&into->folded, &from->total);
+	/* every thread it had: its rows, its own folded row standing for nr_folded */
+	into->nr_folded += from->nr_rows - (model_find(from, MW_FOLDED_TID) != NULL) +
+			   from->nr_folded;
+	into->folded_processes += from->folded_processes ?: 1;
+	into->forks += from->forks;
+	into->execs += from->execs;
+	for (i = 0; i < MW_RSS_NR; i++) {
+		into->res.other_gained[i] += from->res.other_gained[i];
+		into->res.other_lost[i] += from->res.other_lost[i];
+		into->res.exit_lost[i] += from->res.exit_lost[i];
+	}
+	into->res.exited = true;
+	into->lost_events = from->lost_events;
+	into->kernel_bytes = from->kernel_bytes;
+	into->peak_kernel_bytes = from->peak_kernel_bytes;
+	into->processes_unwatched = from->processes_unwatched;
+}
+
+void model_no_rates(struct mw_model *m)
+{
+	size_t i;
+
+	m->total_prev = m->total;
+	for (i = 0; i < m->nr_rows; i++)
+		m->rows[i].prev = m->rows[i].now;
+	m->events_rate = m->allocs_rate = 0;
 }

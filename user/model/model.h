@@ -107,6 +107,8 @@ struct mw_model {
 	 */
 	struct mw_thread folded;
 	__u64 nr_folded;
+	/* -f, --cgroup: exited processes folded into this one (pid 0), their threads in nr_folded */
+	__u64 folded_processes;
 	__u64 orphan_released_calls, orphan_released_bytes;
 	__u64 forks;			/* child processes: not followed */
 	__u64 execs;			/* new images: followed (info.reattached) */
@@ -174,6 +176,15 @@ const struct mw_row *model_find(const struct mw_model *m, __u32 tid);
  * for nr_rows); returns how many, for the caller to forget in the kernel.
  */
 size_t model_fold_exited(struct mw_model *m, __u32 *tids);
+
+/*
+ * Folds exited process @from into @into, the pid 0 process of those folded
+ * (between its model_begin_update() and model_end_update()): its threads'
+ * counters into @into's folded row, its process counters into @into's.
+ */
+void model_fold_process(struct mw_model *into, const struct mw_model *from);
+/* After an update: the counters as they were at the previous one, so no rate. */
+void model_no_rates(struct mw_model *m);
 
 /* Takes ownership of @regions (malloc'd, any order) for the next model_credit_vma()s. */
 void model_set_regions(struct mw_model *m, struct mw_region_rec *regions, size_t count);

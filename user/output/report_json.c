@@ -100,6 +100,7 @@ static void json_process_object(FILE *out, const struct mw_model *m, bool thread
 	json_u64(out, "threads", m->nr_rows);
 	json_u64(out, "exited_threads", exited_threads(m));
 	json_u64(out, "folded_threads", m->nr_folded);
+	json_u64(out, "folded_processes", m->folded_processes);
 	json_u64(out, "forks_not_followed", m->forks);
 	json_u64(out, "execs", m->execs);
 	fprintf(out, ",\"parent_pid\":%d", m->info.parent_pid);
@@ -146,16 +147,21 @@ static void json_total(FILE *out, const struct mw_model *first)
 	__u64 forks = 0, execs = 0;
 	struct mw_thread sum = { 0 };
 	const struct mw_model *m;
-	int n = 0;
+	bool folded_row;
+	__u64 n = 0;
 
-	for (m = first->no_process ? NULL : first; m; m = m->next_process, n++) {
+	for (m = first->no_process ? NULL : first; m; m = m->next_process) {
+		/* the folded one stands for several */
+		n += m->folded_processes ?: 1;
 		mw_thread_add(&sum, &m->total);
 		gained += model_resident_gained(m);
 		lost += model_resident_lost(m);
 		lost_other += model_resident_lost_other(m);
 		at_exit += model_resident_released_at_exit(m);
-		threads += m->nr_rows;
-		exited += exited_threads(m);
+		/* every thread seen: a folded row stands for nr_folded exited ones */
+		folded_row = model_find(m, MW_FOLDED_TID) != NULL;
+		threads += m->nr_rows - folded_row + m->nr_folded;
+		exited += exited_threads(m) - folded_row + m->nr_folded;
 		forks += m->forks;
 		execs += m->execs;
 		/* levels of the processes alive: what an exited one held is gone */
@@ -169,7 +175,7 @@ static void json_total(FILE *out, const struct mw_model *first)
 		now += model_resident_now(m);
 		advised += m->res.lazyfree;
 	}
-	fprintf(out, "\"total\":{\"processes\":%d", n);
+	fprintf(out, "\"total\":{\"processes\":%llu", (unsigned long long)n);
 	json_u64(out, "rss_bytes", rss);
 	json_u64(out, "rss_anon_bytes", anon);
 	json_u64(out, "rss_file_bytes", file);

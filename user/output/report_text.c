@@ -52,6 +52,9 @@ static void print_process_line(FILE *out, const struct mw_model *m, bool rates)
 		print_entry(out, &m->info);
 	if (m->info.left_cgroup)
 		fprintf(out, " [left the cgroup: not counted]");
+	if (m->folded_processes)
+		fprintf(out, " [%llu exited processes folded]",
+			(unsigned long long)m->folded_processes);
 	fprintf(out, "  rss %s (anon %s, file %s)", B(st->rss_bytes), B(st->rss_anon_bytes),
 		B(st->rss_file_bytes));
 	if (m->info.malloc_probed)
@@ -345,7 +348,9 @@ static void print_total(FILE *out, const struct mw_model *first)
 	const struct mw_model *m;
 	int n = 0;
 
-	for (m = first; m; m = m->next_process, n++) {
+	for (m = first; m; m = m->next_process) {
+		/* the folded one stands for several */
+		n += m->folded_processes ?: 1;
 		/* levels of the processes alive: what an exited one held is gone */
 		rss += m->target_exited ? 0 : m->status.rss_bytes;
 		live += m->info.malloc_probed && !m->target_exited ? mw_live_bytes(&m->total) : 0;
