@@ -402,6 +402,45 @@ static void test_forget(void)
 	ASSERT_EQ(skel->bss->taken_size, 160, "exec: with its size");
 }
 
+/*
+ * A reaped process's slot retired (process_forget over the retiring slots):
+ * its blocks and tombstones leave without releases (its exit released
+ * them), so the slot's next owner finds neither, and another process's
+ * blocks and a slot not retiring stay.
+ */
+static void test_retire(void)
+{
+	__u64 from = 0xa0000, a = address_at(1, &from), b = address_at(2, &from);
+	__u64 c = address_at(3, &from), big = address_at(4, &from);
+	__u32 owner = 1000, slot = claim(owner);
+
+	add(a, 10, owner);
+	add(b, 20, owner);
+	add(big, 1 << 20, owner);
+	take(b);
+	skel->bss->table_process = PROCESS_B;
+	add(c, 40, 1002);
+	add(a, 80, 1002);
+	skel->bss->table_process = PROCESS_A;
+	skel->bss->retiring_slots[0] = 1ULL << PROCESS_A;
+	run(skel->progs.process_forget, 0, 0, 0);
+	ASSERT_EQ(record(slot).released_calls, 0, "retire: no release counted");
+	ASSERT_EQ(skel->bss->process_records[PROCESS_A].orphan_released_calls, 0,
+		  "retire: no orphan either");
+	ASSERT_EQ(table_blocks(), 2, "retire: only the other process's blocks left");
+	/* the slot's next owner, with -f's preexisting blocks */
+	ASSERT_EQ(take(a), MW_BLOCK_PREEXISTING, "retire: its blocks are not the next owner's");
+	ASSERT_EQ(take(b), MW_BLOCK_PREEXISTING, "retire: nor its tombstones, seen freed");
+	ASSERT_EQ(take(big), MW_BLOCK_PREEXISTING, "retire: nor its big block");
+	ASSERT_EQ(add(big, 1 << 20, owner), 0, "retire: the big block's address is a new block");
+	ASSERT_EQ(take(big), MW_BLOCK_LIVE, "retire: found as the next owner's");
+	ASSERT_EQ(skel->bss->taken_size, 1 << 20, "retire: with its own size");
+	skel->bss->table_process = PROCESS_B;
+	ASSERT_EQ(take(c), MW_BLOCK_LIVE, "retire: another process's block past them is found");
+	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "retire: and its block at the same address");
+	ASSERT_EQ(skel->bss->taken_size, 80, "retire: with its size");
+}
+
 /* The watched set: a process in it until its last thread began to exit. */
 static void test_watched(void)
 {
@@ -477,6 +516,7 @@ static const struct {
 	{ test_ranges, true },
 	{ test_processes, true },
 	{ test_forget, true },
+	{ test_retire, true },
 	{ test_watched, true },
 	{ test_thread_slots, true },
 };

@@ -545,6 +545,62 @@ cleanup:
 	model_free(&m);
 }
 
+/*
+ * Exited processes fold into the pid 0 one: their threads' counters into its
+ * folded row, every thread and process counted; an empty model folds too.
+ */
+static void test_fold_process(void)
+{
+	struct mw_model into, a, b, empty;
+	struct mw_thread c;
+	const struct mw_row *row;
+	__u32 tids[8], tid;
+
+	model_init(&into);
+	model_init(&a);
+	model_init(&b);
+	model_init(&empty);
+	a.info.pid = b.info.pid = empty.info.pid = NO_PID;
+	model_begin_update(&a, 1.0);
+	c = counters("a1", 11, true);
+	model_set_thread(&a, 11, &c);
+	c = counters("a2", 12, true);
+	model_set_thread(&a, 12, &c);
+	model_end_update(&a, false);
+	a.forks = 2;
+	a.res.exit_lost[MW_RSS_ANON] = 4096;
+	/* b with threads folded already: its TID 0 row stands for them */
+	model_begin_update(&b, 1.0);
+	for (tid = 100; tid < 100 + MW_MAX_EXITED_ROWS + 3; tid++) {
+		c = counters("b", tid, true);
+		model_set_thread(&b, tid, &c);
+	}
+	model_end_update(&b, false);
+	ASSERT_EQ(model_fold_exited(&b, tids), 3, "fold process: b folded 3 of its threads");
+	model_begin_update(&empty, 1.0);
+	model_end_update(&empty, false);
+
+	model_begin_update(&into, 2.0);
+	model_fold_process(&into, &a);
+	model_fold_process(&into, &b);
+	model_fold_process(&into, &empty);
+	model_end_update(&into, false);
+	model_no_rates(&into);
+	ASSERT_EQ(into.folded_processes, 3, "fold process: three processes");
+	ASSERT_EQ(into.nr_folded, 2 + MW_MAX_EXITED_ROWS + 3, "fold process: every thread of them");
+	row = model_find(&into, MW_FOLDED_TID);
+	ASSERT_TRUE(row && into.nr_rows == 1, "fold process: one row, TID 0");
+	ASSERT_EQ(into.total.alloc_bytes, a.total.alloc_bytes + b.total.alloc_bytes,
+		  "fold process: their counters summed");
+	ASSERT_EQ(into.forks, 2, "fold process: forks summed");
+	ASSERT_EQ(into.res.exit_lost[MW_RSS_ANON], 4096, "fold process: exit's release summed");
+	ASSERT_EQ(into.allocs_rate, 0, "fold process: no rate from folding");
+	model_free(&into);
+	model_free(&a);
+	model_free(&b);
+	model_free(&empty);
+}
+
 int main(void)
 {
 	test_live_bytes();
@@ -556,5 +612,6 @@ int main(void)
 	test_model_many();
 	test_model_names();
 	test_model_resident();
+	test_fold_process();
 	return tap_done();
 }
