@@ -29,15 +29,12 @@ FLOOR=$OUT/floor
 CHANNEL=.output/workloads/channel
 MEMWATCH=./memwatch
 OLD_MEMWATCH=""
-# memwatch -f never reuses a process's slot yet: a run watches 1023 processes
-FORKS_MAX=1000
 
 usage() {
 	cat <<EOF
 usage: scripts/bench.sh [-r ROUNDS] [-s SCALE] [-w WORKLOAD,...] [-b MEMWATCH] [-o TSV] [-t TSV]
   -r ROUNDS    interleaved rounds, the median is shown (default 5, at least 5 for a report)
-  -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look; forks at most
-               $FORKS_MAX: memwatch -f watches 1023 processes a run)
+  -s SCALE     multiply every workload's size (default 1; 0.1 for a quick look)
   -w LIST      only these workloads: malloc batch xthread mmap brk threads4 live1m live10m forks
                attach
   -b MEMWATCH  also run this memwatch binary (an earlier build), as memwatch-old (forks:
@@ -193,7 +190,6 @@ WORKLOADS=(
 	# memwatch alone with a million blocks live at once (not scaled): nothing lost or untracked
 	"live1m|1000000|1|item, all 1M live before any is freed|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
 	"live10m|10000000|1|item, all 10M live before any is freed|heap|$CHANNEL -q -w -W -t boxed -n {N} batch"
-	# scaled up to FORKS_MAX
 	"forks|1000|1|fork, child's malloc+free and exit, reaped|fork|$DRIVER work -w -W -n {N} fork"
 )
 
@@ -302,7 +298,6 @@ for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r name n mult unit kind cmd <<<"$w"
 	[[ -n $ONLY && $ONLY != *",$name,"* ]] && continue
 	[[ $name == live* ]] || n=$(scaled "$n")
-	[[ $name == forks ]] && ((n > FORKS_MAX)) && n=$FORKS_MAX
 	read -ra argv0 <<<"${cmd//\{N\}/0}"
 	read -ra argv <<<"${cmd//\{N\}/$n}"
 	printf '%s: %s x %s...' "$name" "$n" "$unit" >&2

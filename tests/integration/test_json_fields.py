@@ -25,6 +25,8 @@ COUNTERS = {
 THREAD = COUNTERS | {"comm", "exited", "tid"}
 PROCESS = COUNTERS | {
     "comm", "execs", "exited_threads", "folded_threads", "forks_not_followed",
+    # added with slot reuse: exited processes folded into one (pid 0)
+    "folded_processes",
     "heap_resident_bytes", "kernel_memory_bytes", "kernel_memory_peak_bytes", "lost_events",
     "pid", "resident_now_age_s", "resident_released_at_exit_bytes", "retained_bytes",
     "retained_includes_preexisting", "rss_anon_bytes", "rss_bytes", "rss_file_bytes",
