@@ -105,6 +105,7 @@ struct app {
 	struct mw_model *model;		/* the first one's, the top-level process of the reports */
 	struct mw_model none;		/* the top level while --cgroup has had no process */
 	struct mw_model paused;		/* what a paused view shows while the metrics go on */
+	bool paused_shown;		/* it is shown: the models its next_process reaches stay */
 	const struct reporter *reporter;
 	struct output out;
 	struct metrics_server *metrics;	/* --listen */
@@ -460,7 +461,7 @@ static int take_snapshot(struct app *app, double start)
 		}
 		check_tracer(app, &w->model);
 	}
-	err = procs_retire(&app->procs, &app->threads, elapsed_s);
+	err = procs_retire(&app->procs, &app->threads, elapsed_s, !app->paused_shown);
 	if (err) {
 		elog("cannot retire the exited processes: %s", strerror(-err));
 		return MW_EXIT_ERROR;
@@ -488,9 +489,11 @@ static int show_paused(struct app *app, enum report_input state, const struct mw
 			return MW_EXIT_ERROR;
 		}
 		*shown = &app->paused;
+		app->paused_shown = true;
 	} else if (state != REPORT_PAUSE && *shown != app->model) {
 		model_free(&app->paused);
 		*shown = app->model;
+		app->paused_shown = false;
 	}
 	return 0;
 }

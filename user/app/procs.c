@@ -489,14 +489,14 @@ static int retire_final(struct procs *ps, struct thread_table *tt)
 	return 0;
 }
 
-int procs_retire(struct procs *ps, struct thread_table *tt, double elapsed_s)
+int procs_retire(struct procs *ps, struct thread_table *tt, double elapsed_s, bool fold)
 {
 	int err = retire_final(ps, tt), retired = 0, i;
 	struct watched *f;
 
 	if (err)
 		return err;
-	for (i = 1; i < ps->nr; i++)
+	for (i = 1; i < ps->nr && fold; i++)
 		retired += ps->w[i]->retired;
 	f = retired > MW_MAX_EXITED_PROCESSES ? folded_get(ps) : ps->folded;
 	if (!f)

@@ -94,9 +94,10 @@ bool procs_reaped(const struct procs *ps, const struct watched *w);
  * After every process's reading at @elapsed_s: the reaped ones give their
  * kernel slots, thread records and blocks back (@tt: the thread table) and
  * their uprobes go; the exited beyond MW_MAX_EXITED_PROCESSES fold into
- * the pid 0 one; the retired ones' models stay as they were. 0 or -errno.
+ * the pid 0 one, if @fold (no model is freed while a paused view's copy
+ * points to them); the retired ones' models stay as they were. 0 or -errno.
  */
-int procs_retire(struct procs *ps, struct thread_table *tt, double elapsed_s);
+int procs_retire(struct procs *ps, struct thread_table *tt, double elapsed_s, bool fold);
 /* Every link still attached, of the processes and of the retired ones, moved to @into. */
 void procs_gather_links(struct procs *ps, struct probes *into);
 
