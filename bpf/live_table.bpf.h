@@ -497,12 +497,16 @@ static long forget_segment(__u64 i, struct forget_ctx *c)
 	return 0;
 }
 
+/* walks of forget_blocks(): user space looks at the old generations after one */
+__u64 table_walks;
+
 /* The blocks of the process in slot @process (an exec), or of every retiring slot (0), leave. */
 static void forget_blocks(__u32 process)
 {
 	struct forget_ctx c = { .process = process };
 
 	bpf_loop(((struct bpf_map *)&alloc_segments)->max_entries, forget_segment, &c, 0);
+	__sync_fetch_and_add(&table_walks, 1);
 }
 
 /*

@@ -23,8 +23,6 @@
 #include "resident.bpf.h"
 #include "heap.bpf.h"
 
-/* every watched process's execs: user space looks at the live table after one */
-__u64 execs;
 
 SEC("tp/sched/sched_process_exit")
 int tracepoint__sched__sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
@@ -96,7 +94,6 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	/* a launched command's own exec starts it; a later one replaces it */
 	if (!p->exec_pending) {
 		__sync_fetch_and_add(&p->execs, 1);
-		__sync_fetch_and_add(&execs, 1);
 		forget_blocks(slot);
 	}
 	p->exec_pending = 0;

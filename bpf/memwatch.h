@@ -133,7 +133,7 @@ struct mw_process {
 	/*
 	 * Its leader's task was freed (sched_process_free): nothing of it runs
 	 * any more, and user space, once it read the record one last time,
-	 * gives the slot to the next process (kernel_retire()).
+	 * gives the slot to the next process (procs_retire()).
 	 */
 	__u32 reaped;
 };

@@ -36,7 +36,7 @@ __u32 process_slots_claimed;
 /*
  * Slots user space retired, zeroed, for the next processes entered: a
  * reaped process's, once it read the record one last time and took its
- * blocks and threads out (kernel_retire()). Taken before new ones.
+ * blocks and threads out (procs_retire()). Taken before new ones.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_QUEUE);

@@ -354,7 +354,7 @@ static int attach_all(struct app *app)
 		ret = attach_process(app->skel, app->procs.w[i], app->opts.libc);
 		/* a cgroup's process that exited meanwhile: the others go on, as with a later one */
 		if (ret == MW_EXIT_NO_PROCESS && app->opts.cgroup) {
-			app->procs.w[i]->model.target_exited = true;
+			procs_exited(app->procs.w[i], app->skel);
 			ret = 0;
 		}
 	}
@@ -447,8 +447,13 @@ static int take_snapshot(struct app *app, double start)
 			model_end_update(&w->model, false);
 			continue;
 		}
-		/* before the reading: a process reaped by then changes no more, this is its last */
+		/*
+		 * before the reading: a process reaped by then changes no more, this is
+		 * its last, and its PID may be another's: nothing read from /proc
+		 */
 		w->final = procs_reaped(&app->procs, w);
+		if (w->final)
+			w->model.target_exited = true;
 		err = snapshot_take(app->skel, w->follow.process, &app->threads, &w->model,
 				    &w->smaps, elapsed_s);
 		/* memwatch's, the same in each */
@@ -545,11 +550,13 @@ static void count_exits(struct app *app, const struct loop_fds *l)
 		if (l->proc[i] < 0 || !l->pfd[i].revents)
 			continue;
 		w = app->procs.w[l->proc[i]];
-		w->model.target_exited = true;
 		/* a thousand exited children keep no descriptor; a launched command's is waited on */
 		if (l->proc[i] || !app->opts.cmd) {
+			procs_exited(w, app->skel);
 			close(w->pidfd);
 			w->pidfd = -1;
+		} else {
+			w->model.target_exited = true;
 		}
 	}
 }

@@ -351,6 +351,14 @@ bool procs_follow_execs(struct procs *ps, double budget_s)
 	return false;
 }
 
+void procs_exited(struct watched *w, struct memwatch_bpf *skel)
+{
+	w->model.target_exited = true;
+	/* retired only when following (procs_reaped()): without, no process comes after it */
+	if (w->follow.process && !w->retired)
+		kernel_gone(skel, w->follow.process);
+}
+
 bool procs_reaped(const struct procs *ps, const struct watched *w)
 {
 	return ps->wakeups && !w->retired && kernel_reaped(ps->skel, w->follow.process);
@@ -507,5 +515,10 @@ int procs_retire(struct procs *ps, struct thread_table *tt, double elapsed_s, bo
 	model_end_update(&f->model, false);
 	/* its counters change by folding alone: no rate */
 	model_no_rates(&f->model);
+	/* memwatch's own, the same in each */
+	f->model.lost_events = ps->w[0]->model.lost_events;
+	f->model.kernel_bytes = ps->w[0]->model.kernel_bytes;
+	f->model.peak_kernel_bytes = ps->w[0]->model.peak_kernel_bytes;
+	f->model.processes_unwatched = ps->w[0]->model.processes_unwatched;
 	return 0;
 }

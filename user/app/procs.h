@@ -88,6 +88,13 @@ bool procs_place(struct procs *ps, double start_s, double budget_s);
 /* exited processes kept apart; older ones fold into the pid 0 one */
 #define MW_MAX_EXITED_PROCESSES 32
 
+/*
+ * @w exited, as its pidfd or its attach said: with -f or --cgroup its slot
+ * is retired after the next reading, whether or not its parent reaped it
+ * (a zombie makes no event), for the kernel's set to hold the processes
+ * alive. @skel: the kernel's, before procs_follow_forks() too.
+ */
+void procs_exited(struct watched *w, struct memwatch_bpf *skel);
 /* Whether @w was reaped, so that the reading that follows is its last one (-f, --cgroup). */
 bool procs_reaped(const struct procs *ps, const struct watched *w);
 /*

@@ -104,6 +104,15 @@ bool kernel_reaped(const struct memwatch_bpf *skel, __u32 process)
 	return __atomic_load_n(&skel->bss->process_records[process].reaped, __ATOMIC_ACQUIRE);
 }
 
+void kernel_gone(struct memwatch_bpf *skel, __u32 process)
+{
+	struct mw_process *p = &skel->bss->process_records[process];
+
+	/* what the programs ask before they count: nothing of it counts from here */
+	__atomic_store_n(&p->exiting, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->reaped, 1, __ATOMIC_RELEASE);
+}
+
 static bool pid_in(pid_t pid, const pid_t *pids, int n)
 {
 	int i;
@@ -156,16 +165,29 @@ static int forget_blocks(struct memwatch_bpf *skel, const __u32 *slots, int n)
 
 int kernel_unwatch(struct memwatch_bpf *skel, const __u32 *slots, const pid_t *pids, int n)
 {
-	int fd = bpf_map__fd(skel->maps.processes), i, err;
+	int fd = bpf_map__fd(skel->maps.processes), i, nr = 0, err = -ENOMEM;
+	pid_t *gone = calloc(n, sizeof(*gone));
 	__u32 key, slot;
 
+	if (!gone)
+		return err;
 	for (i = 0; i < n; i++) {
+		const struct mw_process *p = &skel->bss->process_records[slots[i]];
+
+		/* its mm's hash, unless the kernel dropped it as its task was freed */
+		key = p->mm_id;
+		if (p->mm_known && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.process_mms), &key,
+							&slot) && slot == slots[i])
+			bpf_map_delete_elem(bpf_map__fd(skel->maps.process_mms), &key);
 		key = pids[i];
-		/* unless a new process has the TGID already */
-		if (!bpf_map_lookup_elem(fd, &key, &slot) && slot == slots[i])
-			bpf_map_delete_elem(fd, &key);
+		/* a new process that has the TGID already keeps it, and its mappings */
+		if (!bpf_map_lookup_elem(fd, &key, &slot) && slot != slots[i])
+			continue;
+		bpf_map_delete_elem(fd, &key);
+		gone[nr++] = pids[i];
 	}
-	err = forget_regions(skel, pids, n);
+	err = forget_regions(skel, gone, nr);
+	free(gone);
 	return forget_blocks(skel, slots, n) ?: err;
 }
 

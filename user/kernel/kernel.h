@@ -74,6 +74,12 @@ void kernel_read_child(const struct memwatch_bpf *skel, __u32 process, struct ke
 /* Whether the process in slot @process was reaped: its record changes no more. */
 bool kernel_reaped(const struct memwatch_bpf *skel, __u32 process);
 /*
+ * The process in slot @process exited, seen by user space (its pidfd, or gone
+ * before the tracepoints were in): it is retired as a reaped one is, its
+ * events being over (a zombie makes none).
+ */
+void kernel_gone(struct memwatch_bpf *skel, __u32 process);
+/*
  * Takes the @n processes in @slots, of TGIDs @pids, reaped and read one last
  * time, out of the kernel's maps: the watched set, the regions and the live
  * table (their blocks and tombstones, so that the slots' next owners never

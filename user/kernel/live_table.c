@@ -329,9 +329,10 @@ static void drop_empty(struct live_table *lt)
 {
 	struct mw_generation *gens = lt->gens_map;
 	__u32 newest = lt->skel->bss->table_newest, oldest = lt->skel->bss->table_oldest, i;
-	bool exec = lt->skel->bss->execs != lt->execs_seen;
+	/* an exec or a retirement took blocks out of old generations without a free */
+	bool walked = lt->skel->bss->table_walks != lt->walks_seen;
 
-	lt->execs_seen = lt->skel->bss->execs;
+	lt->walks_seen = lt->skel->bss->table_walks;
 	for (i = oldest; i != newest; i = (i + 1) & GEN_MASK) {
 		struct generation_state *st = &lt->gens[i];
 		struct mw_generation *g = &gens[i];
@@ -342,7 +343,7 @@ static void drop_empty(struct live_table *lt)
 		if (!g->slots || !st->settled)
 			continue;
 		/* could it be empty by now? */
-		if (st->scanned && !exec && freed - st->freed_at_scan < st->blocks_at_scan)
+		if (st->scanned && !walked && freed - st->freed_at_scan < st->blocks_at_scan)
 			continue;
 		blocks = count_blocks(lt, g);
 		if (blocks < 0)
@@ -437,7 +438,7 @@ int live_table_open(struct live_table *lt, struct memwatch_bpf *skel, unsigned l
 	lt->nr_segments = bpf_map__max_entries(skel->maps.alloc_segments);
 	lt->max_slots = max_slots(max_allocs);
 	lt->other_bytes = other_maps_memory(skel);
-	lt->execs_seen = skel->bss->execs;
+	lt->walks_seen = skel->bss->table_walks;
 	lt->segment_used = calloc(lt->nr_segments, sizeof(*lt->segment_used));
 	if (!lt->segment_used)
 		return -ENOMEM;

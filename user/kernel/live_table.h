@@ -37,7 +37,7 @@ struct live_table {
 	__u64 segment_bytes;		/* kernel memory of one segment */
 	__u64 other_bytes;		/* of memwatch's other maps */
 	__u64 kernel_bytes, peak_kernel_bytes;	/* read by the report thread */
-	__u64 execs_seen;
+	__u64 walks_seen;		/* table_walks at the last look */
 	bool full;			/* the last growth failed: untracked from here */
 	struct generation_state gens[MW_MAX_GENERATIONS];
 	struct ring_buffer *wakeups;

@@ -452,16 +452,19 @@ void model_fold_process(struct mw_model *into, const struct mw_model *from)
 	into->folded_processes += from->folded_processes ?: 1;
 	into->forks += from->forks;
 	into->execs += from->execs;
+	/* each one's RSS as it began to exit, and the tally's base: the sums still agree */
+	into->status.rss_bytes += from->status.rss_bytes;
+	into->status.rss_anon_bytes += from->status.rss_anon_bytes;
+	into->status.rss_file_bytes += from->status.rss_file_bytes;
+	into->status.rss_shmem_bytes += from->status.rss_shmem_bytes;
 	for (i = 0; i < MW_RSS_NR; i++) {
+		into->res.base[i] += from->res.base[i];
+		into->res.at_exit[i] += from->res.at_exit[i];
 		into->res.other_gained[i] += from->res.other_gained[i];
 		into->res.other_lost[i] += from->res.other_lost[i];
 		into->res.exit_lost[i] += from->res.exit_lost[i];
 	}
 	into->res.exited = true;
-	into->lost_events = from->lost_events;
-	into->kernel_bytes = from->kernel_bytes;
-	into->peak_kernel_bytes = from->peak_kernel_bytes;
-	into->processes_unwatched = from->processes_unwatched;
 }
 
 void model_no_rates(struct mw_model *m)

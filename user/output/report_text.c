@@ -286,7 +286,7 @@ static void print_summary(FILE *out, const struct mw_model *m, int width)
 			"uprobes they inherited, uncounted: -f counts them)\n",
 			(unsigned long long)m->forks);
 	if (m->processes_unwatched)
-		fprintf(out, "not watched: %llu processes, the watch being full (%d at most)\n",
+		fprintf(out, "not watched: %llu processes, the watch being full (%d at once)\n",
 			(unsigned long long)m->processes_unwatched, MW_MAX_PROCESSES - 1);
 	if (m->execs)
 		print_execs(out, m);
@@ -357,7 +357,8 @@ static void print_total(FILE *out, const struct mw_model *first)
 		grown += mw_grown_bytes(&m->total);
 		returned += mw_returned_bytes(&m->total);
 		actual += mw_returned_actual(&m->total);
-		threads += m->nr_rows;
+		/* every thread seen: a folded row stands for nr_folded */
+		threads += m->nr_rows - (model_find(m, MW_FOLDED_TID) != NULL) + m->nr_folded;
 	}
 	if (n < 2)
 		return;
