@@ -537,7 +537,8 @@ def fifo_touch(path, timeout=60):
 
 
 class Held:
-    """A program under gdb, stopped at @stop until resume(); then @after, then on.
+    """A program under gdb, stopped at @stop (a command or a list) until resume(); then
+    @after, then on.
     With @status, gdb says the status the program passes to exit_group(): gdb's own
     "exited with code" line is lost when a thread's exit races its registers' read
     ("Couldn't get registers: No such process")."""
@@ -552,8 +553,9 @@ class Held:
         run = "run " + " ".join(shlex.quote(a) for a in argv[1:])
         if stderr_file:
             run += " 2>" + shlex.quote(self.err)
+        stops = [stop] if isinstance(stop, str) else list(stop)
         cmds = ["set pagination off", "set confirm off", "set startup-with-shell %s"
-                % ("on" if stderr_file else "off"), "set breakpoint pending on", stop, run,
+                % ("on" if stderr_file else "off"), "set breakpoint pending on", *stops, run,
                 "python open(%r, 'w').write(str(gdb.selected_inferior().pid))" % self.stopped,
                 "python open(%r).read()" % self.go, "delete"]
         if status:

@@ -365,36 +365,33 @@ def check_exec_during_attach(tap):
         check_probes(tap, "exec during attach", runs[0], JEMALLOC, "preload", 0, execs=0)
 
 
-def check_loader_pending(tap):
-    """memwatch -p on a process held right after env exec'd the channel (a debugger's
-    exec catchpoint), before its loader mapped libc: nothing to probe yet, then libc
-    once it is mapped."""
+def held_pair(tap, label, stop, argv, nothing_yet):
+    """memwatch -p on the channel held by gdb at @stop (commands) while its loader runs,
+    for -n N and -n 0: memwatch says @nothing_yet, then probes libc once it is mapped
+    (a debugger holds the target: it writes no breakpoint). The two runs, or None."""
     runs = []
     for n in (N, 0):
-        name = "held at exec (-n %d)" % n
-        target = mwtest.Held("catch exec", [shutil.which("env"),
-                                     *mwtest.channel("batch", "-n", n, "-w", "-q")],
-                      after=["detach"], stderr_file=False, stdin=subprocess.PIPE,
-                      status=False)
+        name = "%s (-n %d)" % (label, n)
+        target = mwtest.Held(stop, argv(n), after=["detach"], stderr_file=False,
+                             stdin=subprocess.PIPE, status=False)
         memwatch = None
         try:
-            if not tap.check(target.pid, "%s: target held after its exec" % name):
-                return
-            # gdb only holds the target at its exec catchpoint: it writes no breakpoint
+            if not tap.check(target.pid, "%s: target held" % name):
+                return None
             memwatch = Launched(None, ["-p", str(target.pid), "--force-ptraced"])
             memwatch.proc.stdin.close()
             said = mwtest.wait_for_all(memwatch.proc.stderr, [r"watching pid"], seen=memwatch.said)
-            if not tap.check(said and "loader has not mapped the libraries yet" in
-                             "".join(memwatch.said), "%s: nothing to probe yet, and why" % name,
-                             "".join(memwatch.said)):
-                return
+            if not tap.check(said and re.search(nothing_yet, "".join(memwatch.said)),
+                             "%s: nothing to probe yet, and why" % name, "".join(memwatch.said)):
+                return None
             target.resume()
-            follow = mwtest.wait_for_all(memwatch.proc.stderr, [moved("channel")],
+            follow = mwtest.wait_for_all(memwatch.proc.stderr,
+                                         [r"pid \d+ exec'd channel: malloc probed in"],
                                          seen=memwatch.said)
             ready = mwtest.wait_for_line(target.gdb.stderr, READY)
             if not tap.check(follow and ready, "%s: libc probed once mapped" % name,
                              "".join(memwatch.said)):
-                return
+                return None
             target.gdb.stdin.write(b"\n")
             target.gdb.stdin.close()
             out = target.gdb.stdout.read().decode(errors="replace")
@@ -406,9 +403,34 @@ def check_loader_pending(tap):
             if memwatch:
                 memwatch.kill()
             target.kill()
-    if check_exact(tap, "held at exec", runs):
+    return runs
+
+
+def check_loader_pending(tap):
+    """memwatch -p on a process held right after env exec'd the channel (a debugger's
+    exec catchpoint), before its loader mapped libc: nothing to probe yet, then libc
+    once it is mapped."""
+    runs = held_pair(tap, "held at exec", ["catch exec"],
+                     lambda n: [shutil.which("env"),
+                                *mwtest.channel("batch", "-n", n, "-w", "-q")],
+                     "loader has not mapped the libraries yet")
+    if runs and check_exact(tap, "held at exec", runs):
         allocator = runs[0].summary["probes"]["allocator"]
         tap.check("libc.so" in allocator, "held at exec: libc probed", allocator)
+
+
+def check_loader_cache(tap):
+    """memwatch -p on the channel held just after its loader mapped its cache, before libc:
+    nothing to probe yet, and the loader's part said; once resumed, the loader maps libc
+    and unmaps the cache, so the process maps as many files as when held: libc is probed
+    all the same. Hits of the mmap catchpoint: the loader's first mmap's entry and return,
+    the second's entry, then its return, the cache mapped."""
+    runs = held_pair(tap, "held at the loader's cache", ["catch syscall mmap", "ignore 1 3"],
+                     lambda n: mwtest.channel("batch", "-n", n, "-w", "-q"),
+                     "loader has not mapped the libraries yet")
+    if runs and check_exact(tap, "held at the loader's cache", runs):
+        allocator = runs[0].summary["probes"]["allocator"]
+        tap.check("libc.so" in allocator, "held at the loader's cache: libc probed", allocator)
 
 
 def check_with_gdb(tap):
@@ -418,6 +440,7 @@ def check_with_gdb(tap):
     check_exit_during_attach(tap)
     check_exec_during_attach(tap)
     check_loader_pending(tap)
+    check_loader_cache(tap)
 
 
 if __name__ == "__main__":

@@ -158,8 +158,23 @@ static bool image_dynamic(pid_t pid)
 
 #define MAX_FILES 128
 
-/* How many files @pid maps (up to MAX_FILES), or -1. */
-static int mapped_files(pid_t pid)
+/* FNV-1a of @len bytes at @data, continuing @hash. */
+static __u64 hash_bytes(__u64 hash, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len--)
+		hash = (hash ^ *p++) * 0x100000001b3ULL;
+	return hash;
+}
+
+/*
+ * How many files @pid maps with code (up to MAX_FILES), or -1; in @sig a hash
+ * of all its file mappings, which changes with each step of its loader: a
+ * file's count alone would not, as the loader maps its cache, then unmaps it
+ * once it mapped libc.
+ */
+static int code_files(pid_t pid, __u64 *sig)
 {
 	struct file_id seen[MAX_FILES];
 	char path[64], *maps;
@@ -167,13 +182,20 @@ static int mapped_files(pid_t pid)
 	const char *line;
 	int n = 0, i;
 
+	*sig = 0xcbf29ce484222325ULL;
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	maps = read_path(path, NULL);
 	if (!maps)
 		return -1;
-	for (line = maps; line && *line && n < MAX_FILES;
+	for (line = maps; line && *line;
 	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		if (maps_parse_line(line, &e) || !e.inode)
+			continue;
+		*sig = hash_bytes(*sig, &e.start, sizeof(e.start));
+		*sig = hash_bytes(*sig, &e.end, sizeof(e.end));
+		*sig = hash_bytes(*sig, &e.inode, sizeof(e.inode));
+		*sig = hash_bytes(*sig, e.perms, sizeof(e.perms));
+		if (e.perms[2] != 'x' || n == MAX_FILES)
 			continue;
 		seen[n] = (struct file_id){ e.dev_major, e.dev_minor, e.inode };
 		for (i = 0; !file_id_equal(&seen[i], &seen[n]); i++)
@@ -314,16 +336,17 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 {
 	bool was_probed = info->malloc_probed;
 	char was[sizeof(info->allocator)];
-	int err;
+	int err, code;
 
+	/* before the look: a step of the loader during it makes the next one */
+	code = code_files(info->pid, &f->maps_sig);
 	err = allocator_of_target(info->pid, f->libc, next);
 	if (err == -ESRCH)
 		return;		/* the report loop sees the exit */
 	comm_refresh(info);
-	/* a dynamic image whose malloc is not mapped yet: looked at again as files come */
+	/* a dynamic image whose malloc is not mapped yet: looked at again as mappings come */
 	f->loading = err && !next->unprobed[0] && !next->go_runtime[0] &&
 		     image_dynamic(info->pid);
-	f->files = f->loading ? mapped_files(info->pid) : 0;
 	/*
 	 * Probes already on a file stay until the loader is done: if it maps the
 	 * same file they fire at once, where removing them would miss every call
@@ -335,8 +358,8 @@ static void look(struct follow *f, struct mw_target_info *info, struct allocator
 		     ESC(info->allocator, sizeof(info->allocator)));
 		return;
 	}
-	/* only the executable and its interpreter: the kernel's part of the exec */
-	if (f->loading && f->files <= 2)
+	/* code of only the executable and its interpreter: the kernel's part of the exec */
+	if (f->loading && code <= 2)
 		snprintf(next->unprobed, sizeof(next->unprobed),
 			 "its loader has not mapped the libraries yet: malloc is probed once it has");
 	if (!err && was_probed && same_file(f, next) && !task_watch_gone(&f->task)) {
@@ -379,8 +402,10 @@ void follow_exec(struct follow *f, struct mw_target_info *info, bool force)
 {
 	__u64 execs = kernel_execs(f->skel, f->process);
 	struct allocator *next;
+	__u64 sig;
 
-	if (!force && execs == f->execs && !(f->loading && mapped_files(info->pid) != f->files))
+	if (!force && execs == f->execs &&
+	    !(f->loading && (code_files(info->pid, &sig), sig != f->maps_sig)))
 		return;
 	/* images that came and went between two looks: never seen */
 	if (execs > f->execs) {

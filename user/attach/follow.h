@@ -39,7 +39,7 @@ struct follow {
 	__u64 execs;			/* the kernel's exec count at the last look */
 	bool loading;			/* dynamic, and no malloc mapped yet */
 	bool pending;			/* an exec's image not yet counted in mw_target_info */
-	int files;			/* then how many files it maps */
+	__u64 maps_sig;			/* then a hash of its file mappings */
 };
 
 /*
