@@ -25,7 +25,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
 # memwatch's own compiles and link, not the BPF object's
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
-LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lpthread
+LDLIBS := -lbpf -ldw -lelf -liberty -lz -lncursesw -lm -lpthread
 # Capstone and libmicrohttpd are opened when first used (user/sys/lazy_lib.h), by the
 # soname of the library built against: read from its development link, when compiled
 soname = $(shell readelf -d "$$($(CC) -print-file-name=lib$(1).so)" 2>/dev/null | \
@@ -43,6 +43,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
 # a static, stripped channel: a target with no malloc symbol to probe
 WORKLOADS += $(OUTPUT)/workloads/channel-static
+# --stacks: the call-site workload with and without frame pointers
+WORKLOADS += $(OUTPUT)/workloads/sites-fp
 # targets beyond glibc C (Rust, Go, static musl): a note instead where the compiler is missing
 WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
 	$(OUTPUT)/workloads/channel-musl $(OUTPUT)/workloads/family-musl \
@@ -104,6 +106,12 @@ $(BIN): $(OUTPUT)/user/app/main.o $(OUTPUT)/libmemwatch.a
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
+# sites without frame pointers, sites-fp with them
+$(OUTPUT)/workloads/sites: WORKLOAD_CFLAGS += -fomit-frame-pointer
+$(OUTPUT)/workloads/%-fp: tests/workloads/%.c | $(OUTPUT)/workloads
+	$(call msg,WORKLOAD,$@)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fno-omit-frame-pointer $< -o $@
 
 $(OUTPUT)/workloads/%-static: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)

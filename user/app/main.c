@@ -31,6 +31,7 @@
 #include "attach/target.h"
 #include "kernel/kernel.h"
 #include "kernel/live_table.h"
+#include "kernel/stack_events.h"
 #include "kernel/thread_table.h"
 #include "model/model.h"
 #include "model/snapshot.h"
@@ -39,6 +40,7 @@
 #include "output/mhd_lib.h"
 #include "output/report.h"
 #include "output/trace.h"
+#include "stacks/stacks.h"
 #include "sys/cgroup.h"
 #include "sys/clock.h"
 #include "sys/log.h"
@@ -99,6 +101,7 @@ struct app {
 	struct live_table table;
 	struct probes probes;
 	struct trace trace;
+	struct stacks stacks;		/* --stacks */
 	struct launch launch;
 	/* -p's processes in the order given, or the launched command, then -f's children */
 	struct procs procs;
@@ -243,6 +246,7 @@ static int load_bpf(const struct mw_options *o, __u64 cgroup_id, bool uprobe_mul
 		.no_malloc = o->no_malloc,
 		.uprobe_multi = uprobe_multi,
 		.max_allocs = o->max_allocs,
+		.stacks = o->stacks,
 	};
 	int err = kernel_load(skel, &c);
 
@@ -389,6 +393,18 @@ static int read_trace(struct app *app)
 	return output_flush(&app->out);
 }
 
+/* --stacks: unwinds the samples waiting and counts their blocks at their sites. */
+static int read_stacks(struct app *app)
+{
+	int err = stacks_read(&app->stacks);
+
+	if (err) {
+		elog("cannot read the stack records: %s", strerror(-err));
+		return MW_EXIT_ERROR;
+	}
+	return 0;
+}
+
 /*
  * A debugger that attached after memwatch: its breakpoints may meet the
  * uprobes from now on. Said once per tracer, and kept for the summary.
@@ -516,6 +532,8 @@ static void loop_fds_set(const struct app *app, struct loop_fds *l)
 		loop_fd(l, STDIN_FILENO, -1);
 	else if (app->opts.trace)
 		loop_fd(l, trace_fd(&app->trace), -1);
+	if (app->opts.stacks)
+		loop_fd(l, stacks_fd(&app->stacks), -1);
 }
 
 /* A process's pidfd polled readable: it exited. */
@@ -624,6 +642,11 @@ static int report_loop(struct app *app)
 			if (err)
 				return err;
 		}
+		if (o->stacks) {
+			err = read_stacks(app);
+			if (err)
+				return err;
+		}
 		due |= follow_execs(app);
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
@@ -668,6 +691,12 @@ static int report_loop(struct app *app)
 		err = read_trace(app);
 		if (err)
 			return err;
+	}
+	if (o->stacks) {
+		err = read_stacks(app);
+		if (err)
+			return err;
+		app->stacks.sites.lost = kernel_stacks_lost(app->skel);
 	}
 	err = take_snapshot(app, start);
 	if (!err)
@@ -916,6 +945,13 @@ static int attach(struct app *app)
 		}
 		m->info.traced = true;
 	}
+	if (app->opts.stacks) {
+		err = stacks_open(&app->stacks, kernel_stack_events_fd(app->skel));
+		if (err) {
+			elog("cannot read the stack records' ring buffer: %s", strerror(-err));
+			return MW_EXIT_BPF;
+		}
+	}
 	ret = settle(app);
 	/*
 	 * -f keeps it: a child counts nothing until memwatch placed its uprobes,
@@ -1013,6 +1049,10 @@ static int watch(struct app *app)
 	err = report_loop(app);
 	/* --cgroup's first process may have come meanwhile */
 	m = app->model;
+	if (app->opts.stacks) {
+		m->sites = &app->stacks.sites;
+		m->sites_top = app->opts.top;
+	}
 	/*
 	 * Nothing of ours stays in the targets while they go on: every process's
 	 * uprobes in one detach with the tracepoints, whose waits overlap
@@ -1089,6 +1129,7 @@ int main(int argc, char **argv)
 	procs_free(&app.procs);
 	probes_detach(&app.probes);
 	trace_close(&app.trace);
+	stacks_close(&app.stacks);
 	thread_table_close(&app.threads);
 	live_table_close(&app.table);
 	kernel_destroy(app.skel);
