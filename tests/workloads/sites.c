@@ -9,13 +9,18 @@
  *   alloc_zeroed:  N x calloc(2, SMALL), all freed after        (frees N, live 0)
  *   alloc_kept:    N x malloc(KEPT), none freed                 (live N x KEPT)
  *
- * It prints "sites n=N small=SMALL kept=KEPT" at the end. launched under
+ * It prints "sites n=N small=SMALL kept=KEPT" at the end. Launched under
  * memwatch, which holds it until every probe is in: no call is missed.
+ * "sites N gate" waits after its first allocation until its standard input
+ * ends: a test closes it once memwatch has read the process's modules, so
+ * that the sites' stacks are symbolized however soon the process exits.
  *
  * Build: gcc -O2 -g -fno-builtin [-fomit-frame-pointer|-fno-omit-frame-pointer] -o sites sites.c
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define SMALL 48
 #define KEPT 200
@@ -69,6 +74,12 @@ int main(int argc, char **argv)
 	kept = malloc(2 * (n ?: 1) * sizeof(*kept));
 	if (!kept)
 		return 1;
+	if (argc > 2 && !strcmp(argv[2], "gate")) {
+		char c;
+
+		while (read(STDIN_FILENO, &c, 1) > 0)
+			;
+	}
 	run(n);
 	printf("sites n=%d small=%d kept=%d\n", n, SMALL, KEPT);
 	return 0;
