@@ -143,6 +143,7 @@ $(OUTPUT)/workloads/%-musl: tests/workloads/%.c | $(OUTPUT)/workloads
 UNIT_LDLIBS := -lelf -lz -lm
 $(OUTPUT)/tests/test_privileges $(OUTPUT)/tests/test_thread_table: UNIT_LDLIBS += -lbpf
 $(OUTPUT)/san/tests/test_privileges $(OUTPUT)/san/tests/test_thread_table: UNIT_LDLIBS += -lbpf
+$(OUTPUT)/tests/test_sites $(OUTPUT)/san/tests/test_sites: UNIT_LDLIBS += -ldw -liberty
 
 $(OUTPUT)/user/attach/capstone_lib.o $(OUTPUT)/user/output/mhd_lib.o \
 $(OUTPUT)/san/user/attach/capstone_lib.o $(OUTPUT)/san/user/output/mhd_lib.o: \

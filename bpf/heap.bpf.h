@@ -152,8 +152,9 @@ SEC("uprobe")
 int BPF_KPROBE(malloc_enter, size_t size)
 {
 	struct mw_process *p;
+	struct mw_thread *t = call_begin(&p, MW_FN_ALLOC, size, 0);
 
-	stack_begin(ctx, call_begin(&p, MW_FN_ALLOC, size, 0));
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -161,9 +162,10 @@ SEC("uprobe")
 int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
 {
 	struct mw_process *p;
-
 	/* an overflowing product makes calloc fail: its size never counts */
-	stack_begin(ctx, call_begin(&p, MW_FN_ALLOC, (__u64)nmemb * size, 0));
+	struct mw_thread *t = call_begin(&p, MW_FN_ALLOC, (__u64)nmemb * size, 0);
+
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -171,8 +173,9 @@ SEC("uprobe")
 int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
 {
 	struct mw_process *p;
+	struct mw_thread *t = call_begin(&p, MW_FN_ALLOC, size, 0);
 
-	stack_begin(ctx, call_begin(&p, MW_FN_ALLOC, size, 0));
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -180,8 +183,9 @@ SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t size)
 {
 	struct mw_process *p;
+	struct mw_thread *t = call_begin(&p, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr);
 
-	stack_begin(ctx, call_begin(&p, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr));
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -198,7 +202,7 @@ static __always_inline void realloc_begin(struct pt_regs *ctx, __u64 ptr, __u64 
 	t = call_begin(&p, MW_FN_REALLOC, size, ptr);
 	if (!t || !p)
 		return;
-	stack_begin(ctx, t);
+	stack_begin(ctx, p, t);
 	t->call.old_tracked = MW_BLOCK_UNKNOWN;
 	if (!ptr)
 		return;

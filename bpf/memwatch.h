@@ -130,6 +130,8 @@ struct mw_process {
 	__u32 mm_shared;	/* -f: a vfork child, in its parent's mm until it execs */
 	__u32 joined;		/* --cgroup: entered as it was moved into the cgroup */
 	__u32 left;		/* --cgroup: moved out of it: its events count no more */
+	/* --stacks: execs + 1 of the image whose first sample woke user space */
+	__u64 stacks_image;
 };
 
 /* Slots of the process_records array, slot 0 included: no more processes are watched. */
@@ -339,6 +341,7 @@ struct mw_stack_head {
 	__u32 tid;
 	__u32 process;		/* its process's slot in process_records */
 	__u64 id;		/* SAMPLE and ALLOC: the call's (bpf_ktime_get_ns() at entry) */
+	__u64 execs;		/* SAMPLE: its process's execs so far: which image's modules */
 };
 
 struct mw_stack_sample {

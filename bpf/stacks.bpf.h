@@ -28,6 +28,23 @@ struct {
 
 _Static_assert(sizeof(struct pt_regs) <= MW_STACK_REGS_BYTES, "the registers fit a sample");
 
+/*
+ * User space is woken once this much waits, not at every record: woken as
+ * soon as it had caught up, it spent most of its time in ppoll() and the
+ * wake-ups' interrupts, and fell behind. Its loop looks at least every 50 ms
+ * anyway (EXEC_POLL_S), which bounds how long a record waits.
+ */
+#define STACK_WAKE_BYTES	(2U << 20)
+
+static __always_inline void stack_submit(void *record, bool wake)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (wake || bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= STACK_WAKE_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(record, flags);
+}
+
 static __always_inline void stack_head(struct mw_stack_head *h, enum mw_stack_record type,
 				       const struct mw_thread *t, __u64 id)
 {
@@ -43,10 +60,12 @@ static __always_inline void stack_head(struct mw_stack_head *h, enum mw_stack_re
  * while they can be read: a shallow stack (a thread's, near its top) still
  * yields what it has. The id of the record, 0 when the buffer was full.
  */
-static __always_inline __u64 stack_sample(struct pt_regs *ctx, const struct mw_thread *t)
+static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process *p,
+					  const struct mw_thread *t)
 {
-	__u64 base = PT_REGS_SP(ctx) & ~(__u64)(MW_STACK_PAGE_SIZE - 1), id;
+	__u64 base = PT_REGS_SP(ctx) & ~(__u64)(MW_STACK_PAGE_SIZE - 1), id, image;
 	struct mw_stack_sample *s;
+	bool first;
 	int i;
 
 	s = bpf_ringbuf_reserve(&stack_events, sizeof(*s), 0);
@@ -57,6 +76,7 @@ static __always_inline __u64 stack_sample(struct pt_regs *ctx, const struct mw_t
 	/* unique per thread: one call's entry is microseconds after the last */
 	id = bpf_ktime_get_ns();
 	stack_head(&s->head, MW_STACK_SAMPLE, t, id);
+	s->head.execs = p->execs;
 	bpf_probe_read_kernel(s->regs, sizeof(struct pt_regs), ctx);
 	s->base = base;
 	s->len = 0;
@@ -66,15 +86,24 @@ static __always_inline __u64 stack_sample(struct pt_regs *ctx, const struct mw_t
 			break;
 		s->len += MW_STACK_PAGE_SIZE;
 	}
-	bpf_ringbuf_submit(s, 0);
+	/*
+	 * A new image's first sample wakes user space at once: it reads the
+	 * image's modules from /proc while the image is still there.
+	 */
+	image = p->execs + 1;
+	first = p->stacks_image != image;
+	if (first)
+		p->stacks_image = image;
+	stack_submit(s, first);
 	return id;
 }
 
-/* At an outermost counted call's entry (@t from call_begin()): its stack. */
-static __always_inline void stack_begin(struct pt_regs *ctx, struct mw_thread *t)
+/* At an outermost counted call's entry (@t from call_begin(), of process @p): its stack. */
+static __always_inline void stack_begin(struct pt_regs *ctx, struct mw_process *p,
+					struct mw_thread *t)
 {
-	if (stacks_all && t)
-		t->call.stack_id = stack_sample(ctx, t);
+	if (stacks_all && t && p)
+		t->call.stack_id = stack_sample(ctx, p, t);
 }
 
 static __always_inline void stack_block(enum mw_stack_record type, const struct mw_thread *t,
@@ -87,9 +116,10 @@ static __always_inline void stack_block(enum mw_stack_record type, const struct 
 		return;
 	}
 	stack_head(&b->head, type, t, id);
+	b->head.execs = 0;
 	b->ptr = ptr;
 	b->size = size;
-	bpf_ringbuf_submit(b, 0);
+	stack_submit(b, false);
 }
 
 /* The block the call of @t made, for the stack its entry sent. */

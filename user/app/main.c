@@ -393,18 +393,6 @@ static int read_trace(struct app *app)
 	return output_flush(&app->out);
 }
 
-/* --stacks: unwinds the samples waiting and counts their blocks at their sites. */
-static int read_stacks(struct app *app)
-{
-	int err = stacks_read(&app->stacks);
-
-	if (err) {
-		elog("cannot read the stack records: %s", strerror(-err));
-		return MW_EXIT_ERROR;
-	}
-	return 0;
-}
-
 /*
  * A debugger that attached after memwatch: its breakpoints may meet the
  * uprobes from now on. Said once per tracer, and kept for the summary.
@@ -532,8 +520,6 @@ static void loop_fds_set(const struct app *app, struct loop_fds *l)
 		loop_fd(l, STDIN_FILENO, -1);
 	else if (app->opts.trace)
 		loop_fd(l, trace_fd(&app->trace), -1);
-	if (app->opts.stacks)
-		loop_fd(l, stacks_fd(&app->stacks), -1);
 }
 
 /* A process's pidfd polled readable: it exited. */
@@ -642,11 +628,6 @@ static int report_loop(struct app *app)
 			if (err)
 				return err;
 		}
-		if (o->stacks) {
-			err = read_stacks(app);
-			if (err)
-				return err;
-		}
 		due |= follow_execs(app);
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
@@ -692,10 +673,13 @@ static int report_loop(struct app *app)
 		if (err)
 			return err;
 	}
+	/* the stack records' thread handles the last ones, and gives the sites up */
 	if (o->stacks) {
-		err = read_stacks(app);
-		if (err)
-			return err;
+		err = stacks_stop(&app->stacks, o->top);
+		if (err) {
+			elog("cannot handle the stack records: %s", strerror(-err));
+			return MW_EXIT_ERROR;
+		}
 		app->stacks.sites.lost = kernel_stacks_lost(app->skel);
 	}
 	err = take_snapshot(app, start);
@@ -946,7 +930,7 @@ static int attach(struct app *app)
 		m->info.traced = true;
 	}
 	if (app->opts.stacks) {
-		err = stacks_open(&app->stacks, kernel_stack_events_fd(app->skel));
+		err = stacks_start(&app->stacks, kernel_stack_events_fd(app->skel));
 		if (err) {
 			elog("cannot read the stack records' ring buffer: %s", strerror(-err));
 			return MW_EXIT_BPF;

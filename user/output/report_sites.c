@@ -42,6 +42,15 @@ static void print_frame(FILE *out, const struct site_frame *f)
 	}
 }
 
+/* Frame @i of @s; its bare address, in *@bare, if its symbols could not be had (no memory). */
+static const struct site_frame *site_frame_at(const struct site *s, int i, struct site_frame *bare)
+{
+	if (s->frames)
+		return &s->frames[i];
+	bare->offset = s->pcs[i];
+	return bare;
+}
+
 static void print_site(FILE *out, const struct site *s)
 {
 	int i;
@@ -51,7 +60,7 @@ static void print_site(FILE *out, const struct site *s)
 		N(s->free_calls));
 	for (i = 0; i < s->nr_frames; i++) {
 		fputs("      ", out);
-		print_frame(out, &s->frames[i]);
+		print_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
 		fputc('\n', out);
 	}
 }
@@ -115,7 +124,7 @@ static void json_site(FILE *out, const struct site *s)
 	for (i = 0; i < s->nr_frames; i++) {
 		if (i)
 			fputc(',', out);
-		json_frame(out, &s->frames[i]);
+		json_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
 	}
 	fprintf(out, "],\"alloc_calls\":%llu,\"alloc_bytes\":%llu,\"live_calls\":%llu,"
 		"\"live_bytes\":%llu,\"free_calls\":%llu,\"grown_bytes\":0,\"returned_bytes\":0,"

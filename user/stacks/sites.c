@@ -21,10 +21,9 @@ static bool same_stack(const struct site *site, __u32 process, const __u64 *pcs,
 	       !memcmp(site->pcs, pcs, n * sizeof(*pcs));
 }
 
-static long site_add(struct stack_sites *s, __u32 process, const __u64 *pcs, int n, Dwfl *dwfl)
+static long site_add(struct stack_sites *s, __u32 process, const __u64 *pcs, int n)
 {
 	struct site *site;
-	int i;
 
 	if (s->nr == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
@@ -38,26 +37,37 @@ static long site_add(struct stack_sites *s, __u32 process, const __u64 *pcs, int
 	site = &s->v[s->nr];
 	*site = (struct site){ .process = process, .nr_frames = n };
 	site->pcs = malloc(n * sizeof(*pcs));
-	site->frames = calloc(n, sizeof(*site->frames));
-	if (!site->pcs || !site->frames)
-		goto nomem;
+	if (!site->pcs)
+		return -1;
 	memcpy(site->pcs, pcs, n * sizeof(*pcs));
-	/* once per site, off the hot path: the modules may be gone by the summary */
-	for (i = 0; i < n; i++) {
-		if (frame_symbolize(dwfl, pcs[i], &site->frames[i]))
-			goto nomem;
-	}
 	return s->nr++;
-
-nomem:
-	for (i = 0; i < n && site->frames; i++)
-		frame_free(&site->frames[i]);
-	free(site->frames);
-	free(site->pcs);
-	return -1;
 }
 
-long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n, Dwfl *dwfl)
+int site_symbolize(struct site *site, Dwfl *dwfl)
+{
+	struct site_frame *frames;
+	int i;
+
+	if (site->frames)
+		return 0;
+	frames = calloc(site->nr_frames, sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	for (i = 0; i < site->nr_frames; i++) {
+		if (frame_symbolize(dwfl, site->pcs[i], &frames[i]))
+			goto nomem;
+	}
+	site->frames = frames;
+	return 0;
+
+nomem:
+	while (i--)
+		frame_free(&frames[i]);
+	free(frames);
+	return -ENOMEM;
+}
+
+long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n)
 {
 	__u64 key = stack_hash(process, pcs, n);
 	struct u64map_entry *e;
@@ -71,12 +81,12 @@ long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n, D
 		if (same_stack(&s->v[e->a], process, pcs, n))
 			return e->a;
 	}
-	site = site_add(s, process, pcs, n, dwfl);
+	site = site_add(s, process, pcs, n);
 	if (site < 0)
 		return -1;
 	e = u64map_get(&s->index, key);
 	if (!e) {
-		s->nr--;
+		free(s->v[--s->nr].pcs);
 		return -1;
 	}
 	e->a = site;
@@ -130,6 +140,24 @@ void sites_free(struct stack_sites *s, __u32 process, __u64 ptr)
 	s->v[block.a].free_calls++;
 }
 
+int sites_forget(struct stack_sites *s, __u32 process)
+{
+	__u64 *keys = malloc((s->blocks.nr ?: 1) * sizeof(*keys));
+	size_t i, n = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	/* found first, taken after: taking one moves others in the table */
+	for (i = 0; i < s->blocks.cap; i++) {
+		if (s->blocks.slots[i].key && s->blocks.slots[i].key >> 48 == process)
+			keys[n++] = s->blocks.slots[i].key;
+	}
+	for (i = 0; i < n; i++)
+		sites_free(s, process, keys[i] & ((1ULL << 48) - 1));
+	free(keys);
+	return 0;
+}
+
 static int by_live(const void *a, const void *b)
 {
 	const struct site *x = *(const struct site **)a, *y = *(const struct site **)b;
@@ -177,7 +205,7 @@ void sites_free_all(struct stack_sites *s)
 	int j;
 
 	for (i = 0; i < s->nr; i++) {
-		for (j = 0; j < s->v[i].nr_frames; j++)
+		for (j = 0; s->v[i].frames && j < s->v[i].nr_frames; j++)
 			frame_free(&s->v[i].frames[j]);
 		free(s->v[i].frames);
 		free(s->v[i].pcs);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * Call sites: a site is a process's stack at an allocator call, symbolized
- * once as it is first seen. Each counts the calls made there and their
+ * Call sites: a site is a process's stack at an allocator call, its
+ * addresses as they were; those a report lists are symbolized once, off the
+ * path of the records (a new site is frequent as a program starts, and
+ * symbols cost more than an unwinding). Each counts the calls made there and their
  * bytes, the blocks still live and the frees; a live block is found from its
  * process and address, as the kernel's live table finds it.
  */
@@ -18,7 +20,7 @@ struct site {
 	__u32 process;		/* its process's slot */
 	int nr_frames;
 	__u64 *pcs;		/* innermost first */
-	struct site_frame *frames;
+	struct site_frame *frames;	/* NULL until symbolized */
 	__u64 alloc_calls, alloc_bytes;
 	__u64 live_calls, live_bytes;
 	__u64 free_calls;
@@ -34,12 +36,16 @@ struct stack_sites {
 	__u64 lost;		/* records that found the kernel's ring buffer full */
 };
 
-/* The site of a stack of process @process, made and symbolized with @dwfl if new; -1: no memory. */
-long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n, Dwfl *dwfl);
+/* The site of a stack of process @process, made if new; -1: no memory. */
+long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n);
+/* @site's frames from @dwfl, its process's modules, unless it has them. 0 or -ENOMEM. */
+int site_symbolize(struct site *site, Dwfl *dwfl);
 /* A block of @size at @ptr made at site @site. 0 or -ENOMEM. */
 int sites_alloc(struct stack_sites *s, size_t site, __u32 process, __u64 ptr, __u64 size);
 /* The block at @ptr freed, if a site has it. */
 void sites_free(struct stack_sites *s, __u32 process, __u64 ptr);
+/* Process slot @process exec'd: the kernel released its blocks, so do its sites. 0 or -ENOMEM. */
+int sites_forget(struct stack_sites *s, __u32 process);
 
 enum sites_order {
 	SITES_BY_LIVE,		/* live bytes, then allocated */

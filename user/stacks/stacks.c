@@ -7,18 +7,44 @@
 #include "stacks/stacks.h"
 #include "stacks/unwind.h"
 
-/* The unwinder of process slot @process, whose TGID is @pid; NULL when out of memory. */
-static struct unwinder *unwinder_of(struct stacks *s, __u32 process, pid_t pid)
+/* Every site of process slot @process, with its modules in @dwfl. 0 or -ENOMEM. */
+static int symbolize_process(struct stacks *s, __u32 process, Dwfl *dwfl)
+{
+	size_t i;
+
+	for (i = 0; i < s->sites.nr; i++) {
+		if (s->sites.v[i].process == process && site_symbolize(&s->sites.v[i], dwfl))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * The unwinder of the sample's process: made at its first sample, made again
+ * after an exec (the kernel released the old image's blocks: so do their
+ * sites, whose frames are symbolized already). NULL when out of memory.
+ */
+static struct unwinder *unwinder_of(struct stacks *s, const struct mw_stack_head *h)
 {
 	struct unwinder **u;
 
-	if (process >= MW_MAX_PROCESSES)
+	if (h->process >= MW_MAX_PROCESSES)
 		return NULL;
-	u = &s->unwinders[process];
-	if (*u)
+	u = &s->unwinders[h->process];
+	if (*u && (*u)->execs == h->execs)
 		return *u;
-	*u = malloc(sizeof(**u));
-	if (*u && unwinder_init(*u, pid)) {
+	if (*u) {
+		/* the old image's modules go: its sites take their symbols first */
+		if (symbolize_process(s, h->process, (*u)->dwfl) ||
+		    sites_forget(&s->sites, h->process))
+			return NULL;
+		unwinder_free(*u);
+	} else {
+		*u = malloc(sizeof(**u));
+		if (!*u)
+			return NULL;
+	}
+	if (unwinder_init(*u, h->pid, h->execs)) {
 		free(*u);
 		*u = NULL;
 	}
@@ -27,7 +53,7 @@ static struct unwinder *unwinder_of(struct stacks *s, __u32 process, pid_t pid)
 
 static int on_sample(struct stacks *s, const struct mw_stack_sample *r)
 {
-	struct unwinder *u = unwinder_of(s, r->head.process, r->head.pid);
+	struct unwinder *u = unwinder_of(s, &r->head);
 	__u64 pcs[MW_MAX_FRAMES];
 	struct u64map_entry *e;
 	long site;
@@ -36,7 +62,7 @@ static int on_sample(struct stacks *s, const struct mw_stack_sample *r)
 	if (!u)
 		return -ENOMEM;
 	n = unwind_sample(u, r, pcs);
-	site = sites_find(&s->sites, r->head.process, pcs, n, u->dwfl);
+	site = sites_find(&s->sites, r->head.process, pcs, n);
 	e = site < 0 ? NULL : u64map_get(&s->pending, r->head.tid);
 	if (!e)
 		return -ENOMEM;
@@ -77,27 +103,79 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int stacks_open(struct stacks *s, int map_fd)
+/*
+ * How long a record may wait: the kernel wakes the thread only once a few MiB
+ * wait (bpf/stacks.bpf.h), and a process's first sample should be read while
+ * its modules are still mapped.
+ */
+#define POLL_MS 10
+
+static void *consume(void *arg)
 {
+	struct stacks *s = arg;
+	int n;
+
+	while (!s->stopping) {
+		n = ring_buffer__poll(s->rb, POLL_MS);
+		if (n < 0 && n != -EINTR) {
+			s->err = n;
+			break;
+		}
+	}
+	return NULL;
+}
+
+int stacks_start(struct stacks *s, int map_fd)
+{
+	int err;
+
 	*s = (struct stacks){ 0 };
 	s->unwinders = calloc(MW_MAX_PROCESSES, sizeof(*s->unwinders));
 	if (!s->unwinders)
 		return -ENOMEM;
 	s->rb = ring_buffer__new(map_fd, on_record, s, NULL);
-	return s->rb ? 0 : -errno;
+	if (!s->rb)
+		return -errno;
+	err = pthread_create(&s->thread, NULL, consume, s);
+	s->running = !err;
+	return -err;
 }
 
-int stacks_fd(const struct stacks *s)
+/* The @top sites in @order, symbolized for the report. */
+static int symbolize_top(struct stacks *s, enum sites_order order, int top)
 {
-	return ring_buffer__epoll_fd(s->rb);
+	const struct site **list = malloc(top * sizeof(*list));
+	struct unwinder *u;
+	size_t i, n;
+	int err = 0;
+
+	if (!list)
+		return -ENOMEM;
+	n = sites_top(&s->sites, order, list, top);
+	for (i = 0; i < n && !err; i++) {
+		u = s->unwinders[list[i]->process];
+		err = site_symbolize((struct site *)list[i], u ? u->dwfl : NULL);
+	}
+	free(list);
+	return err;
 }
 
-int stacks_read(struct stacks *s)
+int stacks_stop(struct stacks *s, int top)
 {
-	int n = ring_buffer__consume(s->rb);
+	int n;
 
-	if (n < 0)
-		return n;
+	if (!s->running)
+		return 0;
+	s->stopping = true;
+	pthread_join(s->thread, NULL);
+	s->running = false;
+	n = ring_buffer__consume(s->rb);
+	if (n < 0 && !s->err)
+		s->err = n;
+	if (!s->err && top)
+		s->err = symbolize_top(s, SITES_BY_LIVE, top);
+	if (!s->err && top)
+		s->err = symbolize_top(s, SITES_BY_ALLOC, top);
 	return s->err;
 }
 
@@ -105,6 +183,7 @@ void stacks_close(struct stacks *s)
 {
 	int i;
 
+	stacks_stop(s, 0);
 	ring_buffer__free(s->rb);
 	for (i = 0; s->unwinders && i < MW_MAX_PROCESSES; i++) {
 		if (s->unwinders[i]) {

@@ -15,7 +15,7 @@ char *symbol_demangle(const char *name)
 
 int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)
 {
-	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
 	const char *name, *file;
 	Dwarf_Addr start;
 	Dwfl_Line *line;

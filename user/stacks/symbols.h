@@ -18,7 +18,7 @@ struct site_frame {
 	unsigned long long offset;	/* from the module's start (or the address, without one) */
 };
 
-/* @pc (a call's address, not its return address) in @dwfl's modules. 0 or -ENOMEM. */
+/* @pc (a call's address, not its return address) in @dwfl's modules (none if NULL). 0 or -ENOMEM. */
 int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f);
 void frame_free(struct site_frame *f);
 

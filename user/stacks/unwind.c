@@ -24,7 +24,7 @@
  * address in none (a library loaded since): a JIT's anonymous code is in
  * none for good, and must not make every sample read /proc.
  */
-#define MAPS_REREAD_S 0.25
+#define MAPS_REREAD_S 0.02
 
 /* Every module is reported with its opened file: libdwfl opens no path itself. */
 static int no_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
@@ -122,9 +122,9 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
 	.set_initial_registers = set_initial_registers,
 };
 
-int unwinder_init(struct unwinder *u, pid_t pid)
+int unwinder_init(struct unwinder *u, pid_t pid, __u64 execs)
 {
-	*u = (struct unwinder){ .pid = pid, .root_fd = -1 };
+	*u = (struct unwinder){ .pid = pid, .root_fd = -1, .execs = execs };
 	u->dwfl = dwfl_begin(&callbacks);
 	return u->dwfl ? 0 : -ENOMEM;
 }

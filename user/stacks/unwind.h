@@ -26,12 +26,16 @@ struct unwinder {
 	int root_fd;			/* the process's root, -1 until opened */
 	const struct mw_stack_sample *sample;	/* the one being unwound */
 	double maps_read_s;		/* when the modules were last reported, 0: never */
+	__u64 execs;			/* the image it unwinds: the process's execs before it */
 	bool attached;			/* dwfl_attach_state() took */
 	unsigned int modules;		/* reported so far */
 };
 
-/* An unwinder for process @pid, its modules read when its first sample comes. 0 or -errno. */
-int unwinder_init(struct unwinder *u, pid_t pid);
+/*
+ * An unwinder for process @pid's image after its @execs execs, its modules
+ * read when its first sample comes. 0 or -errno.
+ */
+int unwinder_init(struct unwinder *u, pid_t pid, __u64 execs);
 void unwinder_free(struct unwinder *u);
 
 /*
