@@ -130,7 +130,7 @@ struct mw_process {
 	__u32 mm_shared;	/* -f: a vfork child, in its parent's mm until it execs */
 	__u32 joined;		/* --cgroup: entered as it was moved into the cgroup */
 	__u32 left;		/* --cgroup: moved out of it: its events count no more */
-	/* --stacks: execs + 1 of the image whose first sample woke user space */
+	/* --stacks: execs + 1 of the image whose modules user space was told to read */
 	__u64 stacks_image;
 };
 
@@ -356,6 +356,17 @@ struct mw_stack_block {
 	struct mw_stack_head head;
 	__u64 ptr;
 	__u64 size;		/* ALLOC: bytes asked for */
+};
+
+/*
+ * A record of the stack_images ring buffer: a process image's first sample
+ * is on its way. User space reads the image's modules at once, however many
+ * samples it still has to unwind before that one.
+ */
+struct mw_stack_image {
+	__u32 pid;
+	__u32 process;
+	__u64 execs;		/* the image's: its process's execs before it */
 };
 
 #endif /* MEMWATCH_H */

@@ -26,23 +26,45 @@ struct {
 	__uint(max_entries, 4096);	/* sized by user space: one page without --stacks */
 } stack_events SEC(".maps");
 
+/* struct mw_stack_image records, each waking user space */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} stack_images SEC(".maps");
+
 _Static_assert(sizeof(struct pt_regs) <= MW_STACK_REGS_BYTES, "the registers fit a sample");
 
 /*
  * User space is woken once this much waits, not at every record: woken as
- * soon as it had caught up, it spent most of its time in ppoll() and the
- * wake-ups' interrupts, and fell behind. Its loop looks at least every 50 ms
- * anyway (EXEC_POLL_S), which bounds how long a record waits.
+ * soon as it had caught up, it spent most of its time in poll() and the
+ * wake-ups' interrupts, and fell behind. It looks every 10 ms anyway, which
+ * bounds how long a record waits.
  */
 #define STACK_WAKE_BYTES	(2U << 20)
 
-static __always_inline void stack_submit(void *record, bool wake)
+static __always_inline void stack_submit(void *record)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (wake || bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= STACK_WAKE_BYTES)
+	if (bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= STACK_WAKE_BYTES)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(record, flags);
+}
+
+/*
+ * Before an image's first sample: user space reads its modules while it is
+ * still mapped, even when it has a backlog of samples to unwind first (a
+ * shell script's short images, a process that exits soon).
+ */
+static __always_inline void stack_image(struct mw_process *p, const struct mw_thread *t)
+{
+	struct mw_stack_image e = { .pid = t->pid, .process = t->process, .execs = p->execs };
+
+	if (p->stacks_image == e.execs + 1)
+		return;
+	p->stacks_image = e.execs + 1;
+	if (bpf_ringbuf_output(&stack_images, &e, sizeof(e), BPF_RB_FORCE_WAKEUP))
+		__sync_fetch_and_add(&stacks_lost, 1);
 }
 
 static __always_inline void stack_head(struct mw_stack_head *h, enum mw_stack_record type,
@@ -63,11 +85,11 @@ static __always_inline void stack_head(struct mw_stack_head *h, enum mw_stack_re
 static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process *p,
 					  const struct mw_thread *t)
 {
-	__u64 base = PT_REGS_SP(ctx) & ~(__u64)(MW_STACK_PAGE_SIZE - 1), id, image;
+	__u64 base = PT_REGS_SP(ctx) & ~(__u64)(MW_STACK_PAGE_SIZE - 1), id;
 	struct mw_stack_sample *s;
-	bool first;
 	int i;
 
+	stack_image(p, t);
 	s = bpf_ringbuf_reserve(&stack_events, sizeof(*s), 0);
 	if (!s) {
 		__sync_fetch_and_add(&stacks_lost, 1);
@@ -86,15 +108,7 @@ static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process
 			break;
 		s->len += MW_STACK_PAGE_SIZE;
 	}
-	/*
-	 * A new image's first sample wakes user space at once: it reads the
-	 * image's modules from /proc while the image is still there.
-	 */
-	image = p->execs + 1;
-	first = p->stacks_image != image;
-	if (first)
-		p->stacks_image = image;
-	stack_submit(s, first);
+	stack_submit(s);
 	return id;
 }
 
@@ -119,7 +133,7 @@ static __always_inline void stack_block(enum mw_stack_record type, const struct 
 	b->head.execs = 0;
 	b->ptr = ptr;
 	b->size = size;
-	stack_submit(b, false);
+	stack_submit(b);
 }
 
 /* The block the call of @t made, for the stack its entry sent. */

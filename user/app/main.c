@@ -930,7 +930,8 @@ static int attach(struct app *app)
 		m->info.traced = true;
 	}
 	if (app->opts.stacks) {
-		err = stacks_start(&app->stacks, kernel_stack_events_fd(app->skel));
+		err = stacks_start(&app->stacks, kernel_stack_events_fd(app->skel),
+				   kernel_stack_images_fd(app->skel));
 		if (err) {
 			elog("cannot read the stack records' ring buffer: %s", strerror(-err));
 			return MW_EXIT_BPF;

@@ -12,6 +12,8 @@ struct memwatch_bpf;
 void kernel_stacks_configure(struct memwatch_bpf *skel, bool on);
 /* The ring buffer of struct mw_stack_sample and mw_stack_block records. */
 int kernel_stack_events_fd(const struct memwatch_bpf *skel);
+/* The ring buffer of struct mw_stack_image records. */
+int kernel_stack_images_fd(const struct memwatch_bpf *skel);
 /* Records that found the ring buffer full. */
 __u64 kernel_stacks_lost(const struct memwatch_bpf *skel);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
@@ -19,36 +20,68 @@ static int symbolize_process(struct stacks *s, __u32 process, Dwfl *dwfl)
 	return 0;
 }
 
+static struct unwinder *unwinder_new(pid_t pid, __u64 execs)
+{
+	struct unwinder *u = malloc(sizeof(*u));
+
+	if (u && unwinder_init(u, pid, execs)) {
+		free(u);
+		u = NULL;
+	}
+	return u;
+}
+
 /*
- * The unwinder of the sample's process: made at its first sample, made again
- * after an exec (the kernel released the old image's blocks: so do their
- * sites, whose frames are symbolized already). NULL when out of memory.
+ * The image process slot @process unwound is done (it exec'd): the kernel
+ * released its blocks, so do their sites, symbolized before its modules go.
  */
+static int image_end(struct stacks *s, __u32 process)
+{
+	struct unwinder *u = s->unwinders[process];
+
+	if (symbolize_process(s, process, u->dwfl) || sites_forget(&s->sites, process))
+		return -ENOMEM;
+	s->unwinders[process] = u->next;
+	unwinder_free(u);
+	free(u);
+	return 0;
+}
+
+/* The unwinder of the sample's image; NULL when out of memory. */
 static struct unwinder *unwinder_of(struct stacks *s, const struct mw_stack_head *h)
 {
-	struct unwinder **u;
+	struct unwinder *u;
 
 	if (h->process >= MW_MAX_PROCESSES)
 		return NULL;
-	u = &s->unwinders[h->process];
-	if (*u && (*u)->execs == h->execs)
-		return *u;
-	if (*u) {
-		/* the old image's modules go: its sites take their symbols first */
-		if (symbolize_process(s, h->process, (*u)->dwfl) ||
-		    sites_forget(&s->sites, h->process))
-			return NULL;
-		unwinder_free(*u);
-	} else {
-		*u = malloc(sizeof(**u));
-		if (!*u)
+	/* a process's samples come image after image */
+	while ((u = s->unwinders[h->process]) && u->execs != h->execs) {
+		if (image_end(s, h->process))
 			return NULL;
 	}
-	if (unwinder_init(*u, h->pid, h->execs)) {
-		free(*u);
-		*u = NULL;
-	}
-	return *u;
+	/* its announcement was lost: its modules are read at its first sample */
+	if (!u)
+		u = s->unwinders[h->process] = unwinder_new(h->pid, h->execs);
+	return u;
+}
+
+/* An image announced: its unwinder, after its process's earlier images', reads its modules now. */
+static int on_image(void *ctx, void *data, size_t size)
+{
+	const struct mw_stack_image *e = data;
+	struct stacks *s = ctx;
+	struct unwinder **u;
+
+	if (size < sizeof(*e) || e->process >= MW_MAX_PROCESSES)
+		return 0;
+	for (u = &s->unwinders[e->process]; *u; u = &(*u)->next)
+		;
+	*u = unwinder_new(e->pid, e->execs);
+	if (*u)
+		unwinder_load(*u);
+	else if (!s->err)
+		s->err = -ENOMEM;
+	return 0;
 }
 
 static int on_sample(struct stacks *s, const struct mw_stack_sample *r)
@@ -92,6 +125,8 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*h))
 		return 0;
+	/* an image announced meanwhile reads its modules before a backlog is unwound */
+	ring_buffer__consume(s->images);
 	if (h->type == MW_STACK_SAMPLE && size >= sizeof(struct mw_stack_sample))
 		err = on_sample(s, data);
 	else if (h->type == MW_STACK_ALLOC && size >= sizeof(struct mw_stack_block))
@@ -104,20 +139,28 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 /*
- * How long a record may wait: the kernel wakes the thread only once a few MiB
- * wait (bpf/stacks.bpf.h), and a process's first sample should be read while
- * its modules are still mapped.
+ * How long a record may wait: the kernel wakes the thread at once for an
+ * image announced, but for samples only once a few MiB wait (bpf/stacks.bpf.h).
  */
 #define POLL_MS 10
 
 static void *consume(void *arg)
 {
 	struct stacks *s = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = ring_buffer__epoll_fd(s->images), .events = POLLIN },
+		{ .fd = ring_buffer__epoll_fd(s->rb), .events = POLLIN },
+	};
 	int n;
 
 	while (!s->stopping) {
-		n = ring_buffer__poll(s->rb, POLL_MS);
-		if (n < 0 && n != -EINTR) {
+		if (poll(pfd, 2, POLL_MS) < 0 && errno != EINTR) {
+			s->err = -errno;
+			break;
+		}
+		ring_buffer__consume(s->images);
+		n = ring_buffer__consume(s->rb);
+		if (n < 0) {
 			s->err = n;
 			break;
 		}
@@ -125,7 +168,7 @@ static void *consume(void *arg)
 	return NULL;
 }
 
-int stacks_start(struct stacks *s, int map_fd)
+int stacks_start(struct stacks *s, int map_fd, int images_fd)
 {
 	int err;
 
@@ -133,6 +176,9 @@ int stacks_start(struct stacks *s, int map_fd)
 	s->unwinders = calloc(MW_MAX_PROCESSES, sizeof(*s->unwinders));
 	if (!s->unwinders)
 		return -ENOMEM;
+	s->images = ring_buffer__new(images_fd, on_image, s, NULL);
+	if (!s->images)
+		return -errno;
 	s->rb = ring_buffer__new(map_fd, on_record, s, NULL);
 	if (!s->rb)
 		return -errno;
@@ -169,6 +215,7 @@ int stacks_stop(struct stacks *s, int top)
 	s->stopping = true;
 	pthread_join(s->thread, NULL);
 	s->running = false;
+	ring_buffer__consume(s->images);
 	n = ring_buffer__consume(s->rb);
 	if (n < 0 && !s->err)
 		s->err = n;
@@ -181,14 +228,17 @@ int stacks_stop(struct stacks *s, int top)
 
 void stacks_close(struct stacks *s)
 {
+	struct unwinder *u;
 	int i;
 
 	stacks_stop(s, 0);
 	ring_buffer__free(s->rb);
+	ring_buffer__free(s->images);
 	for (i = 0; s->unwinders && i < MW_MAX_PROCESSES; i++) {
-		if (s->unwinders[i]) {
-			unwinder_free(s->unwinders[i]);
-			free(s->unwinders[i]);
+		while ((u = s->unwinders[i])) {
+			s->unwinders[i] = u->next;
+			unwinder_free(u);
+			free(u);
 		}
 	}
 	free(s->unwinders);

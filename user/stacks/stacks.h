@@ -19,9 +19,11 @@ struct ring_buffer;
 struct unwinder;
 
 struct stacks {
-	struct ring_buffer *rb;
+	struct ring_buffer *rb;		/* samples, blocks and frees */
+	struct ring_buffer *images;	/* images announced */
 	struct stack_sites sites;
-	struct unwinder **unwinders;	/* by process slot, made at its first sample */
+	/* by process slot: the image being unwound, then the ones announced since (next) */
+	struct unwinder **unwinders;
 	/* a thread's call between its sample and its block: tid -> a = the call's id, b = site */
 	struct u64map pending;
 	int err;			/* the first failure of a record's handling, -errno */
@@ -30,8 +32,8 @@ struct stacks {
 	volatile bool stopping;
 };
 
-/* Starts reading the ring buffer map @map_fd in a thread. 0 or -errno. */
-int stacks_start(struct stacks *s, int map_fd);
+/* Starts reading the ring buffers @map_fd and @images_fd (images) in a thread. 0 or -errno. */
+int stacks_start(struct stacks *s, int map_fd, int images_fd);
 /*
  * Ends the thread once it handled every record waiting (the target's last
  * ones after it exited), and symbolizes the @top sites of each order: the

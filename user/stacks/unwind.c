@@ -162,8 +162,7 @@ static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 	u->modules++;
 }
 
-/* Reports the modules of the process's executable mappings not reported yet. */
-static void report_modules(struct unwinder *u)
+void unwinder_load(struct unwinder *u)
 {
 	char path[64], *maps, *line;
 	struct maps_entry e;
@@ -237,11 +236,11 @@ int unwind_sample(struct unwinder *u, const struct mw_stack_sample *s, __u64 pcs
 
 	u->sample = s;
 	if (!u->maps_read_s)
-		report_modules(u);
+		unwinder_load(u);
 	unwind(u, &f);
 	/* a library loaded since the modules were read: read them again, and unwind again */
 	if (f.unknown && monotonic_s() - u->maps_read_s >= MAPS_REREAD_S) {
-		report_modules(u);
+		unwinder_load(u);
 		unwind(u, &f);
 	}
 	u->sample = NULL;

@@ -27,15 +27,18 @@ struct unwinder {
 	const struct mw_stack_sample *sample;	/* the one being unwound */
 	double maps_read_s;		/* when the modules were last reported, 0: never */
 	__u64 execs;			/* the image it unwinds: the process's execs before it */
+	struct unwinder *next;		/* its process's next image's, announced already */
 	bool attached;			/* dwfl_attach_state() took */
 	unsigned int modules;		/* reported so far */
 };
 
 /*
  * An unwinder for process @pid's image after its @execs execs, its modules
- * read when its first sample comes. 0 or -errno.
+ * read by unwinder_load() or when its first sample comes. 0 or -errno.
  */
 int unwinder_init(struct unwinder *u, pid_t pid, __u64 execs);
+/* Reports the modules the process maps now, those reported before kept. */
+void unwinder_load(struct unwinder *u);
 void unwinder_free(struct unwinder *u);
 
 /*
