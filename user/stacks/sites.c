@@ -43,28 +43,12 @@ static long site_add(struct stack_sites *s, __u32 process, const __u64 *pcs, int
 	return s->nr++;
 }
 
-int site_symbolize(struct site *site, Dwfl *dwfl)
+void frame_free(struct site_frame *f)
 {
-	struct site_frame *frames;
-	int i;
-
-	if (site->frames)
-		return 0;
-	frames = calloc(site->nr_frames, sizeof(*frames));
-	if (!frames)
-		return -ENOMEM;
-	for (i = 0; i < site->nr_frames; i++) {
-		if (frame_symbolize(dwfl, site->pcs[i], &frames[i]))
-			goto nomem;
-	}
-	site->frames = frames;
-	return 0;
-
-nomem:
-	while (i--)
-		frame_free(&frames[i]);
-	free(frames);
-	return -ENOMEM;
+	free(f->function);
+	free(f->module);
+	free(f->file);
+	*f = (struct site_frame){ 0 };
 }
 
 long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n)

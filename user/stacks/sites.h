@@ -12,7 +12,6 @@
 
 #include <stddef.h>
 #include <linux/types.h>
-#include <elfutils/libdwfl.h>
 #include "stacks/symbols.h"
 #include "stacks/u64map.h"
 
@@ -38,8 +37,6 @@ struct stack_sites {
 
 /* The site of a stack of process @process, made if new; -1: no memory. */
 long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n);
-/* @site's frames from @dwfl, its process's modules, unless it has them. 0 or -ENOMEM. */
-int site_symbolize(struct site *site, Dwfl *dwfl);
 /* A block of @size at @ptr made at site @site. 0 or -ENOMEM. */
 int sites_alloc(struct stack_sites *s, size_t site, __u32 process, __u64 ptr, __u64 size);
 /* The block at @ptr freed, if a site has it. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libiberty/demangle.h>
+#include "stacks/sites.h"
 #include "stacks/symbols.h"
 
 char *symbol_demangle(const char *name)
@@ -50,10 +51,26 @@ nomem:
 	return -ENOMEM;
 }
 
-void frame_free(struct site_frame *f)
+int site_symbolize(struct site *site, Dwfl *dwfl)
 {
-	free(f->function);
-	free(f->module);
-	free(f->file);
-	*f = (struct site_frame){ 0 };
+	struct site_frame *frames;
+	int i;
+
+	if (site->frames)
+		return 0;
+	frames = calloc(site->nr_frames, sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	for (i = 0; i < site->nr_frames; i++) {
+		if (frame_symbolize(dwfl, site->pcs[i], &frames[i]))
+			goto nomem;
+	}
+	site->frames = frames;
+	return 0;
+
+nomem:
+	while (i--)
+		frame_free(&frames[i]);
+	free(frames);
+	return -ENOMEM;
 }

@@ -20,7 +20,12 @@ struct site_frame {
 
 /* @pc (a call's address, not its return address) in @dwfl's modules (none if NULL). 0 or -ENOMEM. */
 int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f);
+/* Frees @f's strings (sites.c: the sites own their frames, symbolized or not). */
 void frame_free(struct site_frame *f);
+
+struct site;
+/* @site's frames from @dwfl, its process's modules, unless it has them. 0 or -ENOMEM. */
+int site_symbolize(struct site *site, Dwfl *dwfl);
 
 /* @name demangled (C++, Rust legacy and v0), or a copy of it; NULL when out of memory. */
 char *symbol_demangle(const char *name);
