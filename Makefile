@@ -25,7 +25,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
 # memwatch's own compiles and link, not the BPF object's
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
-LDLIBS := -lbpf -lelf -lz -lncursesw -lm -lpthread
+LDLIBS := -lbpf -ldw -lelf -liberty -lz -lncursesw -lm -lpthread
 # Capstone and libmicrohttpd are opened when first used (user/sys/lazy_lib.h), by the
 # soname of the library built against: read from its development link, when compiled
 soname = $(shell readelf -d "$$($(CC) -print-file-name=lib$(1).so)" 2>/dev/null | \
@@ -43,6 +43,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
 # a static, stripped channel: a target with no malloc symbol to probe
 WORKLOADS += $(OUTPUT)/workloads/channel-static
+# --stacks: the call-site workload with and without frame pointers
+WORKLOADS += $(OUTPUT)/workloads/sites-fp
 # targets beyond glibc C (Rust, Go, static musl): a note instead where the compiler is missing
 WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
 	$(OUTPUT)/workloads/channel-musl $(OUTPUT)/workloads/family-musl \
@@ -105,6 +107,12 @@ $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+# sites without frame pointers, sites-fp with them
+$(OUTPUT)/workloads/sites: WORKLOAD_CFLAGS += -fomit-frame-pointer
+$(OUTPUT)/workloads/%-fp: tests/workloads/%.c | $(OUTPUT)/workloads
+	$(call msg,WORKLOAD,$@)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fno-omit-frame-pointer $< -o $@
+
 $(OUTPUT)/workloads/%-static: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -static -s $< -o $@
@@ -135,6 +143,7 @@ $(OUTPUT)/workloads/%-musl: tests/workloads/%.c | $(OUTPUT)/workloads
 UNIT_LDLIBS := -lelf -lz -lm
 $(OUTPUT)/tests/test_privileges $(OUTPUT)/tests/test_thread_table: UNIT_LDLIBS += -lbpf
 $(OUTPUT)/san/tests/test_privileges $(OUTPUT)/san/tests/test_thread_table: UNIT_LDLIBS += -lbpf
+$(OUTPUT)/tests/test_sites $(OUTPUT)/san/tests/test_sites: UNIT_LDLIBS += -ldw -liberty
 
 $(OUTPUT)/user/attach/capstone_lib.o $(OUTPUT)/user/output/mhd_lib.o \
 $(OUTPUT)/san/user/attach/capstone_lib.o $(OUTPUT)/san/user/output/mhd_lib.o: \

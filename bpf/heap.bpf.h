@@ -14,6 +14,7 @@
 #include "common.bpf.h"
 #include "threads.bpf.h"
 #include "live_table.bpf.h"
+#include "stacks.bpf.h"
 
 /*
  * A process's counting (struct mw_process) is set by user space once every
@@ -70,6 +71,7 @@ static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 
 		t->untracked_allocs++;
 		t->untracked_bytes += size;
 	}
+	stack_alloc(t, ptr, size);
 }
 
 /* Credits a freed block to the thread that allocated it. */
@@ -103,6 +105,7 @@ static __always_inline void free_block(const struct mw_process *p, struct mw_thr
 	t->free_calls++;
 	switch (alloc_take(ptr, t->process, p->preexisting, &size, &owner_tid)) {
 	case MW_BLOCK_LIVE:
+		stack_free(t, ptr);
 		account_free(t, tid, owner_tid, size);
 		break;
 	case MW_BLOCK_PREEXISTING:
@@ -149,8 +152,9 @@ SEC("uprobe")
 int BPF_KPROBE(malloc_enter, size_t size)
 {
 	struct mw_process *p;
+	struct mw_thread *t = call_begin(&p, MW_FN_ALLOC, size, 0);
 
-	call_begin(&p, MW_FN_ALLOC, size, 0);
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -158,9 +162,10 @@ SEC("uprobe")
 int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
 {
 	struct mw_process *p;
-
 	/* an overflowing product makes calloc fail: its size never counts */
-	call_begin(&p, MW_FN_ALLOC, (__u64)nmemb * size, 0);
+	struct mw_thread *t = call_begin(&p, MW_FN_ALLOC, (__u64)nmemb * size, 0);
+
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -168,8 +173,9 @@ SEC("uprobe")
 int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
 {
 	struct mw_process *p;
+	struct mw_thread *t = call_begin(&p, MW_FN_ALLOC, size, 0);
 
-	call_begin(&p, MW_FN_ALLOC, size, 0);
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -177,8 +183,9 @@ SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t size)
 {
 	struct mw_process *p;
+	struct mw_thread *t = call_begin(&p, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr);
 
-	call_begin(&p, MW_FN_POSIX_MEMALIGN, size, (__u64)memptr);
+	stack_begin(ctx, p, t);
 	return 0;
 }
 
@@ -187,7 +194,7 @@ int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t siz
  * freed it, another thread may get the same address back before our
  * uretprobe runs.
  */
-static __always_inline void realloc_begin(__u64 ptr, __u64 size)
+static __always_inline void realloc_begin(struct pt_regs *ctx, __u64 ptr, __u64 size)
 {
 	struct mw_process *p;
 	struct mw_thread *t;
@@ -195,11 +202,15 @@ static __always_inline void realloc_begin(__u64 ptr, __u64 size)
 	t = call_begin(&p, MW_FN_REALLOC, size, ptr);
 	if (!t || !p)
 		return;
+	stack_begin(ctx, p, t);
 	t->call.old_tracked = MW_BLOCK_UNKNOWN;
 	if (!ptr)
 		return;
 	t->call.old_tracked = alloc_take(ptr, t->process, p->preexisting, &t->call.old_size,
 					     &t->call.old_tid);
+	/* --stacks: freed at its site now; a failed realloc's block stays uncounted there */
+	if (t->call.old_tracked == MW_BLOCK_LIVE)
+		stack_free(t, ptr);
 	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
 	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
 		t->call.old_size = chunk_usable_size(p, ptr);
@@ -219,7 +230,7 @@ int BPF_KPROBE(realloc_enter, void *ptr, size_t size, size_t array_size)
 
 	if (bpf_get_attach_cookie(ctx) == MW_COOKIE_ARRAY)
 		bytes *= array_size;
-	realloc_begin((__u64)ptr, bytes);
+	realloc_begin(ctx, (__u64)ptr, bytes);
 	return 0;
 }
 

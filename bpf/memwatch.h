@@ -50,6 +50,7 @@ struct mw_alloc_inflight {
 	__u16 fn;		/* enum mw_alloc_fn */
 	__u8 old_tracked;	/* realloc: enum mw_block_seen of the old block */
 	__u8 depth;
+	__u64 stack_id;		/* --stacks: its stack record's id, 0 if it found no room */
 };
 
 /*
@@ -136,6 +137,8 @@ struct mw_process {
 	 * gives the slot to the next process (procs_retire()).
 	 */
 	__u32 reaped;
+	/* --stacks: execs + 1 of the image whose modules user space was told to read */
+	__u64 stacks_image;
 };
 
 /*
@@ -320,6 +323,60 @@ struct mw_trace_event {
 	__u32 tid;
 	__u32 nr;		/* enum mw_syscall */
 	char comm[MW_COMM_LEN];
+};
+
+/*
+ * --stacks: the records of the stack_events ring buffer (bpf/stacks.bpf.h).
+ * An allocator call's entry sends the caller's registers and the top of its
+ * stack, unwound in user space; its return sends the block it made, with the
+ * same id; a free of a block the live table held sends its address. One
+ * thread's records arrive in the order it made them.
+ */
+enum mw_stack_record {
+	MW_STACK_SAMPLE = 1,	/* struct mw_stack_sample */
+	MW_STACK_ALLOC,		/* struct mw_stack_block: the call's block and size */
+	MW_STACK_FREE,		/* struct mw_stack_block: a live block freed (realloc's old one too) */
+};
+
+/* The stack copied from the page of the stack pointer up, page by page. */
+#define MW_STACK_PAGE_SIZE	4096
+#define MW_STACK_PAGES		4
+#define MW_STACK_BYTES		(MW_STACK_PAGES * MW_STACK_PAGE_SIZE)
+/* room for the kernel's struct pt_regs, copied whole: user space reads its architecture's */
+#define MW_STACK_REGS_BYTES	256
+
+struct mw_stack_head {
+	__u32 type;		/* enum mw_stack_record */
+	__u32 pid;		/* the thread's TGID */
+	__u32 tid;
+	__u32 process;		/* its process's slot in process_records */
+	__u64 id;		/* SAMPLE and ALLOC: the call's (bpf_ktime_get_ns() at entry) */
+	__u64 execs;		/* SAMPLE: its process's execs so far: which image's modules */
+};
+
+struct mw_stack_sample {
+	struct mw_stack_head head;
+	__u8 regs[MW_STACK_REGS_BYTES];	/* struct pt_regs at the entry probe */
+	__u64 base;		/* the address of stack[0]: the stack pointer's page */
+	__u64 len;		/* bytes of stack[] read: pages up to the first unreadable one */
+	__u8 stack[MW_STACK_BYTES];
+};
+
+struct mw_stack_block {
+	struct mw_stack_head head;
+	__u64 ptr;
+	__u64 size;		/* ALLOC: bytes asked for */
+};
+
+/*
+ * A record of the stack_images ring buffer: a process image's first sample
+ * is on its way. User space reads the image's modules at once, however many
+ * samples it still has to unwind before that one.
+ */
+struct mw_stack_image {
+	__u32 pid;
+	__u32 process;
+	__u64 execs;		/* the image's: its process's execs before it */
 };
 
 #endif /* MEMWATCH_H */

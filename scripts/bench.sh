@@ -217,6 +217,8 @@ tools_for() {
 	printf '%s\n' base floor floor-tp
 	[[ $kind == heap ]] && echo floor-naive
 	printf '%s\n' memwatch-no-malloc memwatch
+	# every allocation's stack: what --stacks=all costs
+	[[ $kind == heap ]] && echo memwatch-stacks
 	[[ -n $OLD_MEMWATCH ]] && echo memwatch-old
 	if [[ $kind == heap ]]; then
 		have bpftrace && echo bpftrace
@@ -240,6 +242,7 @@ run_one() {
 	floor-naive) pre=("$FLOOR" --sites naive --) ;;
 	memwatch) pre=("$MEMWATCH" --json -o "$tmp/mw.json" --) ;;
 	memwatch-f) pre=("$MEMWATCH" -f --json -o "$tmp/mw.json" --) ;;
+	memwatch-stacks) pre=("$MEMWATCH" --stacks=all --json -o "$tmp/mw.json" --) ;;
 	memwatch-old) pre=("$OLD_MEMWATCH" --json -o "$tmp/mw.json" --) ;;
 	memwatch-old-f) pre=("$OLD_MEMWATCH" -f --json -o "$tmp/mw.json" --) ;;
 	memwatch-no-malloc) pre=("$MEMWATCH" --no-malloc --json -o "$tmp/mw.json" --) ;;
@@ -272,7 +275,9 @@ elif sys.argv[2] == "fork":
     counted = t["processes"] - 1 if sys.argv[3].endswith("-f") else t["forks_not_followed"]
 else:
     counted = s["mmap"] + s["madvise"] + s["munmap"] + s["brk"]
-print(counted, p["lost_events"], p["untracked_allocs"], p.get("kernel_memory_peak_bytes", 0))
+# --stacks: its records that found the ring buffer full are lost events too
+lost = p["lost_events"] + summary.get("stacks", {}).get("lost", 0)
+print(counted, lost, p["untracked_allocs"], p.get("kernel_memory_peak_bytes", 0))
 EOF
 }
 

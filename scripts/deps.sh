@@ -19,6 +19,7 @@ done
 packages=(
 	make gcc clang pkg-config	# build
 	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
+	libdw-dev libiberty-dev		# --stacks: unwinding and symbols (elfutils), demangling
 	libncurses-dev			# the live view (ncursesw)
 	libcapstone-dev			# decoding prologues to choose uprobe sites
 	libmicrohttpd-dev		# --listen: the metrics endpoint's HTTP server

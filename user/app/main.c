@@ -31,6 +31,7 @@
 #include "attach/target.h"
 #include "kernel/kernel.h"
 #include "kernel/live_table.h"
+#include "kernel/stack_events.h"
 #include "kernel/thread_table.h"
 #include "model/model.h"
 #include "model/snapshot.h"
@@ -39,6 +40,7 @@
 #include "output/mhd_lib.h"
 #include "output/report.h"
 #include "output/trace.h"
+#include "stacks/stacks.h"
 #include "sys/cgroup.h"
 #include "sys/clock.h"
 #include "sys/log.h"
@@ -99,6 +101,7 @@ struct app {
 	struct live_table table;
 	struct probes probes;
 	struct trace trace;
+	struct stacks stacks;		/* --stacks */
 	struct launch launch;
 	/* -p's processes in the order given, or the launched command, then -f's children */
 	struct procs procs;
@@ -244,6 +247,7 @@ static int load_bpf(const struct mw_options *o, __u64 cgroup_id, bool uprobe_mul
 		.no_malloc = o->no_malloc,
 		.uprobe_multi = uprobe_multi,
 		.max_allocs = o->max_allocs,
+		.stacks = o->stacks,
 	};
 	int err = kernel_load(skel, &c);
 
@@ -692,6 +696,15 @@ static int report_loop(struct app *app)
 		if (err)
 			return err;
 	}
+	/* the stack records' thread handles the last ones, and gives the sites up */
+	if (o->stacks) {
+		err = stacks_stop(&app->stacks, o->top);
+		if (err) {
+			elog("cannot handle the stack records: %s", strerror(-err));
+			return MW_EXIT_ERROR;
+		}
+		app->stacks.sites.lost = kernel_stacks_lost(app->skel);
+	}
 	err = take_snapshot(app, start);
 	if (!err)
 		publish_metrics(app);
@@ -939,6 +952,14 @@ static int attach(struct app *app)
 		}
 		m->info.traced = true;
 	}
+	if (app->opts.stacks) {
+		err = stacks_start(&app->stacks, kernel_stack_events_fd(app->skel),
+				   kernel_stack_images_fd(app->skel));
+		if (err) {
+			elog("cannot read the stack records' ring buffer: %s", strerror(-err));
+			return MW_EXIT_BPF;
+		}
+	}
 	ret = settle(app);
 	/*
 	 * -f keeps it: a child counts nothing until memwatch placed its uprobes,
@@ -1036,6 +1057,10 @@ static int watch(struct app *app)
 	err = report_loop(app);
 	/* --cgroup's first process may have come meanwhile */
 	m = app->model;
+	if (app->opts.stacks) {
+		m->sites = &app->stacks.sites;
+		m->sites_top = app->opts.top;
+	}
 	/*
 	 * Nothing of ours stays in the targets while they go on: every process's
 	 * uprobes in one detach with the tracepoints, whose waits overlap
@@ -1111,6 +1136,7 @@ int main(int argc, char **argv)
 	procs_free(&app.procs);
 	probes_detach(&app.probes);
 	trace_close(&app.trace);
+	stacks_close(&app.stacks);
 	thread_table_close(&app.threads);
 	live_table_close(&app.table);
 	kernel_destroy(app.skel);

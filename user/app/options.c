@@ -42,7 +42,8 @@ static const char doc[] =
 	"  memwatch --no-malloc -p 1234     # syscalls only: no uprobe in 1234\n"
 	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary\n"
 	"  memwatch --trace=json -p 1234    # the same as JSON lines\n"
-	"  memwatch --listen 9464 --format=none -p 1234   # Prometheus metrics only";
+	"  memwatch --listen 9464 --format=none -p 1234   # Prometheus metrics only\n"
+	"  memwatch --stacks=all -- ./server  # which code allocates: call sites";
 
 enum {
 	OPT_NO_MALLOC = 0x100,
@@ -56,7 +57,12 @@ enum {
 	OPT_LISTEN,
 	OPT_METRICS_THREADS,
 	OPT_CGROUP,
+	OPT_STACKS,
+	OPT_TOP,
 };
+
+/* --top's default: the sites the summary lists by live and by allocated bytes */
+#define MW_DEFAULT_TOP 20
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0,
@@ -91,6 +97,12 @@ static const struct argp_option options[] = {
 	  "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT: 127.0.0.1 only)", 0 },
 	{ "metrics-threads", OPT_METRICS_THREADS, NULL, 0,
 	  "With --listen: per-thread series too (memwatch_thread_*)", 0 },
+	{ "stacks", OPT_STACKS, "all", 0,
+	  "Record every allocation's call stack (unwound from DWARF call-frame information) and "
+	  "list the call sites in the summary", 0 },
+	{ "top", OPT_TOP, "N", 0,
+	  "With --stacks: the summary lists the N sites with most live and most allocated bytes "
+	  "(default 20)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
 	{},
 };
@@ -284,6 +296,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_METRICS_THREADS:
 		o->metrics_threads = true;
 		break;
+	case OPT_STACKS:
+		/* sampling comes later: its name is kept for it */
+		if (!strcmp(arg, "sampled"))
+			argp_error(state, "--stacks=sampled is not implemented yet: use --stacks=all");
+		if (strcmp(arg, "all"))
+			argp_error(state, "invalid --stacks '%s': expected all", arg);
+		o->stacks = true;
+		break;
+	case OPT_TOP:
+		o->top = parse_long(arg, 1, 100000, state, "--top");
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -303,6 +326,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			o->follow_forks = true;
 		if (o->metrics_threads && !o->listen)
 			argp_error(state, "--metrics-threads adds to --listen's metrics");
+		if (o->stacks && o->no_malloc)
+			argp_error(state, "--stacks records allocator calls: not with --no-malloc");
+		if (o->top && !o->stacks)
+			argp_error(state, "--top lists --stacks' call sites");
+		if (!o->top)
+			o->top = MW_DEFAULT_TOP;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -31,6 +31,8 @@ struct mw_options {
 	const char *listen;		/* --listen's argument, NULL: no metrics endpoint */
 	struct listen_addr listen_addr;
 	bool metrics_threads;		/* per-thread series too */
+	bool stacks;			/* --stacks=all: every allocation's call site */
+	int top;			/* --top: the sites the summary lists in each order */
 };
 
 /* 0, or the exit status for a usage error (already reported). */

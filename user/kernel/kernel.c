@@ -9,6 +9,7 @@
 #include "kernel/compat.h"
 #include "kernel/kernel.h"
 #include "kernel/live_table.h"
+#include "kernel/stack_events.h"
 #include "kernel/thread_table.h"
 #include "memwatch.skel.h"
 #include "sys/heap_reserve.h"
@@ -39,6 +40,7 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 	/* the smallest ring buffer there is when nothing is traced */
 	bpf_map__set_max_entries(skel->maps.trace_events,
 				 c->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
+	kernel_stacks_configure(skel, c->stacks);
 	/* the uprobe programs: none at all with --no-malloc */
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE && c->no_malloc)

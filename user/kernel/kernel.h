@@ -24,6 +24,7 @@ struct kernel_config {
 	bool no_malloc;			/* no uprobe program is loaded */
 	bool uprobe_multi;		/* uprobes attach through uprobe_multi links */
 	unsigned long max_allocs;	/* the live table's cap */
+	bool stacks;			/* --stacks=all: every allocation's stack */
 };
 
 /* What the programs counted beside the thread records, read each interval. */

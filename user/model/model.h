@@ -17,6 +17,8 @@
 #include "model/counters.h"
 #include "sys/procmaps.h"
 
+struct stack_sites;
+
 struct mw_row {
 	__u32 tid;
 	bool exited;
@@ -137,6 +139,9 @@ struct mw_model {
 	 * (no next_process), and holds memwatch's own figures alone.
 	 */
 	bool no_process;
+	/* --stacks: the call sites of every process, the summary's top level only */
+	const struct stack_sites *sites;
+	int sites_top;			/* --top */
 };
 
 /* exited rows kept apart; older ones fold into the TID 0 row */

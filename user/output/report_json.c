@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include "output/json.h"
 #include "output/report.h"
+#include "output/report_sites.h"
 #include "output/trace_format.h"
 
 static void json_u64(FILE *out, const char *name, __u64 value)
@@ -273,7 +274,9 @@ static void json_summary(FILE *out, const struct mw_model *m)
 		json_string(out, m->tracer.exe);
 		fprintf(out, ",\"writes_code\":%s}", m->tracer.writes_code ? "true" : "false");
 	}
-	fprintf(out, "}}\n");
+	fputc('}', out);
+	report_sites_json(out, m);
+	fprintf(out, "}\n");
 }
 
 const struct reporter report_json = {

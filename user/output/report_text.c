@@ -13,6 +13,7 @@
 #include "output/escape.h"
 #include "output/format.h"
 #include "output/report.h"
+#include "output/report_sites.h"
 #include "output/trace_format.h"
 #include "output/view.h"
 
@@ -414,6 +415,7 @@ static void text_summary(FILE *out, const struct mw_model *first)
 		fputc('\n', out);
 		print_total(out, first);
 	}
+	report_sites_text(out, first);
 }
 
 const struct reporter report_text = {

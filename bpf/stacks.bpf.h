@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * --stacks=all: each counted allocator call sends its caller's registers and
+ * the top of its user stack through a ring buffer, unwound in user space with
+ * the modules' DWARF call-frame information (code without frame pointers
+ * too); its block, and the block's free, follow with the same thread's
+ * records. Without --stacks the const below is false and the verifier drops
+ * every path here: the default probes do what they did.
+ */
+#ifndef MW_STACKS_BPF_H
+#define MW_STACKS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "memwatch.h"
+
+/* set by user space before load */
+const volatile bool stacks_all;
+
+/* records that found the ring buffer full: reported, never hidden */
+__u64 stacks_lost;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);	/* sized by user space: one page without --stacks */
+} stack_events SEC(".maps");
+
+/* struct mw_stack_image records, each waking user space */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} stack_images SEC(".maps");
+
+_Static_assert(sizeof(struct pt_regs) <= MW_STACK_REGS_BYTES, "the registers fit a sample");
+
+/*
+ * User space is woken once this much waits, not at every record: woken as
+ * soon as it had caught up, it spent most of its time in poll() and the
+ * wake-ups' interrupts, and fell behind. It looks every 10 ms anyway, which
+ * bounds how long a record waits.
+ */
+#define STACK_WAKE_BYTES	(2U << 20)
+
+static __always_inline void stack_submit(void *record)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= STACK_WAKE_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(record, flags);
+}
+
+/*
+ * Before an image's first sample: user space reads its modules while it is
+ * still mapped, even when it has a backlog of samples to unwind first (a
+ * shell script's short images, a process that exits soon).
+ */
+static __always_inline void stack_image(struct mw_process *p, const struct mw_thread *t)
+{
+	struct mw_stack_image e = { .pid = t->pid, .process = t->process, .execs = p->execs };
+
+	if (p->stacks_image == e.execs + 1)
+		return;
+	p->stacks_image = e.execs + 1;
+	if (bpf_ringbuf_output(&stack_images, &e, sizeof(e), BPF_RB_FORCE_WAKEUP))
+		__sync_fetch_and_add(&stacks_lost, 1);
+}
+
+static __always_inline void stack_head(struct mw_stack_head *h, enum mw_stack_record type,
+				       const struct mw_thread *t, __u64 id)
+{
+	h->type = type;
+	h->pid = t->pid;
+	h->tid = t->tid;
+	h->process = t->process;
+	h->id = id;
+}
+
+/*
+ * The registers and the stack from the stack pointer's page up, whole pages
+ * while they can be read: a shallow stack (a thread's, near its top) still
+ * yields what it has. The id of the record, 0 when the buffer was full.
+ */
+static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process *p,
+					  const struct mw_thread *t)
+{
+	__u64 base = PT_REGS_SP(ctx) & ~(__u64)(MW_STACK_PAGE_SIZE - 1), id;
+	struct mw_stack_sample *s;
+	int i;
+
+	stack_image(p, t);
+	s = bpf_ringbuf_reserve(&stack_events, sizeof(*s), 0);
+	if (!s) {
+		__sync_fetch_and_add(&stacks_lost, 1);
+		return 0;
+	}
+	/* unique per thread: one call's entry is microseconds after the last */
+	id = bpf_ktime_get_ns();
+	stack_head(&s->head, MW_STACK_SAMPLE, t, id);
+	s->head.execs = p->execs;
+	bpf_probe_read_kernel(s->regs, sizeof(struct pt_regs), ctx);
+	s->base = base;
+	s->len = 0;
+	for (i = 0; i < MW_STACK_PAGES; i++) {
+		if (bpf_probe_read_user(s->stack + i * MW_STACK_PAGE_SIZE, MW_STACK_PAGE_SIZE,
+					(void *)(base + i * MW_STACK_PAGE_SIZE)))
+			break;
+		s->len += MW_STACK_PAGE_SIZE;
+	}
+	stack_submit(s);
+	return id;
+}
+
+/* At an outermost counted call's entry (@t from call_begin(), of process @p): its stack. */
+static __always_inline void stack_begin(struct pt_regs *ctx, struct mw_process *p,
+					struct mw_thread *t)
+{
+	if (stacks_all && t && p)
+		t->call.stack_id = stack_sample(ctx, p, t);
+}
+
+static __always_inline void stack_block(enum mw_stack_record type, const struct mw_thread *t,
+					__u64 id, __u64 ptr, __u64 size)
+{
+	struct mw_stack_block *b = bpf_ringbuf_reserve(&stack_events, sizeof(*b), 0);
+
+	if (!b) {
+		__sync_fetch_and_add(&stacks_lost, 1);
+		return;
+	}
+	stack_head(&b->head, type, t, id);
+	b->head.execs = 0;
+	b->ptr = ptr;
+	b->size = size;
+	stack_submit(b);
+}
+
+/* The block the call of @t made, for the stack its entry sent. */
+static __always_inline void stack_alloc(const struct mw_thread *t, __u64 ptr, __u64 size)
+{
+	if (stacks_all && t->call.stack_id)
+		stack_block(MW_STACK_ALLOC, t, t->call.stack_id, ptr, size);
+}
+
+/*
+ * A block of the live table freed by @t: sent before the allocator can hand
+ * the address out again, so that its next allocation's record comes after.
+ */
+static __always_inline void stack_free(const struct mw_thread *t, __u64 ptr)
+{
+	if (stacks_all)
+		stack_block(MW_STACK_FREE, t, 0, ptr, 0);
+}
+
+#endif /* MW_STACKS_BPF_H */

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""--stacks=all: the sites workload's three call sites, each with exactly its calls, bytes,
+frees and live blocks, and each stack complete from the allocator up to main, in code built
+without frame pointers and with them; a module without symbols shows module+0xOFFSET."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import mwtest
+
+SITES = os.path.join(mwtest.WORKLOADS, "sites")
+SITES_FP = os.path.join(mwtest.WORKLOADS, "sites-fp")
+N = 1000
+SMALL, KEPT = 48, 200
+MODULES_READ = r"stacks: pid \d+: \d+ modules"
+
+# (function, allocator calls, bytes, frees, live blocks, live bytes), as sites.c makes them
+EXPECTED = [
+    ("alloc_paired", N, N * SMALL, N, 0, 0),
+    ("alloc_zeroed", N, N * 2 * SMALL, N, 0, 0),
+    ("alloc_kept", N, N * KEPT, 0, N, N * KEPT),
+]
+SITE_FIELDS = {"frames", "alloc_calls", "alloc_bytes", "live_calls", "live_bytes", "free_calls",
+               "grown_bytes", "returned_bytes", "returned_actual_bytes", "sampled"}
+FRAME_FIELDS = {"function", "module", "file", "line", "offset"}
+
+
+def run_gated(workload, fmt="--json"):
+    """memwatch --stacks=all on `workload N gate`, whose allocations wait until memwatch said
+    it read the process's modules (-v), so that no frame depends on how soon it exits.
+    Returns (exit code, the report's text, memwatch's stderr)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".out") as report:
+        argv = [mwtest.MEMWATCH, "-v", fmt, "-o", report.name, "--stacks=all", "--",
+                workload, str(N), "gate"]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        seen = []
+        try:
+            mwtest.wait_for_line(proc.stderr, MODULES_READ, seen=seen)
+            # the gate opens as its input ends, however the wait ended: a failure shows below
+            _, err = proc.communicate(input=b"", timeout=mwtest.TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return proc.returncode, report.read(), "".join(seen) + err.decode(errors="replace")
+
+
+def site_of(sites, function):
+    """The site whose stack has @function, with the index of its frame."""
+    for site in sites:
+        names = [f["function"] for f in site["frames"]]
+        if function in names:
+            return site, names.index(function)
+    return None, None
+
+
+def check_build(tap, name, workload):
+    code, text, err = run_gated(workload)
+    reports = mwtest.parse_reports(text) if text else ([], None, [])
+    summary = reports[1]
+    if not tap.check(code == 0 and summary is not None and "sites" in summary,
+                     "%s: memwatch ran with its sites" % name, err[-2000:]):
+        return
+    stacks = summary["stacks"]
+    tap.eq(stacks["lost"], 0, "%s: no stack record lost" % name)
+    tap.eq(stacks["unpaired"], 0, "%s: every block paired with its stack" % name)
+    sites = summary["sites"]
+    tap.check(all(set(s) == SITE_FIELDS for s in sites), "%s: each site has the fields" % name,
+              [sorted(s) for s in sites])
+    tap.check(all(set(f) == FRAME_FIELDS for s in sites for f in s["frames"]),
+              "%s: each frame has the fields" % name)
+    for function, calls, nbytes, frees, live, live_bytes in EXPECTED:
+        site, at = site_of(sites, function)
+        if not tap.check(site is not None, "%s: %s has a site" % (name, function),
+                         [[f["function"] for f in s["frames"]] for s in sites]):
+            continue
+        got = (site["alloc_calls"], site["alloc_bytes"], site["free_calls"], site["live_calls"],
+               site["live_bytes"])
+        tap.eq(got, (calls, nbytes, frees, live, live_bytes),
+               "%s: %s: calls, bytes, frees, live blocks and bytes exact" % (name, function))
+        names = [f["function"] for f in site["frames"]]
+        # the allocator's own entry, then the function, its caller, main
+        tap.eq(names[at - 1:at + 3], [names[0], function, "run", "main"],
+               "%s: %s's stack is complete up to main" % (name, function))
+        frame = site["frames"][at]
+        tap.check(frame["module"] == workload and frame["file"].endswith("sites.c")
+                  and frame["line"] > 0, "%s: %s's module, file and line" % (name, function),
+                  frame)
+
+
+def check_builds(tap):
+    check_build(tap, "without frame pointers", SITES)
+    check_build(tap, "with frame pointers", SITES_FP)
+
+
+def check_no_symbols(tap):
+    """The workload stripped of .symtab: its static functions are in no symbol table, so
+    their frames are module+0xOFFSET (its .eh_frame stays: the stack still reaches libc)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stripped = os.path.join(tmp, "sites-nosym")
+        shutil.copy(SITES, stripped)
+        subprocess.run(["strip", stripped], check=True)
+        code, text, err = run_gated(stripped, fmt="--no-tui")
+    if not tap.check(code == 0, "stripped: memwatch ran", err[-2000:]):
+        return
+    site = re.search(r"allocated 9[0-9.]*K in 1,?000 calls, 1,?000 frees\n"
+                     r"((?: {6}.*\n)+)", text)
+    frames = site.group(1).split("\n") if site else []
+    tap.check(len(frames) > 4 and re.fullmatch(r" {6}sites-nosym\+0x[0-9a-f]+", frames[1]),
+              "stripped: a frame without a symbol is module+0xOFFSET", text[-3000:])
+
+
+def check_usage(tap):
+    for arg, why in (("--stacks=sampled", "not implemented yet"), ("--stacks=some", "invalid")):
+        proc = subprocess.run([mwtest.MEMWATCH, arg, "--", "true"], capture_output=True,
+                              text=True)
+        tap.check(proc.returncode == 2 and why in proc.stderr, "%s is refused" % arg,
+                  proc.stderr)
+
+
+if __name__ == "__main__":
+    mwtest.run_checks("--stacks", check_usage, check_builds, check_no_symbols,
+                      needs=((SITES, "cc"), (SITES_FP, "cc")))

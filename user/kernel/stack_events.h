@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* --stacks: the kernel side's stack records, set up before load and read after. */
+#ifndef MW_STACK_EVENTS_H
+#define MW_STACK_EVENTS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+struct memwatch_bpf;
+
+/* Before load: the stack programs' paths kept (@on) or dropped, the ring buffer sized. */
+void kernel_stacks_configure(struct memwatch_bpf *skel, bool on);
+/* The ring buffer of struct mw_stack_sample and mw_stack_block records. */
+int kernel_stack_events_fd(const struct memwatch_bpf *skel);
+/* The ring buffer of struct mw_stack_image records. */
+int kernel_stack_images_fd(const struct memwatch_bpf *skel);
+/* Records that found the ring buffer full. */
+__u64 kernel_stacks_lost(const struct memwatch_bpf *skel);
+
+#endif /* MW_STACK_EVENTS_H */

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "stacks/sites.h"
+
+/* FNV-1a over the process and the addresses; never 0, the empty key */
+static __u64 stack_hash(__u32 process, const __u64 *pcs, int n)
+{
+	__u64 h = 0xcbf29ce484222325ULL ^ process;
+	int i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ pcs[i]) * 0x100000001b3ULL;
+	return h ?: 1;
+}
+
+static bool same_stack(const struct site *site, __u32 process, const __u64 *pcs, int n)
+{
+	return site->process == process && !site->closed && site->nr_frames == n &&
+	       !memcmp(site->pcs, pcs, n * sizeof(*pcs));
+}
+
+static long site_add(struct stack_sites *s, __u32 process, const __u64 *pcs, int n)
+{
+	struct site *site;
+
+	if (s->nr == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct site *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	site = &s->v[s->nr];
+	*site = (struct site){ .process = process, .nr_frames = n };
+	site->pcs = malloc(n * sizeof(*pcs));
+	if (!site->pcs)
+		return -1;
+	memcpy(site->pcs, pcs, n * sizeof(*pcs));
+	return s->nr++;
+}
+
+void frame_free(struct site_frame *f)
+{
+	free(f->function);
+	free(f->module);
+	free(f->file);
+	*f = (struct site_frame){ 0 };
+}
+
+long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n)
+{
+	__u64 key = stack_hash(process, pcs, n);
+	struct u64map_entry *e;
+	long site;
+
+	/* another stack with the same hash: the next key */
+	for (;; key = key + 1 ?: 1) {
+		e = u64map_find(&s->index, key);
+		if (!e)
+			break;
+		if (same_stack(&s->v[e->a], process, pcs, n))
+			return e->a;
+	}
+	site = site_add(s, process, pcs, n);
+	if (site < 0)
+		return -1;
+	e = u64map_get(&s->index, key);
+	if (!e) {
+		free(s->v[--s->nr].pcs);
+		return -1;
+	}
+	e->a = site;
+	return site;
+}
+
+static __u64 block_key(__u32 process, __u64 ptr)
+{
+	return (__u64)process << 48 | ptr;
+}
+
+/* A block's site lost its block: freed, or found replaced. */
+static void site_release(struct stack_sites *s, const struct u64map_entry *block)
+{
+	struct site *site = &s->v[block->a];
+
+	site->live_calls--;
+	site->live_bytes -= block->b;
+}
+
+int sites_alloc(struct stack_sites *s, size_t index, __u32 process, __u64 ptr, __u64 size)
+{
+	struct site *site = &s->v[index];
+	struct u64map_entry *e = u64map_find(&s->blocks, block_key(process, ptr));
+
+	site->alloc_calls++;
+	site->alloc_bytes += size;
+	site->live_calls++;
+	site->live_bytes += size;
+	/* the record of its last free was lost: that block is gone */
+	if (e) {
+		site_release(s, e);
+		s->unpaired++;
+	} else {
+		e = u64map_get(&s->blocks, block_key(process, ptr));
+		if (!e)
+			return -ENOMEM;
+	}
+	e->a = index;
+	e->b = size;
+	return 0;
+}
+
+void sites_free(struct stack_sites *s, __u32 process, __u64 ptr)
+{
+	struct u64map_entry block;
+
+	if (!u64map_take(&s->blocks, block_key(process, ptr), &block))
+		return;
+	site_release(s, &block);
+	s->v[block.a].free_calls++;
+}
+
+int sites_forget(struct stack_sites *s, __u32 process)
+{
+	__u64 *keys = malloc((s->blocks.nr ?: 1) * sizeof(*keys));
+	size_t i, n = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	/* found first, taken after: taking one moves others in the table */
+	for (i = 0; i < s->blocks.cap; i++) {
+		if (s->blocks.slots[i].key && s->blocks.slots[i].key >> 48 == process)
+			keys[n++] = s->blocks.slots[i].key;
+	}
+	for (i = 0; i < n; i++)
+		sites_free(s, process, keys[i] & ((1ULL << 48) - 1));
+	free(keys);
+	for (i = 0; i < s->nr; i++)
+		s->v[i].closed |= s->v[i].process == process;
+	return 0;
+}
+
+static int by_live(const void *a, const void *b)
+{
+	const struct site *x = *(const struct site **)a, *y = *(const struct site **)b;
+
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes < y->live_bytes ? 1 : -1;
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes < y->alloc_bytes ? 1 : -1;
+	return x < y ? -1 : x > y;
+}
+
+static int by_alloc(const void *a, const void *b)
+{
+	const struct site *x = *(const struct site **)a, *y = *(const struct site **)b;
+
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes < y->alloc_bytes ? 1 : -1;
+	return by_live(a, b);
+}
+
+size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,
+		 size_t n)
+{
+	const struct site **all;
+	size_t i, k = 0;
+
+	all = malloc((s->nr ?: 1) * sizeof(*all));
+	if (!all)
+		return 0;
+	for (i = 0; i < s->nr; i++) {
+		if (order == SITES_BY_LIVE ? s->v[i].live_bytes : s->v[i].alloc_bytes)
+			all[k++] = &s->v[i];
+	}
+	qsort(all, k, sizeof(*all), order == SITES_BY_LIVE ? by_live : by_alloc);
+	if (k > n)
+		k = n;
+	memcpy(top, all, k * sizeof(*all));
+	free(all);
+	return k;
+}
+
+void sites_free_all(struct stack_sites *s)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < s->nr; i++) {
+		for (j = 0; s->v[i].frames && j < s->v[i].nr_frames; j++)
+			frame_free(&s->v[i].frames[j]);
+		free(s->v[i].frames);
+		free(s->v[i].pcs);
+	}
+	free(s->v);
+	u64map_free(&s->index);
+	u64map_free(&s->blocks);
+	*s = (struct stack_sites){ 0 };
+}

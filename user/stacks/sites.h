@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Call sites: a site is a process's stack at an allocator call, its
+ * addresses as they were; those a report lists are symbolized once, off the
+ * path of the records (a new site is frequent as a program starts, and
+ * symbols cost more than an unwinding). Each counts the calls made there and their
+ * bytes, the blocks still live and the frees; a live block is found from its
+ * process and address, as the kernel's live table finds it.
+ */
+#ifndef MW_SITES_H
+#define MW_SITES_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "stacks/symbols.h"
+#include "stacks/u64map.h"
+
+struct site {
+	__u32 process;		/* its process's slot */
+	int nr_frames;
+	__u64 *pcs;		/* innermost first */
+	struct site_frame *frames;	/* NULL until symbolized */
+	__u64 alloc_calls, alloc_bytes;
+	__u64 live_calls, live_bytes;
+	__u64 free_calls;
+	bool closed;		/* its image is done: no more calls */
+};
+
+struct stack_sites {
+	struct site *v;
+	size_t nr, cap;
+	struct u64map index;	/* a stack's hash: its site's index + 1 */
+	struct u64map blocks;	/* process << 48 | address: a = site's index, b = size */
+	__u64 samples;		/* stacks unwound */
+	__u64 unpaired;		/* blocks whose stack record was lost (or a free's, seen again) */
+	__u64 lost;		/* records that found the kernel's ring buffer full */
+};
+
+/* The site of a stack of process @process, made if new; -1: no memory. */
+long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n);
+/* A block of @size at @ptr made at site @site. 0 or -ENOMEM. */
+int sites_alloc(struct stack_sites *s, size_t site, __u32 process, __u64 ptr, __u64 size);
+/* The block at @ptr freed, if a site has it. */
+void sites_free(struct stack_sites *s, __u32 process, __u64 ptr);
+/*
+ * The image process slot @process ran is done (an exec, or the slot's next
+ * process): the kernel released its blocks, so do its sites, which take no
+ * more calls: the same addresses in the next image are other code. 0 or -ENOMEM.
+ */
+int sites_forget(struct stack_sites *s, __u32 process);
+
+enum sites_order {
+	SITES_BY_LIVE,		/* live bytes, then allocated */
+	SITES_BY_ALLOC,		/* allocated bytes, then live */
+};
+
+/* The @n first sites in @order into @top (at most @n, those with any bytes): how many. */
+size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,
+		 size_t n);
+void sites_free_all(struct stack_sites *s);
+
+#endif /* MW_SITES_H */

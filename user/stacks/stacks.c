@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <linux/types.h>
+#include <bpf/libbpf.h>
+#include "memwatch.h"
+#include "stacks/stacks.h"
+#include "stacks/unwind.h"
+
+/* Every site of process slot @process, with its modules in @dwfl. 0 or -ENOMEM. */
+static int symbolize_process(struct stacks *s, __u32 process, Dwfl *dwfl)
+{
+	size_t i;
+
+	for (i = 0; i < s->sites.nr; i++) {
+		if (s->sites.v[i].process == process && site_symbolize(&s->sites.v[i], dwfl))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static struct unwinder *unwinder_new(pid_t pid, __u64 execs)
+{
+	struct unwinder *u = malloc(sizeof(*u));
+
+	if (u && unwinder_init(u, pid, execs)) {
+		free(u);
+		u = NULL;
+	}
+	return u;
+}
+
+/*
+ * The image process slot @process unwound is done (it exec'd, or the slot
+ * has a new process): the kernel
+ * released its blocks, so do their sites, symbolized before its modules go.
+ */
+static int image_end(struct stacks *s, __u32 process)
+{
+	struct unwinder *u = s->unwinders[process];
+
+	if (symbolize_process(s, process, u->dwfl) || sites_forget(&s->sites, process))
+		return -ENOMEM;
+	s->unwinders[process] = u->next;
+	unwinder_free(u);
+	free(u);
+	return 0;
+}
+
+/* The unwinder of the sample's image; NULL when out of memory. */
+static struct unwinder *unwinder_of(struct stacks *s, const struct mw_stack_head *h)
+{
+	struct unwinder *u;
+
+	if (h->process >= MW_MAX_PROCESSES)
+		return NULL;
+	/* a process's samples come image after image, a slot's process after process */
+	while ((u = s->unwinders[h->process]) &&
+	       (u->execs != h->execs || u->pid != (pid_t)h->pid)) {
+		if (image_end(s, h->process))
+			return NULL;
+	}
+	/* its announcement was lost: its modules are read at its first sample */
+	if (!u)
+		u = s->unwinders[h->process] = unwinder_new(h->pid, h->execs);
+	return u;
+}
+
+/* An image announced: its unwinder, after its process's earlier images', reads its modules now. */
+static int on_image(void *ctx, void *data, size_t size)
+{
+	const struct mw_stack_image *e = data;
+	struct stacks *s = ctx;
+	struct unwinder **u;
+
+	if (size < sizeof(*e) || e->process >= MW_MAX_PROCESSES)
+		return 0;
+	for (u = &s->unwinders[e->process]; *u; u = &(*u)->next)
+		;
+	*u = unwinder_new(e->pid, e->execs);
+	if (*u)
+		unwinder_load(*u);
+	else if (!s->err)
+		s->err = -ENOMEM;
+	return 0;
+}
+
+static int on_sample(struct stacks *s, const struct mw_stack_sample *r)
+{
+	struct unwinder *u = unwinder_of(s, &r->head);
+	__u64 pcs[MW_MAX_FRAMES];
+	struct u64map_entry *e;
+	long site;
+	int n;
+
+	if (!u)
+		return -ENOMEM;
+	n = unwind_sample(u, r, pcs);
+	site = sites_find(&s->sites, r->head.process, pcs, n);
+	e = site < 0 ? NULL : u64map_get(&s->pending, r->head.tid);
+	if (!e)
+		return -ENOMEM;
+	e->a = r->head.id;
+	e->b = site;
+	s->sites.samples++;
+	return 0;
+}
+
+/* The block of the call whose sample came last from its thread, if that was its sample. */
+static int on_alloc(struct stacks *s, const struct mw_stack_block *r)
+{
+	struct u64map_entry call;
+
+	if (!u64map_take(&s->pending, r->head.tid, &call) || call.a != r->head.id) {
+		s->sites.unpaired++;
+		return 0;
+	}
+	return sites_alloc(&s->sites, call.b, r->head.process, r->ptr, r->size);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	const struct mw_stack_head *h = data;
+	struct stacks *s = ctx;
+	int err = 0;
+
+	if (size < sizeof(*h))
+		return 0;
+	/* an image announced meanwhile reads its modules before a backlog is unwound */
+	ring_buffer__consume(s->images);
+	if (h->type == MW_STACK_SAMPLE && size >= sizeof(struct mw_stack_sample))
+		err = on_sample(s, data);
+	else if (h->type == MW_STACK_ALLOC && size >= sizeof(struct mw_stack_block))
+		err = on_alloc(s, data);
+	else if (h->type == MW_STACK_FREE && size >= sizeof(struct mw_stack_block))
+		sites_free(&s->sites, h->process, ((const struct mw_stack_block *)data)->ptr);
+	if (err && !s->err)
+		s->err = err;
+	return 0;
+}
+
+/*
+ * How long a record may wait: the kernel wakes the thread at once for an
+ * image announced, but for samples only once a few MiB wait (bpf/stacks.bpf.h).
+ */
+#define POLL_MS 10
+
+static void *consume(void *arg)
+{
+	struct stacks *s = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = ring_buffer__epoll_fd(s->images), .events = POLLIN },
+		{ .fd = ring_buffer__epoll_fd(s->rb), .events = POLLIN },
+	};
+	int n;
+
+	while (!s->stopping) {
+		if (poll(pfd, 2, POLL_MS) < 0 && errno != EINTR) {
+			s->err = -errno;
+			break;
+		}
+		ring_buffer__consume(s->images);
+		n = ring_buffer__consume(s->rb);
+		if (n < 0) {
+			s->err = n;
+			break;
+		}
+	}
+	return NULL;
+}
+
+int stacks_start(struct stacks *s, int map_fd, int images_fd)
+{
+	int err;
+
+	*s = (struct stacks){ 0 };
+	s->unwinders = calloc(MW_MAX_PROCESSES, sizeof(*s->unwinders));
+	if (!s->unwinders)
+		return -ENOMEM;
+	s->images = ring_buffer__new(images_fd, on_image, s, NULL);
+	if (!s->images)
+		return -errno;
+	s->rb = ring_buffer__new(map_fd, on_record, s, NULL);
+	if (!s->rb)
+		return -errno;
+	err = pthread_create(&s->thread, NULL, consume, s);
+	s->running = !err;
+	return -err;
+}
+
+/* The @top sites in @order, symbolized for the report. */
+static int symbolize_top(struct stacks *s, enum sites_order order, int top)
+{
+	const struct site **list = malloc(top * sizeof(*list));
+	struct unwinder *u;
+	size_t i, n;
+	int err = 0;
+
+	if (!list)
+		return -ENOMEM;
+	n = sites_top(&s->sites, order, list, top);
+	for (i = 0; i < n && !err; i++) {
+		u = s->unwinders[list[i]->process];
+		err = site_symbolize((struct site *)list[i], u ? u->dwfl : NULL);
+	}
+	free(list);
+	return err;
+}
+
+int stacks_stop(struct stacks *s, int top)
+{
+	int n;
+
+	if (!s->running)
+		return 0;
+	s->stopping = true;
+	pthread_join(s->thread, NULL);
+	s->running = false;
+	ring_buffer__consume(s->images);
+	n = ring_buffer__consume(s->rb);
+	if (n < 0 && !s->err)
+		s->err = n;
+	if (!s->err && top)
+		s->err = symbolize_top(s, SITES_BY_LIVE, top);
+	if (!s->err && top)
+		s->err = symbolize_top(s, SITES_BY_ALLOC, top);
+	return s->err;
+}
+
+void stacks_close(struct stacks *s)
+{
+	struct unwinder *u;
+	int i;
+
+	stacks_stop(s, 0);
+	ring_buffer__free(s->rb);
+	ring_buffer__free(s->images);
+	for (i = 0; s->unwinders && i < MW_MAX_PROCESSES; i++) {
+		while ((u = s->unwinders[i])) {
+			s->unwinders[i] = u->next;
+			unwinder_free(u);
+			free(u);
+		}
+	}
+	free(s->unwinders);
+	sites_free_all(&s->sites);
+	u64map_free(&s->pending);
+	*s = (struct stacks){ 0 };
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libiberty/demangle.h>
+#include "stacks/sites.h"
+#include "stacks/symbols.h"
+
+char *symbol_demangle(const char *name)
+{
+	/* the automatic style tries Rust's schemes, then the C++ ABI's */
+	char *d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+
+	return d ?: strdup(name);
+}
+
+int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)
+{
+	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
+	const char *name, *file;
+	Dwarf_Addr start;
+	Dwfl_Line *line;
+	GElf_Off off;
+	GElf_Sym sym;
+
+	*f = (struct site_frame){ .offset = pc };
+	if (!mod)
+		return 0;
+	name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	f->offset = pc - start;
+	f->module = strdup(name ?: "");
+	if (!f->module)
+		goto nomem;
+	name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+	if (name) {
+		f->function = symbol_demangle(name);
+		if (!f->function)
+			goto nomem;
+	}
+	line = dwfl_module_getsrc(mod, pc);
+	file = line ? dwfl_lineinfo(line, NULL, &f->line, NULL, NULL, NULL) : NULL;
+	if (file) {
+		f->file = strdup(file);
+		if (!f->file)
+			goto nomem;
+	}
+	return 0;
+
+nomem:
+	frame_free(f);
+	return -ENOMEM;
+}
+
+int site_symbolize(struct site *site, Dwfl *dwfl)
+{
+	struct site_frame *frames;
+	int i;
+
+	if (site->frames)
+		return 0;
+	frames = calloc(site->nr_frames, sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	for (i = 0; i < site->nr_frames; i++) {
+		if (frame_symbolize(dwfl, site->pcs[i], &frames[i]))
+			goto nomem;
+	}
+	site->frames = frames;
+	return 0;
+
+nomem:
+	while (i--)
+		frame_free(&frames[i]);
+	free(frames);
+	return -ENOMEM;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * A code address of a process as a frame of a call site: its function (from
+ * .symtab, .dynsym or MiniDebugInfo, C++ and Rust names demangled), its
+ * module, and its file and line where the module has DWARF. The strings are
+ * the target's: escaped when printed.
+ */
+#ifndef MW_SYMBOLS_H
+#define MW_SYMBOLS_H
+
+#include <elfutils/libdwfl.h>
+
+struct site_frame {
+	char *function;		/* NULL: no symbol covers it */
+	char *module;		/* the mapped file's path; NULL: in no module */
+	char *file;		/* source file, NULL without DWARF */
+	int line;
+	unsigned long long offset;	/* from the module's start (or the address, without one) */
+};
+
+/* @pc (a call's address, not its return address) in @dwfl's modules (none if NULL). 0 or -ENOMEM. */
+int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f);
+/* Frees @f's strings (sites.c: the sites own their frames, symbolized or not). */
+void frame_free(struct site_frame *f);
+
+struct site;
+/* @site's frames from @dwfl, its process's modules, unless it has them. 0 or -ENOMEM. */
+int site_symbolize(struct site *site, Dwfl *dwfl);
+
+/* @name demangled (C++, Rust legacy and v0), or a copy of it; NULL when out of memory. */
+char *symbol_demangle(const char *name);
+
+#endif /* MW_SYMBOLS_H */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dwarf.h>
+#include <sys/user.h>
+#include <linux/types.h>
+#include "attach/mapped_file.h"
+#include "memwatch.h"
+#include "stacks/unwind.h"
+#include "sys/clock.h"
+#include "sys/fileio.h"
+#include "sys/log.h"
+#include "sys/procmaps.h"
+#include "sys/safe_open.h"
+
+/*
+ * How often a process's modules may be read again when a sample has an
+ * address in none (a library loaded since): a JIT's anonymous code is in
+ * none for good, and must not make every sample read /proc.
+ */
+#define MAPS_REREAD_S 0.02
+
+/* Every module is reported with its opened file: libdwfl opens no path itself. */
+static int no_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		  char **file_name, Elf **elfp)
+{
+	(void)mod, (void)userdata, (void)name, (void)base, (void)file_name, (void)elfp;
+	return -1;
+}
+
+/*
+ * Separate debug files are not looked for yet: a debuglink names a path the
+ * target controls. A module's own .symtab, .dynsym, .gnu_debugdata and
+ * DWARF are used.
+ */
+static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+			const char *file_name, const char *debuglink, GElf_Word crc,
+			char **debuginfo_file_name)
+{
+	(void)mod, (void)userdata, (void)name, (void)base, (void)file_name, (void)debuglink;
+	(void)crc, (void)debuginfo_file_name;
+	return -1;
+}
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = no_elf,
+	.find_debuginfo = no_debuginfo,
+};
+
+/* The one thread there is: the sample's. */
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_arg)
+{
+	struct unwinder *u = arg;
+
+	(void)dwfl;
+	if (*thread_arg)
+		return 0;
+	*thread_arg = u;
+	return u->sample->head.tid;
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
+{
+	(void)dwfl, (void)tid;
+	*thread_arg = arg;
+	return true;
+}
+
+/* Reads of the stack come from the sample's copy; anything else fails. */
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	const struct mw_stack_sample *s = ((struct unwinder *)arg)->sample;
+
+	(void)dwfl;
+	if (addr < s->base || addr - s->base > s->len || s->len - (addr - s->base) < sizeof(*result))
+		return false;
+	memcpy(result, s->stack + (addr - s->base), sizeof(*result));
+	return true;
+}
+
+/* The sample's registers in DWARF's numbering: x86-64's pt_regs is user_regs_struct's start. */
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	const struct mw_stack_sample *s = ((struct unwinder *)arg)->sample;
+	struct user_regs_struct r = { 0 };
+	Dwarf_Word regs[17];
+
+	memcpy(&r, s->regs, sizeof(r) < sizeof(s->regs) ? sizeof(r) : sizeof(s->regs));
+	regs[0] = r.rax;
+	regs[1] = r.rdx;
+	regs[2] = r.rcx;
+	regs[3] = r.rbx;
+	regs[4] = r.rsi;
+	regs[5] = r.rdi;
+	regs[6] = r.rbp;
+	regs[7] = r.rsp;
+	regs[8] = r.r8;
+	regs[9] = r.r9;
+	regs[10] = r.r10;
+	regs[11] = r.r11;
+	regs[12] = r.r12;
+	regs[13] = r.r13;
+	regs[14] = r.r14;
+	regs[15] = r.r15;
+	regs[16] = r.rip;
+	if (!dwfl_thread_state_registers(thread, 0, 17, regs))
+		return false;
+	dwfl_thread_state_register_pc(thread, r.rip);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.get_thread = get_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+int unwinder_init(struct unwinder *u, pid_t pid, __u64 execs)
+{
+	*u = (struct unwinder){ .pid = pid, .root_fd = -1, .execs = execs };
+	u->dwfl = dwfl_begin(&callbacks);
+	return u->dwfl ? 0 : -ENOMEM;
+}
+
+void unwinder_free(struct unwinder *u)
+{
+	if (u->dwfl)
+		dwfl_end(u->dwfl);
+	if (u->root_fd >= 0)
+		close(u->root_fd);
+	*u = (struct unwinder){ .root_fd = -1 };
+}
+
+/* One executable mapping of a file, reported unless a module is there already. */
+static void report_mapping(struct unwinder *u, const struct maps_entry *e)
+{
+	struct file_mapping m = {
+		.id = { .major = e->dev_major, .minor = e->dev_minor, .inode = e->inode },
+		.start = e->start, .end = e->end,
+	};
+	char path[PATH_MAX], why[256];
+	int fd;
+
+	if (dwfl_addrmodule(u->dwfl, e->start))
+		return;
+	snprintf(path, sizeof(path), "%.*s", e->path_len, e->path);
+	fd = mapped_file_open(u->pid, u->root_fd, path, &m, why, sizeof(why));
+	if (fd < 0)
+		return;
+	/* the file's offset 0 is where its first segment would be: the load bias */
+	if (!dwfl_report_elf(u->dwfl, path, path, fd, e->start - e->offset, false)) {
+		close(fd);
+		return;
+	}
+	u->modules++;
+}
+
+void unwinder_load(struct unwinder *u)
+{
+	char path[64], *maps, *line;
+	struct maps_entry e;
+
+	u->maps_read_s = monotonic_s();
+	if (u->root_fd < 0)
+		u->root_fd = safe_open_root(u->pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
+	maps = read_path(path, NULL);
+	if (!maps || u->root_fd < 0) {
+		free(maps);
+		return;
+	}
+	/* the modules reported before stay: samples of a process gone are still unwound */
+	dwfl_report_begin_add(u->dwfl);
+	for (line = maps; *line; line = strchrnul(line, '\n'), line += !!*line) {
+		if (maps_parse_line(line, &e) || !e.inode || e.perms[2] != 'x' || e.path[0] != '/')
+			continue;
+		report_mapping(u, &e);
+	}
+	dwfl_report_end(u->dwfl, NULL, NULL);
+	free(maps);
+	if (!u->attached && u->modules)
+		u->attached = dwfl_attach_state(u->dwfl, NULL, u->pid, &thread_callbacks, u);
+	vlog("stacks: pid %d: %u modules", u->pid, u->modules);
+}
+
+struct frames {
+	__u64 *pcs;
+	int n;
+	bool unknown;		/* an address in no module */
+};
+
+static int frame_cb(Dwfl_Frame *frame, void *arg)
+{
+	struct frames *f = arg;
+	bool activation;
+	Dwarf_Addr pc;
+
+	if (!dwfl_frame_pc(frame, &pc, &activation))
+		return DWARF_CB_ABORT;
+	/* a return address is after its call: the call's line is before it */
+	if (!activation && pc)
+		pc--;
+	f->pcs[f->n++] = pc;
+	return f->n < MW_MAX_FRAMES ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+static void unwind(struct unwinder *u, struct frames *f)
+{
+	struct user_regs_struct r = { 0 };
+	int i;
+
+	f->n = 0;
+	f->unknown = false;
+	if (u->attached)
+		/* it ends with an error where the stack copy or the call-frame information does */
+		dwfl_getthread_frames(u->dwfl, u->sample->head.tid, frame_cb, f);
+	if (!f->n) {
+		memcpy(&r, u->sample->regs, sizeof(r) < sizeof(u->sample->regs) ?
+		       sizeof(r) : sizeof(u->sample->regs));
+		f->pcs[f->n++] = r.rip;
+	}
+	for (i = 0; i < f->n; i++)
+		f->unknown |= !dwfl_addrmodule(u->dwfl, f->pcs[i]);
+}
+
+int unwind_sample(struct unwinder *u, const struct mw_stack_sample *s, __u64 pcs[MW_MAX_FRAMES])
+{
+	struct frames f = { .pcs = pcs };
+
+	u->sample = s;
+	if (!u->maps_read_s)
+		unwinder_load(u);
+	unwind(u, &f);
+	/* a library loaded since the modules were read: read them again, and unwind again */
+	if (f.unknown && monotonic_s() - u->maps_read_s >= MAPS_REREAD_S) {
+		unwinder_load(u);
+		unwind(u, &f);
+	}
+	u->sample = NULL;
+	return f.n;
+}
