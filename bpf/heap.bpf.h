@@ -62,8 +62,8 @@ static __always_inline void account_alloc(struct mw_thread *t, __u32 tid, __u64 
 
 	t->alloc_calls++;
 	t->alloc_bytes += size;
-	/* the slot has room for a call site; none is known yet */
-	err = alloc_add(ptr, size, tid, t->process, 0);
+	/* the site field says whether its stack was sent: its free is then sent too */
+	err = alloc_add(ptr, size, tid, t->process, stack_sent(t));
 	if (err > 0) {
 		/* a free we never saw (e.g. an allocator-internal one) left it */
 		count_lost();
@@ -99,13 +99,13 @@ static __always_inline void account_free(struct mw_thread *t, __u32 tid, __u32 o
 static __always_inline void free_block(const struct mw_process *p, struct mw_thread *t, __u32 tid,
 				       __u64 ptr)
 {
-	__u32 owner_tid;
+	__u32 owner_tid, sent;
 	__u64 size;
 
 	t->free_calls++;
-	switch (alloc_take(ptr, t->process, p->preexisting, &size, &owner_tid)) {
+	switch (alloc_take(ptr, t->process, p->preexisting, &size, &owner_tid, &sent)) {
 	case MW_BLOCK_LIVE:
-		stack_free(t, ptr);
+		stack_free(t, ptr, sent);
 		account_free(t, tid, owner_tid, size);
 		break;
 	case MW_BLOCK_PREEXISTING:
@@ -198,6 +198,7 @@ static __always_inline void realloc_begin(struct pt_regs *ctx, __u64 ptr, __u64 
 {
 	struct mw_process *p;
 	struct mw_thread *t;
+	__u32 sent;
 
 	t = call_begin(&p, MW_FN_REALLOC, size, ptr);
 	if (!t || !p)
@@ -207,10 +208,10 @@ static __always_inline void realloc_begin(struct pt_regs *ctx, __u64 ptr, __u64 
 	if (!ptr)
 		return;
 	t->call.old_tracked = alloc_take(ptr, t->process, p->preexisting, &t->call.old_size,
-					     &t->call.old_tid);
+					     &t->call.old_tid, &sent);
 	/* --stacks: freed at its site now; a failed realloc's block stays uncounted there */
 	if (t->call.old_tracked == MW_BLOCK_LIVE)
-		stack_free(t, ptr);
+		stack_free(t, ptr, sent);
 	/* its tombstone now: a failed realloc leaves it, a rarer error than a missed one */
 	if (t->call.old_tracked == MW_BLOCK_PREEXISTING) {
 		t->call.old_size = chunk_usable_size(p, ptr);

@@ -371,13 +371,13 @@ static long remove_older_step(__u64 i, struct alloc_search *q)
 
 /*
  * Takes process slot @process's @ptr out of the live table: MW_BLOCK_LIVE
- * with its size and owner when it was there. Else MW_BLOCK_UNKNOWN when it was seen
+ * with its size, owner and call site when it was there. Else MW_BLOCK_UNKNOWN when it was seen
  * freed, or when every block was seen made (a launched command); when
  * @preexisting (-p, a forked child), a block never seen at all is
  * MW_BLOCK_PREEXISTING.
  */
 static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 process, bool preexisting,
-						      __u64 *size, __u32 *tid)
+						      __u64 *size, __u32 *tid, __u32 *site)
 {
 	struct alloc_search q = { .ptr = ptr, .block = mw_alloc_block(ptr, process) };
 	__u32 older;
@@ -393,12 +393,13 @@ static __always_inline enum mw_block_seen alloc_take(__u64 ptr, __u32 process, b
 		table_blocks_add(-1);
 		*size = mw_alloc_size(q.key, q.info);
 		*tid = mw_alloc_tid(q.info);
+		*site = mw_alloc_site(q.info);
 		if (*size == MW_ALLOC_SIZE_BIG)
 			*size = big_block_take(ptr, process);
 		return MW_BLOCK_LIVE;
 	}
 	*size = 0;
-	*tid = 0;
+	*tid = *site = 0;
 	return q.result || !preexisting ? MW_BLOCK_UNKNOWN : MW_BLOCK_PREEXISTING;
 }
 

@@ -87,6 +87,8 @@ struct mw_thread {
 	/* scratch state of the BPF programs, not counters */
 	struct mw_alloc_inflight call;
 	struct mw_syscall_inflight sys;
+	/* --stacks=sampled: bytes its allocations may still ask before the next sample; 0: none drawn */
+	__s64 sample_left;
 };
 
 /* Slots of the threads array, slot 0 included: a process with more threads loses their events. */
@@ -324,6 +326,14 @@ struct mw_trace_event {
 	__u32 nr;		/* enum mw_syscall */
 	char comm[MW_COMM_LEN];
 };
+
+/*
+ * --stacks=sampled: the bytes between two sampled allocations of a thread are
+ * drawn from an exponential distribution (as jemalloc, tcmalloc and Go do, so
+ * that each byte is equally likely to be sampled): the kernel picks one of
+ * these quantiles of it at random, user space computes them.
+ */
+#define MW_SAMPLE_QUANTILES 4096
 
 /*
  * --stacks: the records of the stack_events ring buffer (bpf/stacks.bpf.h).

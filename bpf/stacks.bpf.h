@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * --stacks=all: each counted allocator call sends its caller's registers and
- * the top of its user stack through a ring buffer, unwound in user space with
+ * --stacks=all: each counted allocator call (--stacks=sampled: one per about
+ * stacks_sample_bytes asked) sends its caller's registers and the top of its
+ * user stack through a ring buffer, unwound in user space with
  * the modules' DWARF call-frame information (code without frame pointers
  * too); its block, and the block's free, follow with the same thread's
- * records. Without --stacks the const below is false and the verifier drops
+ * records. Without --stacks the consts below are false and 0 and the verifier drops
  * every path here: the default probes do what they did.
  */
 #ifndef MW_STACKS_BPF_H
@@ -15,8 +16,17 @@
 #include <bpf/bpf_tracing.h>
 #include "memwatch.h"
 
-/* set by user space before load */
+/* set by user space before load: --stacks=all, or --stacks=sampled's mean interval */
 const volatile bool stacks_all;
+const volatile __u64 stacks_sample_bytes;
+
+/* intervals of mean stacks_sample_bytes, by quantile (memwatch.h): filled after load */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MW_SAMPLE_QUANTILES);
+	__type(key, __u32);
+	__type(value, __u64);
+} sample_intervals SEC(".maps");
 
 /* records that found the ring buffer full: reported, never hidden */
 __u64 stacks_lost;
@@ -112,12 +122,45 @@ static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process
 	return id;
 }
 
+static __always_inline __s64 sample_interval(void)
+{
+	__u32 i = bpf_get_prandom_u32() & (MW_SAMPLE_QUANTILES - 1);
+	__u64 *bytes = bpf_map_lookup_elem(&sample_intervals, &i);
+
+	return bytes && *bytes ? *bytes : stacks_sample_bytes;
+}
+
+/*
+ * --stacks=sampled: whether the call of @t reaches its thread's next sample
+ * point; a call asking more than the interval is one sample all the same
+ * (user space weighs each sample by how likely a call of its size was to be one).
+ */
+static __always_inline bool stack_sampled(struct mw_thread *t)
+{
+	if (!t->sample_left)
+		t->sample_left = sample_interval();
+	t->sample_left -= t->call.size;
+	if (t->sample_left > 0)
+		return false;
+	t->sample_left = sample_interval();
+	return true;
+}
+
 /* At an outermost counted call's entry (@t from call_begin(), of process @p): its stack. */
 static __always_inline void stack_begin(struct pt_regs *ctx, struct mw_process *p,
 					struct mw_thread *t)
 {
-	if (stacks_all && t && p)
+	if (!t || !p || !(stacks_all || stacks_sample_bytes))
+		return;
+	t->call.stack_id = 0;
+	if (stacks_all || stack_sampled(t))
 		t->call.stack_id = stack_sample(ctx, p, t);
+}
+
+/* Whether the call of @t sent its stack: its block is sent, and its free. */
+static __always_inline bool stack_sent(const struct mw_thread *t)
+{
+	return (stacks_all || stacks_sample_bytes) && t->call.stack_id;
 }
 
 static __always_inline void stack_block(enum mw_stack_record type, const struct mw_thread *t,
@@ -139,17 +182,18 @@ static __always_inline void stack_block(enum mw_stack_record type, const struct 
 /* The block the call of @t made, for the stack its entry sent. */
 static __always_inline void stack_alloc(const struct mw_thread *t, __u64 ptr, __u64 size)
 {
-	if (stacks_all && t->call.stack_id)
+	if (stack_sent(t))
 		stack_block(MW_STACK_ALLOC, t, t->call.stack_id, ptr, size);
 }
 
 /*
- * A block of the live table freed by @t: sent before the allocator can hand
- * the address out again, so that its next allocation's record comes after.
+ * A block of the live table freed by @t, whose call sent its stack (@sent, kept
+ * with the block): sent before the allocator can hand the address out again,
+ * so that its next allocation's record comes after.
  */
-static __always_inline void stack_free(const struct mw_thread *t, __u64 ptr)
+static __always_inline void stack_free(const struct mw_thread *t, __u64 ptr, __u32 sent)
 {
-	if (stacks_all)
+	if ((stacks_all || stacks_sample_bytes) && sent)
 		stack_block(MW_STACK_FREE, t, 0, ptr, 0);
 }
 

@@ -217,8 +217,8 @@ tools_for() {
 	printf '%s\n' base floor floor-tp
 	[[ $kind == heap ]] && echo floor-naive
 	printf '%s\n' memwatch-no-malloc memwatch
-	# every allocation's stack: what --stacks=all costs
-	[[ $kind == heap ]] && echo memwatch-stacks
+	# allocations' stacks: what --stacks (sampled) and --stacks=all cost
+	[[ $kind == heap ]] && printf '%s\n' memwatch-sampled memwatch-stacks
 	[[ -n $OLD_MEMWATCH ]] && echo memwatch-old
 	if [[ $kind == heap ]]; then
 		have bpftrace && echo bpftrace
@@ -242,6 +242,7 @@ run_one() {
 	floor-naive) pre=("$FLOOR" --sites naive --) ;;
 	memwatch) pre=("$MEMWATCH" --json -o "$tmp/mw.json" --) ;;
 	memwatch-f) pre=("$MEMWATCH" -f --json -o "$tmp/mw.json" --) ;;
+	memwatch-sampled) pre=("$MEMWATCH" --stacks --json -o "$tmp/mw.json" --) ;;
 	memwatch-stacks) pre=("$MEMWATCH" --stacks=all --json -o "$tmp/mw.json" --) ;;
 	memwatch-old) pre=("$OLD_MEMWATCH" --json -o "$tmp/mw.json" --) ;;
 	memwatch-old-f) pre=("$OLD_MEMWATCH" -f --json -o "$tmp/mw.json" --) ;;

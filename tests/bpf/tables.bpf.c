@@ -22,22 +22,26 @@ __u32 table_process;
 /* what the last table_take found */
 __u64 taken_size;
 __u32 taken_tid;
+__u32 taken_site;
+/* the call site table_add() gives its blocks */
+__u32 table_site;
 
 /* alloc_add(): 0, 1 if the block was there already, -1 if it found no slot */
 SEC("raw_tp")
 int BPF_PROG(table_add, __u64 ptr, __u64 size, __u32 tid)
 {
-	return alloc_add(ptr, size, tid, table_process, 0);
+	return alloc_add(ptr, size, tid, table_process, table_site);
 }
 
 /* -p's processes' blocks: some are older than the counting */
 const volatile bool preexisting_blocks;
 
-/* alloc_take(): an enum mw_block_seen, the size and owner in taken_* */
+/* alloc_take(): an enum mw_block_seen, the size, owner and site in taken_* */
 SEC("raw_tp")
 int BPF_PROG(table_take, __u64 ptr)
 {
-	return alloc_take(ptr, table_process, preexisting_blocks, &taken_size, &taken_tid);
+	return alloc_take(ptr, table_process, preexisting_blocks, &taken_size, &taken_tid,
+			  &taken_site);
 }
 
 /* The tombstone a free of a pre-attach block leaves, as free_preexisting() does. */

@@ -201,6 +201,18 @@ static bool setup(bool preexisting)
 	return true;
 }
 
+/* --stacks: whether a block's stack was sent rides with it, for its free */
+static void test_site(void)
+{
+	__u64 from = 0x10000, a = address_at(5, &from);
+
+	skel->bss->table_site = 1;
+	ASSERT_EQ(add(a, 24, 9), 0, "site: a block whose stack was sent");
+	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "site: taken");
+	ASSERT_TRUE(skel->bss->taken_site == 1 && skel->bss->taken_size == 24 &&
+		    skel->bss->taken_tid == 9, "site: kept with its size and owner");
+}
+
 static void test_insert_take(void)
 {
 	__u64 from = 0x10000, a = address_at(5, &from);
@@ -213,6 +225,7 @@ static void test_insert_take(void)
 	ASSERT_EQ(take(a), MW_BLOCK_LIVE, "take: a live block");
 	ASSERT_EQ(skel->bss->taken_size, 200, "take: the size of the latest insert");
 	ASSERT_EQ(skel->bss->taken_tid, 8, "take: its owner");
+	ASSERT_EQ(skel->bss->taken_site, 0, "take: no call site");
 	ASSERT_EQ(slot_addr(0, 5), a | MW_SLOT_FREED, "take: leaves a tombstone");
 	ASSERT_EQ(table_blocks(), 0, "take: no block in the table");
 	ASSERT_EQ(take(a), MW_BLOCK_UNKNOWN, "a free meeting its own tombstone: seen freed");
@@ -508,6 +521,7 @@ static const struct {
 	bool preexisting;	/* -p */
 } tests[] = {
 	{ test_insert_take, true },
+	{ test_site, true },
 	{ test_tombstones, true },
 	{ test_wrap_and_full, true },
 	{ test_preexisting, true },

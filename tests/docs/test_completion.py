@@ -80,6 +80,8 @@ def check_values(tap):
     tap.eq(set(replies), want, "--format FORMAT offers them too")
     replies, _ = complete("memwatch --trace=")
     tap.check(replies and set(replies) < want, "--trace= offers formats it can print", replies)
+    replies, _ = complete("memwatch --stacks=")
+    tap.eq(set(replies), {"sampled", "all"}, "--stacks= offers its modes")
     replies, _ = complete("memwatch -o docs/mem")
     tap.eq(replies, ["docs/memwatch.8"], "-o completes a file")
     replies, _ = complete("memwatch -i ")

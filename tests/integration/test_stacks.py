@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """--stacks=all: the sites workload's three call sites, each with exactly its calls, bytes,
 frees and live blocks, and each stack complete from the allocator up to main, in code built
-without frame pointers and with them; a module without symbols shows module+0xOFFSET."""
+without frame pointers and with them; a module without symbols shows module+0xOFFSET.
+--stacks (sampled): each site's estimates within 10% of the exact numbers."""
 import os
 import re
 import shutil
@@ -22,17 +23,17 @@ EXPECTED = [
     ("alloc_kept", N, N * KEPT, 0, N, N * KEPT),
 ]
 SITE_FIELDS = {"frames", "alloc_calls", "alloc_bytes", "live_calls", "live_bytes", "free_calls",
-               "grown_bytes", "returned_bytes", "returned_actual_bytes", "sampled"}
+               "grown_bytes", "returned_bytes", "returned_actual_bytes", "sampled", "samples"}
 FRAME_FIELDS = {"function", "module", "file", "line", "offset"}
 
 
-def run_gated(workload, fmt="--json"):
-    """memwatch --stacks=all on `workload N gate`, whose allocations wait until memwatch said
+def run_gated(workload, fmt="--json", stacks=("--stacks=all",), n=N):
+    """memwatch @stacks on `workload N gate`, whose allocations wait until memwatch said
     it read the process's modules (-v), so that no frame depends on how soon it exits.
     Returns (exit code, the report's text, memwatch's stderr)."""
     with tempfile.NamedTemporaryFile("r", suffix=".out") as report:
-        argv = [mwtest.MEMWATCH, "-v", fmt, "-o", report.name, "--stacks=all", "--",
-                workload, str(N), "gate"]
+        argv = [mwtest.MEMWATCH, "-v", fmt, "-o", report.name, *stacks, "--",
+                workload, str(n), "gate"]
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         seen = []
@@ -112,14 +113,58 @@ def check_no_symbols(tap):
               "stripped: a frame without a symbol is module+0xOFFSET", text[-3000:])
 
 
+# sampled: enough bytes at every site for 10% to be 4 standard deviations of its estimate
+SAMPLED_N = 500000
+SAMPLE_BYTES = 16384
+
+
+def check_sampled(tap):
+    """--stacks --sample-bytes 16K: the calls, bytes, frees and live blocks of each site are
+    estimates from about one call per 16 KiB asked, each within 10% of the exact number;
+    a site whose blocks were all freed has none live, exactly (a sample's free takes off
+    what its call added)."""
+    code, text, err = run_gated(SITES, stacks=("--stacks", "--sample-bytes", "16K"),
+                                n=SAMPLED_N)
+    reports = mwtest.parse_reports(text) if text else ([], None, [])
+    summary = reports[1]
+    if not tap.check(code == 0 and summary is not None and "sites" in summary,
+                     "sampled: memwatch ran with its sites", err[-2000:]):
+        return
+    stacks = summary["stacks"]
+    tap.eq((stacks["mode"], stacks["sample_bytes"], stacks["lost"], stacks["unpaired"]),
+           ("sampled", SAMPLE_BYTES, 0, 0), "sampled: the mode and interval, nothing lost")
+    n = SAMPLED_N
+    for function, calls, nbytes, frees, live, live_bytes in (
+            ("alloc_paired", n, n * SMALL, n, 0, 0),
+            ("alloc_zeroed", n, n * 2 * SMALL, n, 0, 0),
+            ("alloc_kept", n, n * KEPT, 0, n, n * KEPT)):
+        site, _ = site_of(summary["sites"], function)
+        if not tap.check(site is not None and site["sampled"] and site["samples"] > 0,
+                         "sampled: %s has a sampled site" % function,
+                         [[f["function"] for f in s["frames"]] for s in summary["sites"]]):
+            continue
+        exact = {"alloc_calls": calls, "alloc_bytes": nbytes, "free_calls": frees,
+                 "live_calls": live, "live_bytes": live_bytes}
+        off = {k: site[k] / v - 1 for k, v in exact.items() if v}
+        tap.check(all(abs(d) <= 0.10 for d in off.values()) and
+                  all(site[k] == 0 for k, v in exact.items() if not v),
+                  "sampled: %s: each estimate within 10%% (%s)" % (function, ", ".join(
+                      "%s %+.1f%%" % (k, 100 * d) for k, d in sorted(off.items()))),
+                  (site["samples"], {k: site[k] for k in exact}))
+
+
 def check_usage(tap):
-    for arg, why in (("--stacks=sampled", "not implemented yet"), ("--stacks=some", "invalid")):
-        proc = subprocess.run([mwtest.MEMWATCH, arg, "--", "true"], capture_output=True,
+    for args, why in ((["--stacks=some"], "invalid --stacks"),
+                      (["--stacks", "--sample-bytes", "0"], "invalid --sample-bytes"),
+                      (["--stacks", "--sample-bytes", "2T"], "invalid --sample-bytes"),
+                      (["--sample-bytes", "4K"], "--stacks=sampled"),
+                      (["--stacks=all", "--sample-bytes", "4K"], "--stacks=sampled")):
+        proc = subprocess.run([mwtest.MEMWATCH, *args, "--", "true"], capture_output=True,
                               text=True)
-        tap.check(proc.returncode == 2 and why in proc.stderr, "%s is refused" % arg,
+        tap.check(proc.returncode == 2 and why in proc.stderr, "%s is refused" % " ".join(args),
                   proc.stderr)
 
 
 if __name__ == "__main__":
-    mwtest.run_checks("--stacks", check_usage, check_builds, check_no_symbols,
+    mwtest.run_checks("--stacks", check_usage, check_builds, check_no_symbols, check_sampled,
                       needs=((SITES, "cc"), (SITES_FP, "cc")))

@@ -248,6 +248,7 @@ static int load_bpf(const struct mw_options *o, __u64 cgroup_id, bool uprobe_mul
 		.uprobe_multi = uprobe_multi,
 		.max_allocs = o->max_allocs,
 		.stacks = o->stacks,
+		.sample_bytes = o->sample_bytes,
 	};
 	int err = kernel_load(skel, &c);
 
@@ -954,7 +955,7 @@ static int attach(struct app *app)
 	}
 	if (app->opts.stacks) {
 		err = stacks_start(&app->stacks, kernel_stack_events_fd(app->skel),
-				   kernel_stack_images_fd(app->skel));
+				   kernel_stack_images_fd(app->skel), app->opts.sample_bytes);
 		if (err) {
 			elog("cannot read the stack records' ring buffer: %s", strerror(-err));
 			return MW_EXIT_BPF;

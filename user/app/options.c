@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <argp.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,10 +60,13 @@ enum {
 	OPT_CGROUP,
 	OPT_STACKS,
 	OPT_TOP,
+	OPT_SAMPLE_BYTES,
 };
 
 /* --top's default: the sites the summary lists by live and by allocated bytes */
 #define MW_DEFAULT_TOP 20
+/* --stacks=sampled: the interval jemalloc and Go sample at by default */
+#define MW_DEFAULT_SAMPLE_BYTES (512ULL << 10)
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0,
@@ -97,15 +101,37 @@ static const struct argp_option options[] = {
 	  "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT: 127.0.0.1 only)", 0 },
 	{ "metrics-threads", OPT_METRICS_THREADS, NULL, 0,
 	  "With --listen: per-thread series too (memwatch_thread_*)", 0 },
-	{ "stacks", OPT_STACKS, "all", 0,
-	  "Record every allocation's call stack (unwound from DWARF call-frame information) and "
-	  "list the call sites in the summary", 0 },
+	{ "stacks", OPT_STACKS, "MODE", OPTION_ARG_OPTIONAL,
+	  "Record allocations' call stacks (unwound from DWARF call-frame information) and list "
+	  "the call sites in the summary: sampled (the default: one allocation per about 512 KiB "
+	  "asked, the sites' numbers estimated from them) or all (every allocation's)", 0 },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0,
+	  "With --stacks=sampled: the mean bytes between two sampled allocations (K, M suffixes; "
+	  "default 512K)", 0 },
 	{ "top", OPT_TOP, "N", 0,
 	  "With --stacks: the summary lists the N sites with most live and most allocated bytes "
 	  "(default 20)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
 	{},
 };
+
+/* A size in bytes with an optional K, M or G suffix (binary), from 1 to 1 GiB. */
+static __u64 parse_size(const char *arg, struct argp_state *state, const char *what)
+{
+	unsigned long long value;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	value = strtoull(arg, &end, 10);
+	if (*end && !end[1] && strchr("KMG", *end))
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+	if (errno || end == arg || !isdigit((unsigned char)*arg) || (*end && !shift) ||
+	    !value || value > (1ULL << 30) >> shift)
+		argp_error(state, "invalid %s '%s': expected bytes from 1 to 1G (K, M, G suffixes)",
+			   what, arg);
+	return value << shift;
+}
 
 static long parse_long(const char *arg, long min, long max, struct argp_state *state,
 		       const char *what)
@@ -297,12 +323,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->metrics_threads = true;
 		break;
 	case OPT_STACKS:
-		/* sampling comes later: its name is kept for it */
-		if (!strcmp(arg, "sampled"))
-			argp_error(state, "--stacks=sampled is not implemented yet: use --stacks=all");
-		if (strcmp(arg, "all"))
-			argp_error(state, "invalid --stacks '%s': expected all", arg);
+		if (arg && strcmp(arg, "all") && strcmp(arg, "sampled"))
+			argp_error(state, "invalid --stacks '%s': expected sampled or all", arg);
 		o->stacks = true;
+		o->stacks_all = arg && !strcmp(arg, "all");
+		break;
+	case OPT_SAMPLE_BYTES:
+		o->sample_bytes = parse_size(arg, state, "--sample-bytes");
 		break;
 	case OPT_TOP:
 		o->top = parse_long(arg, 1, 100000, state, "--top");
@@ -330,6 +357,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--stacks records allocator calls: not with --no-malloc");
 		if (o->top && !o->stacks)
 			argp_error(state, "--top lists --stacks' call sites");
+		if (o->sample_bytes && (!o->stacks || o->stacks_all))
+			argp_error(state, "--sample-bytes sets --stacks=sampled's interval");
+		if (o->stacks && !o->stacks_all && !o->sample_bytes)
+			o->sample_bytes = MW_DEFAULT_SAMPLE_BYTES;
 		if (!o->top)
 			o->top = MW_DEFAULT_TOP;
 		break;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <linux/types.h>
 #include "output/report.h"
 #include "sys/listen_addr.h"
 
@@ -31,7 +32,9 @@ struct mw_options {
 	const char *listen;		/* --listen's argument, NULL: no metrics endpoint */
 	struct listen_addr listen_addr;
 	bool metrics_threads;		/* per-thread series too */
-	bool stacks;			/* --stacks=all: every allocation's call site */
+	bool stacks;			/* --stacks: allocations' call sites */
+	bool stacks_all;		/* --stacks=all: every allocation's */
+	__u64 sample_bytes;		/* else the mean bytes between two sampled ones */
 	int top;			/* --top: the sites the summary lists in each order */
 };
 

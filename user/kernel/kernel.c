@@ -40,7 +40,7 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 	/* the smallest ring buffer there is when nothing is traced */
 	bpf_map__set_max_entries(skel->maps.trace_events,
 				 c->trace ? TRACE_RING_BYTES : sysconf(_SC_PAGESIZE));
-	kernel_stacks_configure(skel, c->stacks);
+	kernel_stacks_configure(skel, c->stacks, c->sample_bytes);
 	/* the uprobe programs: none at all with --no-malloc */
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE && c->no_malloc)
@@ -52,6 +52,8 @@ int kernel_load(struct memwatch_bpf **skelp, const struct kernel_config *c)
 	heap_reserve_begin(stat(VMLINUX_BTF, &st) ? 0 : st.st_size);
 	err = memwatch_bpf__load(skel);
 	heap_reserve_end();
+	if (!err && c->stacks && c->sample_bytes)
+		err = kernel_stacks_intervals(skel, c->sample_bytes);
 	return err;
 }
 

@@ -24,7 +24,8 @@ struct kernel_config {
 	bool no_malloc;			/* no uprobe program is loaded */
 	bool uprobe_multi;		/* uprobes attach through uprobe_multi links */
 	unsigned long max_allocs;	/* the live table's cap */
-	bool stacks;			/* --stacks=all: every allocation's stack */
+	bool stacks;			/* --stacks: allocations' stacks */
+	__u64 sample_bytes;		/* --stacks=sampled: mean bytes between two; 0: all */
 };
 
 /* What the programs counted beside the thread records, read each interval. */

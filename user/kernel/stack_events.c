@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <math.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel/stack_events.h"
 #include "memwatch.h"
@@ -11,13 +14,44 @@
  */
 #define STACK_RING_BYTES (32U << 20)
 
-void kernel_stacks_configure(struct memwatch_bpf *skel, bool on)
+void kernel_stacks_configure(struct memwatch_bpf *skel, bool on, __u64 sample_bytes)
 {
-	skel->rodata->stacks_all = on;
+	skel->rodata->stacks_all = on && !sample_bytes;
+	skel->rodata->stacks_sample_bytes = on ? sample_bytes : 0;
 	bpf_map__set_max_entries(skel->maps.stack_events,
 				 on ? STACK_RING_BYTES : sysconf(_SC_PAGESIZE));
 	/* a few records at a time: user space reads each at once */
 	bpf_map__set_max_entries(skel->maps.stack_images, on ? 64 << 10 : sysconf(_SC_PAGESIZE));
+}
+
+/* The integral of the exponential quantile function -ln(1 - q) from 0 to @q, less 1. */
+static double quantile_integral(double q)
+{
+	return q < 1 ? -(1 - q) * (1 - log1p(-q)) : 0;
+}
+
+/*
+ * The mean of each of MW_SAMPLE_QUANTILES equal slices of the exponential
+ * distribution of mean @sample_bytes: one picked at random is an interval
+ * as likely as drawn from it, up to its slice, and their mean is exactly
+ * @sample_bytes (the last slice holds the distribution's long tail).
+ */
+int kernel_stacks_intervals(struct memwatch_bpf *skel, __u64 sample_bytes)
+{
+	int fd = bpf_map__fd(skel->maps.sample_intervals);
+	__u32 i;
+
+	for (i = 0; i < MW_SAMPLE_QUANTILES; i++) {
+		double from = (double)i / MW_SAMPLE_QUANTILES;
+		double to = (double)(i + 1) / MW_SAMPLE_QUANTILES;
+		double mean = (quantile_integral(to) - quantile_integral(from)) * MW_SAMPLE_QUANTILES;
+		__u64 bytes = llround(mean * sample_bytes);
+
+		bytes = bytes ?: 1;
+		if (bpf_map_update_elem(fd, &i, &bytes, BPF_ANY))
+			return -errno;
+	}
+	return 0;
 }
 
 int kernel_stack_events_fd(const struct memwatch_bpf *skel)

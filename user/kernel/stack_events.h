@@ -8,8 +8,13 @@
 
 struct memwatch_bpf;
 
-/* Before load: the stack programs' paths kept (@on) or dropped, the ring buffer sized. */
-void kernel_stacks_configure(struct memwatch_bpf *skel, bool on);
+/*
+ * Before load: the stack programs' paths kept (@on) or dropped, every call's
+ * stack or one per @sample_bytes asked on average (not 0), the ring buffer sized.
+ */
+void kernel_stacks_configure(struct memwatch_bpf *skel, bool on, __u64 sample_bytes);
+/* After load, when sampled: the intervals between two samples the kernel draws. 0 or -errno. */
+int kernel_stacks_intervals(struct memwatch_bpf *skel, __u64 sample_bytes);
 /* The ring buffer of struct mw_stack_sample and mw_stack_block records. */
 int kernel_stack_events_fd(const struct memwatch_bpf *skel);
 /* The ring buffer of struct mw_stack_image records. */

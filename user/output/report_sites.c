@@ -51,13 +51,18 @@ static const struct site_frame *site_frame_at(const struct site *s, int i, struc
 	return bare;
 }
 
-static void print_site(FILE *out, const struct site *s)
+static void print_site(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
+	/* sampled: each number an estimate */
+	const char *e = sites->sample_bytes ? "~" : "";
 	int i;
 
-	fprintf(out, "  live %s in %s blocks, allocated %s in %s calls, %s frees\n",
-		B(s->live_bytes), N(s->live_calls), B(s->alloc_bytes), N(s->alloc_calls),
-		N(s->free_calls));
+	fprintf(out, "  live %s%s in %s%s blocks, allocated %s%s in %s%s calls, %s%s frees", e,
+		B(s->live_bytes), e, N(s->live_calls), e, B(s->alloc_bytes), e, N(s->alloc_calls),
+		e, N(s->free_calls));
+	if (sites->sample_bytes)
+		fprintf(out, " (%s samples)", N(s->samples));
+	fputc('\n', out);
 	for (i = 0; i < s->nr_frames; i++) {
 		fputs("      ", out);
 		print_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
@@ -73,21 +78,25 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 
 	if (!s)
 		return;
-	fprintf(out, "\ncall sites (--stacks=all): %zu sites from %llu stacks; %llu records lost to a "
-		"full ring buffer, %llu blocks without their stack\n", s->nr,
-		(unsigned long long)s->samples, (unsigned long long)s->lost,
-		(unsigned long long)s->unpaired);
+	if (s->sample_bytes)
+		fprintf(out, "\ncall sites (--stacks=sampled, one allocation per ~%s asked: ~ marks "
+			"estimates)", B(s->sample_bytes));
+	else
+		fputs("\ncall sites (--stacks=all)", out);
+	fprintf(out, ": %zu sites from %llu stacks; %llu records lost to a full ring buffer, %llu "
+		"blocks without their stack\n", s->nr, (unsigned long long)s->samples,
+		(unsigned long long)s->lost, (unsigned long long)s->unpaired);
 	top = malloc(m->sites_top * sizeof(*top));
 	if (!top)
 		return;
 	n = sites_top(s, SITES_BY_LIVE, top, m->sites_top);
 	fprintf(out, "top %zu by live bytes:\n", n);
 	for (i = 0; i < n; i++)
-		print_site(out, top[i]);
+		print_site(out, s, top[i]);
 	n = sites_top(s, SITES_BY_ALLOC, top, m->sites_top);
 	fprintf(out, "top %zu by allocated bytes:\n", n);
 	for (i = 0; i < n; i++)
-		print_site(out, top[i]);
+		print_site(out, s, top[i]);
 	free(top);
 }
 
@@ -116,7 +125,7 @@ static void json_frame(FILE *out, const struct site_frame *f)
 }
 
 /* Allocation sites grow and return nothing themselves: syscall sites (to come) do. */
-static void json_site(FILE *out, const struct site *s)
+static void json_site(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
 	int i;
 
@@ -128,10 +137,11 @@ static void json_site(FILE *out, const struct site *s)
 	}
 	fprintf(out, "],\"alloc_calls\":%llu,\"alloc_bytes\":%llu,\"live_calls\":%llu,"
 		"\"live_bytes\":%llu,\"free_calls\":%llu,\"grown_bytes\":0,\"returned_bytes\":0,"
-		"\"returned_actual_bytes\":0,\"sampled\":false}",
+		"\"returned_actual_bytes\":0,\"sampled\":%s,\"samples\":%llu}",
 		(unsigned long long)s->alloc_calls, (unsigned long long)s->alloc_bytes,
 		(unsigned long long)s->live_calls, (unsigned long long)s->live_bytes,
-		(unsigned long long)s->free_calls);
+		(unsigned long long)s->free_calls, sites->sample_bytes ? "true" : "false",
+		(unsigned long long)s->samples);
 }
 
 static bool listed(const struct site *const *top, size_t n, const struct site *s)
@@ -153,9 +163,11 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 
 	if (!s)
 		return;
-	fprintf(out, ",\"stacks\":{\"mode\":\"all\",\"sites\":%zu,\"samples\":%llu,\"lost\":%llu,"
-		"\"unpaired\":%llu,\"top\":%d}", s->nr, (unsigned long long)s->samples,
-		(unsigned long long)s->lost, (unsigned long long)s->unpaired, m->sites_top);
+	fprintf(out, ",\"stacks\":{\"mode\":\"%s\",\"sample_bytes\":%llu,\"sites\":%zu,"
+		"\"samples\":%llu,\"lost\":%llu,\"unpaired\":%llu,\"top\":%d}",
+		s->sample_bytes ? "sampled" : "all", (unsigned long long)s->sample_bytes, s->nr,
+		(unsigned long long)s->samples, (unsigned long long)s->lost,
+		(unsigned long long)s->unpaired, m->sites_top);
 	fputs(",\"sites\":[", out);
 	top = malloc(2 * m->sites_top * sizeof(*top));
 	if (top) {
@@ -167,7 +179,7 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 				continue;
 			if (i)
 				fputc(',', out);
-			json_site(out, top[i]);
+			json_site(out, s, top[i]);
 		}
 	}
 	fputc(']', out);

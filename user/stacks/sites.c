@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "stacks/sites.h"
@@ -82,24 +83,47 @@ static __u64 block_key(__u32 process, __u64 ptr)
 	return (__u64)process << 48 | ptr;
 }
 
+/*
+ * The calls a sampled call of @size stands for: the kernel samples the call
+ * during which its thread's byte count passes an exponentially distributed
+ * mark of mean sample_bytes, so a call of @size is sampled with probability
+ * 1 - exp(-size / sample_bytes) (Go's heap profile weighs its samples so).
+ * Rounded per call, the same at its free: the sums stay whole and consistent.
+ */
+static __u64 sample_weight(const struct stack_sites *s, __u64 size, __u64 *bytes)
+{
+	double calls;
+
+	if (!s->sample_bytes || !size) {
+		*bytes = size;
+		return 1;
+	}
+	calls = 1 / -expm1(-(double)size / s->sample_bytes);
+	*bytes = llround(calls * size);
+	return llround(calls);
+}
+
 /* A block's site lost its block: freed, or found replaced. */
 static void site_release(struct stack_sites *s, const struct u64map_entry *block)
 {
 	struct site *site = &s->v[block->a];
+	__u64 bytes, calls = sample_weight(s, block->b, &bytes);
 
-	site->live_calls--;
-	site->live_bytes -= block->b;
+	site->live_calls -= calls;
+	site->live_bytes -= bytes;
 }
 
 int sites_alloc(struct stack_sites *s, size_t index, __u32 process, __u64 ptr, __u64 size)
 {
 	struct site *site = &s->v[index];
 	struct u64map_entry *e = u64map_find(&s->blocks, block_key(process, ptr));
+	__u64 bytes, calls = sample_weight(s, size, &bytes);
 
-	site->alloc_calls++;
-	site->alloc_bytes += size;
-	site->live_calls++;
-	site->live_bytes += size;
+	site->samples++;
+	site->alloc_calls += calls;
+	site->alloc_bytes += bytes;
+	site->live_calls += calls;
+	site->live_bytes += bytes;
 	/* the record of its last free was lost: that block is gone */
 	if (e) {
 		site_release(s, e);
@@ -121,7 +145,7 @@ void sites_free(struct stack_sites *s, __u32 process, __u64 ptr)
 	if (!u64map_take(&s->blocks, block_key(process, ptr), &block))
 		return;
 	site_release(s, &block);
-	s->v[block.a].free_calls++;
+	s->v[block.a].free_calls += sample_weight(s, block.b, &(__u64){ 0 });
 }
 
 int sites_forget(struct stack_sites *s, __u32 process)

@@ -20,9 +20,11 @@ struct site {
 	int nr_frames;
 	__u64 *pcs;		/* innermost first */
 	struct site_frame *frames;	/* NULL until symbolized */
+	/* --stacks=sampled: each sample's call weighed by how likely it was sampled */
 	__u64 alloc_calls, alloc_bytes;
 	__u64 live_calls, live_bytes;
 	__u64 free_calls;
+	__u64 samples;		/* the calls that sent their stack */
 	bool closed;		/* its image is done: no more calls */
 };
 
@@ -34,6 +36,7 @@ struct stack_sites {
 	__u64 samples;		/* stacks unwound */
 	__u64 unpaired;		/* blocks whose stack record was lost (or a free's, seen again) */
 	__u64 lost;		/* records that found the kernel's ring buffer full */
+	__u64 sample_bytes;	/* --stacks=sampled: the mean bytes between two samples; 0: all */
 };
 
 /* The site of a stack of process @process, made if new; -1: no memory. */

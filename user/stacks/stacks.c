@@ -170,11 +170,11 @@ static void *consume(void *arg)
 	return NULL;
 }
 
-int stacks_start(struct stacks *s, int map_fd, int images_fd)
+int stacks_start(struct stacks *s, int map_fd, int images_fd, __u64 sample_bytes)
 {
 	int err;
 
-	*s = (struct stacks){ 0 };
+	*s = (struct stacks){ .sites.sample_bytes = sample_bytes };
 	s->unwinders = calloc(MW_MAX_PROCESSES, sizeof(*s->unwinders));
 	if (!s->unwinders)
 		return -ENOMEM;

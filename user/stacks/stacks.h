@@ -32,8 +32,11 @@ struct stacks {
 	volatile bool stopping;
 };
 
-/* Starts reading the ring buffers @map_fd and @images_fd (images) in a thread. 0 or -errno. */
-int stacks_start(struct stacks *s, int map_fd, int images_fd);
+/*
+ * Starts reading the ring buffers @map_fd and @images_fd (images) in a
+ * thread; samples one per @sample_bytes on average (0: every call). 0 or -errno.
+ */
+int stacks_start(struct stacks *s, int map_fd, int images_fd, __u64 sample_bytes);
 /*
  * Ends the thread once it handled every record waiting (the target's last
  * ones after it exited), and symbolizes the @top sites of each order: the
