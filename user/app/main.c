@@ -699,7 +699,7 @@ static int report_loop(struct app *app)
 	}
 	/* the stack records' thread handles the last ones, and gives the sites up */
 	if (o->stacks) {
-		err = stacks_stop(&app->stacks, o->top);
+		err = stacks_stop(&app->stacks, o->top, false);
 		if (err) {
 			elog("cannot handle the stack records: %s", strerror(-err));
 			return MW_EXIT_ERROR;

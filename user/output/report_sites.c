@@ -42,15 +42,6 @@ static void print_frame(FILE *out, const struct site_frame *f)
 	}
 }
 
-/* Frame @i of @s; its bare address, in *@bare, if its symbols could not be had (no memory). */
-static const struct site_frame *site_frame_at(const struct site *s, int i, struct site_frame *bare)
-{
-	if (s->frames)
-		return &s->frames[i];
-	bare->offset = s->pcs[i];
-	return bare;
-}
-
 static void print_site(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
 	/* sampled: each number an estimate */

@@ -52,6 +52,14 @@ void frame_free(struct site_frame *f)
 	*f = (struct site_frame){ 0 };
 }
 
+const struct site_frame *site_frame_at(const struct site *site, int i, struct site_frame *bare)
+{
+	if (site->frames)
+		return &site->frames[i];
+	*bare = (struct site_frame){ .offset = site->pcs[i] };
+	return bare;
+}
+
 long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n)
 {
 	__u64 key = stack_hash(process, pcs, n);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * Call sites: a site is a process's stack at an allocator call, its
- * addresses as they were; those a report lists are symbolized once, off the
- * path of the records (a new site is frequent as a program starts, and
- * symbols cost more than an unwinding). Each counts the calls made there and their
- * bytes, the blocks still live and the frees; a live block is found from its
- * process and address, as the kernel's live table finds it.
+ * addresses as they were; those a report lists (every one, for --folded and
+ * --pprof) are symbolized once, off the path of the records (a new site is
+ * frequent as a program starts, and symbols cost more than an unwinding).
+ * Each counts the calls made there and their bytes, the blocks still live and
+ * the frees; a live block is found from its process and address, as the
+ * kernel's live table finds it.
  */
 #ifndef MW_SITES_H
 #define MW_SITES_H
@@ -56,6 +57,12 @@ enum sites_order {
 	SITES_BY_LIVE,		/* live bytes, then allocated */
 	SITES_BY_ALLOC,		/* allocated bytes, then live */
 };
+
+/*
+ * Frame @i of @site as symbolized; its bare address, in *@bare, when it is not
+ * (its symbols could not be had: no memory).
+ */
+const struct site_frame *site_frame_at(const struct site *site, int i, struct site_frame *bare);
 
 /* The @n first sites in @order into @top (at most @n, those with any bytes): how many. */
 size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,

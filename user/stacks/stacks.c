@@ -208,7 +208,23 @@ static int symbolize_top(struct stacks *s, enum sites_order order, int top)
 	return err;
 }
 
-int stacks_stop(struct stacks *s, int top)
+/* Every site, in its process's modules: the exports write them all. */
+static int symbolize_all(struct stacks *s)
+{
+	struct unwinder *u;
+	size_t i;
+	int err;
+
+	for (i = 0; i < s->sites.nr; i++) {
+		u = s->unwinders[s->sites.v[i].process];
+		err = site_symbolize(&s->sites.v[i], u ? u->dwfl : NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int stacks_stop(struct stacks *s, int top, bool all)
 {
 	int n;
 
@@ -221,6 +237,8 @@ int stacks_stop(struct stacks *s, int top)
 	n = ring_buffer__consume(s->rb);
 	if (n < 0 && !s->err)
 		s->err = n;
+	if (!s->err && all)
+		s->err = symbolize_all(s);
 	if (!s->err && top)
 		s->err = symbolize_top(s, SITES_BY_LIVE, top);
 	if (!s->err && top)
@@ -233,7 +251,7 @@ void stacks_close(struct stacks *s)
 	struct unwinder *u;
 	int i;
 
-	stacks_stop(s, 0);
+	stacks_stop(s, 0, false);
 	ring_buffer__free(s->rb);
 	ring_buffer__free(s->images);
 	for (i = 0; s->unwinders && i < MW_MAX_PROCESSES; i++) {

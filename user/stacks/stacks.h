@@ -39,10 +39,11 @@ struct stacks {
 int stacks_start(struct stacks *s, int map_fd, int images_fd, __u64 sample_bytes);
 /*
  * Ends the thread once it handled every record waiting (the target's last
- * ones after it exited), and symbolizes the @top sites of each order: the
- * sites are the caller's from then on. 0 or the first failure, -errno.
+ * ones after it exited), and symbolizes the @top sites of each order, or
+ * with @all every site (--folded, --pprof): the sites are the caller's from
+ * then on. 0 or the first failure, -errno.
  */
-int stacks_stop(struct stacks *s, int top);
+int stacks_stop(struct stacks *s, int top, bool all);
 void stacks_close(struct stacks *s);
 
 #endif /* MW_STACKS_H */
