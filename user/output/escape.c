@@ -41,28 +41,35 @@ int utf8_decode(const char *s, size_t len, unsigned int *cp)
 	return n;
 }
 
+/* What passes besides the printable text, or is escaped besides the controls. */
+enum escape_mode {
+	ESCAPE_TEXT,
+	ESCAPE_LAYOUT,		/* '\n' and '\t' pass */
+	ESCAPE_FOLDED,		/* ';' is escaped: it parts a folded stack's frames */
+};
+
 /*
- * What the text at @s (@len > 0 bytes) starts with, as it is printed: into
- * @out (room for 5 bytes), its length in *@out_len; with @layout '\n' and
- * '\t' as they are. Returns the bytes of @s consumed. An escaped character
- * is escaped one byte at a time: the bytes after its first are then stray
- * continuation bytes, escaped in turn.
+ * What the text at @s (@len > 0 bytes) starts with, as it is printed in
+ * @mode: into @out (room for 5 bytes), its length in *@out_len. Returns the
+ * bytes of @s consumed. An escaped character is escaped one byte at a time:
+ * the bytes after its first are then stray continuation bytes, escaped in turn.
  */
-static size_t escape_next(const char *s, size_t len, bool layout, char *out, size_t *out_len)
+static size_t escape_next(const char *s, size_t len, enum escape_mode mode, char *out,
+			  size_t *out_len)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char first = s[0];
 	unsigned int cp;
 	int n = utf8_decode(s, len, &cp);
 	bool control = n > 0 && (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) &&
-		       !(layout && (cp == '\n' || cp == '\t'));
+		       !(mode == ESCAPE_LAYOUT && (cp == '\n' || cp == '\t'));
 
 	if (first == '\\') {
 		memcpy(out, "\\\\", 2);
 		*out_len = 2;
 		return 1;
 	}
-	if (n < 0 || control) {
+	if (n < 0 || control || (mode == ESCAPE_FOLDED && first == ';')) {
 		out[0] = '\\';
 		out[1] = 'x';
 		out[2] = hex[first >> 4];
@@ -83,7 +90,7 @@ char *escape_mem(char *buf, size_t size, const char *s, size_t len)
 	if (!size)
 		return buf;
 	while (len) {
-		size_t n = escape_next(s, len, false, out, &piece);
+		size_t n = escape_next(s, len, ESCAPE_TEXT, out, &piece);
 
 		/* a piece that does not fit whole is left out, and everything after it */
 		if (used + piece > size - 1)
@@ -102,13 +109,13 @@ char *escape_str(char *buf, size_t size, const char *s)
 	return escape_mem(buf, size, s, strlen(s));
 }
 
-static void write_escaped(FILE *out, const char *s, size_t len, bool layout)
+static void write_escaped(FILE *out, const char *s, size_t len, enum escape_mode mode)
 {
 	size_t piece;
 	char text[5];
 
 	while (len) {
-		size_t n = escape_next(s, len, layout, text, &piece);
+		size_t n = escape_next(s, len, mode, text, &piece);
 
 		fwrite(text, 1, piece, out);
 		s += n;
@@ -118,10 +125,15 @@ static void write_escaped(FILE *out, const char *s, size_t len, bool layout)
 
 void escape_write(FILE *out, const char *s, size_t len)
 {
-	write_escaped(out, s, len, false);
+	write_escaped(out, s, len, ESCAPE_TEXT);
 }
 
 void escape_write_layout(FILE *out, const char *s, size_t len)
 {
-	write_escaped(out, s, len, true);
+	write_escaped(out, s, len, ESCAPE_LAYOUT);
+}
+
+void escape_write_folded(FILE *out, const char *s, size_t len)
+{
+	write_escaped(out, s, len, ESCAPE_FOLDED);
 }

@@ -48,6 +48,11 @@ void escape_write(FILE *out, const char *s, size_t len);
  * messages (libbpf's), whose lines are its own but may name the target's files.
  */
 void escape_write_layout(FILE *out, const char *s, size_t len);
+/*
+ * The same and ';' as "\x3b": a frame of a folded stack, whose frames ';'
+ * parts, on a line a newline ends (spaces pass: a count follows the last one).
+ */
+void escape_write_folded(FILE *out, const char *s, size_t len);
 
 /*
  * @s escaped in a buffer of the caller's frame, for a printf argument: @max
