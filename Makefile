@@ -2,6 +2,7 @@
 OUTPUT := .output
 CLANG ?= clang
 BPFTOOL ?= bpftool
+PROTOC_C ?= protoc-c
 PYTHON ?= python3
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_DIR := vmlinux/$(ARCH)
@@ -25,7 +26,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Ibpf -Iuser $(DEFINES)
 # memwatch's own compiles and link, not the BPF object's
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wstrict-prototypes -Werror -I$(VMLINUX_DIR) -Ibpf $(DEFINES)
-LDLIBS := -lbpf -ldw -lelf -liberty -lz -lncursesw -lm -lpthread
+LDLIBS := -lbpf -ldw -lelf -liberty -lprotobuf-c -lz -lncursesw -lm -lpthread
 # Capstone and libmicrohttpd are opened when first used (user/sys/lazy_lib.h), by the
 # soname of the library built against: read from its development link, when compiled
 soname = $(shell readelf -d "$$($(CC) -print-file-name=lib$(1).so)" 2>/dev/null | \
@@ -35,9 +36,15 @@ LAZY_LIB_CFLAGS = -DCAPSTONE_SONAME='"$(call soname,capstone)"' \
 # workloads must really call the allocator: no builtin malloc/free elision
 WORKLOAD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fno-builtin -pthread
 
+# --pprof: pprof's profile.proto as Debian's golang-github-google-pprof-dev installs it, compiled
+# to C by protoc-c into the build directory
+PPROF_PROTO ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+PROTO_C := $(OUTPUT)/proto/profile.pb-c.c
+PROTO_H := $(PROTO_C:.c=.h)
+
 USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-LIB_OBJS := $(filter-out $(OUTPUT)/user/app/main.o,$(USER_OBJS))
+LIB_OBJS := $(filter-out $(OUTPUT)/user/app/main.o,$(USER_OBJS)) $(PROTO_C:.c=.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
@@ -92,8 +99,19 @@ $(OUTPUT)/memwatch.skel.h: $(OUTPUT)/memwatch.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< >$@
 
-# the skeleton must exist before the first compile; -MMD tracks who includes it
-$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user $(OUTPUT)/memwatch.skel.h
+$(PROTO_C): $(PPROF_PROTO) | $(OUTPUT)
+	$(call msg,PROTOC-C,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(PROTOC_C) --c_out=$(@D) --proto_path=$(dir $<) $<
+$(PROTO_H): $(PROTO_C) ;
+
+$(PROTO_C:.c=.o): $(PROTO_C) $(PROTO_H)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# the skeleton and the profile's header must exist before the first compile; -MMD tracks who
+# includes them
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user $(OUTPUT)/memwatch.skel.h $(PROTO_H)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -144,6 +162,7 @@ UNIT_LDLIBS := -lelf -lz -lm
 $(OUTPUT)/tests/test_privileges $(OUTPUT)/tests/test_thread_table: UNIT_LDLIBS += -lbpf
 $(OUTPUT)/san/tests/test_privileges $(OUTPUT)/san/tests/test_thread_table: UNIT_LDLIBS += -lbpf
 $(OUTPUT)/tests/test_sites $(OUTPUT)/san/tests/test_sites: UNIT_LDLIBS += -ldw -liberty
+$(OUTPUT)/tests/test_export $(OUTPUT)/san/tests/test_export: UNIT_LDLIBS += -lprotobuf-c
 
 $(OUTPUT)/user/attach/capstone_lib.o $(OUTPUT)/user/output/mhd_lib.o \
 $(OUTPUT)/san/user/attach/capstone_lib.o $(OUTPUT)/san/user/output/mhd_lib.o: \
@@ -172,14 +191,19 @@ unit-test: $(UNIT_BINS)
 
 # the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_OBJS := $(patsubst $(OUTPUT)/user/%,$(OUTPUT)/san/user/%,$(LIB_OBJS))
+SAN_OBJS := $(patsubst $(OUTPUT)/%,$(OUTPUT)/san/%,$(LIB_OBJS))
 SAN_UNIT_BINS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/san/tests/%,$(UNIT_BINS))
 DEPS += $(SAN_OBJS:.o=.d) $(SAN_UNIT_BINS:=.d)
 
-$(OUTPUT)/san/user/%.o: user/%.c | $(OUTPUT)/memwatch.skel.h
+$(OUTPUT)/san/user/%.o: user/%.c | $(OUTPUT)/memwatch.skel.h $(PROTO_H)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/san/proto/%.o: $(OUTPUT)/proto/%.c $(PROTO_H)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/san/libmemwatch.a: $(SAN_OBJS)
 	$(call msg,AR,$@)

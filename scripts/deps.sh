@@ -20,6 +20,8 @@ packages=(
 	make gcc clang pkg-config	# build
 	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
 	libdw-dev libiberty-dev		# --stacks: unwinding and symbols (elfutils), demangling
+	# --pprof: protoc-c and its library, pprof's profile.proto (compiled to C at build time)
+	protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev
 	libncurses-dev			# the live view (ncursesw)
 	libcapstone-dev			# decoding prologues to choose uprobe sites
 	libmicrohttpd-dev		# --listen: the metrics endpoint's HTTP server
