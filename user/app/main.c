@@ -36,8 +36,10 @@
 #include "model/model.h"
 #include "model/snapshot.h"
 #include "output/escape.h"
+#include "output/folded.h"
 #include "output/metrics_server.h"
 #include "output/mhd_lib.h"
+#include "output/pprof.h"
 #include "output/report.h"
 #include "output/trace.h"
 #include "stacks/stacks.h"
@@ -111,6 +113,7 @@ struct app {
 	bool paused_shown;		/* it is shown: the models its next_process reaches stay */
 	const struct reporter *reporter;
 	struct output out;
+	struct output folded, pprof;	/* --folded, --pprof: files, written at the end */
 	struct metrics_server *metrics;	/* --listen */
 	struct priority prio;		/* raised while attaching */
 	__u64 cgroup_id;		/* --cgroup's */
@@ -699,7 +702,7 @@ static int report_loop(struct app *app)
 	}
 	/* the stack records' thread handles the last ones, and gives the sites up */
 	if (o->stacks) {
-		err = stacks_stop(&app->stacks, o->top, false);
+		err = stacks_stop(&app->stacks, o->top, o->folded || o->pprof);
 		if (err) {
 			elog("cannot handle the stack records: %s", strerror(-err));
 			return MW_EXIT_ERROR;
@@ -746,21 +749,75 @@ static int wait_command(struct app *app)
 	return child_exit_code(status);
 }
 
-/* Opens what the reports are written to: stdout, or -o FILE. */
+/*
+ * Opens file @path for writing into @o, before anything runs: a path that
+ * cannot be written ends memwatch first. Not inherited by a launched
+ * command. 0 or an exit status.
+ */
+static int output_file_open(struct output *o, const char *path)
+{
+	o->name = path;
+	o->f = fopen(path, "we");
+	if (!o->f) {
+		elog("cannot write %s: %s", path, strerror(errno));
+		return MW_EXIT_ERROR;
+	}
+	return 0;
+}
+
+/* Opens what the reports are written to: stdout, or -o FILE; and --folded's and --pprof's. */
 static int output_open(struct app *app)
 {
+	const struct mw_options *o = &app->opts;
+	int ret = 0;
+
 	app->out = (struct output){ .f = stdout, .name = "standard output" };
-	if (app->opts.output) {
-		app->out.f = fopen(app->opts.output, "w");
-		app->out.name = app->opts.output;
-		if (!app->out.f) {
-			elog("cannot write %s: %s", app->opts.output, strerror(errno));
-			return MW_EXIT_ERROR;
-		}
-	}
+	if (o->output)
+		ret = output_file_open(&app->out, o->output);
+	if (ret)
+		return ret;
 	/* whole reports, each flushed and checked by output_flush() */
 	setvbuf(app->out.f, NULL, _IOFBF, 0);
-	return 0;
+	if (o->folded)
+		ret = output_file_open(&app->folded, o->folded);
+	if (!ret && o->pprof)
+		ret = output_file_open(&app->pprof, o->pprof);
+	return ret;
+}
+
+/* Closes @o's file, if it opened one: @ret, or 1 when its last writes failed (said). */
+static int output_close(struct output *o, int ret)
+{
+	if (o->f && o->f != stdout && fclose(o->f) && !ret) {
+		elog("cannot write %s: %s", o->name, strerror(errno));
+		ret = MW_EXIT_ERROR;
+	}
+	o->f = NULL;
+	return ret;
+}
+
+/* --folded and --pprof: every site, as the summary ends. 0 or an exit status. */
+static int exports_write(struct app *app, const struct mw_model *m)
+{
+	__u64 duration_ns = m->elapsed_s * 1e9;
+	struct timespec now;
+	int err, ret = 0;
+
+	if (app->folded.f) {
+		folded_write(app->folded.f, m->sites);
+		ret = output_flush(&app->folded);
+	}
+	if (!app->pprof.f)
+		return ret;
+	clock_gettime(CLOCK_REALTIME, &now);
+	err = pprof_write(app->pprof.f, m->sites,
+			  now.tv_sec * 1000000000ULL + now.tv_nsec - duration_ns, duration_ns);
+	if (err) {
+		elog("cannot write %s: %s", app->pprof.name, strerror(-err));
+		return ret ?: MW_EXIT_ERROR;
+	}
+	err = output_flush(&app->pprof);
+	return ret ?: err;
 }
 
 /* --listen: bound before any command starts, so that a port in use ends memwatch first. */
@@ -1027,7 +1084,7 @@ static int cgroup_targets(struct app *app)
 static int watch(struct app *app)
 {
 	struct mw_model *m = app->model;
-	int i, err;
+	int i, err, ret;
 
 	for (i = 0; i < app->procs.nr; i++) {
 		struct watched *w = app->procs.w[i];
@@ -1076,10 +1133,12 @@ static int watch(struct app *app)
 		waitpid(app->launch.pid, &m->exit_status, 0);
 		app->launch.pid = -1;
 	}
-	/* no summary where the reports could not go */
+	/* no summary where the reports could not go; the exports' files are their own */
 	if (!err) {
 		app->reporter->summary(app->out.f, m);
 		err = output_flush(&app->out);
+		ret = exports_write(app, m);
+		err = err ?: ret;
 	}
 	if (app->reporter->close)
 		app->reporter->close();
@@ -1142,9 +1201,7 @@ int main(int argc, char **argv)
 	live_table_close(&app.table);
 	kernel_destroy(app.skel);
 	model_free(&app.paused);
-	if (app.out.f && app.out.f != stdout && fclose(app.out.f) && !ret) {
-		elog("cannot write %s: %s", app.out.name, strerror(errno));
-		ret = MW_EXIT_ERROR;
-	}
-	return ret;
+	ret = output_close(&app.out, ret);
+	ret = output_close(&app.folded, ret);
+	return output_close(&app.pprof, ret);
 }

@@ -44,7 +44,8 @@ static const char doc[] =
 	"  memwatch --trace -p 1234         # each syscall and its RSS effect, then a summary\n"
 	"  memwatch --trace=json -p 1234    # the same as JSON lines\n"
 	"  memwatch --listen 9464 --format=none -p 1234   # Prometheus metrics only\n"
-	"  memwatch --stacks=all -- ./server  # which code allocates: call sites";
+	"  memwatch --stacks=all -- ./server  # which code allocates: call sites\n"
+	"  memwatch --stacks --pprof heap.pb.gz -- ./server   # for go tool pprof";
 
 enum {
 	OPT_NO_MALLOC = 0x100,
@@ -61,6 +62,8 @@ enum {
 	OPT_STACKS,
 	OPT_TOP,
 	OPT_SAMPLE_BYTES,
+	OPT_FOLDED,
+	OPT_PPROF,
 };
 
 /* --top's default: the sites the summary lists by live and by allocated bytes */
@@ -111,6 +114,12 @@ static const struct argp_option options[] = {
 	{ "top", OPT_TOP, "N", 0,
 	  "With --stacks: the summary lists the N sites with most live and most allocated bytes "
 	  "(default 20)", 0 },
+	{ "folded", OPT_FOLDED, "FILE", 0,
+	  "With --stacks: at the end, write every call site to FILE as folded stacks "
+	  "(flamegraph.pl, inferno, speedscope), each with its allocated bytes", 0 },
+	{ "pprof", OPT_PPROF, "FILE", 0,
+	  "With --stacks: at the end, write every call site to FILE as a gzipped pprof profile "
+	  "(go tool pprof): allocated and live objects and bytes", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
 	{},
 };
@@ -171,6 +180,12 @@ static void parse_pids(const char *arg, struct mw_options *o, struct argp_state 
 			return;
 		pid += len + 1;
 	}
+}
+
+/* Whether two options name one file, as written: each would truncate the other's. */
+static bool same_path(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
 }
 
 /* What the format options asked for, resolved once all are read. */
@@ -334,6 +349,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_TOP:
 		o->top = parse_long(arg, 1, 100000, state, "--top");
 		break;
+	case OPT_FOLDED:
+		o->folded = arg;
+		break;
+	case OPT_PPROF:
+		o->pprof = arg;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -357,6 +378,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--stacks records allocator calls: not with --no-malloc");
 		if (o->top && !o->stacks)
 			argp_error(state, "--top lists --stacks' call sites");
+		if ((o->folded || o->pprof) && !o->stacks)
+			argp_error(state, "%s writes --stacks' call sites",
+				   o->folded ? "--folded" : "--pprof");
+		if (same_path(o->output, o->folded) || same_path(o->output, o->pprof) ||
+		    same_path(o->folded, o->pprof))
+			argp_error(state, "-o, --folded and --pprof each need a file of their own");
 		if (o->sample_bytes && (!o->stacks || o->stacks_all))
 			argp_error(state, "--sample-bytes sets --stacks=sampled's interval");
 		if (o->stacks && !o->stacks_all && !o->sample_bytes)

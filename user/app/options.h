@@ -36,6 +36,8 @@ struct mw_options {
 	bool stacks_all;		/* --stacks=all: every allocation's */
 	__u64 sample_bytes;		/* else the mean bytes between two sampled ones */
 	int top;			/* --top: the sites the summary lists in each order */
+	const char *folded;		/* --folded FILE: every site as folded stacks */
+	const char *pprof;		/* --pprof FILE: every site in a pprof profile */
 };
 
 /* 0, or the exit status for a usage error (already reported). */
