@@ -2,7 +2,8 @@
 """--stacks=all: the sites workload's three call sites, each with exactly its calls, bytes,
 frees and live blocks, and each stack complete from the allocator up to main, in code built
 without frame pointers and with them; a module without symbols shows module+0xOFFSET.
---stacks (sampled): each site's estimates within 10% of the exact numbers."""
+--stacks (sampled): each site's estimates within 10% of the exact numbers. --folded and
+--pprof write every site, exactly, in forms flamegraph.pl and go tool pprof read."""
 import os
 import re
 import shutil
@@ -153,6 +154,128 @@ def check_sampled(tap):
                   (site["samples"], {k: site[k] for k in exact}))
 
 
+def folded_frame(frame):
+    """A JSON frame as a folded line shows it (the sites workload's names need no escape)."""
+    if frame["function"]:
+        return frame["function"]
+    if frame["module"]:
+        return "%s+0x%x" % (os.path.basename(frame["module"]), frame["offset"])
+    return "0x%x" % frame["offset"]
+
+
+def parse_folded(text):
+    """[(frames outermost first, count)] of folded lines; None if a line is malformed."""
+    lines = []
+    for line in text.split("\n")[:-1]:
+        match = re.fullmatch(r"([^;\x00-\x1f]+(?:;[^;\x00-\x1f]+)*) (\d+)", line)
+        if not match:
+            return None
+        lines.append((match.group(1).split(";"), int(match.group(2))))
+    return lines if text.endswith("\n") else None
+
+
+def pprof_top(path, sample_index):
+    """go tool pprof -top's rows of the profile at @path: {function: (flat, cum)} in bytes
+    or objects, exactly (-unit=B); None and why when it cannot be read."""
+    env = dict(os.environ, PPROF_TMPDIR=os.path.dirname(path))
+    proc = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=1000", "-unit=B",
+                           "-sample_index=" + sample_index, path],
+                          capture_output=True, text=True, env=env, timeout=mwtest.TIMEOUT)
+    rows = {}
+    for line in proc.stdout.splitlines():
+        # flat flat% sum% cum cum% name: the name may hold spaces (a C++ signature)
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[1].endswith("%") and fields[4].endswith("%"):
+            rows[fields[5]] = tuple(int(v.rstrip("B")) for v in (fields[0], fields[3]))
+    return (rows, "") if proc.returncode == 0 and rows else (None, proc.stdout + proc.stderr)
+
+
+def check_exports(tap):
+    """--stacks=all --folded FILE --pprof FILE on the sites workload: a folded line per site
+    (as many as the summary counts), whose frames are its JSON frames outermost first and
+    whose count is its allocated bytes, so each function's lines sum to its exact bytes;
+    go tool pprof lists alloc_kept's live bytes and blocks exactly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folded = os.path.join(tmp, "sites.folded")
+        pprof = os.path.join(tmp, "sites.pb.gz")
+        code, text, err = run_gated(SITES, stacks=("--stacks=all", "--folded", folded,
+                                                   "--pprof", pprof))
+        summary = mwtest.parse_reports(text)[1] if text else None
+        if not tap.check(code == 0 and summary is not None and "sites" in summary and
+                         os.path.exists(folded) and os.path.exists(pprof),
+                         "exports: memwatch ran and wrote both files", err[-2000:]):
+            return
+        lines = parse_folded(mwtest.read_file(folded))
+        if not tap.check(lines is not None, "folded: each line is frames;...;frames COUNT",
+                         mwtest.read_file(folded)[-2000:]):
+            return
+        sites = summary["sites"]
+        tap.eq(len(lines), summary["stacks"]["sites"], "folded: a line per site")
+        tap.eq(sum(n for _, n in lines), sum(s["alloc_bytes"] for s in sites),
+               "folded: the lines sum to every site's allocated bytes")
+        for function, calls, nbytes, frees, live, live_bytes in EXPECTED:
+            site, at = site_of(sites, function)
+            if site is None:
+                tap.check(False, "folded: %s has a site" % function)
+                continue
+            want = [folded_frame(f) for f in reversed(site["frames"])]
+            tap.check((want, site["alloc_bytes"]) in lines,
+                      "folded: %s's line is its site's frames, outermost first" % function,
+                      (want, lines))
+            mine = [(frames, n) for frames, n in lines if function in frames]
+            tap.eq(sum(n for _, n in mine), nbytes,
+                   "folded: %s's lines sum to its exact bytes" % function)
+            tap.check(all(frames[-4:-1] == ["main", "run", function] for frames, _ in mine),
+                      "folded: %s's lines end ...;main;run;%s;ALLOCATOR" % (function, function),
+                      mine)
+        kept = [frames for frames, _ in lines if "alloc_kept" in frames]
+        tap.check(kept and all(frames[-1] == "malloc" for frames in kept),
+                  "folded: alloc_kept's line ends ...;main;run;alloc_kept;malloc", kept)
+        if not shutil.which("go"):
+            mwtest.not_here(tap, "pprof: go tool pprof reads it",
+                            "no go here (Debian package golang-go)")
+            return
+        space, why = pprof_top(pprof, "inuse_space")
+        objects, why2 = pprof_top(pprof, "inuse_objects")
+        if not tap.check(space and objects, "pprof: go tool pprof -top reads it", why + why2):
+            return
+        tap.eq(space.get("alloc_kept", (None, None))[1], N * KEPT,
+               "pprof: alloc_kept's live bytes exact (inuse_space)")
+        tap.eq(objects.get("alloc_kept", (None, None))[1], N,
+               "pprof: alloc_kept's live blocks exact (inuse_objects)")
+        alloc, why = pprof_top(pprof, "alloc_space")
+        tap.check(alloc and all(alloc.get(f, (None, None))[1] == b
+                                for f, _, b, _, _, _ in EXPECTED),
+                  "pprof: each function's allocated bytes exact (alloc_space)", alloc or why)
+
+
+def check_export_usage(tap):
+    """--folded and --pprof without --stacks are refused (2); a file that cannot be written
+    is said in one line before the command runs (1, as -o's)."""
+    for option in ("--folded", "--pprof"):
+        proc = subprocess.run([mwtest.MEMWATCH, option, "/tmp/memwatch-never", "--", "true"],
+                              capture_output=True, text=True)
+        tap.check(proc.returncode == 2 and "%s writes --stacks' call sites" % option
+                  in proc.stderr, "%s without --stacks is refused" % option, proc.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = os.path.join(tmp, "ran")
+        for option, path in (("--folded", os.path.join(tmp, "no", "such", "dir")),
+                             ("--pprof", tmp)):
+            proc = subprocess.run([mwtest.MEMWATCH, "--stacks", option, path, "--", "touch",
+                                   marker], capture_output=True, text=True,
+                                  timeout=mwtest.TIMEOUT)
+            lines = proc.stderr.splitlines()
+            tap.check(proc.returncode == 1 and len(lines) == 1 and
+                      lines[0].startswith("memwatch: cannot write %s: " % path) and
+                      not os.path.exists(marker),
+                      "%s PATH that cannot be written: one line, exit 1, the command never "
+                      "ran" % option, proc.stderr)
+        proc = subprocess.run([mwtest.MEMWATCH, "--stacks", "--folded", marker, "--pprof", marker,
+                               "--", "true"], capture_output=True, text=True)
+        tap.check(proc.returncode == 2 and "each need a file of their own" in proc.stderr,
+                  "--folded and --pprof of one file are refused", proc.stderr)
+
+
 def check_usage(tap):
     for args, why in ((["--stacks=some"], "invalid --stacks"),
                       (["--stacks", "--sample-bytes", "0"], "invalid --sample-bytes"),
@@ -166,5 +289,5 @@ def check_usage(tap):
 
 
 if __name__ == "__main__":
-    mwtest.run_checks("--stacks", check_usage, check_builds, check_no_symbols, check_sampled,
-                      needs=((SITES, "cc"), (SITES_FP, "cc")))
+    mwtest.run_checks("--stacks", check_usage, check_export_usage, check_builds, check_no_symbols,
+                      check_exports, check_sampled, needs=((SITES, "cc"), (SITES_FP, "cc")))
