@@ -84,6 +84,11 @@ def check_values(tap):
     tap.eq(set(replies), {"sampled", "all"}, "--stacks= offers its modes")
     replies, _ = complete("memwatch -o docs/mem")
     tap.eq(replies, ["docs/memwatch.8"], "-o completes a file")
+    for option in ("--folded", "--pprof"):
+        replies, _ = complete("memwatch --stacks %s docs/mem" % option)
+        tap.eq(replies, ["docs/memwatch.8"], "%s completes a file" % option)
+        replies, _ = complete("memwatch --stacks %s x -" % option)
+        tap.check("--top" in replies, "%s takes its FILE: options follow it" % option, replies)
     replies, _ = complete("memwatch -i ")
     tap.eq(replies, [], "-i SECS offers nothing to choose")
 
