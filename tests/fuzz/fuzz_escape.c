@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * libFuzzer target: the escaping of target-controlled text and JSON strings.
- * The first input byte bounds the buffer; the rest is the text. Aborts when
- * an output holds a raw control or invalid UTF-8, overruns its buffer, or
- * (text) does not read back to a prefix of the input.
+ * libFuzzer target: the escaping of target-controlled text, folded stacks'
+ * frames and JSON strings. The first input byte bounds the buffer; the rest
+ * is the text. Aborts when an output holds a raw control or invalid UTF-8,
+ * overruns its buffer, (text) does not read back to a prefix of the input,
+ * or (a folded frame) holds a ';' or does not read back whole.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +51,25 @@ cleanup:
 	free(back);
 }
 
+/* A folded stack's frame: no ';', and it reads back whole. */
+static void check_folded(const char *text, size_t len)
+{
+	char *out = NULL, *back;
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+
+	if (!f)
+		return;
+	escape_write_folded(f, text, len);
+	fclose(f);
+	back = malloc(size + 1);
+	if (back && (!printable(out, size) || memchr(out, ';', size) ||
+		     unescape(out, back) != len || memcmp(back, text, len)))
+		abort();
+	free(back);
+	free(out);
+}
+
 static void check_json(const char *text)
 {
 	char *out = NULL, *s;
@@ -91,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data + 1, len);
 	text[len] = '\0';
 	check_text(text, len, data[0] ? data[0] : ESCAPED_SIZE(len));
+	check_folded(text, len);
 	/* a C string ends at its first NUL */
 	check_json(text);
 	free(text);
