@@ -230,6 +230,23 @@ static void recycle(struct thread_table *tt, const struct table_slot *s)
 	bpf_map_update_elem(tt->free_slots_fd, NULL, &s->index, BPF_ANY);
 }
 
+/*
+ * Recycles the @nr first records of tt->retiring, unpublished already, once
+ * no program that found one before may still add to it. 0 or -errno.
+ */
+static int recycle_retiring(struct thread_table *tt, size_t nr)
+{
+	size_t i;
+	int err;
+
+	err = wait_for_programs(tt);
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++)
+		recycle(tt, &tt->retiring[i]);
+	return 0;
+}
+
 /* Takes @s's TID off its record, unless the TID has a newer record already. */
 static void unpublish(struct thread_table *tt, const struct table_slot *s)
 {
@@ -246,7 +263,6 @@ static void unpublish(struct thread_table *tt, const struct table_slot *s)
 int thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n)
 {
 	size_t i, j, nr = 0;
-	int err;
 
 	for (i = 0; i < n; i++) {
 		for (j = first_seen(tt, tids[i]); j < tt->nr_seen && tt->seen[j].tid == tids[i]; j++) {
@@ -256,15 +272,8 @@ int thread_table_fold(struct thread_table *tt, const __u32 *tids, size_t n)
 			tt->retiring[nr++] = tt->seen[j];
 		}
 	}
-	if (!nr)
-		return 0;
 	/* one that found a slot before it was cleared may still add to the record */
-	err = wait_for_programs(tt);
-	if (err)
-		return err;
-	for (i = 0; i < nr; i++)
-		recycle(tt, &tt->retiring[i]);
-	return 0;
+	return nr ? recycle_retiring(tt, nr) : 0;
 }
 
 static bool slot_in(__u32 slot, const __u32 *slots, size_t n)
@@ -281,8 +290,7 @@ static bool slot_in(__u32 slot, const __u32 *slots, size_t n)
 int thread_table_forget_processes(struct thread_table *tt, const __u32 *slots, size_t n)
 {
 	__u32 claimed = *(volatile const __u32 *)tt->slots_claimed, index;
-	size_t nr = 0, i;
-	int err;
+	size_t nr = 0;
 
 	if (claimed >= MW_MAX_THREADS)
 		claimed = MW_MAX_THREADS - 1;
@@ -300,10 +308,5 @@ int thread_table_forget_processes(struct thread_table *tt, const __u32 *slots, s
 		unpublish(tt, s);
 		nr++;
 	}
-	err = wait_for_programs(tt);
-	if (err)
-		return err;
-	for (i = 0; i < nr; i++)
-		recycle(tt, &tt->retiring[i]);
-	return 0;
+	return recycle_retiring(tt, nr);
 }
