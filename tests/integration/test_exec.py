@@ -431,6 +431,10 @@ def check_loader_cache(tap):
     if runs and check_exact(tap, "held at the loader's cache", runs):
         allocator = runs[0].summary["probes"]["allocator"]
         tap.check("libc.so" in allocator, "held at the loader's cache: libc probed", allocator)
+        since = runs[0].summary["process"]["alloc_counted_since_s"]
+        tap.check(since is not None and since > 0,
+                  "held at the loader's cache: its calls counted from the probes, not the attach",
+                  since)
 
 
 def check_with_gdb(tap):

@@ -590,9 +590,9 @@ static int follow_children(struct app *app, double start, bool *due)
 }
 
 /* Moves the uprobes of the processes that exec'd; whether some are still to be looked at. */
-static bool follow_execs(struct app *app)
+static bool follow_execs(struct app *app, double start)
 {
-	return !app->opts.no_malloc && procs_follow_execs(&app->procs, PLACE_BUDGET_S);
+	return !app->opts.no_malloc && procs_follow_execs(&app->procs, start, PLACE_BUDGET_S);
 }
 
 /*
@@ -655,7 +655,7 @@ static int report_loop(struct app *app)
 			if (err)
 				return err;
 		}
-		due |= follow_execs(app);
+		due |= follow_execs(app, start);
 		/* keys, or a resize signal that interrupted the wait */
 		if (r->input) {
 			state = r->input(shown);

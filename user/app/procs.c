@@ -330,18 +330,23 @@ bool procs_place(struct procs *ps, double start_s, double budget_s)
 	return false;
 }
 
-bool procs_follow_execs(struct procs *ps, double budget_s)
+bool procs_follow_execs(struct procs *ps, double start_s, double budget_s)
 {
 	double until = monotonic_s() + budget_s;
 	int n, i;
 
 	for (n = 0; n < ps->nr; n++) {
 		struct watched *w = ps->w[(ps->exec_next + n) % ps->nr];
+		struct mw_target_info *info = &w->model.info;
+		bool was_probed = info->malloc_probed;
 
 		/* one whose first uprobes are due gets them from procs_place() */
 		if (w->model.target_exited || w->probes_due)
 			continue;
-		follow_exec(&w->follow, &w->model.info, false);
+		follow_exec(&w->follow, info, false);
+		/* probed only now (its loader was still mapping libraries): counted from here */
+		if (!was_probed && info->malloc_probed)
+			info->alloc_counted_since_s = monotonic_s() - start_s;
 		if (monotonic_s() >= until) {
 			i = (ps->exec_next + n + 1) % ps->nr;
 			ps->exec_next = i;

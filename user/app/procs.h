@@ -111,9 +111,10 @@ void procs_gather_links(struct procs *ps, struct probes *into);
 /*
  * Moves the uprobes of each process alive that exec'd since the last look,
  * for at most @budget_s seconds, going on next time where it stopped (a
- * look at a new image places probes too). Whether some are still to be
- * looked at.
+ * look at a new image places probes too; one probed for the first time
+ * counts its calls from then, seconds after @start_s). Whether some are
+ * still to be looked at.
  */
-bool procs_follow_execs(struct procs *ps, double budget_s);
+bool procs_follow_execs(struct procs *ps, double start_s, double budget_s);
 
 #endif /* MW_PROCS_H */
