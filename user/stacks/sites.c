@@ -176,24 +176,38 @@ int sites_forget(struct stack_sites *s, __u32 process)
 	return 0;
 }
 
-static int by_live(const void *a, const void *b)
+/* The bytes a site is sorted by in @order. */
+static __u64 order_key(const struct site *site, enum sites_order order)
+{
+	switch (order) {
+	case SITES_BY_LIVE:
+		return site->live_bytes;
+	case SITES_BY_ALLOC:
+		return site->alloc_bytes;
+	case SITES_BY_GROWN:
+		return site->grown_bytes;
+	case SITES_BY_RETURNED:
+		return site->returned_bytes;
+	}
+	return 0;
+}
+
+/* qsort() has no argument for the order: sites_top() sets it before sorting */
+static __thread enum sites_order sort_order;
+
+/* Descending by the order's bytes, then live, then allocated bytes, then where they are. */
+static int by_order(const void *a, const void *b)
 {
 	const struct site *x = *(const struct site **)a, *y = *(const struct site **)b;
+	__u64 kx = order_key(x, sort_order), ky = order_key(y, sort_order);
 
+	if (kx != ky)
+		return kx < ky ? 1 : -1;
 	if (x->live_bytes != y->live_bytes)
 		return x->live_bytes < y->live_bytes ? 1 : -1;
 	if (x->alloc_bytes != y->alloc_bytes)
 		return x->alloc_bytes < y->alloc_bytes ? 1 : -1;
 	return x < y ? -1 : x > y;
-}
-
-static int by_alloc(const void *a, const void *b)
-{
-	const struct site *x = *(const struct site **)a, *y = *(const struct site **)b;
-
-	if (x->alloc_bytes != y->alloc_bytes)
-		return x->alloc_bytes < y->alloc_bytes ? 1 : -1;
-	return by_live(a, b);
 }
 
 size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,
@@ -206,10 +220,11 @@ size_t sites_top(const struct stack_sites *s, enum sites_order order, const stru
 	if (!all)
 		return 0;
 	for (i = 0; i < s->nr; i++) {
-		if (order == SITES_BY_LIVE ? s->v[i].live_bytes : s->v[i].alloc_bytes)
+		if (order_key(&s->v[i], order))
 			all[k++] = &s->v[i];
 	}
-	qsort(all, k, sizeof(*all), order == SITES_BY_LIVE ? by_live : by_alloc);
+	sort_order = order;
+	qsort(all, k, sizeof(*all), by_order);
 	if (k > n)
 		k = n;
 	memcpy(top, all, k * sizeof(*all));

@@ -26,6 +26,10 @@ struct site {
 	__u64 live_calls, live_bytes;
 	__u64 free_calls;
 	__u64 samples;		/* the calls that sent their stack */
+	/* memory syscalls made here (every one, unless over the rate cap) and their effect */
+	__u64 syscall_calls;
+	__u64 grown_bytes, returned_bytes;
+	__u64 returned_actual_bytes;	/* resident bytes that left RSS during them */
 	bool closed;		/* its image is done: no more calls */
 };
 
@@ -56,6 +60,8 @@ int sites_forget(struct stack_sites *s, __u32 process);
 enum sites_order {
 	SITES_BY_LIVE,		/* live bytes, then allocated */
 	SITES_BY_ALLOC,		/* allocated bytes, then live */
+	SITES_BY_GROWN,		/* bytes its syscalls took from the OS */
+	SITES_BY_RETURNED,	/* bytes its syscalls gave back, as asked */
 };
 
 /*
@@ -64,7 +70,7 @@ enum sites_order {
  */
 const struct site_frame *site_frame_at(const struct site *site, int i, struct site_frame *bare);
 
-/* The @n first sites in @order into @top (at most @n, those with any bytes): how many. */
+/* The @n first sites in @order into @top (at most @n, those with the order's bytes): how many. */
 size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,
 		 size_t n);
 void sites_free_all(struct stack_sites *s);
