@@ -125,8 +125,8 @@ $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
-# sites without frame pointers, sites-fp with them
-$(OUTPUT)/workloads/sites: WORKLOAD_CFLAGS += -fomit-frame-pointer
+# sites (and syscall_sites) without frame pointers, sites-fp with them
+$(OUTPUT)/workloads/sites $(OUTPUT)/workloads/syscall_sites: WORKLOAD_CFLAGS += -fomit-frame-pointer
 $(OUTPUT)/workloads/%-fp: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fno-omit-frame-pointer $< -o $@

@@ -100,6 +100,11 @@ enum mw_rss {
 #define MW_RETURNING_BIT(TAG, name, returns) | ((returns) ? 1U << MW_SYS_##TAG : 0)
 #define MW_RETURNING_SYSCALLS (0 MW_SYSCALLS(MW_RETURNING_BIT))
 
+/* The madvise advice buckets that count as returned, a bit per enum mw_advice. */
+#define MW_RETURNED_ADVICE_BIT(TAG, name, group, column) \
+	| ((group) == MW_RETURNED ? 1U << MW_ADV_##TAG : 0)
+#define MW_RETURNED_ADVICES (0 MW_ADVICES(MW_RETURNED_ADVICE_BIT))
+
 /*
  * MW_THREAD_COUNTERS(X, A): struct mw_thread's counters in their layout's
  * order, the hot allocator ones first. Each is a __u64 the kernel only adds

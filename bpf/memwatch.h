@@ -65,6 +65,8 @@ struct mw_syscall_inflight {
 	/* --trace only */
 	__u64 start_ns;
 	__s64 resident_mark;	/* mw_resident_change() of the thread at entry */
+	/* --stacks: the thread's rss_returned[] of the call at entry */
+	__u64 returned_mark;
 	__u32 nr;		/* enum mw_syscall, MW_SYS_NONE when idle */
 	__u32 foreign;		/* process_madvise on another process: traced, not counted */
 };
@@ -346,6 +348,7 @@ enum mw_stack_record {
 	MW_STACK_SAMPLE = 1,	/* struct mw_stack_sample */
 	MW_STACK_ALLOC,		/* struct mw_stack_block: the call's block and size */
 	MW_STACK_FREE,		/* struct mw_stack_block: a live block freed (realloc's old one too) */
+	MW_STACK_SYSCALL,	/* struct mw_stack_sample at a memory syscall's exit, with its effect */
 };
 
 /* The stack copied from the page of the stack pointer up, page by page. */
@@ -364,11 +367,38 @@ struct mw_stack_head {
 	__u64 execs;		/* SAMPLE: its process's execs so far: which image's modules */
 };
 
+/*
+ * A uretprobe (memwatch's on malloc, or anyone's) replaced the return address
+ * in the stack slot at @slot with its trampoline's; the kernel kept the real
+ * one, @ret. Unwinding reads @ret there, or it would stop at the trampoline
+ * (an arena's mmap inside malloc would never reach malloc's caller).
+ */
+struct mw_stack_fixup {
+	__u64 slot;
+	__u64 ret;
+};
+
+/* uretprobes pending in a thread, innermost first, that a sample carries */
+#define MW_STACK_FIXUPS 8
+
+/* SYSCALL: the call and what it did, as the thread's counters count it */
+struct mw_stack_syscall {
+	__u32 nr;		/* enum mw_syscall */
+	__u32 pad;
+	__u64 grown;		/* bytes taken from the OS: the counters' grown group */
+	__u64 returned;		/* bytes given back as asked: the returned group */
+	__u64 returned_actual;	/* resident bytes that left RSS during the call */
+};
+
 struct mw_stack_sample {
 	struct mw_stack_head head;
-	__u8 regs[MW_STACK_REGS_BYTES];	/* struct pt_regs at the entry probe */
+	__u8 regs[MW_STACK_REGS_BYTES];	/* struct pt_regs: the entry probe's, or the syscall's user ones */
 	__u64 base;		/* the address of stack[0]: the stack pointer's page */
 	__u64 len;		/* bytes of stack[] read: pages up to the first unreadable one */
+	__u32 nr_fixups;
+	__u32 pad;
+	struct mw_stack_fixup fixups[MW_STACK_FIXUPS];
+	struct mw_stack_syscall sys;	/* SYSCALL only */
 	__u8 stack[MW_STACK_BYTES];
 };
 
@@ -380,8 +410,8 @@ struct mw_stack_block {
 
 /*
  * A record of the stack_images ring buffer: a process image's first sample
- * is on its way. User space reads the image's modules at once, however many
- * samples it still has to unwind before that one.
+ * is on its way, or the image mapped code. User space reads the image's
+ * modules at once, however many samples it still has to unwind before.
  */
 struct mw_stack_image {
 	__u32 pid;

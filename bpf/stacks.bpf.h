@@ -12,9 +12,11 @@
 #define MW_STACKS_BPF_H
 
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "memwatch.h"
+#include "processes.bpf.h"
 
 /* set by user space before load: --stacks=all, or --stacks=sampled's mean interval */
 const volatile bool stacks_all;
@@ -61,6 +63,16 @@ static __always_inline void stack_submit(void *record)
 	bpf_ringbuf_submit(record, flags);
 }
 
+/* User space reads the modules of @t's process image now. */
+static __always_inline void stack_modules(struct mw_process *p, const struct mw_thread *t)
+{
+	struct mw_stack_image e = { .pid = t->pid, .process = t->process, .execs = p->execs };
+
+	p->stacks_image = e.execs + 1;
+	if (bpf_ringbuf_output(&stack_images, &e, sizeof(e), BPF_RB_FORCE_WAKEUP))
+		__sync_fetch_and_add(&stacks_lost, 1);
+}
+
 /*
  * Before an image's first sample: user space reads its modules while it is
  * still mapped, even when it has a backlog of samples to unwind first (a
@@ -68,13 +80,21 @@ static __always_inline void stack_submit(void *record)
  */
 static __always_inline void stack_image(struct mw_process *p, const struct mw_thread *t)
 {
-	struct mw_stack_image e = { .pid = t->pid, .process = t->process, .execs = p->execs };
+	if (p->stacks_image != p->execs + 1)
+		stack_modules(p, t);
+}
 
-	if (p->stacks_image == e.execs + 1)
-		return;
-	p->stacks_image = e.execs + 1;
-	if (bpf_ringbuf_output(&stack_images, &e, sizeof(e), BPF_RB_FORCE_WAKEUP))
-		__sync_fetch_and_add(&stacks_lost, 1);
+/*
+ * @t's process mapped code (the loader a library, dlopen, a JIT): read again,
+ * its modules have the new one before any sample that needs it is unwound,
+ * whether the process is still there by then or not.
+ */
+static __always_inline void stack_code_mapped(const struct mw_thread *t)
+{
+	struct mw_process *p = process_at(t->process);
+
+	if ((stacks_all || stacks_sample_bytes) && p)
+		stack_modules(p, t);
 }
 
 static __always_inline void stack_head(struct mw_stack_head *h, enum mw_stack_record type,
@@ -88,28 +108,51 @@ static __always_inline void stack_head(struct mw_stack_head *h, enum mw_stack_re
 }
 
 /*
- * The registers and the stack from the stack pointer's page up, whole pages
- * while they can be read: a shallow stack (a thread's, near its top) still
- * yields what it has. The id of the record, 0 when the buffer was full.
+ * The return addresses the thread's pending uretprobes replaced, as the
+ * kernel saved them (its uprobe_task's return_instances, innermost first):
+ * read here rather than saved by memwatch's entry probes, which would cost
+ * every call, and right for anyone's uretprobes.
  */
-static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process *p,
-					  const struct mw_thread *t)
+static __always_inline void stack_fixups(struct mw_stack_sample *s)
 {
-	__u64 base = PT_REGS_SP(ctx) & ~(__u64)(MW_STACK_PAGE_SIZE - 1), id;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct return_instance *ri = BPF_CORE_READ(task, utask, return_instances);
+	int i;
+
+	for (i = 0; i < MW_STACK_FIXUPS && ri; i++) {
+		s->fixups[i].slot = BPF_CORE_READ(ri, stack);
+		s->fixups[i].ret = BPF_CORE_READ(ri, orig_ret_vaddr);
+		ri = BPF_CORE_READ(ri, next);
+	}
+	s->nr_fixups = i;
+}
+
+/*
+ * A sample of @type with the user registers at @regs (a kernel copy), and the
+ * stack from the stack pointer's page up, whole pages while they can be read:
+ * a shallow stack (a thread's, near its top) still yields what it has. Not
+ * submitted yet; NULL when the buffer was full.
+ */
+static __always_inline struct mw_stack_sample *stack_reserve(const void *regs,
+							     enum mw_stack_record type,
+							     struct mw_process *p,
+							     const struct mw_thread *t)
+{
 	struct mw_stack_sample *s;
+	__u64 base;
 	int i;
 
 	stack_image(p, t);
 	s = bpf_ringbuf_reserve(&stack_events, sizeof(*s), 0);
 	if (!s) {
 		__sync_fetch_and_add(&stacks_lost, 1);
-		return 0;
+		return NULL;
 	}
 	/* unique per thread: one call's entry is microseconds after the last */
-	id = bpf_ktime_get_ns();
-	stack_head(&s->head, MW_STACK_SAMPLE, t, id);
+	stack_head(&s->head, type, t, bpf_ktime_get_ns());
 	s->head.execs = p->execs;
-	bpf_probe_read_kernel(s->regs, sizeof(struct pt_regs), ctx);
+	bpf_probe_read_kernel(s->regs, sizeof(struct pt_regs), regs);
+	base = PT_REGS_SP((struct pt_regs *)s->regs) & ~(__u64)(MW_STACK_PAGE_SIZE - 1);
 	s->base = base;
 	s->len = 0;
 	for (i = 0; i < MW_STACK_PAGES; i++) {
@@ -118,6 +161,20 @@ static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process
 			break;
 		s->len += MW_STACK_PAGE_SIZE;
 	}
+	stack_fixups(s);
+	return s;
+}
+
+/* An allocator call's sample, at its entry probe: its id, 0 when the buffer was full. */
+static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process *p,
+					  const struct mw_thread *t)
+{
+	struct mw_stack_sample *s = stack_reserve(ctx, MW_STACK_SAMPLE, p, t);
+	__u64 id;
+
+	if (!s)
+		return 0;
+	id = s->head.id;
 	stack_submit(s);
 	return id;
 }
@@ -195,6 +252,64 @@ static __always_inline void stack_free(const struct mw_thread *t, __u64 ptr, __u
 {
 	if ((stacks_all || stacks_sample_bytes) && sent)
 		stack_block(MW_STACK_FREE, t, 0, ptr, 0);
+}
+
+/*
+ * Syscall stacks are not sampled: every memory syscall sends one, up to
+ * STACK_SYSCALLS_PER_WINDOW in each STACK_SYSCALL_WINDOW_NS. A Go runtime's
+ * madvise traffic or glibc's arena growth a few pages at a time would
+ * otherwise flood the ring buffer; the calls over the cap are counted with
+ * their bytes, never silently missing from their sites. The window is short
+ * so that a burst is bounded (100 records, 1.6 MiB of the buffer).
+ */
+#define STACK_SYSCALL_WINDOW_NS		100000000ULL
+#define STACK_SYSCALLS_PER_WINDOW	100
+
+__u64 stack_syscall_window;	/* the current window's start */
+__u64 stack_syscalls_sent;	/* stacks sent in it */
+/* calls over the cap, and their grown and returned bytes */
+__u64 stacks_capped;
+__u64 stacks_capped_bytes;
+
+/* Whether a syscall stack fits the current window (approximate across CPUs: only a rate). */
+static __always_inline bool stack_syscall_allowed(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - stack_syscall_window >= STACK_SYSCALL_WINDOW_NS) {
+		stack_syscall_window = now;
+		stack_syscalls_sent = 0;
+	}
+	return __sync_fetch_and_add(&stack_syscalls_sent, 1) < STACK_SYSCALLS_PER_WINDOW;
+}
+
+/*
+ * At a successful memory syscall's exit by @t: its stack, from the user
+ * registers the syscall entered with, and what it did.
+ */
+static __always_inline void stack_syscall(const struct mw_thread *t, enum mw_syscall nr,
+					  __u64 grown, __u64 returned, __u64 returned_actual)
+{
+	struct mw_process *p = process_at(t->process);
+	struct mw_stack_sample *s;
+
+	if (!(stacks_all || stacks_sample_bytes) || !p)
+		return;
+	if (!stack_syscall_allowed()) {
+		__sync_fetch_and_add(&stacks_capped, 1);
+		__sync_fetch_and_add(&stacks_capped_bytes, grown + returned);
+		return;
+	}
+	s = stack_reserve((const void *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+			  MW_STACK_SYSCALL, p, t);
+	if (!s)
+		return;
+	s->sys.nr = nr;
+	s->sys.pad = 0;
+	s->sys.grown = grown;
+	s->sys.returned = returned;
+	s->sys.returned_actual = returned_actual;
+	stack_submit(s);
 }
 
 #endif /* MW_STACKS_BPF_H */

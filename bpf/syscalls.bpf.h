@@ -12,8 +12,10 @@
 #include "memwatch.h"
 #include "common.bpf.h"
 #include "threads.bpf.h"
+#include "stacks.bpf.h"
 
 #define PROT_WRITE	0x2
+#define PROT_EXEC	0x4
 #define MAP_ANONYMOUS	0x20
 #define MADV_DONTNEED	4
 #define MADV_FREE	8
@@ -86,6 +88,8 @@ static __always_inline struct mw_syscall_inflight *sys_begin(enum mw_syscall nr,
 		s->start_ns = bpf_ktime_get_ns();
 		s->resident_mark = resident_change(t);
 	}
+	if (stacks_all || stacks_sample_bytes)
+		s->returned_mark = t->rss_returned[nr];
 	return s;
 }
 
@@ -147,6 +151,17 @@ static __always_inline struct mw_thread *sys_end(enum mw_syscall nr, long ret,
 	return t;
 }
 
+/*
+ * --stacks: the finished call's stack, with the bytes it grew and returned
+ * and the resident bytes that left RSS during it.
+ */
+static __always_inline void sys_stack(const struct mw_thread *t,
+				      const struct mw_syscall_inflight *s, enum mw_syscall nr,
+				      __u64 grown, __u64 returned)
+{
+	stack_syscall(t, nr, grown, returned, t->rss_returned[nr] - s->returned_mark);
+}
+
 /* A direct load through the task's BTF pointer: no probe-read helper calls. */
 static __always_inline __u64 current_brk(void)
 {
@@ -176,6 +191,8 @@ int tracepoint__syscalls__sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 		t->brk_grow_bytes += new_end - old_end;
 	else
 		t->brk_shrink_bytes += old_end - new_end;
+	sys_stack(t, s, MW_SYS_BRK, new_end > old_end ? new_end - old_end : 0,
+		  new_end < old_end ? old_end - new_end : 0);
 	return 0;
 }
 
@@ -238,6 +255,9 @@ int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 		t->mmap_file_bytes += len;
 	if (flags & MAP_ANONYMOUS)
 		region_created(t, ctx->ret, len);
+	sys_stack(t, s, MW_SYS_MMAP, prot && (flags & MAP_ANONYMOUS) ? len : 0, 0);
+	if (prot & PROT_EXEC)
+		stack_code_mapped(t);
 	return 0;
 }
 
@@ -260,6 +280,7 @@ int tracepoint__syscalls__sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
 	len = page_align(s->len);
 	t->munmap_bytes += len;
 	region_unmapped(t, s->addr, len);
+	sys_stack(t, s, MW_SYS_MUNMAP, 0, len);
 	return 0;
 }
 
@@ -285,6 +306,8 @@ int tracepoint__syscalls__sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 		t->mremap_grow_bytes += new_len - old_len;
 	else
 		t->mremap_shrink_bytes += old_len - new_len;
+	sys_stack(t, s, MW_SYS_MREMAP, new_len > old_len ? new_len - old_len : 0,
+		  new_len < old_len ? old_len - new_len : 0);
 	return 0;
 }
 
@@ -311,6 +334,9 @@ int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx
 		t->mprotect_none_bytes += len;
 	else if (prot & PROT_WRITE)
 		t->mprotect_rw_bytes += len;
+	sys_stack(t, s, MW_SYS_MPROTECT, prot & PROT_WRITE ? len : 0, 0);
+	if (prot & PROT_EXEC)
+		stack_code_mapped(t);
 	return 0;
 }
 
@@ -340,6 +366,12 @@ static __always_inline enum mw_advice advice_bucket(__u64 advice)
 	}
 }
 
+/* Whether memory advised with advice in @bucket counts as returned (counters.h's groups). */
+static __always_inline bool advice_returns(enum mw_advice bucket)
+{
+	return MW_RETURNED_ADVICES & (1U << bucket);
+}
+
 SEC("tp/syscalls/sys_exit_madvise")
 int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 {
@@ -351,6 +383,7 @@ int tracepoint__syscalls__sys_exit_madvise(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	bucket = advice_bucket(s->arg);
 	t->madvise_bytes[bucket] += page_align(s->len);
+	sys_stack(t, s, MW_SYS_MADVISE, 0, advice_returns(bucket) ? page_align(s->len) : 0);
 	return 0;
 }
 
@@ -415,6 +448,8 @@ int tracepoint__syscalls__sys_exit_process_madvise(struct trace_event_raw_sys_ex
 		return 0;
 	/* the bytes advised: the kernel's sum of the iovecs it went through */
 	t->madvise_bytes[advice_bucket(s->arg)] += ctx->ret;
+	sys_stack(t, s, MW_SYS_PROCESS_MADVISE, 0,
+		  advice_returns(advice_bucket(s->arg)) ? ctx->ret : 0);
 	return 0;
 }
 

@@ -28,9 +28,13 @@ static struct site_frame frames[] = {
 
 static void test_folded(void)
 {
-	struct site site = { .nr_frames = 3, .frames = frames, .alloc_calls = 3,
-			     .alloc_bytes = 4096, .live_calls = 1, .live_bytes = 100 };
-	struct stack_sites s = { .v = &site, .nr = 1 };
+	struct site site[] = {
+		{ .nr_frames = 3, .frames = frames, .alloc_calls = 3, .alloc_bytes = 4096,
+		  .live_calls = 1, .live_bytes = 100 },
+		/* a syscall site: no line, folded stacks weigh allocated bytes */
+		{ .nr_frames = 1, .frames = frames, .syscall_calls = 1, .grown_bytes = 4096 },
+	};
+	struct stack_sites s = { .v = site, .nr = 2 };
 	char *text = NULL, *count;
 	size_t len = 0, i, semicolons = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -39,7 +43,8 @@ static void test_folded(void)
 	folded_write(f, &s);
 	fclose(f);
 	ASSERT_STREQ(text, "0x7f00;m\\x1b.so+0x2a;" HOSTILE_ESCAPED " 4096\n",
-		     "folded: outermost first, each name escaped, the allocated bytes");
+		     "folded: outermost first, each name escaped, the allocated bytes; no "
+		     "syscall site");
 	for (i = 0; i < len; i++) {
 		clean &= text[i] == '\n' ? i == len - 1 : (unsigned char)text[i] >= 0x20 &&
 							  (unsigned char)text[i] != 0x7f;
@@ -82,13 +87,15 @@ static void test_pprof(void)
 {
 	struct site sites[] = {
 		{ .nr_frames = 3, .frames = frames, .alloc_calls = 3, .alloc_bytes = 4096,
-		  .live_calls = 1, .live_bytes = 100, .free_calls = 2 },
+		  .live_calls = 1, .live_bytes = 100, .free_calls = 2, .syscall_calls = 2,
+		  .grown_bytes = 8192, .returned_bytes = 4096 },
 		/* the same outer frames from another caller: their locations are shared */
 		{ .nr_frames = 2, .frames = frames + 1, .alloc_calls = 5, .alloc_bytes = 50 },
 	};
 	struct stack_sites s = { .v = sites, .nr = 2, .sample_bytes = 4096 };
 	static const char *const types[] = { "alloc_objects", "count", "alloc_space", "bytes",
-					     "inuse_objects", "count", "inuse_space", "bytes" };
+					     "inuse_objects", "count", "inuse_space", "bytes",
+					     "grown_space", "bytes", "returned_space", "bytes" };
 	Perftools__Profiles__Profile *p;
 	Perftools__Profiles__Sample *sample;
 	const Perftools__Profiles__Location *loc;
@@ -105,11 +112,11 @@ static void test_pprof(void)
 		return;
 	ASSERT_TRUE(p->n_string_table && !strcmp(p->string_table[0], ""),
 		    "pprof: the string table starts with \"\"");
-	ok = p->n_sample_type == 4;
-	for (i = 0; ok && i < 4; i++)
+	ok = p->n_sample_type == 6;
+	for (i = 0; ok && i < 6; i++)
 		ok = !strcmp(string_at(p, p->sample_type[i]->type), types[2 * i]) &&
 		     !strcmp(string_at(p, p->sample_type[i]->unit), types[2 * i + 1]);
-	ASSERT_TRUE(ok, "pprof: the sample types of Go's heap profile");
+	ASSERT_TRUE(ok, "pprof: the sample types of Go's heap profile, then grown and returned");
 	ASSERT_STREQ(string_at(p, p->default_sample_type), "inuse_space",
 		     "pprof: inuse_space by default");
 	ASSERT_TRUE(p->period == 4096 && p->period_type &&
@@ -119,9 +126,10 @@ static void test_pprof(void)
 	if (!ASSERT_EQ(p->n_sample, 2, "pprof: a sample per site"))
 		goto cleanup;
 	sample = p->sample[0];
-	ASSERT_TRUE(sample->n_value == 4 && sample->value[0] == 3 && sample->value[1] == 4096 &&
-		    sample->value[2] == 1 && sample->value[3] == 100,
-		    "pprof: allocated and live objects and bytes");
+	ASSERT_TRUE(sample->n_value == 6 && sample->value[0] == 3 && sample->value[1] == 4096 &&
+		    sample->value[2] == 1 && sample->value[3] == 100 && sample->value[4] == 8192 &&
+		    sample->value[5] == 4096,
+		    "pprof: allocated and live objects and bytes, grown and returned bytes");
 	ASSERT_TRUE(sample->n_location_id == 3 && p->n_location == 3 && p->n_function == 3 &&
 		    p->sample[1]->n_location_id == 2 &&
 		    p->sample[1]->location_id[0] == sample->location_id[1] &&

@@ -708,6 +708,8 @@ static int report_loop(struct app *app)
 			return MW_EXIT_ERROR;
 		}
 		app->stacks.sites.lost = kernel_stacks_lost(app->skel);
+		app->stacks.sites.capped = kernel_stacks_capped(app->skel,
+								&app->stacks.sites.capped_bytes);
 	}
 	err = take_snapshot(app, start);
 	if (!err)

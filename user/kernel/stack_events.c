@@ -68,3 +68,9 @@ __u64 kernel_stacks_lost(const struct memwatch_bpf *skel)
 {
 	return __atomic_load_n(&skel->bss->stacks_lost, __ATOMIC_RELAXED);
 }
+
+__u64 kernel_stacks_capped(const struct memwatch_bpf *skel, __u64 *bytes)
+{
+	*bytes = __atomic_load_n(&skel->bss->stacks_capped_bytes, __ATOMIC_RELAXED);
+	return __atomic_load_n(&skel->bss->stacks_capped, __ATOMIC_RELAXED);
+}

@@ -21,5 +21,7 @@ int kernel_stack_events_fd(const struct memwatch_bpf *skel);
 int kernel_stack_images_fd(const struct memwatch_bpf *skel);
 /* Records that found the ring buffer full. */
 __u64 kernel_stacks_lost(const struct memwatch_bpf *skel);
+/* Memory syscalls over the rate cap of their stacks; their grown + returned bytes in *@bytes. */
+__u64 kernel_stacks_capped(const struct memwatch_bpf *skel, __u64 *bytes);
 
 #endif /* MW_STACK_EVENTS_H */

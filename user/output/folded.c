@@ -27,6 +27,9 @@ void folded_write(FILE *out, const struct stack_sites *s)
 
 	for (i = 0; i < s->nr; i++) {
 		site = &s->v[i];
+		/* a syscall site allocates nothing: folded stacks weigh allocated bytes */
+		if (!site->alloc_calls)
+			continue;
 		/* a site's frames are innermost first, a folded stack's outermost first */
 		for (j = site->nr_frames - 1; j >= 0; j--) {
 			folded_frame(out, site_frame_at(site, j, &(struct site_frame){ 0 }));

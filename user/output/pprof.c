@@ -9,6 +9,12 @@
 #include "stacks/u64map.h"
 
 /*
+ * The sample types: Go's heap profile's four (allocated and live, calls and
+ * bytes), then what the syscalls made at a site grew and returned.
+ */
+#define NR_TYPES 6
+
+/*
  * A location: a frame's code, one per module, offset, function and line. Its
  * one Line is in the same allocation, so that the arrays of pointers the
  * profile holds can grow without moving what they point to.
@@ -21,14 +27,14 @@ struct location {
 
 struct sample {
 	Perftools__Profiles__Sample sample;
-	int64_t values[4];	/* as the sample types */
+	int64_t values[NR_TYPES];	/* as the sample types */
 };
 
 /* The profile as it is built: each table's index finds an entry made before. */
 struct builder {
 	Perftools__Profiles__Profile p;
-	Perftools__Profiles__ValueType types[4], period_type;
-	Perftools__Profiles__ValueType *type_list[4];
+	Perftools__Profiles__ValueType types[NR_TYPES], period_type;
+	Perftools__Profiles__ValueType *type_list[NR_TYPES];
 	int64_t comment;
 	struct u64map strings;		/* a string's hash: its index */
 	struct u64map functions;	/* its name's index << 32 | its file's, bit 63 set */
@@ -294,7 +300,9 @@ static int add_sample(struct builder *b, const struct site *site)
 	s->values[1] = site->alloc_bytes;
 	s->values[2] = site->live_calls;
 	s->values[3] = site->live_bytes;
-	s->sample.n_value = 4;
+	s->values[4] = site->grown_bytes;
+	s->values[5] = site->returned_bytes;
+	s->sample.n_value = NR_TYPES;
 	s->sample.value = s->values;
 	return 0;
 }
@@ -302,11 +310,13 @@ static int add_sample(struct builder *b, const struct site *site)
 /* What pprof shows of the profile: its sample types as Go's heap profile's, its mode. */
 static int describe(struct builder *b, const struct stack_sites *s)
 {
-	static const char *const types[4][2] = {
+	static const char *const types[NR_TYPES][2] = {
 		{ "alloc_objects", "count" },
 		{ "alloc_space", "bytes" },
 		{ "inuse_objects", "count" },
 		{ "inuse_space", "bytes" },
+		{ "grown_space", "bytes" },
+		{ "returned_space", "bytes" },
 	};
 	char comment[128];
 	int i;
@@ -314,7 +324,7 @@ static int describe(struct builder *b, const struct stack_sites *s)
 	/* string_table[0] is "" */
 	if (string_id(b, "") < 0)
 		return -ENOMEM;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < NR_TYPES; i++) {
 		perftools__profiles__value_type__init(&b->types[i]);
 		b->types[i].type = string_id(b, types[i][0]);
 		b->types[i].unit = string_id(b, types[i][1]);
@@ -322,7 +332,7 @@ static int describe(struct builder *b, const struct stack_sites *s)
 			return -ENOMEM;
 		b->type_list[i] = &b->types[i];
 	}
-	b->p.n_sample_type = 4;
+	b->p.n_sample_type = NR_TYPES;
 	b->p.sample_type = b->type_list;
 	b->p.default_sample_type = b->types[3].type;
 	/* Go's heap profile: the mean bytes between two samples (1: every call) */

@@ -10,6 +10,17 @@
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
 
+/* The syscall sites that grew or returned SITES_MOVED_MIN or more, into @top (room for all). */
+static size_t moved_sites(const struct stack_sites *s, const struct site **top)
+{
+	size_t n = sites_top(s, SITES_BY_MOVED, top, s->nr);
+
+	while (n && top[n - 1]->grown_bytes < SITES_MOVED_MIN &&
+	       top[n - 1]->returned_bytes < SITES_MOVED_MIN)
+		n--;
+	return n;
+}
+
 /* Symbol names, modules and files are the target's: escaped, whatever their length. */
 static void put_escaped(FILE *out, const char *s)
 {
@@ -48,11 +59,19 @@ static void print_site(FILE *out, const struct stack_sites *sites, const struct 
 	const char *e = sites->sample_bytes ? "~" : "";
 	int i;
 
-	fprintf(out, "  live %s%s in %s%s blocks, allocated %s%s in %s%s calls, %s%s frees", e,
-		B(s->live_bytes), e, N(s->live_calls), e, B(s->alloc_bytes), e, N(s->alloc_calls),
-		e, N(s->free_calls));
-	if (sites->sample_bytes)
-		fprintf(out, " (%s samples)", N(s->samples));
+	fputs(" ", out);
+	if (s->alloc_calls) {
+		fprintf(out, " live %s%s in %s%s blocks, allocated %s%s in %s%s calls, %s%s frees",
+			e, B(s->live_bytes), e, N(s->live_calls), e, B(s->alloc_bytes), e,
+			N(s->alloc_calls), e, N(s->free_calls));
+		if (sites->sample_bytes)
+			fprintf(out, " (%s samples)", N(s->samples));
+	}
+	/* every syscall has its stack (but those over the cap, counted apart): exact */
+	if (s->syscall_calls)
+		fprintf(out, " grew %s, returned %s (%s left RSS) in %s syscalls",
+			B(s->grown_bytes), B(s->returned_bytes), B(s->returned_actual_bytes),
+			N(s->syscall_calls));
 	fputc('\n', out);
 	for (i = 0; i < s->nr_frames; i++) {
 		fputs("      ", out);
@@ -74,9 +93,12 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 			"estimates)", B(s->sample_bytes));
 	else
 		fputs("\ncall sites (--stacks=all)", out);
-	fprintf(out, ": %zu sites from %llu stacks; %llu records lost to a full ring buffer, %llu "
-		"blocks without their stack\n", s->nr, (unsigned long long)s->samples,
-		(unsigned long long)s->lost, (unsigned long long)s->unpaired);
+	fprintf(out, ": %zu sites from %llu allocator and %llu syscall stacks; %llu records lost "
+		"to a full ring buffer, %llu blocks without their stack, %llu syscalls over the "
+		"rate cap (%s grown or returned in no site)\n", s->nr,
+		(unsigned long long)s->samples, (unsigned long long)s->syscalls,
+		(unsigned long long)s->lost, (unsigned long long)s->unpaired,
+		(unsigned long long)s->capped, B(s->capped_bytes));
 	top = malloc(m->sites_top * sizeof(*top));
 	if (!top)
 		return;
@@ -86,6 +108,14 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 		print_site(out, s, top[i]);
 	n = sites_top(s, SITES_BY_ALLOC, top, m->sites_top);
 	fprintf(out, "top %zu by allocated bytes:\n", n);
+	for (i = 0; i < n; i++)
+		print_site(out, s, top[i]);
+	free(top);
+	top = malloc((s->nr ?: 1) * sizeof(*top));
+	if (!top)
+		return;
+	n = moved_sites(s, top);
+	fprintf(out, "%zu syscall sites that grew or returned at least %s:\n", n, B(SITES_MOVED_MIN));
 	for (i = 0; i < n; i++)
 		print_site(out, s, top[i]);
 	free(top);
@@ -115,7 +145,6 @@ static void json_frame(FILE *out, const struct site_frame *f)
 	fprintf(out, ",\"offset\":%llu}", f->offset);
 }
 
-/* Allocation sites grow and return nothing themselves: syscall sites (to come) do. */
 static void json_site(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
 	int i;
@@ -127,11 +156,14 @@ static void json_site(FILE *out, const struct stack_sites *sites, const struct s
 		json_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
 	}
 	fprintf(out, "],\"alloc_calls\":%llu,\"alloc_bytes\":%llu,\"live_calls\":%llu,"
-		"\"live_bytes\":%llu,\"free_calls\":%llu,\"grown_bytes\":0,\"returned_bytes\":0,"
-		"\"returned_actual_bytes\":0,\"sampled\":%s,\"samples\":%llu}",
+		"\"live_bytes\":%llu,\"free_calls\":%llu,\"syscall_calls\":%llu,"
+		"\"grown_bytes\":%llu,\"returned_bytes\":%llu,\"returned_actual_bytes\":%llu,"
+		"\"sampled\":%s,\"samples\":%llu}",
 		(unsigned long long)s->alloc_calls, (unsigned long long)s->alloc_bytes,
 		(unsigned long long)s->live_calls, (unsigned long long)s->live_bytes,
-		(unsigned long long)s->free_calls, sites->sample_bytes ? "true" : "false",
+		(unsigned long long)s->free_calls, (unsigned long long)s->syscall_calls,
+		(unsigned long long)s->grown_bytes, (unsigned long long)s->returned_bytes,
+		(unsigned long long)s->returned_actual_bytes, sites->sample_bytes ? "true" : "false",
 		(unsigned long long)s->samples);
 }
 
@@ -150,23 +182,29 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 {
 	const struct stack_sites *s = m->sites;
 	const struct site **top;
-	size_t n, i, by_live;
+	size_t n, i;
 
 	if (!s)
 		return;
 	fprintf(out, ",\"stacks\":{\"mode\":\"%s\",\"sample_bytes\":%llu,\"sites\":%zu,"
-		"\"samples\":%llu,\"lost\":%llu,\"unpaired\":%llu,\"top\":%d}",
+		"\"samples\":%llu,\"syscalls\":%llu,\"lost\":%llu,\"unpaired\":%llu,"
+		"\"capped\":%llu,\"capped_bytes\":%llu,\"top\":%d}",
 		s->sample_bytes ? "sampled" : "all", (unsigned long long)s->sample_bytes, s->nr,
-		(unsigned long long)s->samples, (unsigned long long)s->lost,
-		(unsigned long long)s->unpaired, m->sites_top);
+		(unsigned long long)s->samples, (unsigned long long)s->syscalls,
+		(unsigned long long)s->lost, (unsigned long long)s->unpaired,
+		(unsigned long long)s->capped, (unsigned long long)s->capped_bytes, m->sites_top);
 	fputs(",\"sites\":[", out);
-	top = malloc(2 * m->sites_top * sizeof(*top));
+	top = malloc((2 * m->sites_top + s->nr) * sizeof(*top));
 	if (top) {
-		/* the top by live bytes, then those of the top by allocated bytes not listed yet */
-		by_live = sites_top(s, SITES_BY_LIVE, top, m->sites_top);
-		n = by_live + sites_top(s, SITES_BY_ALLOC, top + by_live, m->sites_top);
+		/*
+		 * The top by live bytes, then those of the top by allocated bytes and
+		 * the syscall sites that moved enough, each not listed yet.
+		 */
+		n = sites_top(s, SITES_BY_LIVE, top, m->sites_top);
+		n += sites_top(s, SITES_BY_ALLOC, top + n, m->sites_top);
+		n += moved_sites(s, top + n);
 		for (i = 0; i < n; i++) {
-			if (i >= by_live && listed(top, by_live, top[i]))
+			if (listed(top, i, top[i]))
 				continue;
 			if (i)
 				fputc(',', out);

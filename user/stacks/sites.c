@@ -156,6 +156,18 @@ void sites_free(struct stack_sites *s, __u32 process, __u64 ptr)
 	s->v[block.a].free_calls += sample_weight(s, block.b, &(__u64){ 0 });
 }
 
+void sites_syscall(struct stack_sites *s, size_t site, __u64 grown, __u64 returned,
+		   __u64 returned_actual)
+{
+	struct site *v = &s->v[site];
+
+	v->syscall_calls++;
+	v->grown_bytes += grown;
+	v->returned_bytes += returned;
+	v->returned_actual_bytes += returned_actual;
+	s->syscalls++;
+}
+
 int sites_forget(struct stack_sites *s, __u32 process)
 {
 	__u64 *keys = malloc((s->blocks.nr ?: 1) * sizeof(*keys));
@@ -188,6 +200,9 @@ static __u64 order_key(const struct site *site, enum sites_order order)
 		return site->grown_bytes;
 	case SITES_BY_RETURNED:
 		return site->returned_bytes;
+	case SITES_BY_MOVED:
+		return site->grown_bytes > site->returned_bytes ? site->grown_bytes :
+								  site->returned_bytes;
 	}
 	return 0;
 }

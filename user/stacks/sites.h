@@ -38,7 +38,10 @@ struct stack_sites {
 	size_t nr, cap;
 	struct u64map index;	/* a stack's hash: its site's index + 1 */
 	struct u64map blocks;	/* process << 48 | address: a = site's index, b = size */
-	__u64 samples;		/* stacks unwound */
+	__u64 samples;		/* allocator calls' stacks unwound */
+	__u64 syscalls;		/* memory syscalls' stacks unwound */
+	/* memory syscalls over the kernel's rate cap: no stack, and their grown + returned bytes */
+	__u64 capped, capped_bytes;
 	__u64 unpaired;		/* blocks whose stack record was lost (or a free's, seen again) */
 	__u64 lost;		/* records that found the kernel's ring buffer full */
 	__u64 sample_bytes;	/* --stacks=sampled: the mean bytes between two samples; 0: all */
@@ -48,6 +51,9 @@ struct stack_sites {
 long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n);
 /* A block of @size at @ptr made at site @site. 0 or -ENOMEM. */
 int sites_alloc(struct stack_sites *s, size_t site, __u32 process, __u64 ptr, __u64 size);
+/* A memory syscall at site @site that grew, returned and took out of RSS those bytes. */
+void sites_syscall(struct stack_sites *s, size_t site, __u64 grown, __u64 returned,
+		   __u64 returned_actual);
 /* The block at @ptr freed, if a site has it. */
 void sites_free(struct stack_sites *s, __u32 process, __u64 ptr);
 /*
@@ -62,7 +68,11 @@ enum sites_order {
 	SITES_BY_ALLOC,		/* allocated bytes, then live */
 	SITES_BY_GROWN,		/* bytes its syscalls took from the OS */
 	SITES_BY_RETURNED,	/* bytes its syscalls gave back, as asked */
+	SITES_BY_MOVED,		/* the larger of the two: SITES_MOVED_MIN lists a syscall site */
 };
+
+/* a syscall site is listed in the summary when it grew or returned this much */
+#define SITES_MOVED_MIN (1ULL << 20)
 
 /*
  * Frame @i of @site as symbolized; its bare address, in *@bare, when it is not

@@ -67,7 +67,10 @@ static struct unwinder *unwinder_of(struct stacks *s, const struct mw_stack_head
 	return u;
 }
 
-/* An image announced: its unwinder, after its process's earlier images', reads its modules now. */
+/*
+ * An image announced, or code it mapped: its unwinder (made after its
+ * process's earlier images' when new) reads its modules now.
+ */
 static int on_image(void *ctx, void *data, size_t size)
 {
 	const struct mw_stack_image *e = data;
@@ -76,9 +79,12 @@ static int on_image(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e) || e->process >= MW_MAX_PROCESSES)
 		return 0;
-	for (u = &s->unwinders[e->process]; *u; u = &(*u)->next)
-		;
-	*u = unwinder_new(e->pid, e->execs);
+	for (u = &s->unwinders[e->process]; *u; u = &(*u)->next) {
+		if ((*u)->pid == (pid_t)e->pid && (*u)->execs == e->execs)
+			break;
+	}
+	if (!*u)
+		*u = unwinder_new(e->pid, e->execs);
 	if (*u)
 		unwinder_load(*u);
 	else if (!s->err)
@@ -86,24 +92,39 @@ static int on_image(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int on_sample(struct stacks *s, const struct mw_stack_sample *r)
+/* The site of @r's stack, unwound; -1 when out of memory. */
+static long site_of(struct stacks *s, const struct mw_stack_sample *r)
 {
 	struct unwinder *u = unwinder_of(s, &r->head);
 	__u64 pcs[MW_MAX_FRAMES];
-	struct u64map_entry *e;
-	long site;
-	int n;
 
 	if (!u)
-		return -ENOMEM;
-	n = unwind_sample(u, r, pcs);
-	site = sites_find(&s->sites, r->head.process, pcs, n);
+		return -1;
+	return sites_find(&s->sites, r->head.process, pcs, unwind_sample(u, r, pcs));
+}
+
+static int on_sample(struct stacks *s, const struct mw_stack_sample *r)
+{
+	long site = site_of(s, r);
+	struct u64map_entry *e;
+
 	e = site < 0 ? NULL : u64map_get(&s->pending, r->head.tid);
 	if (!e)
 		return -ENOMEM;
 	e->a = r->head.id;
 	e->b = site;
 	s->sites.samples++;
+	return 0;
+}
+
+/* A memory syscall's stack: its effect counted at its site. */
+static int on_syscall(struct stacks *s, const struct mw_stack_sample *r)
+{
+	long site = site_of(s, r);
+
+	if (site < 0)
+		return -ENOMEM;
+	sites_syscall(&s->sites, site, r->sys.grown, r->sys.returned, r->sys.returned_actual);
 	return 0;
 }
 
@@ -131,6 +152,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	ring_buffer__consume(s->images);
 	if (h->type == MW_STACK_SAMPLE && size >= sizeof(struct mw_stack_sample))
 		err = on_sample(s, data);
+	else if (h->type == MW_STACK_SYSCALL && size >= sizeof(struct mw_stack_sample))
+		err = on_syscall(s, data);
 	else if (h->type == MW_STACK_ALLOC && size >= sizeof(struct mw_stack_block))
 		err = on_alloc(s, data);
 	else if (h->type == MW_STACK_FREE && size >= sizeof(struct mw_stack_block))
@@ -192,7 +215,7 @@ int stacks_start(struct stacks *s, int map_fd, int images_fd, __u64 sample_bytes
 /* The @top sites in @order, symbolized for the report. */
 static int symbolize_top(struct stacks *s, enum sites_order order, int top)
 {
-	const struct site **list = malloc(top * sizeof(*list));
+	const struct site **list = malloc((top ?: 1) * sizeof(*list));
 	struct unwinder *u;
 	size_t i, n;
 	int err = 0;
@@ -243,6 +266,9 @@ int stacks_stop(struct stacks *s, int top, bool all)
 		s->err = symbolize_top(s, SITES_BY_LIVE, top);
 	if (!s->err && top)
 		s->err = symbolize_top(s, SITES_BY_ALLOC, top);
+	/* the syscall sites listed are every one that moved enough, however many */
+	if (!s->err && top)
+		s->err = symbolize_top(s, SITES_BY_MOVED, s->sites.nr);
 	return s->err;
 }
 

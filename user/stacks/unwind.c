@@ -72,15 +72,23 @@ static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
 	return true;
 }
 
-/* Reads of the stack come from the sample's copy; anything else fails. */
+/*
+ * Reads of the stack come from the sample's copy, where a slot a uretprobe
+ * took reads as the return address it replaced; anything else fails.
+ */
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	const struct mw_stack_sample *s = ((struct unwinder *)arg)->sample;
+	__u32 i;
 
 	(void)dwfl;
 	if (addr < s->base || addr - s->base > s->len || s->len - (addr - s->base) < sizeof(*result))
 		return false;
 	memcpy(result, s->stack + (addr - s->base), sizeof(*result));
+	for (i = 0; i < s->nr_fixups && i < MW_STACK_FIXUPS; i++) {
+		if (s->fixups[i].slot == addr)
+			*result = s->fixups[i].ret;
+	}
 	return true;
 }
 

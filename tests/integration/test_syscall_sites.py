@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""--stacks: the memory syscalls' stacks. The syscall_sites workload's mmap and munmap sites
+with exactly their calls and bytes (every page resident when unmapped: all of it left RSS), a
+malloc_trim call's madvise with malloc_trim on its stack, the heap's brk reaching its caller
+through malloc (a uretprobe's trampoline in the way); every syscall's stack unwound or over the
+rate cap, none missing. The channel's worker threads' arena mmap and mprotect reach the worker
+function through malloc (its unmapping and mprotect); a burst of mprotect calls goes over the cap, counted exactly."""
+import os
+import re
+import mwtest
+from test_stacks import run_gated
+
+WORKLOAD = os.path.join(mwtest.WORKLOADS, "syscall_sites")
+ROUNDS = 3
+MAP_BYTES = 4 << 20
+HOLE_BYTES = 2048 * 4096
+MIB = 1 << 20
+
+
+def names(site):
+    return [f["function"] for f in site["frames"]]
+
+
+def sites_with(sites, first, *functions):
+    """The sites whose innermost frame is @first and whose stack has @functions in order."""
+    found = []
+    for site in sites:
+        stack = names(site)
+        if not stack or stack[0] != first or not all(f in stack for f in functions):
+            continue
+        where = [stack.index(f) for f in functions]
+        if where == sorted(where):
+            found.append(site)
+    return found
+
+
+def check_unwound_or_capped(tap, name, summary):
+    """Every successful memory syscall memwatch counted sent its stack or went over the cap."""
+    stacks = summary["stacks"]
+    counted = sum(summary["process"]["syscalls"].values())
+    tap.eq(stacks["syscalls"] + stacks["capped"] + stacks["lost"], counted,
+           "%s: every counted syscall unwound, over the cap or lost (%d)" % (name, counted))
+
+
+def check_workload(tap):
+    code, text, err = run_gated(WORKLOAD, n=ROUNDS)
+    reports = mwtest.parse_reports(text) if text else ([], None, [])
+    summary = reports[1]
+    if not tap.check(code == 0 and summary is not None and "sites" in summary,
+                     "syscall_sites: memwatch ran with its sites", err[-2000:]):
+        return
+    stacks, sites = summary["stacks"], summary["sites"]
+    tap.eq((stacks["lost"], stacks["capped"]), (0, 0), "syscall_sites: nothing lost or capped")
+    check_unwound_or_capped(tap, "syscall_sites", summary)
+    mapped = sites_with(sites, "__mmap", "map_touch_unmap", "main")
+    tap.eq([(s["syscall_calls"], s["grown_bytes"], s["returned_bytes"]) for s in mapped],
+           [(ROUNDS, ROUNDS * MAP_BYTES, 0)],
+           "syscall_sites: the mmap site: its calls and the bytes grown, exactly")
+    unmapped = sites_with(sites, "__munmap", "map_touch_unmap", "main")
+    tap.eq([(s["syscall_calls"], s["grown_bytes"], s["returned_bytes"],
+             s["returned_actual_bytes"]) for s in unmapped],
+           [(ROUNDS, 0, ROUNDS * MAP_BYTES, ROUNDS * MAP_BYTES)],
+           "syscall_sites: the munmap site: its calls, bytes returned, all of them resident")
+    trimmed = sites_with(sites, "__madvise", "malloc_trim", "trim_hole", "main")
+    tap.check(len(trimmed) == 1 and trimmed[0]["returned_bytes"] >= HOLE_BYTES and
+              trimmed[0]["returned_actual_bytes"] >= HOLE_BYTES - MIB,
+              "syscall_sites: malloc_trim's madvise: the hole returned, and out of RSS",
+              [(names(s), s["returned_bytes"], s["returned_actual_bytes"]) for s in trimmed] or
+              [names(s) for s in sites])
+    # malloc's uretprobe replaced its return address: the stack reaches past it all the same
+    grown = sites_with(sites, "brk", "malloc", "trim_hole", "main")
+    tap.check(sum(s["grown_bytes"] for s in grown) >= HOLE_BYTES - MIB,
+              "syscall_sites: the heap's brk reaches trim_hole through malloc",
+              [names(s) for s in sites])
+
+
+def check_text(tap):
+    code, text, err = run_gated(WORKLOAD, fmt="--no-tui", n=ROUNDS)
+    section = text.split("syscall sites that grew or returned at least 1.0M:\n")
+    tap.check(code == 0 and len(section) == 2, "text: the syscall sites' section",
+              err[-2000:] + text[-2000:])
+    if len(section) != 2:
+        return
+    tap.check(re.search(r"returned 12\.0M \(12\.0M left RSS\) in 3 syscalls\n {6}__munmap",
+                        section[1]), "text: the munmap site, its bytes and calls", section[1])
+    tap.check(re.search(r"\n {6}malloc_trim \(libc\.so\.6\)\n {6}trim_hole \(syscall_sites\)",
+                        section[1]), "text: malloc_trim's madvise", section[1])
+
+
+def check_threads(tap):
+    """Each worker thread of the channel's threads mode makes its own arena inside malloc: a
+    PROT_NONE reservation (mapped, neither grown nor returned: a site the summary does not
+    list), its unaligned part unmapped at once, then mprotect to writable as it fills.
+    Sampled, the default: syscall stacks are every call's all the same."""
+    run = mwtest.memwatch_launch(mwtest.channel("threads", "-n", "100000", "-q"),
+                                 options=("--stacks",))
+    summary = run.summary
+    if not tap.check(run.code == 0 and summary is not None and "sites" in summary,
+                     "threads: memwatch ran with its sites", run.stderr[-2000:]):
+        return
+    check_unwound_or_capped(tap, "threads", summary)
+    sites = summary["sites"]
+    for call, moved in (("__munmap", "returned_bytes"), ("__mprotect", "grown_bytes")):
+        reached = sites_with(sites, call, "malloc", "channel_send", "chain_thread")
+        tap.check(reached and sum(s[moved] for s in reached) >= MIB,
+                  "threads: a worker's arena %s reaches chain_thread through malloc" % call,
+                  [names(s)[:8] for s in sites if s["syscall_calls"]])
+
+
+def check_cap(tap):
+    """mprotect 20,000 times as fast as it goes: far over 100 stacks per 100 ms. The calls
+    over the cap are counted with their bytes, and every call is one or the other."""
+    n = 20000
+    run = mwtest.memwatch_launch(mwtest.channel("mprotect", "-n", str(n), "-s", "4096", "-q"),
+                                 options=("--stacks=all",))
+    summary = run.summary
+    if not tap.check(run.code == 0 and summary is not None and "stacks" in summary,
+                     "cap: memwatch ran with its sites", run.stderr[-2000:]):
+        return
+    stacks = summary["stacks"]
+    tap.check(stacks["capped"] > 0 and stacks["capped_bytes"] > 0,
+              "cap: calls over the rate cap counted, with their bytes", stacks)
+    check_unwound_or_capped(tap, "cap", summary)
+
+
+if __name__ == "__main__":
+    mwtest.run_checks("syscall sites", check_workload, check_text, check_threads, check_cap,
+                      needs=((WORKLOAD, "cc"),))
