@@ -141,12 +141,13 @@ $(OUTPUT)/workloads/%-static: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -static -s $< -o $@
 
-# rustup installs into ~/.cargo/bin, which root's PATH may lack
+# rustup installs into ~/.cargo/bin, which root's PATH may lack; rustc gets no MAKEFLAGS, whose
+# jobserver descriptors make closes for a recipe that is no sub-make (rustc warned of each)
 $(OUTPUT)/workloads/rust_channel: tests/workloads/rust_channel.rs | $(OUTPUT)/workloads
 	$(call msg,RUSTC,$@)
 	$(Q)rustc=$$(command -v $(RUSTC) || command -v $(HOME)/.cargo/bin/rustc) || \
 		{ echo "  note: no rustc: $@ not built, its tests skip"; exit 0; }; \
-	$$rustc --edition 2021 -O $< -o $@
+	MAKEFLAGS= $$rustc --edition 2021 -O $< -o $@
 
 # --stacks' Rust sites: a release build as cargo's (opt-level 3, no forced frame pointers),
 # with legacy symbol names, and with v0 ones
@@ -156,7 +157,7 @@ $(OUTPUT)/workloads/rust_sites $(OUTPUT)/workloads/rust_sites-v0: tests/workload
 	$(call msg,RUSTC,$@)
 	$(Q)rustc=$$(command -v $(RUSTC) || command -v $(HOME)/.cargo/bin/rustc) || \
 		{ echo "  note: no rustc: $@ not built, its tests skip"; exit 0; }; \
-	$$rustc --edition 2021 -C opt-level=3 -D warnings $(RUSTFLAGS_SITES) $< -o $@
+	MAKEFLAGS= $$rustc --edition 2021 -C opt-level=3 -D warnings $(RUSTFLAGS_SITES) $< -o $@
 
 # a pure Go binary (no cgo), its build cache inside the build directory
 $(OUTPUT)/workloads/go_heap: tests/workloads/go_heap.go | $(OUTPUT)/workloads
