@@ -50,10 +50,11 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
 # a static, stripped channel: a target with no malloc symbol to probe
 WORKLOADS += $(OUTPUT)/workloads/channel-static
-# --stacks: the call-site workload with and without frame pointers
-WORKLOADS += $(OUTPUT)/workloads/sites-fp
+# --stacks: the call-site workload with and without frame pointers; C++ call sites
+WORKLOADS += $(OUTPUT)/workloads/sites-fp $(OUTPUT)/workloads/cxx_sites
 # targets beyond glibc C (Rust, Go, static musl): a note instead where the compiler is missing
 WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
+	$(OUTPUT)/workloads/rust_sites $(OUTPUT)/workloads/rust_sites-v0 \
 	$(OUTPUT)/workloads/channel-musl $(OUTPUT)/workloads/family-musl \
 	$(OUTPUT)/workloads/execstorm-musl
 RUSTC ?= rustc
@@ -131,16 +132,32 @@ $(OUTPUT)/workloads/%-fp: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fno-omit-frame-pointer $< -o $@
 
+# --stacks' C++ sites: g++ -O2 as C++ programs are built, no frame pointers forced
+$(OUTPUT)/workloads/cxx_sites: tests/workloads/cxx_sites.cc | $(OUTPUT)/workloads
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/workloads/%-static: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -static -s $< -o $@
 
-# rustup installs into ~/.cargo/bin, which root's PATH may lack
+# rustup installs into ~/.cargo/bin, which root's PATH may lack; rustc gets no MAKEFLAGS, whose
+# jobserver descriptors make closes for a recipe that is no sub-make (rustc warned of each)
 $(OUTPUT)/workloads/rust_channel: tests/workloads/rust_channel.rs | $(OUTPUT)/workloads
 	$(call msg,RUSTC,$@)
 	$(Q)rustc=$$(command -v $(RUSTC) || command -v $(HOME)/.cargo/bin/rustc) || \
 		{ echo "  note: no rustc: $@ not built, its tests skip"; exit 0; }; \
-	$$rustc --edition 2021 -O $< -o $@
+	MAKEFLAGS= $$rustc --edition 2021 -O $< -o $@
+
+# --stacks' Rust sites: a release build as cargo's (opt-level 3, no forced frame pointers),
+# with legacy symbol names, and with v0 ones
+$(OUTPUT)/workloads/rust_sites-v0: RUSTFLAGS_SITES := -C symbol-mangling-version=v0
+$(OUTPUT)/workloads/rust_sites $(OUTPUT)/workloads/rust_sites-v0: tests/workloads/rust_sites.rs | \
+		$(OUTPUT)/workloads
+	$(call msg,RUSTC,$@)
+	$(Q)rustc=$$(command -v $(RUSTC) || command -v $(HOME)/.cargo/bin/rustc) || \
+		{ echo "  note: no rustc: $@ not built, its tests skip"; exit 0; }; \
+	MAKEFLAGS= $$rustc --edition 2021 -C opt-level=3 -D warnings $(RUSTFLAGS_SITES) $< -o $@
 
 # a pure Go binary (no cgo), its build cache inside the build directory
 $(OUTPUT)/workloads/go_heap: tests/workloads/go_heap.go | $(OUTPUT)/workloads

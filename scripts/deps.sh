@@ -18,6 +18,7 @@ done
 
 packages=(
 	make gcc clang pkg-config	# build
+	g++				# the C++ workload of the --stacks language tests
 	bpftool libbpf-dev libelf-dev zlib1g-dev	# BPF skeletons and loader
 	libdw-dev libiberty-dev		# --stacks: unwinding and symbols (elfutils), demangling
 	# --pprof: protoc-c and its library, pprof's profile.proto (compiled to C at build time)

@@ -160,7 +160,7 @@ def folded_frame(frame):
         return frame["function"]
     if frame["module"]:
         return "%s+0x%x" % (os.path.basename(frame["module"]), frame["offset"])
-    return "0x%x" % frame["offset"]
+    return "[anon]+0x%x" % frame["offset"]
 
 
 def parse_folded(text):

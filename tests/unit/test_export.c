@@ -18,7 +18,7 @@
 
 /*
  * One site: the hostile function innermost, then a module without a symbol
- * (a hostile path), then an address in no module, outermost.
+ * (a hostile path), then an address in no module ([anon]), outermost.
  */
 static struct site_frame frames[] = {
 	{ .function = HOSTILE, .module = "/lib/libx.so", .offset = 0x10 },
@@ -42,7 +42,7 @@ static void test_folded(void)
 
 	folded_write(f, &s);
 	fclose(f);
-	ASSERT_STREQ(text, "0x7f00;m\\x1b.so+0x2a;" HOSTILE_ESCAPED " 4096\n",
+	ASSERT_STREQ(text, "[anon]+0x7f00;m\\x1b.so+0x2a;" HOSTILE_ESCAPED " 4096\n",
 		     "folded: outermost first, each name escaped, the allocated bytes; no "
 		     "syscall site");
 	for (i = 0; i < len; i++) {
@@ -146,6 +146,8 @@ static void test_pprof(void)
 		     "m\\x1b.so+0x2a", "pprof: no symbol: module+0xOFFSET");
 	loc = p->location[sample->location_id[2] - 1];
 	ASSERT_TRUE(!loc->mapping_id && loc->address == 0x7f00, "pprof: an address in no module");
+	ASSERT_STREQ(string_at(p, p->function[loc->line[0]->function_id - 1]->name),
+		     "[anon]+0x7f00", "pprof: in no module: [anon]+0xADDRESS");
 	ASSERT_TRUE(p->n_mapping == 2 && !strcmp(string_at(p, p->mapping[0]->filename),
 						 "/lib/libx.so") && p->mapping[0]->has_functions,
 		    "pprof: a mapping per module, symbolized");

@@ -7,15 +7,13 @@ static void folded_frame(FILE *out, const struct site_frame *f)
 {
 	const char *module = f->module ? strrchr(f->module, '/') : NULL;
 
-	module = module ? module + 1 : f->module;
+	module = module ? module + 1 : f->module ?: FRAME_ANON;
 	/* an empty name would be an empty frame, which flamegraph.pl drops at a line's end */
 	if (f->function && *f->function) {
 		escape_write_folded(out, f->function, strlen(f->function));
-	} else if (module) {
+	} else {
 		escape_write_folded(out, module, strlen(module));
 		fprintf(out, "+0x%llx", f->offset);
-	} else {
-		fprintf(out, "0x%llx", f->offset);
 	}
 }
 

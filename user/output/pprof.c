@@ -109,7 +109,7 @@ static int64_t target_string_id(struct builder *b, const char *s)
 	return id;
 }
 
-/* A frame's function name: its symbol's, else module+0xOFFSET, else its address. */
+/* A frame's function name: its symbol's, else module+0xOFFSET ([anon]+0xADDRESS). */
 static int64_t function_name_id(struct builder *b, const struct site_frame *f)
 {
 	const char *module = f->module ? strrchr(f->module, '/') : NULL;
@@ -119,14 +119,13 @@ static int64_t function_name_id(struct builder *b, const struct site_frame *f)
 
 	if (f->function && *f->function)
 		return target_string_id(b, f->function);
-	module = module ? module + 1 : f->module ?: "";
+	module = module ? module + 1 : f->module ?: FRAME_ANON;
 	size = ESCAPED_SIZE(strlen(module)) + sizeof("+0x") + 16;
 	name = malloc(size);
 	if (!name)
 		return -1;
 	escape_str(name, size, module);
-	snprintf(name + strlen(name), size - strlen(name), "%s0x%llx", f->module ? "+" : "",
-		 f->offset);
+	snprintf(name + strlen(name), size - strlen(name), "+0x%llx", f->offset);
 	id = string_id(b, name);
 	free(name);
 	return id;

@@ -27,16 +27,12 @@ static void put_escaped(FILE *out, const char *s)
 	escape_write(out, s, strlen(s));
 }
 
-/* "function (module) file:line", or module+0xOFFSET without a symbol, or the bare address. */
+/* "function (module) file:line", or module+0xOFFSET without a symbol ([anon]+0xADDRESS). */
 static void print_frame(FILE *out, const struct site_frame *f)
 {
 	const char *module = f->module ? strrchr(f->module, '/') : NULL;
 
-	module = module ? module + 1 : f->module;
-	if (!module) {
-		fprintf(out, "0x%llx (in no module)", f->offset);
-		return;
-	}
+	module = module ? module + 1 : f->module ?: FRAME_ANON;
 	if (f->function) {
 		put_escaped(out, f->function);
 		fputs(" (", out);

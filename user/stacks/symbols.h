@@ -12,11 +12,17 @@
 
 struct site_frame {
 	char *function;		/* NULL: no symbol covers it */
-	char *module;		/* the mapped file's path; NULL: in no module */
+	char *module;		/* the mapped file's path; NULL: in no module (FRAME_ANON) */
 	char *file;		/* source file, NULL without DWARF */
 	int line;
 	unsigned long long offset;	/* from the module's start (or the address, without one) */
 };
+
+/*
+ * What the writers name the module of a frame in none: code in no file, as a
+ * JIT's (its offset then is its address).
+ */
+#define FRAME_ANON "[anon]"
 
 /* @pc (a call's address, not its return address) in @dwfl's modules (none if NULL). 0 or -ENOMEM. */
 int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f);

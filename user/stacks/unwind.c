@@ -146,6 +146,35 @@ void unwinder_free(struct unwinder *u)
 	*u = (struct unwinder){ .root_fd = -1 };
 }
 
+/*
+ * The load bias of ELF file @fd that mapping @e maps: the executable segment
+ * holding the mapping's file offset says which address that offset was linked
+ * at. start - offset is the bias only where a segment's address equals its
+ * offset (GNU ld's layout); lld's (Rust's default linker) puts them a page or
+ * more apart. false when no such segment is there.
+ */
+static bool load_bias(int fd, const struct maps_entry *e, GElf_Addr *bias)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	bool found = false;
+	GElf_Phdr ph;
+	size_t n, i;
+
+	if (!elf || elf_getphdrnum(elf, &n))
+		n = 0;
+	for (i = 0; i < n && !found; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		/* the mapping begins at the page of the segment's first byte, or past it */
+		found = e->offset >= (ph.p_offset & ~(GElf_Off)(getpagesize() - 1)) &&
+			e->offset < ph.p_offset + ph.p_filesz;
+		if (found)
+			*bias = e->start - e->offset + ph.p_offset - ph.p_vaddr;
+	}
+	elf_end(elf);
+	return found;
+}
+
 /* One executable mapping of a file, reported unless a module is there already. */
 static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 {
@@ -154,6 +183,7 @@ static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 		.start = e->start, .end = e->end,
 	};
 	char path[PATH_MAX], why[256];
+	GElf_Addr bias;
 	int fd;
 
 	if (dwfl_addrmodule(u->dwfl, e->start))
@@ -162,8 +192,7 @@ static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 	fd = mapped_file_open(u->pid, u->root_fd, path, &m, why, sizeof(why));
 	if (fd < 0)
 		return;
-	/* the file's offset 0 is where its first segment would be: the load bias */
-	if (!dwfl_report_elf(u->dwfl, path, path, fd, e->start - e->offset, false)) {
+	if (!load_bias(fd, e, &bias) || !dwfl_report_elf(u->dwfl, path, path, fd, bias, true)) {
 		close(fd);
 		return;
 	}
