@@ -35,9 +35,10 @@ def counts(site):
 
 
 def sites_of(sites, function):
-    """The counts of every site with @function in its stack."""
-    return sorted(counts(s) for s in sites if any(f["function"] == function
-                                                    for f in s["frames"]))
+    """The counts of every allocation site with @function in its stack (a syscall the
+    allocator made for it, the heap's growth, is a site that allocates nothing)."""
+    return sorted(counts(s) for s in sites if s["alloc_calls"] and
+                  any(f["function"] == function for f in s["frames"]))
 
 
 def summary_of(tap, name, workload, *options):
