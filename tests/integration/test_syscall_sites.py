@@ -7,10 +7,12 @@ rate cap, none missing. The channel's worker threads' arena mmap and mprotect re
 function through malloc (its unmapping and mprotect); a burst of mprotect calls goes over the cap, counted exactly."""
 import os
 import re
+import subprocess
 import mwtest
 from test_stacks import run_gated
 
 WORKLOAD = os.path.join(mwtest.WORKLOADS, "syscall_sites")
+GO_HEAP = os.path.join(mwtest.WORKLOADS, "go_heap")
 ROUNDS = 3
 MAP_BYTES = 4 << 20
 HOLE_BYTES = 2048 * 4096
@@ -123,6 +125,37 @@ def check_cap(tap):
     check_unwound_or_capped(tap, "cap", summary)
 
 
+def check_go(tap):
+    """A Go binary has no malloc to probe: its sites are its syscalls' (the runtime's mmap and
+    madvise), unwound from the DWARF Go writes; the scavenger's madvise stops where Go switched
+    to its system stack, and the text says so."""
+    if not os.path.exists(GO_HEAP):
+        mwtest.not_here(tap, "go", "no go here (Debian package golang-go)")
+        return
+    run = mwtest.memwatch_launch([GO_HEAP, "recycler", "-n", "20"], options=("--stacks",))
+    summary = run.summary
+    text = subprocess.run([mwtest.MEMWATCH, "--stacks", "--no-tui", "--", GO_HEAP, "recycler",
+                           "-n", "20"], capture_output=True, text=True,
+                          timeout=mwtest.TIMEOUT).stdout
+    if not tap.check(run.code == 0 and summary is not None and "sites" in summary,
+                     "go: memwatch ran with its sites", run.stderr[-2000:]):
+        return
+    tap.check(not summary["probes"]["malloc"] and summary["stacks"]["samples"] == 0,
+              "go: no allocator probed, no allocator stack", summary["probes"])
+    check_unwound_or_capped(tap, "go", summary)
+    advised = [s for s in summary["sites"]
+               if names(s) and (names(s)[0] or "").startswith("runtime.madvise")]
+    tap.check(advised and all((names(s)[-1] or "").startswith("runtime.systemstack")
+                              for s in advised),
+              "go: the runtime's madvise sites end at its system stack switch",
+              [names(s) for s in summary["sites"]])
+    tap.eq(sum(s["returned_bytes"] for s in advised),
+           summary["process"]["madvise"]["dontneed"],
+           "go: the madvise sites' bytes are every madvise's")
+    tap.check("(Go's system stack: the goroutine's frames before it are not unwound)" in text,
+              "go: the text says where the stack stops", text[-3000:])
+
+
 if __name__ == "__main__":
     mwtest.run_checks("syscall sites", check_workload, check_text, check_threads, check_cap,
-                      needs=((WORKLOAD, "cc"),))
+                      check_go, needs=((WORKLOAD, "cc"),))

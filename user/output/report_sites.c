@@ -49,6 +49,15 @@ static void print_frame(FILE *out, const struct site_frame *f)
 	}
 }
 
+/*
+ * Whether @f is Go's switch to its system stack: the frames of the
+ * goroutine that switched are on another stack, which nothing unwinds to.
+ */
+static bool go_system_stack(const struct site_frame *f)
+{
+	return f->function && !strncmp(f->function, "runtime.systemstack", 19);
+}
+
 static void print_site(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
 	/* sampled: each number an estimate */
@@ -74,6 +83,10 @@ static void print_site(FILE *out, const struct stack_sites *sites, const struct 
 		print_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
 		fputc('\n', out);
 	}
+	if (s->nr_frames && go_system_stack(site_frame_at(s, s->nr_frames - 1,
+							   &(struct site_frame){ 0 })))
+		fputs("      (Go's system stack: the goroutine's frames before it are not unwound)\n",
+		      out);
 }
 
 void report_sites_text(FILE *out, const struct mw_model *m)

@@ -239,7 +239,8 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	bool activation;
 	Dwarf_Addr pc;
 
-	if (!dwfl_frame_pc(frame, &pc, &activation))
+	/* a return address of 0: the outermost frame (Go's rt0_go, a thread's start) was before */
+	if (!dwfl_frame_pc(frame, &pc, &activation) || (!pc && f->n))
 		return DWARF_CB_ABORT;
 	/* a return address is after its call: the call's line is before it */
 	if (!activation && pc)
