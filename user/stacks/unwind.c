@@ -8,10 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <dwarf.h>
+#include <elfutils/libdwelf.h>
 #include <sys/user.h>
 #include <linux/types.h>
 #include "attach/mapped_file.h"
 #include "memwatch.h"
+#include "stacks/debuginfo.h"
 #include "stacks/unwind.h"
 #include "sys/clock.h"
 #include "sys/fileio.h"
@@ -35,22 +37,42 @@ static int no_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Add
 }
 
 /*
- * Separate debug files are not looked for yet: a debuglink names a path the
- * target controls. A module's own .symtab, .dynsym, .gnu_debugdata and
- * DWARF are used.
+ * libdwfl asks for a module's debug file with the debuglink of its main
+ * file, then for the dwz file the debug file's DWARF shares (its
+ * .gnu_debugaltlink name as @debuglink): that one is not looked for, and
+ * must not be answered with the module's debug file. Its names are in the
+ * debug file's .symtab, which dwz leaves whole.
  */
-static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
-			const char *file_name, const char *debuglink, GElf_Word crc,
-			char **debuginfo_file_name)
+static bool asks_alt_file(Dwfl_Module *mod, const char *debuglink)
 {
-	(void)mod, (void)userdata, (void)name, (void)base, (void)file_name, (void)debuglink;
-	(void)crc, (void)debuginfo_file_name;
-	return -1;
+	GElf_Word crc;
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	const char *own = elf ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
+
+	return debuglink && (!own || strcmp(own, debuglink));
+}
+
+/*
+ * A module's separate debug file, by its build ID in the process's root
+ * (debuginfo.c): the module's userdata is its unwinder. Without one, the
+ * module's own .symtab, .dynsym, .gnu_debugdata and DWARF are used.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink, GElf_Word crc,
+			  char **debuginfo_file_name)
+{
+	const struct unwinder *u = *userdata;
+
+	(void)name, (void)base, (void)file_name, (void)crc;
+	if (!u || u->root_fd < 0 || asks_alt_file(mod, debuglink))
+		return -1;
+	return debuginfo_open(mod, u->root_fd, debuginfo_file_name);
 }
 
 static const Dwfl_Callbacks callbacks = {
 	.find_elf = no_elf,
-	.find_debuginfo = no_debuginfo,
+	.find_debuginfo = find_debuginfo,
 };
 
 /* The one thread there is: the sample's. */
@@ -146,6 +168,8 @@ static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 		.start = e->start, .end = e->end,
 	};
 	char path[PATH_MAX], why[256];
+	Dwfl_Module *mod;
+	void **userdata;
 	int fd;
 
 	if (dwfl_addrmodule(u->dwfl, e->start))
@@ -155,10 +179,14 @@ static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 	if (fd < 0)
 		return;
 	/* the file's offset 0 is where its first segment would be: the load bias */
-	if (!dwfl_report_elf(u->dwfl, path, path, fd, e->start - e->offset, false)) {
+	mod = dwfl_report_elf(u->dwfl, path, path, fd, e->start - e->offset, false);
+	if (!mod) {
 		close(fd);
 		return;
 	}
+	/* find_debuginfo() looks in this process's root */
+	dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	*userdata = u;
 	u->modules++;
 }
 
