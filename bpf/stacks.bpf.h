@@ -30,6 +30,8 @@ struct {
 
 /* records that found the ring buffer full: reported, never hidden */
 __u64 stacks_lost;
+/* of them, samples: calls with no site, which with the sites' make every sampled call */
+__u64 stacks_samples_lost;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -45,18 +47,16 @@ struct {
 _Static_assert(sizeof(struct pt_regs) <= MW_STACK_REGS_BYTES, "the registers fit a sample");
 
 /*
- * User space is woken once this much waits, not at every record: woken as
- * soon as it had caught up, it spent most of its time in poll() and the
- * wake-ups' interrupts, and fell behind. It looks every 10 ms anyway, which
- * bounds how long a record waits.
+ * User space is woken once MW_STACK_WAKE_BYTES wait, not at every record:
+ * woken as soon as it had caught up, it spent most of its time in poll()
+ * and the wake-ups' interrupts, and fell behind. It looks every 10 ms
+ * anyway, which bounds how long a record waits.
  */
-#define STACK_WAKE_BYTES	(2U << 20)
-
 static __always_inline void stack_submit(void *record)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= STACK_WAKE_BYTES)
+	if (bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= MW_STACK_WAKE_BYTES)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(record, flags);
 }
@@ -103,6 +103,7 @@ static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process
 	s = bpf_ringbuf_reserve(&stack_events, sizeof(*s), 0);
 	if (!s) {
 		__sync_fetch_and_add(&stacks_lost, 1);
+		__sync_fetch_and_add(&stacks_samples_lost, 1);
 		return 0;
 	}
 	/* unique per thread: one call's entry is microseconds after the last */

@@ -708,6 +708,7 @@ static int report_loop(struct app *app)
 			return MW_EXIT_ERROR;
 		}
 		app->stacks.sites.lost = kernel_stacks_lost(app->skel);
+		app->stacks.sites.lost_samples = kernel_stacks_samples_lost(app->skel);
 	}
 	err = take_snapshot(app, start);
 	if (!err)

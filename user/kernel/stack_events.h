@@ -21,5 +21,7 @@ int kernel_stack_events_fd(const struct memwatch_bpf *skel);
 int kernel_stack_images_fd(const struct memwatch_bpf *skel);
 /* Records that found the ring buffer full. */
 __u64 kernel_stacks_lost(const struct memwatch_bpf *skel);
+/* Of them, samples: sampled calls whose stack was not sent. */
+__u64 kernel_stacks_samples_lost(const struct memwatch_bpf *skel);
 
 #endif /* MW_STACK_EVENTS_H */

@@ -74,9 +74,10 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 			"estimates)", B(s->sample_bytes));
 	else
 		fputs("\ncall sites (--stacks=all)", out);
-	fprintf(out, ": %zu sites from %llu stacks; %llu records lost to a full ring buffer, %llu "
-		"blocks without their stack\n", s->nr, (unsigned long long)s->samples,
-		(unsigned long long)s->lost, (unsigned long long)s->unpaired);
+	fprintf(out, ": %zu sites from %llu stacks; %llu records lost to a full ring buffer (%llu "
+		"stacks), %llu blocks without their stack\n", s->nr, (unsigned long long)s->samples,
+		(unsigned long long)s->lost, (unsigned long long)s->lost_samples,
+		(unsigned long long)s->unpaired);
 	top = malloc(m->sites_top * sizeof(*top));
 	if (!top)
 		return;
@@ -155,10 +156,11 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 	if (!s)
 		return;
 	fprintf(out, ",\"stacks\":{\"mode\":\"%s\",\"sample_bytes\":%llu,\"sites\":%zu,"
-		"\"samples\":%llu,\"lost\":%llu,\"unpaired\":%llu,\"top\":%d}",
+		"\"samples\":%llu,\"lost\":%llu,\"lost_samples\":%llu,\"unpaired\":%llu,"
+		"\"top\":%d}",
 		s->sample_bytes ? "sampled" : "all", (unsigned long long)s->sample_bytes, s->nr,
 		(unsigned long long)s->samples, (unsigned long long)s->lost,
-		(unsigned long long)s->unpaired, m->sites_top);
+		(unsigned long long)s->lost_samples, (unsigned long long)s->unpaired, m->sites_top);
 	fputs(",\"sites\":[", out);
 	top = malloc(2 * m->sites_top * sizeof(*top));
 	if (top) {
