@@ -50,8 +50,11 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.c))
 # a static, stripped channel: a target with no malloc symbol to probe
 WORKLOADS += $(OUTPUT)/workloads/channel-static
-# --stacks: the call-site workload with and without frame pointers; C++ call sites
-WORKLOADS += $(OUTPUT)/workloads/sites-fp $(OUTPUT)/workloads/cxx_sites
+# --stacks: the call-site workload with and without frame pointers; stripped, its symbols in a
+# separate debug file (put where -dbgsym packages put theirs by test_stacks_debug) or as
+# MiniDebugInfo; C++ call sites
+WORKLOADS += $(OUTPUT)/workloads/sites-fp $(OUTPUT)/workloads/sites-split \
+	$(OUTPUT)/workloads/sites-mini $(OUTPUT)/workloads/cxx_sites
 # targets beyond glibc C (Rust, Go, static musl): a note instead where the compiler is missing
 WORKLOADS += $(OUTPUT)/workloads/rust_channel $(OUTPUT)/workloads/go_heap \
 	$(OUTPUT)/workloads/rust_sites $(OUTPUT)/workloads/rust_sites-v0 \
@@ -136,6 +139,19 @@ $(OUTPUT)/workloads/%-fp: tests/workloads/%.c | $(OUTPUT)/workloads
 $(OUTPUT)/workloads/cxx_sites: tests/workloads/cxx_sites.cc | $(OUTPUT)/workloads
 	$(call msg,CXX,$@)
 	$(Q)$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
+
+# as dh_strip splits a -dbgsym package off: the debug part alone, the rest with a debuglink
+$(OUTPUT)/workloads/sites-split.debug: $(OUTPUT)/workloads/sites
+	$(call msg,OBJCOPY,$@)
+	$(Q)objcopy --only-keep-debug $< $@
+
+$(OUTPUT)/workloads/sites-split: $(OUTPUT)/workloads/sites $(OUTPUT)/workloads/sites-split.debug
+	$(call msg,OBJCOPY,$@)
+	$(Q)objcopy --strip-all --add-gnu-debuglink=$@.debug $< $@
+
+$(OUTPUT)/workloads/sites-mini: $(OUTPUT)/workloads/sites tests/workloads/minidebuginfo.sh
+	$(call msg,MINIDBG,$@)
+	$(Q)tests/workloads/minidebuginfo.sh $< $@
 
 $(OUTPUT)/workloads/%-static: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,WORKLOAD,$@)

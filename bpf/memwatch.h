@@ -358,6 +358,13 @@ enum mw_stack_record {
 /* room for the kernel's struct pt_regs, copied whole: user space reads its architecture's */
 #define MW_STACK_REGS_BYTES	256
 
+/*
+ * User space is woken once this much of stack_events waits, not at every
+ * record (bpf/stacks.bpf.h): the ring buffer, which user space sizes, must
+ * be larger.
+ */
+#define MW_STACK_WAKE_BYTES	(2U << 20)
+
 struct mw_stack_head {
 	__u32 type;		/* enum mw_stack_record */
 	__u32 pid;		/* the thread's TGID */

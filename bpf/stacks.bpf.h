@@ -32,6 +32,10 @@ struct {
 
 /* records that found the ring buffer full: reported, never hidden */
 __u64 stacks_lost;
+/* of them, samples: calls with no site, which with the sites' make every sampled call */
+__u64 stacks_samples_lost;
+/* and syscalls' stacks: with those unwound and those over the cap, every memory syscall */
+__u64 stacks_syscalls_lost;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -47,18 +51,16 @@ struct {
 _Static_assert(sizeof(struct pt_regs) <= MW_STACK_REGS_BYTES, "the registers fit a sample");
 
 /*
- * User space is woken once this much waits, not at every record: woken as
- * soon as it had caught up, it spent most of its time in poll() and the
- * wake-ups' interrupts, and fell behind. It looks every 10 ms anyway, which
- * bounds how long a record waits.
+ * User space is woken once MW_STACK_WAKE_BYTES wait, not at every record:
+ * woken as soon as it had caught up, it spent most of its time in poll()
+ * and the wake-ups' interrupts, and fell behind. It looks every 10 ms
+ * anyway, which bounds how long a record waits.
  */
-#define STACK_WAKE_BYTES	(2U << 20)
-
 static __always_inline void stack_submit(void *record)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= STACK_WAKE_BYTES)
+	if (bpf_ringbuf_query(&stack_events, BPF_RB_AVAIL_DATA) >= MW_STACK_WAKE_BYTES)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(record, flags);
 }
@@ -172,8 +174,10 @@ static __always_inline __u64 stack_sample(struct pt_regs *ctx, struct mw_process
 	struct mw_stack_sample *s = stack_reserve(ctx, MW_STACK_SAMPLE, p, t);
 	__u64 id;
 
-	if (!s)
+	if (!s) {
+		__sync_fetch_and_add(&stacks_samples_lost, 1);
 		return 0;
+	}
 	id = s->head.id;
 	stack_submit(s);
 	return id;
@@ -302,8 +306,10 @@ static __always_inline void stack_syscall(const struct mw_thread *t, enum mw_sys
 	}
 	s = stack_reserve((const void *)bpf_task_pt_regs(bpf_get_current_task_btf()),
 			  MW_STACK_SYSCALL, p, t);
-	if (!s)
+	if (!s) {
+		__sync_fetch_and_add(&stacks_syscalls_lost, 1);
 		return;
+	}
 	s->sys.nr = nr;
 	s->sys.pad = 0;
 	s->sys.grown = grown;

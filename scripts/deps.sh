@@ -29,6 +29,7 @@ packages=(
 	python3 tmux gdb		# integration test drivers; tmux runs the live view,
 					# gdb holds memwatch at each stage of its attach
 	util-linux strace		# test_privilege: setpriv; a run that writes no file
+	binutils xz-utils		# the sites workload stripped, split, with MiniDebugInfo
 	libc6-dev libclang-rt-14-dev	# the static workload; libFuzzer and sanitizer runtimes
 	golang-go musl-tools		# the Go workload; the static musl workload
 	libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0	# preloaded allocators under test

@@ -23,15 +23,22 @@ def names(site):
     return [f["function"] for f in site["frames"]]
 
 
+# with glibc's debug file (libc6-dbg) malloc is named as its first symbol there
+MALLOC = ("malloc", "__libc_malloc")
+
+
 def sites_with(sites, first, *functions):
-    """The sites whose innermost frame is @first and whose stack has @functions in order."""
+    """The sites whose innermost frame is @first and whose stack has @functions in order
+    (a tuple: any of its names)."""
     found = []
     for site in sites:
         stack = names(site)
-        if not stack or stack[0] != first or not all(f in stack for f in functions):
+        if not stack or stack[0] != first:
             continue
-        where = [stack.index(f) for f in functions]
-        if where == sorted(where):
+        where = [next((i for i, name in enumerate(stack)
+                       if name in (f if isinstance(f, tuple) else (f,))), None)
+                 for f in functions]
+        if None not in where and where == sorted(where):
             found.append(site)
     return found
 
@@ -70,7 +77,7 @@ def check_workload(tap):
               [(names(s), s["returned_bytes"], s["returned_actual_bytes"]) for s in trimmed] or
               [names(s) for s in sites])
     # malloc's uretprobe replaced its return address: the stack reaches past it all the same
-    grown = sites_with(sites, "brk", "malloc", "trim_hole", "main")
+    grown = sites_with(sites, "brk", MALLOC, "trim_hole", "main")
     tap.check(sum(s["grown_bytes"] for s in grown) >= HOLE_BYTES - MIB,
               "syscall_sites: the heap's brk reaches trim_hole through malloc",
               [names(s) for s in sites])
@@ -85,7 +92,7 @@ def check_text(tap):
         return
     tap.check(re.search(r"returned 12\.0M \(12\.0M left RSS\) in 3 syscalls\n {6}__munmap",
                         section[1]), "text: the munmap site, its bytes and calls", section[1])
-    tap.check(re.search(r"\n {6}malloc_trim \(libc\.so\.6\)\n {6}trim_hole \(syscall_sites\)",
+    tap.check(re.search(r"\n {6}malloc_trim \(libc\.so\.6\).*\n {6}trim_hole \(syscall_sites\)",
                         section[1]), "text: malloc_trim's madvise", section[1])
 
 
@@ -103,7 +110,7 @@ def check_threads(tap):
     check_unwound_or_capped(tap, "threads", summary)
     sites = summary["sites"]
     for call, moved in (("__munmap", "returned_bytes"), ("__mprotect", "grown_bytes")):
-        reached = sites_with(sites, call, "malloc", "channel_send", "chain_thread")
+        reached = sites_with(sites, call, MALLOC, "channel_send", "chain_thread")
         tap.check(reached and sum(s[moved] for s in reached) >= MIB,
                   "threads: a worker's arena %s reaches chain_thread through malloc" % call,
                   [names(s)[:8] for s in sites if s["syscall_calls"]])
@@ -149,9 +156,11 @@ def check_go(tap):
                               for s in advised),
               "go: the runtime's madvise sites end at its system stack switch",
               [names(s) for s in summary["sites"]])
-    tap.eq(sum(s["returned_bytes"] for s in advised),
-           summary["process"]["madvise"]["dontneed"],
-           "go: the madvise sites' bytes are every madvise's")
+    # sites under 1 MiB are not listed
+    tap.between(sum(s["returned_bytes"] for s in advised),
+                summary["process"]["madvise"]["dontneed"] * 0.9,
+                summary["process"]["madvise"]["dontneed"],
+                "go: the madvise sites listed hold most of the bytes advised")
     tap.check("(Go's system stack: the goroutine's frames before it are not unwound)" in text,
               "go: the text says where the stack stops", text[-3000:])
 

@@ -94,6 +94,12 @@ static void test_demangle(void)
 	d = symbol_demangle("malloc");
 	ASSERT_STREQ(d, "malloc", "demangle: a C name stays");
 	free(d);
+	d = symbol_demangle("__libc_start_main@@GLIBC_2.34");
+	ASSERT_STREQ(d, "__libc_start_main", "demangle: a debug file's versioned name, bare");
+	free(d);
+	d = symbol_demangle("_ZN3foo3bazEv@GLIBCXX_3.4");
+	ASSERT_STREQ(d, "foo::baz()", "demangle: a versioned C++ name");
+	free(d);
 }
 
 /* Whatever bytes a target's symbols, modules and files hold, no control byte is printed. */

@@ -707,7 +707,9 @@ static int report_loop(struct app *app)
 			elog("cannot handle the stack records: %s", strerror(-err));
 			return MW_EXIT_ERROR;
 		}
-		app->stacks.sites.lost = kernel_stacks_lost(app->skel);
+		app->stacks.sites.lost = kernel_stacks_lost(app->skel,
+							    &app->stacks.sites.lost_samples,
+							    &app->stacks.sites.lost_syscalls);
 		app->stacks.sites.capped = kernel_stacks_capped(app->skel,
 								&app->stacks.sites.capped_bytes);
 	}

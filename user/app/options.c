@@ -68,8 +68,6 @@ enum {
 
 /* --top's default: the sites the summary lists by live and by allocated bytes */
 #define MW_DEFAULT_TOP 20
-/* --stacks=sampled: the interval jemalloc and Go sample at by default */
-#define MW_DEFAULT_SAMPLE_BYTES (512ULL << 10)
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0,

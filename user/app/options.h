@@ -11,6 +11,8 @@
 
 /* -p's processes at most, in one list or several */
 #define MW_MAX_PIDS 64
+/* --stacks=sampled: the interval jemalloc and Go sample at by default */
+#define MW_DEFAULT_SAMPLE_BYTES (512ULL << 10)
 
 struct mw_options {
 	pid_t pids[MW_MAX_PIDS];	/* -p, in the order given */

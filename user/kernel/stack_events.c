@@ -4,22 +4,51 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "app/options.h"
 #include "kernel/stack_events.h"
 #include "memwatch.h"
 #include "memwatch.skel.h"
 
 /*
- * Room for about 2,000 samples of 16 KiB: a burst of allocations while user
- * space unwinds. Beyond it records are lost, and counted.
+ * --stacks=all: room for about 2,000 samples of 16 KiB, a burst of
+ * allocations while user space unwinds. Beyond it records are lost, and
+ * counted. User space maps it twice over (the kernel wraps records that
+ * way), and its pages count in memwatch's RSS once written.
  */
-#define STACK_RING_BYTES (32U << 20)
+#define STACK_RING_ALL_BYTES (32U << 20)
+/*
+ * --stacks=sampled at the default interval: the MW_STACK_WAKE_BYTES that
+ * wake user space, and as much again for what comes while it wakes and
+ * drains: ~250 samples, what a program asking 128 MiB sends at the default
+ * 512 KiB (--stacks=all sends as many for any 250 calls).
+ */
+#define STACK_RING_SAMPLED_BYTES (2 * MW_STACK_WAKE_BYTES)
+
+_Static_assert(STACK_RING_SAMPLED_BYTES > MW_STACK_WAKE_BYTES, "a wake-up before the ring is full");
+
+/*
+ * A shorter interval sends samples as much more often for the same bytes
+ * asked: the ring grows with it, a power of two (a ring buffer's size must
+ * be), up to all's; a longer one keeps the default's, above the wake-up.
+ */
+static __u32 stack_ring_bytes(__u64 sample_bytes)
+{
+	__u32 bytes = STACK_RING_SAMPLED_BYTES;
+
+	if (!sample_bytes)
+		return STACK_RING_ALL_BYTES;
+	while (bytes < STACK_RING_ALL_BYTES &&
+	       (__u64)bytes * sample_bytes < (__u64)STACK_RING_SAMPLED_BYTES * MW_DEFAULT_SAMPLE_BYTES)
+		bytes *= 2;
+	return bytes;
+}
 
 void kernel_stacks_configure(struct memwatch_bpf *skel, bool on, __u64 sample_bytes)
 {
 	skel->rodata->stacks_all = on && !sample_bytes;
 	skel->rodata->stacks_sample_bytes = on ? sample_bytes : 0;
 	bpf_map__set_max_entries(skel->maps.stack_events,
-				 on ? STACK_RING_BYTES : sysconf(_SC_PAGESIZE));
+				 on ? stack_ring_bytes(sample_bytes) : sysconf(_SC_PAGESIZE));
 	/* a few records at a time: user space reads each at once */
 	bpf_map__set_max_entries(skel->maps.stack_images, on ? 64 << 10 : sysconf(_SC_PAGESIZE));
 }
@@ -64,8 +93,10 @@ int kernel_stack_images_fd(const struct memwatch_bpf *skel)
 	return bpf_map__fd(skel->maps.stack_images);
 }
 
-__u64 kernel_stacks_lost(const struct memwatch_bpf *skel)
+__u64 kernel_stacks_lost(const struct memwatch_bpf *skel, __u64 *samples, __u64 *syscalls)
 {
+	*samples = __atomic_load_n(&skel->bss->stacks_samples_lost, __ATOMIC_RELAXED);
+	*syscalls = __atomic_load_n(&skel->bss->stacks_syscalls_lost, __ATOMIC_RELAXED);
 	return __atomic_load_n(&skel->bss->stacks_lost, __ATOMIC_RELAXED);
 }
 

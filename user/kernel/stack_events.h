@@ -19,8 +19,11 @@ int kernel_stacks_intervals(struct memwatch_bpf *skel, __u64 sample_bytes);
 int kernel_stack_events_fd(const struct memwatch_bpf *skel);
 /* The ring buffer of struct mw_stack_image records. */
 int kernel_stack_images_fd(const struct memwatch_bpf *skel);
-/* Records that found the ring buffer full. */
-__u64 kernel_stacks_lost(const struct memwatch_bpf *skel);
+/*
+ * Records that found the ring buffer full; of them, the allocator calls'
+ * samples (calls with no site) in *@samples and the syscalls' stacks in *@syscalls.
+ */
+__u64 kernel_stacks_lost(const struct memwatch_bpf *skel, __u64 *samples, __u64 *syscalls);
 /* Memory syscalls over the rate cap of their stacks; their grown + returned bytes in *@bytes. */
 __u64 kernel_stacks_capped(const struct memwatch_bpf *skel, __u64 *bytes);
 

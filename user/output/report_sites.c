@@ -103,10 +103,11 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 	else
 		fputs("\ncall sites (--stacks=all)", out);
 	fprintf(out, ": %zu sites from %llu allocator and %llu syscall stacks; %llu records lost "
-		"to a full ring buffer, %llu blocks without their stack, %llu syscalls over the "
-		"rate cap (%s grown or returned in no site)\n", s->nr,
-		(unsigned long long)s->samples, (unsigned long long)s->syscalls,
-		(unsigned long long)s->lost, (unsigned long long)s->unpaired,
+		"to a full ring buffer (%llu allocator and %llu syscall stacks), %llu blocks "
+		"without their stack, %llu syscalls over the rate cap (%s grown or returned in no "
+		"site)\n", s->nr, (unsigned long long)s->samples, (unsigned long long)s->syscalls,
+		(unsigned long long)s->lost, (unsigned long long)s->lost_samples,
+		(unsigned long long)s->lost_syscalls, (unsigned long long)s->unpaired,
 		(unsigned long long)s->capped, B(s->capped_bytes));
 	top = malloc(m->sites_top * sizeof(*top));
 	if (!top)
@@ -196,11 +197,13 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 	if (!s)
 		return;
 	fprintf(out, ",\"stacks\":{\"mode\":\"%s\",\"sample_bytes\":%llu,\"sites\":%zu,"
-		"\"samples\":%llu,\"syscalls\":%llu,\"lost\":%llu,\"unpaired\":%llu,"
-		"\"capped\":%llu,\"capped_bytes\":%llu,\"top\":%d}",
+		"\"samples\":%llu,\"syscalls\":%llu,\"lost\":%llu,\"lost_samples\":%llu,"
+		"\"lost_syscalls\":%llu,\"unpaired\":%llu,\"capped\":%llu,\"capped_bytes\":%llu,"
+		"\"top\":%d}",
 		s->sample_bytes ? "sampled" : "all", (unsigned long long)s->sample_bytes, s->nr,
 		(unsigned long long)s->samples, (unsigned long long)s->syscalls,
-		(unsigned long long)s->lost, (unsigned long long)s->unpaired,
+		(unsigned long long)s->lost, (unsigned long long)s->lost_samples,
+		(unsigned long long)s->lost_syscalls, (unsigned long long)s->unpaired,
 		(unsigned long long)s->capped, (unsigned long long)s->capped_bytes, m->sites_top);
 	fputs(",\"sites\":[", out);
 	top = malloc((2 * m->sites_top + s->nr) * sizeof(*top));

@@ -44,6 +44,8 @@ struct stack_sites {
 	__u64 capped, capped_bytes;
 	__u64 unpaired;		/* blocks whose stack record was lost (or a free's, seen again) */
 	__u64 lost;		/* records that found the kernel's ring buffer full */
+	__u64 lost_samples;	/* of them, samples: calls at no site */
+	__u64 lost_syscalls;	/* and syscalls' stacks */
 	__u64 sample_bytes;	/* --stacks=sampled: the mean bytes between two samples; 0: all */
 };
 

@@ -8,10 +8,18 @@
 
 char *symbol_demangle(const char *name)
 {
-	/* the automatic style tries Rust's schemes, then the C++ ABI's */
-	char *d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+	/* no mangling scheme uses '@': since binutils 2.35 it only starts a version */
+	size_t len = strcspn(name, "@") ?: strlen(name);
+	char *bare = strndup(name, len), *d;
 
-	return d ?: strdup(name);
+	if (!bare)
+		return NULL;
+	/* the automatic style tries Rust's schemes, then the C++ ABI's */
+	d = cplus_demangle(bare, DMGL_PARAMS | DMGL_ANSI);
+	if (!d)
+		return bare;
+	free(bare);
+	return d;
 }
 
 int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)

@@ -33,7 +33,11 @@ struct site;
 /* @site's frames from @dwfl, its process's modules, unless it has them. 0 or -ENOMEM. */
 int site_symbolize(struct site *site, Dwfl *dwfl);
 
-/* @name demangled (C++, Rust legacy and v0), or a copy of it; NULL when out of memory. */
+/*
+ * @name without its symbol version ("f@@GLIBC_2.34": a .symtab's name of a
+ * versioned definition) and demangled (C++, Rust legacy and v0), or a copy
+ * of it; NULL when out of memory.
+ */
 char *symbol_demangle(const char *name);
 
 #endif /* MW_SYMBOLS_H */

@@ -8,10 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 #include <dwarf.h>
+#include <elfutils/libdwelf.h>
 #include <sys/user.h>
 #include <linux/types.h>
 #include "attach/mapped_file.h"
 #include "memwatch.h"
+#include "stacks/debuginfo.h"
+#include "stacks/go_stack.h"
 #include "stacks/unwind.h"
 #include "sys/clock.h"
 #include "sys/fileio.h"
@@ -35,22 +38,42 @@ static int no_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Add
 }
 
 /*
- * Separate debug files are not looked for yet: a debuglink names a path the
- * target controls. A module's own .symtab, .dynsym, .gnu_debugdata and
- * DWARF are used.
+ * libdwfl asks for a module's debug file with the debuglink of its main
+ * file, then for the dwz file the debug file's DWARF shares (its
+ * .gnu_debugaltlink name as @debuglink): that one is not looked for, and
+ * must not be answered with the module's debug file. Its names are in the
+ * debug file's .symtab, which dwz leaves whole.
  */
-static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
-			const char *file_name, const char *debuglink, GElf_Word crc,
-			char **debuginfo_file_name)
+static bool asks_alt_file(Dwfl_Module *mod, const char *debuglink)
 {
-	(void)mod, (void)userdata, (void)name, (void)base, (void)file_name, (void)debuglink;
-	(void)crc, (void)debuginfo_file_name;
-	return -1;
+	GElf_Word crc;
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	const char *own = elf ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
+
+	return debuglink && (!own || strcmp(own, debuglink));
+}
+
+/*
+ * A module's separate debug file, by its build ID in the process's root
+ * (debuginfo.c): the module's userdata is its unwinder. Without one, the
+ * module's own .symtab, .dynsym, .gnu_debugdata and DWARF are used.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink, GElf_Word crc,
+			  char **debuginfo_file_name)
+{
+	const struct unwinder *u = *userdata;
+
+	(void)name, (void)base, (void)file_name, (void)crc;
+	if (!u || u->root_fd < 0 || asks_alt_file(mod, debuglink))
+		return -1;
+	return debuginfo_open(mod, u->root_fd, debuginfo_file_name);
 }
 
 static const Dwfl_Callbacks callbacks = {
 	.find_elf = no_elf,
-	.find_debuginfo = no_debuginfo,
+	.find_debuginfo = find_debuginfo,
 };
 
 /* The one thread there is: the sample's. */
@@ -183,6 +206,8 @@ static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 		.start = e->start, .end = e->end,
 	};
 	char path[PATH_MAX], why[256];
+	Dwfl_Module *mod = NULL;
+	void **userdata;
 	GElf_Addr bias;
 	int fd;
 
@@ -192,11 +217,17 @@ static void report_mapping(struct unwinder *u, const struct maps_entry *e)
 	fd = mapped_file_open(u->pid, u->root_fd, path, &m, why, sizeof(why));
 	if (fd < 0)
 		return;
-	if (!load_bias(fd, e, &bias) || !dwfl_report_elf(u->dwfl, path, path, fd, bias, true)) {
+	if (load_bias(fd, e, &bias))
+		mod = dwfl_report_elf(u->dwfl, path, path, fd, bias, true);
+	if (!mod) {
 		close(fd);
 		return;
 	}
+	/* find_debuginfo() looks in this process's root */
+	dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	*userdata = u;
 	u->modules++;
+	go_stack_switch(mod, &u->go_switch_start, &u->go_switch_end);
 }
 
 void unwinder_load(struct unwinder *u)
@@ -227,7 +258,11 @@ void unwinder_load(struct unwinder *u)
 	vlog("stacks: pid %d: %u modules", u->pid, u->modules);
 }
 
+/* no code is mapped in the first page: mmap_min_addr keeps it free */
+#define MIN_CODE_ADDRESS 4096
+
 struct frames {
+	const struct unwinder *u;
 	__u64 *pcs;
 	int n;
 	bool unknown;		/* an address in no module */
@@ -239,13 +274,18 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	bool activation;
 	Dwarf_Addr pc;
 
-	/* a return address of 0: the outermost frame (Go's rt0_go, a thread's start) was before */
-	if (!dwfl_frame_pc(frame, &pc, &activation) || (!pc && f->n))
+	/*
+	 * A return address in the first page (0, or Go's rt0_go's 4): the
+	 * outermost frame was the one before.
+	 */
+	if (!dwfl_frame_pc(frame, &pc, &activation) || (pc < MIN_CODE_ADDRESS && f->n))
 		return DWARF_CB_ABORT;
 	/* a return address is after its call: the call's line is before it */
 	if (!activation && pc)
 		pc--;
 	f->pcs[f->n++] = pc;
+	if (pc >= f->u->go_switch_start && pc < f->u->go_switch_end)
+		return DWARF_CB_ABORT;
 	return f->n < MW_MAX_FRAMES ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
@@ -270,7 +310,7 @@ static void unwind(struct unwinder *u, struct frames *f)
 
 int unwind_sample(struct unwinder *u, const struct mw_stack_sample *s, __u64 pcs[MW_MAX_FRAMES])
 {
-	struct frames f = { .pcs = pcs };
+	struct frames f = { .u = u, .pcs = pcs };
 
 	u->sample = s;
 	if (!u->maps_read_s)

@@ -30,6 +30,8 @@ struct unwinder {
 	struct unwinder *next;		/* its process's next image's, announced already */
 	bool attached;			/* dwfl_attach_state() took */
 	unsigned int modules;		/* reported so far */
+	/* a Go program's runtime.systemstack, where its stacks end (go_stack.h) */
+	__u64 go_switch_start, go_switch_end;
 };
 
 /*
