@@ -47,7 +47,7 @@ def check_unwound_or_capped(tap, name, summary):
     """Every successful memory syscall memwatch counted sent its stack or went over the cap."""
     stacks = summary["stacks"]
     counted = sum(summary["process"]["syscalls"].values())
-    tap.eq(stacks["syscalls"] + stacks["capped"] + stacks["lost"], counted,
+    tap.eq(stacks["syscalls"] + stacks["capped"] + stacks["lost_syscalls"], counted,
            "%s: every counted syscall unwound, over the cap or lost (%d)" % (name, counted))
 
 
