@@ -250,6 +250,14 @@ def check_exports(tap):
         tap.check(alloc and all(alloc.get(f, (None, None))[1] == b
                                 for f, _, b, _, _, _ in EXPECTED),
                   "pprof: each function's allocated bytes exact (alloc_space)", alloc or why)
+        raw = subprocess.run(["go", "tool", "pprof", "-raw", pprof], capture_output=True,
+                             text=True, timeout=mwtest.TIMEOUT,
+                             env=dict(os.environ, PPROF_TMPDIR=tmp)).stdout
+        note = subprocess.run(["readelf", "-n", SITES], capture_output=True, text=True).stdout
+        build_id = re.search(r"Build ID: ([0-9a-f]+)", note)
+        main = re.search(r"Mappings\n1: \S+ (\S+) ([0-9a-f]+) ", raw)
+        tap.check(build_id and main and main.groups() == (SITES, build_id.group(1)),
+                  "pprof: the main mapping is the workload's, with its build ID", raw[-1500:])
 
 
 def check_export_usage(tap):

@@ -21,7 +21,7 @@
  * (a hostile path), then an address in no module ([anon]), outermost.
  */
 static struct site_frame frames[] = {
-	{ .function = HOSTILE, .module = "/lib/libx.so", .offset = 0x10 },
+	{ .function = HOSTILE, .module = "/lib/libx.so", .build_id = "0123abcd", .offset = 0x10 },
 	{ .module = "/tmp/a;b\n/m\033.so", .offset = 0x2a },
 	{ .offset = 0x7f00 },
 };
@@ -151,6 +151,9 @@ static void test_pprof(void)
 	ASSERT_TRUE(p->n_mapping == 2 && !strcmp(string_at(p, p->mapping[0]->filename),
 						 "/lib/libx.so") && p->mapping[0]->has_functions,
 		    "pprof: a mapping per module, symbolized");
+	ASSERT_TRUE(p->n_mapping == 2 &&
+		    !strcmp(string_at(p, p->mapping[0]->build_id), "0123abcd") &&
+		    !p->mapping[1]->build_id, "pprof: a mapping's build ID, where its module has one");
 cleanup:
 	perftools__profiles__profile__free_unpacked(p, NULL);
 }

@@ -189,6 +189,14 @@ static Perftools__Profiles__Mapping *mapping_of(struct builder *b, const struct 
 	perftools__profiles__mapping__init(m);
 	m->id = b->p.n_mapping + 1;
 	m->filename = path;
+	/* what pprof and its servers match a module's symbols by; hex digits: no escaping */
+	if (f->build_id) {
+		m->build_id = string_id(b, f->build_id);
+		if (m->build_id < 0) {
+			free(m);
+			return NULL;
+		}
+	}
 	/* symbolized already: pprof must not look for the target's files on this host */
 	m->has_functions = true;
 	list[b->p.n_mapping++] = m;
@@ -198,17 +206,26 @@ static Perftools__Profiles__Mapping *mapping_of(struct builder *b, const struct 
 
 /*
  * pprof takes the first mapping for the main binary, which it names: the
- * module of the first site's outermost frame, the executable's _start where
- * the stack is whole. 0 or -ENOMEM.
+ * module of the outermost frame of the first site that allocated (the first
+ * syscall sites are the loader's own), the executable's _start where the
+ * stack is whole; of the first site, without one. 0 or -ENOMEM.
  */
 static int main_mapping(struct builder *b, const struct stack_sites *s)
 {
+	const struct site *first = s->nr ? &s->v[0] : NULL;
 	const struct site_frame *f;
 	struct site_frame bare;
+	size_t i;
 
-	if (!s->nr || !s->v[0].nr_frames)
+	for (i = 0; i < s->nr; i++) {
+		if (s->v[i].alloc_calls) {
+			first = &s->v[i];
+			break;
+		}
+	}
+	if (!first || !first->nr_frames)
 		return 0;
-	f = site_frame_at(&s->v[0], s->v[0].nr_frames - 1, &bare);
+	f = site_frame_at(first, first->nr_frames - 1, &bare);
 	return f->module && !mapping_of(b, f) ? -ENOMEM : 0;
 }
 

@@ -48,6 +48,7 @@ void frame_free(struct site_frame *f)
 {
 	free(f->function);
 	free(f->module);
+	free(f->build_id);
 	free(f->file);
 	*f = (struct site_frame){ 0 };
 }

@@ -22,6 +22,24 @@ char *symbol_demangle(const char *name)
 	return d;
 }
 
+/* @mod's GNU build ID in hex into *@hex, NULL without one. 0 or -ENOMEM. */
+static int build_id_hex(Dwfl_Module *mod, char **hex)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &bits, &vaddr), i;
+
+	*hex = NULL;
+	if (len <= 0)
+		return 0;
+	*hex = malloc(2 * len + 1);
+	if (!*hex)
+		return -ENOMEM;
+	for (i = 0; i < len; i++)
+		sprintf(*hex + 2 * i, "%02x", bits[i]);
+	return 0;
+}
+
 int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)
 {
 	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
@@ -37,7 +55,7 @@ int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)
 	name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
 	f->offset = pc - start;
 	f->module = strdup(name ?: "");
-	if (!f->module)
+	if (!f->module || build_id_hex(mod, &f->build_id))
 		goto nomem;
 	name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 	if (name) {

@@ -13,6 +13,7 @@
 struct site_frame {
 	char *function;		/* NULL: no symbol covers it */
 	char *module;		/* the mapped file's path; NULL: in no module (FRAME_ANON) */
+	char *build_id;		/* its GNU build ID in hex; NULL without one */
 	char *file;		/* source file, NULL without DWARF */
 	int line;
 	unsigned long long offset;	/* from the module's start (or the address, without one) */
