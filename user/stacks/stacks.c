@@ -270,30 +270,40 @@ int stacks_stop(struct stacks *s, int top, bool all)
 }
 
 /*
- * How long a look may symbolize while the thread waits: a site's first
- * symbols read its modules' tables and DWARF (milliseconds), and the ring
- * buffer fills in tens of milliseconds under --stacks=all.
+ * The share of the thread's time the looks may take to symbolize, and what
+ * they may save of it: a site costs milliseconds (a deep stack, a module's
+ * first symbols tens or hundreds), the ring buffer fills in tens of
+ * milliseconds under --stacks=all, and a key every 50 ms (Down held) is a
+ * look every 50 ms. The rows left show their addresses until a later look.
  */
-#define PEEK_SYMBOLIZE_S 0.005
+#define PEEK_SYMBOLIZE_SHARE 0.1
+#define PEEK_SYMBOLIZE_SAVED_S 0.02
 
 size_t stacks_peek(struct stacks *s, enum sites_order order, struct site *rows, size_t n,
 		   struct sites_totals *t)
 {
 	const struct site **top = malloc((n ?: 1) * sizeof(*top));
 	size_t i, k = 0;
-	double until;
+	double now;
 
 	if (!top)
 		return 0;
 	__atomic_store_n(&s->view_waiting, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&s->lock);
 	__atomic_store_n(&s->view_waiting, false, __ATOMIC_RELAXED);
-	until = monotonic_s() + PEEK_SYMBOLIZE_S;
+	now = monotonic_s();
+	s->symbolize_s += (now - s->peek_s) * PEEK_SYMBOLIZE_SHARE;
+	if (s->symbolize_s > PEEK_SYMBOLIZE_SAVED_S)
+		s->symbolize_s = PEEK_SYMBOLIZE_SAVED_S;
+	s->peek_s = now;
 	k = sites_top(&s->sites, order, top, n);
 	for (i = 0; i < k; i++) {
-		/* out of time or memory: the addresses until the next look */
-		if (!top[i]->frames && monotonic_s() < until)
+		/* out of time or memory: the addresses until a later look */
+		if (!top[i]->frames && s->symbolize_s > 0) {
 			symbolize(s, top[i]);
+			s->symbolize_s -= monotonic_s() - now;
+			now = monotonic_s();
+		}
 		rows[i] = *top[i];
 	}
 	*t = (struct sites_totals){ s->sites.nr, s->sites.samples, s->sites.unpaired,

@@ -39,6 +39,8 @@ struct stacks {
 	pthread_mutex_t lock;
 	pthread_cond_t view_done;
 	bool view_waiting;
+	/* the looks' own: the time they may still take to symbolize, and when the last was */
+	double symbolize_s, peek_s;
 };
 
 /* What the sites add up to, beside the rows a look copies. */
@@ -62,9 +64,9 @@ int stacks_start(struct stacks *s, int map_fd, int images_fd, __u64 sample_bytes
 int stacks_stop(struct stacks *s, int top, bool all);
 /*
  * The live view's look while the thread runs: the @n first sites in @order
- * copied into @rows, and the totals into @t. The rows are symbolized for a
- * few milliseconds at most (the thread waits meanwhile): the others show
- * their addresses until a later look. A row's pcs and frames are its site's,
+ * copied into @rows, and the totals into @t. The rows are symbolized while
+ * the looks have taken less than a tenth of the thread's time for it (it
+ * waits meanwhile): the others show their addresses until a later look. A row's pcs and frames are its site's,
  * which stay until stacks_close(). How many rows.
  */
 size_t stacks_peek(struct stacks *s, enum sites_order order, struct site *rows, size_t n,
