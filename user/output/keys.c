@@ -190,7 +190,10 @@ void keys_markdown(FILE *out)
 	fprintf(out, "\nThe footer shows the first key of each; a resize redraws at once.\n");
 }
 
-/* @text as roff: a backslash or a quote escaped, a leading . or ' not taken for a request */
+/*
+ * @text as roff: a backslash, a quote or a hyphen (an option's, not a
+ * typographer's) escaped, a leading . or ' not taken for a request
+ */
 static void roff_put(FILE *out, const char *text)
 {
 	if (*text == '.' || *text == '\'')
@@ -198,6 +201,8 @@ static void roff_put(FILE *out, const char *text)
 	for (; *text; text++) {
 		if (*text == '\\')
 			fputs("\\e", out);
+		else if (*text == '-')
+			fputs("\\-", out);
 		else if (*text == '"')
 			fputs("\\(dq", out);
 		else
