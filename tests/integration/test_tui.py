@@ -3,7 +3,9 @@
 channel workload, and the test reads the screen with capture-pane. Header,
 meters, chart and thread rows appear; keys sort, reverse, hide exited threads,
 switch to rates and pause; a resize refits the table; q, Ctrl-C, the target's
-exit and -n N each end it with the terminal restored and the summary printed."""
+exit and -n N each end it with the terminal restored and the summary printed.
+With --stacks=all the sites screen lists the sites workload's sites live, in
+the order chosen, and shows a site's whole stack."""
 import contextlib
 import os
 import re
@@ -228,6 +230,10 @@ def check_live_view(tap):
         pane.key("x")
         tap.check(pane.wait(lambda s: "memwatch live view keys" not in s),
                   "any key closes the help")
+        pane.key("s")
+        screen = pane.wait(lambda s: "no call sites: --stacks is off" in s.splitlines()[-1])
+        tap.check(screen is not None and "TID COMM" in screen,
+                  "s without --stacks: the status line says so, the threads stay", pane.screen())
 
         pane.run("resize-window", "-x", "80", "-y", "24")
         screen = pane.wait(lambda s: len(s.splitlines()) <= 24 and any(
@@ -407,6 +413,98 @@ def check_paused_metrics(tap):
         watched.end_target()
 
 
+SITES = os.path.join(mwtest.WORKLOADS, "sites")
+# a site's row: its numbers, then its frames from the allocator's caller out
+SITE_ROW = re.compile(r"^\s*((?:~?[\d.]+[BKMG]?\s+){8})(\S.*)$")
+
+
+def site_rows(screen):
+    """The sites screen's rows, top to bottom: [(numbers, frames)]."""
+    lines = (screen or "").splitlines()
+    head = next((i for i, l in enumerate(lines) if re.match(r"\s+LIVE\s+BLOCKS", l)), None)
+    found = [SITE_ROW.match(l) for l in lines[head + 1:-1]] if head is not None else []
+    return [(m.group(1).split(), m.group(2)) for m in found if m]
+
+
+def innermost(screen):
+    """The function each site's row names first."""
+    return [frames.split(" < ")[0] for _, frames in site_rows(screen)]
+
+
+def check_sites(tap):
+    """--stacks=all -p on the sites workload, held at its gate until memwatch is in and
+    held after its sites: s shows alloc_kept's site with its live bytes and blocks and its
+    frames up to main, > orders by allocated bytes, Enter shows the whole stack with
+    modules, files and lines, any key goes back, q ends memwatch as ever. Nothing lost."""
+    target = subprocess.Popen([SITES, "1000", "gate", "hold"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pane = Pane(120, 40, {"LANG": "C.UTF-8"})
+    try:
+        pane.type("%s --stacks=all -i 0.3 -p %d; echo mw-exit=$?" % (mwtest.MEMWATCH,
+                                                                      target.pid))
+        screen = pane.wait(lambda s: "pid %d (sites)" % target.pid in s and "TID" in s)
+        if not tap.check(screen, "--stacks=all: the view is up", pane.screen()):
+            return
+        # memwatch is in: the sites run, and the workload stays with its blocks
+        target.stdin.close()
+        tap.check(mwtest.wait_for_line(target.stdout, r"sites n=1000"), "the sites ran")
+        pane.key("s")
+        screen = pane.wait(lambda s: "call sites by live bytes: " in s and "--stacks=all" in s
+                           and "alloc_kept < run < main" in s)
+        tap.check(screen is not None, "s: the sites by live bytes, alloc_kept's up to main",
+                  pane.screen())
+        rows = site_rows(screen)
+        tap.check(rows and rows[0][1].startswith("alloc_kept < run < main") and
+                  rows[0][0] == ["195.3K", "1000", "195.3K", "1000", "0", "0B", "0B", "0B"],
+                  "alloc_kept's site first: 1000 blocks, 195.3K live, as allocated", rows)
+        tap.check("alloc_paired" not in innermost(screen) and
+                  "alloc_zeroed" not in innermost(screen),
+                  "by live bytes: the sites whose blocks were all freed are not listed", screen)
+        tap.check(re.search(r"\b0 lost, 0 unpaired", screen or ""),
+                  "the title: no stack record lost while the view looked", screen)
+        pane.key(">")
+        screen = pane.wait(lambda s: "call sites by allocated bytes" in s and
+                           "order: allocated bytes" in s.splitlines()[-1])
+        functions = innermost(screen)
+        tap.eq(functions[:3] if screen else None, ["alloc_kept", "alloc_zeroed", "alloc_paired"],
+               "> orders by allocated bytes: 195.3K, 93.8K, 46.9K")
+        tap.check(site_rows(screen)[1][0][2:5] == ["93.8K", "1000", "1000"],
+                  "alloc_zeroed: 93.8K in 1000 calls, 1000 frees", site_rows(screen))
+        pane.key("Enter")
+        screen = pane.wait(lambda s: re.search(r"^#\d+\s+main \(", s, re.M))
+        lines = (screen or "").splitlines()
+        frames = [re.match(r"#\d+\s+(\S+) \((\S+)\)(?: (\S+):(\d+))?", l)
+                  for l in lines if l.startswith("#")]
+        names = [f.group(1) for f in frames if f]
+        at = names.index("alloc_kept") if "alloc_kept" in names else None
+        tap.check(at and names[at:at + 3] == ["alloc_kept", "run", "main"] and
+                  frames[at].group(2) == SITES and frames[at].group(3).endswith("sites.c"),
+                  "Enter: the whole stack, the allocator's entry to main, modules, files "
+                  "and lines", screen)
+        tap.check(screen and any(l.startswith("live 195.3K in 1000 blocks") for l in lines),
+                  "Enter: the site's numbers above its stack", screen)
+        pane.key("Escape")
+        tap.check(pane.wait(lambda s: "order: allocated bytes" in s and site_rows(s)),
+                  "Esc: back to the sites", pane.screen())
+        pane.key("s")
+        tap.check(pane.wait(lambda s: re.search(r"^\s+TID COMM", s, re.M)),
+                  "s again: the threads", pane.screen())
+        pane.key("q")
+        screen = pane.wait(lambda s: re.search(r"^mw-exit=\d+", s, re.M), scrollback=True)
+        tap.check(screen and re.search(r"^mw-exit=0$", screen, re.M) and
+                  "=== memwatch summary: pid %d (sites), still running" % target.pid in screen,
+                  "q: memwatch exits with 0 and its summary", pane.screen())
+        tap.check(screen and re.search(r"call sites \(--stacks=all\): \d+ sites from \d+ "
+                                       r"stacks; 0 records lost", screen),
+                  "the summary: no stack record lost", screen)
+        check_clean_shell(tap, pane, "--stacks")
+    finally:
+        target.kill()
+        target.wait()
+        pane.kill()
+
+
 if __name__ == "__main__":
     mwtest.run_checks("live view", check_live_view, check_small_terminal, check_narrow_text,
-                      check_iterations, check_interrupt, check_no_tui, check_paused_metrics)
+                      check_iterations, check_interrupt, check_no_tui, check_paused_metrics,
+                      check_sites)

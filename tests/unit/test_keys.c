@@ -42,6 +42,44 @@ static void test_actions(void)
 	ASSERT_EQ(keys_press(&v, 'q', cols, n), VIEW_QUIT, "q quits with the help up");
 }
 
+static void test_sites(void)
+{
+	enum view_col cols[VIEW_COL_NR];
+	struct view v;
+	int n;
+
+	view_init(&v);
+	n = view_fit(VIEW_LIVE, 80, true, cols);
+	keys_press(&v, 's', cols, n);
+	ASSERT_TRUE(!v.sites && v.notice && strstr(v.notice, "--stacks is off"),
+		    "s without --stacks: the threads stay, a notice says why");
+	keys_press(&v, 'x', cols, n);
+	ASSERT_TRUE(!v.notice, "the next key takes the notice away");
+
+	v.stacks = true;
+	keys_press(&v, 's', cols, n);
+	ASSERT_TRUE(v.sites && v.sites_order == SITES_BY_LIVE, "s: the sites, by live bytes");
+	keys_press(&v, '>', cols, n);
+	ASSERT_TRUE(v.sites_order == SITES_BY_ALLOC && v.sort == VIEW_COL_TID,
+		    "> on the sites: the next order, the threads' sort as it was");
+	keys_press(&v, '<', cols, n);
+	keys_press(&v, '<', cols, n);
+	ASSERT_EQ(v.sites_order, SITES_BY_RETURNED, "< twice: the last order");
+	keys_press(&v, KEYS_UP, cols, n);
+	ASSERT_EQ(v.selected, 0, "Up on the first row stays there");
+	keys_press(&v, KEYS_DOWN, cols, n);
+	keys_press(&v, KEYS_DOWN, cols, n);
+	ASSERT_EQ(v.selected, 2, "Down twice: the third row");
+	ASSERT_EQ(keys_press(&v, KEYS_ENTER, cols, n), VIEW_STACK, "Enter: its stack");
+	ASSERT_TRUE(v.stack, "the stack is shown");
+	ASSERT_EQ(keys_press(&v, KEYS_DOWN, cols, n), VIEW_NONE, "with the stack up a key closes it");
+	ASSERT_TRUE(!v.stack && v.sites && v.selected == 2, "back to the sites, the same row");
+	keys_press(&v, 's', cols, n);
+	ASSERT_TRUE(!v.sites, "s again: the threads");
+	keys_press(&v, KEYS_ENTER, cols, n);
+	ASSERT_TRUE(!v.stack, "Enter on the threads: nothing");
+}
+
 static void test_footer_and_help(void)
 {
 	char buf[256], line[128];
@@ -54,6 +92,10 @@ static void test_footer_and_help(void)
 		     "footer: one key for quit");
 	ASSERT_STREQ(keys_names(&key_bindings[0], buf, sizeof(buf)), "q Q F10",
 		     "help: every key of quit");
+	for (i = 0; i < key_bindings_nr && key_bindings[i].keys[0].key != KEYS_UP; i++)
+		;
+	ASSERT_STREQ(i < key_bindings_nr ? keys_footer(&key_bindings[i], buf, sizeof(buf)) : "",
+		     "Up/Down", "footer: named keys apart");
 	ASSERT_STREQ(keys_help_line(0, line, sizeof(line)), "memwatch live view keys",
 		     "help: its title first");
 	for (i = 0; (text = keys_help_line(i, line, sizeof(line))); i++) {
@@ -114,6 +156,7 @@ static void test_man_page(void)
 int main(void)
 {
 	test_actions();
+	test_sites();
 	test_footer_and_help();
 	test_docs();
 	test_man_page();

@@ -14,9 +14,12 @@
  * "sites N gate" waits after its first allocation until its standard input
  * ends: a test closes it once memwatch has read the process's modules, so
  * that the sites' stacks are symbolized however soon the process exits.
+ * "sites N [gate] hold" stays after the sites, its blocks live, until a
+ * signal ends it: the live view's test looks at them meanwhile.
  *
  * Build: gcc -O2 -g -fno-builtin [-fomit-frame-pointer|-fno-omit-frame-pointer] -o sites sites.c
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +69,15 @@ __attribute__((noinline)) static void run(int n)
 	__asm__ volatile("");
 }
 
+static bool has_arg(int argc, char **argv, const char *word)
+{
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], word))
+			return true;
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1000;
@@ -74,7 +86,7 @@ int main(int argc, char **argv)
 	kept = malloc(2 * (n ?: 1) * sizeof(*kept));
 	if (!kept)
 		return 1;
-	if (argc > 2 && !strcmp(argv[2], "gate")) {
+	if (has_arg(argc, argv, "gate")) {
 		char c;
 
 		while (read(STDIN_FILENO, &c, 1) > 0)
@@ -82,5 +94,10 @@ int main(int argc, char **argv)
 	}
 	run(n);
 	printf("sites n=%d small=%d kept=%d\n", n, SMALL, KEPT);
+	if (has_arg(argc, argv, "hold")) {
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	return 0;
 }

@@ -1106,7 +1106,8 @@ static int watch(struct app *app)
 	if (!app->procs.nr)
 		fprintf(stderr, "memwatch: cgroup %s has no process yet: waiting for one. "
 			"Ctrl-C to end.\n", ESC(app->opts.cgroup, PATH_MAX));
-	if (app->reporter->open && app->reporter->open(m)) {
+	if (app->reporter->open &&
+	    app->reporter->open(m, app->opts.stacks ? &app->stacks : NULL)) {
 		elog("cannot open the live view on this terminal (TERM=%s): text reports",
 		     getenv("TERM") ?: "");
 		app->reporter = &report_text;

@@ -32,6 +32,7 @@ struct kernel_config {
 struct kernel_counts {
 	__u64 lost_events;
 	__u64 trace_lost;
+	__u64 stacks_lost;		/* --stacks: records that found their ring buffer full */
 };
 
 /* What the programs counted of one watched process beside its threads' records. */

@@ -213,6 +213,7 @@ int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table 
 	kernel_read_counts(skel, &counts);
 	m->lost_events = counts.lost_events;
 	m->trace_lost = counts.trace_lost;
+	m->stacks_lost = counts.stacks_lost;
 	kernel_read_process(skel, process, &process_counts);
 	m->orphan_released_calls = process_counts.orphan_released_calls + tt->late_released_calls;
 	m->orphan_released_bytes = process_counts.orphan_released_bytes + tt->late_released_bytes;
@@ -246,4 +247,5 @@ void snapshot_take_none(struct memwatch_bpf *skel, struct mw_model *m, double el
 	kernel_read_counts(skel, &counts);
 	m->lost_events = counts.lost_events;
 	m->trace_lost = counts.trace_lost;
+	m->stacks_lost = counts.stacks_lost;
 }

@@ -14,6 +14,10 @@
 
 /* function key Fn, apart from any character (and from curses's key codes) */
 #define KEYS_F(n) (0x1000 + (n))
+/* the arrows, past the function keys; Enter is a newline */
+#define KEYS_UP 0x1100
+#define KEYS_DOWN 0x1101
+#define KEYS_ENTER '\n'
 
 enum view_action {
 	VIEW_NONE,
@@ -26,7 +30,20 @@ enum view_action {
 	VIEW_RATE,
 	VIEW_COLLAPSE,
 	VIEW_FLAT,
+	VIEW_SITES,
+	VIEW_UP,
+	VIEW_DOWN,
+	VIEW_STACK,
 	VIEW_HELP,
+};
+
+/* The screen whose footer shows a binding. */
+enum key_screen {
+	KEYS_ANY,
+	KEYS_THREADS,
+	KEYS_SEVERAL,		/* the threads of several processes */
+	KEYS_STACKS,		/* either, with --stacks */
+	KEYS_SITES,
 };
 
 #define KEYS_PER_BINDING 6
@@ -39,7 +56,7 @@ struct key_binding {
 	} keys[KEYS_PER_BINDING];	/* the first of each action shows in the footer */
 	const char *footer;		/* the footer's word for it */
 	const char *help;		/* what it does, in the help and the docs */
-	bool several;			/* only with several processes: the footer shows it then */
+	enum key_screen screen;		/* where the footer shows it */
 };
 
 extern const struct key_binding key_bindings[];
@@ -49,12 +66,12 @@ extern const size_t key_bindings_nr;
 enum view_action keys_action(int key);
 /*
  * Does what @key does to @v, whose table shows @cols (@n of them): with the
- * help up, any key but quit closes it. What it did.
+ * help or a site's stack up, any key but quit closes it. What it did.
  */
 enum view_action keys_press(struct view *v, int key, const enum view_col *cols, int n);
 /* @b's keys as the help shows them: "q Q F10". */
 char *keys_names(const struct key_binding *b, char *buf, size_t len);
-/* @b's keys as the footer shows them, the first of each action: "<>". */
+/* @b's keys as the footer shows them, the first of each action: "<>", "Up/Down". */
 char *keys_footer(const struct key_binding *b, char *buf, size_t len);
 /* The help screen's line @i into @buf, or NULL after the last. */
 const char *keys_help_line(size_t i, char *buf, size_t len);

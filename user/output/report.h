@@ -11,6 +11,8 @@
 #include <linux/types.h>
 #include "model/model.h"
 
+struct stacks;
+
 /* What an interactive view asks of the report loop once it has read its keys. */
 enum report_input {
 	REPORT_RUN,
@@ -32,8 +34,11 @@ struct reporter {
 	void (*summary)(FILE *out, const struct mw_model *m);
 	/* --trace's line for one syscall, its time since @start_ns; NULL: cannot trace */
 	void (*syscall)(FILE *out, const struct mw_trace_event *e, __u64 start_ns);
-	/* interactive views only: takes the terminal; 0, or -1 when it cannot */
-	int (*open)(const struct mw_model *m);
+	/*
+	 * interactive views only: takes the terminal; 0, or -1 when it cannot.
+	 * @stacks: --stacks's sites as they are made (NULL without), to look at.
+	 */
+	int (*open)(const struct mw_model *m, struct stacks *stacks);
 	/* gives it back as it was, whether open() ran or not */
 	void (*close)(void);
 	/* interactive views only: called whenever stdin is readable or a signal woke the loop */

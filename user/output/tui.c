@@ -19,6 +19,8 @@
 #include "output/keys.h"
 #include "output/tui.h"
 #include "output/view.h"
+#include "output/view_sites.h"
+#include "stacks/stacks.h"
 
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
@@ -63,6 +65,14 @@ static struct {
 	bool colors;
 	struct view view;
 	struct history history;
+	/* --stacks: the sites, the stacks thread's; NULL without */
+	struct stacks *stacks;
+	/* the sites screen: the last look's rows, the selected site's identity, the stack shown */
+	struct site *rows;
+	size_t nr_rows, cap_rows;
+	struct sites_totals totals;
+	const __u64 *selected;
+	struct site stack;
 } tui;
 
 static attr_t color(enum pair p)
@@ -453,23 +463,145 @@ static void draw_table(const struct mw_model *m, const struct view_layout *l)
 	free(rows);
 }
 
+/*
+ * A look at the sites down to the last of @rows lines that show the
+ * selected one: the stacks thread waits meanwhile (stacks_peek()). The selection follows its site
+ * wherever the order moved it; a stack shown gets its site's new numbers.
+ */
+static void look_at_sites(int rows)
+{
+	struct view *v = &tui.view;
+	size_t n = view_sites_scroll(v->selected, rows) + (rows > 0 ? rows : 0), i;
+
+	if (n > tui.cap_rows) {
+		struct site *grown = realloc(tui.rows, n * sizeof(*grown));
+
+		if (!grown)
+			return;
+		tui.rows = grown;
+		tui.cap_rows = n;
+	}
+	tui.nr_rows = stacks_peek(tui.stacks, v->sites_order, tui.rows, n, &tui.totals);
+	v->selected = view_sites_follow(tui.rows, tui.nr_rows, tui.selected, v->selected);
+	tui.selected = tui.nr_rows ? tui.rows[v->selected].pcs : NULL;
+	for (i = 0; v->stack && i < tui.nr_rows; i++) {
+		if (tui.rows[i].pcs == tui.stack.pcs)
+			tui.stack = tui.rows[i];
+	}
+}
+
+/* The sites' title: the order, how many, what was lost, then the mode. */
+static void draw_sites_title(const struct mw_model *m, int y)
+{
+	const struct sites_totals *t = &tui.totals;
+	int x;
+
+	x = put(y, 0, A_BOLD, "call sites by %s", view_sites_order_name(tui.view.sites_order));
+	x = put(y, x, A_NORMAL, ": %zu sites, %s stacks, %llu lost, %llu unpaired", t->sites,
+		N(t->samples), (unsigned long long)m->stacks_lost, (unsigned long long)t->unpaired);
+	if (t->sample_bytes)
+		put(y, x, A_DIM, "  --stacks=sampled: a call per ~%s asked, ~ marks estimates",
+		    B(t->sample_bytes));
+	else
+		put(y, x, A_DIM, "  --stacks=all");
+}
+
+/* The sites screen (s): a row per site in the order chosen, the selected one highlighted. */
+static void draw_sites(const struct mw_model *m, int top, int footer)
+{
+	enum view_site_col cols[VIEW_SITE_NR];
+	int n = view_sites_fit(COLS, tui.view.sites_order, cols), rows = footer - top - 2, i, x;
+	enum view_site_col sorted = view_sites_order_col(tui.view.sites_order);
+	char cell[32], frames[1024];
+	size_t first, r;
+
+	look_at_sites(rows);
+	draw_sites_title(m, top);
+	attron(color(PAIR_HEADER));
+	mvhline(top + 1, 0, ' ', COLS);
+	attroff(color(PAIR_HEADER));
+	for (i = 0, x = 0; i < n; i++, x += VIEW_SITE_COL_WIDTH + 1)
+		put(top + 1, x, (cols[i] == sorted ? color(PAIR_SORT) | A_BOLD : color(PAIR_HEADER)) |
+			(tui.colors ? 0 : A_REVERSE), "%*s", VIEW_SITE_COL_WIDTH,
+		    view_site_header(cols[i]));
+	put(top + 1, x, color(PAIR_HEADER) | (tui.colors ? 0 : A_REVERSE),
+	    "CALLER < ITS CALLERS");
+	if (!tui.nr_rows)
+		put(top + 2, 0, A_DIM, "no site with %s yet",
+		    view_sites_order_name(tui.view.sites_order));
+	first = view_sites_scroll(tui.view.selected, rows);
+	for (r = first; r < tui.nr_rows && (int)(r - first) < rows; r++) {
+		const struct site *site = &tui.rows[r];
+		attr_t attr = r == tui.view.selected ? A_REVERSE : A_NORMAL;
+		int y = top + 2 + (int)(r - first);
+
+		if (attr != A_NORMAL)
+			mvchgat(y, 0, -1, attr, 0, NULL);
+		for (i = 0, x = 0; i < n; i++, x += VIEW_SITE_COL_WIDTH + 1)
+			put(y, x, attr, "%s", view_site_cell(site, cols[i], tui.totals.sample_bytes,
+							     cell, sizeof(cell)));
+		put(y, x, attr, "%s", view_site_frames(site, frames, sizeof(frames)));
+	}
+}
+
+/* A site's whole stack (Enter), innermost first; any key goes back to the sites. */
+static void draw_stack(const struct mw_model *m, int top, int footer)
+{
+	const struct site *site = &tui.stack;
+	const char *e = tui.totals.sample_bytes ? "~" : "";
+	char line[2048];
+	int i, y = top + 2;
+
+	look_at_sites(footer - top - 2);
+	draw_sites_title(m, top);
+	put(top + 1, 0, A_BOLD, "live %s%s in %s%s blocks, allocated %s%s in %s%s calls, %s%s frees, "
+	    "grown %s, returned %s (%s actually)", e, B(site->live_bytes), e, N(site->live_calls), e,
+	    B(site->alloc_bytes), e, N(site->alloc_calls), e, N(site->free_calls),
+	    B(site->grown_bytes), B(site->returned_bytes), B(site->returned_actual_bytes));
+	for (i = 0; i < site->nr_frames && y < footer; i++, y++) {
+		/* the last line says what did not fit */
+		if (y == footer - 1 && i < site->nr_frames - 1) {
+			put(y, 0, A_DIM, "(%d more frames: a taller terminal shows them)",
+			    site->nr_frames - i);
+			break;
+		}
+		put(y, 0, A_NORMAL, "%s", view_site_frame_line(site, i, line, sizeof(line)));
+	}
+}
+
 static void draw_footer(const struct mw_model *m, const struct view_layout *l)
 {
 	const struct view *v = &tui.view;
+	const struct key_binding *b;
 	char keys[32];
 	size_t i;
 	int x = 0;
 
+	/* what a key could not do: the whole line, or it would be cut */
+	if (v->notice) {
+		put(l->footer, 0, A_BOLD, "%s", v->notice);
+		return;
+	}
 	for (i = 0; i < key_bindings_nr; i++) {
-		if (key_bindings[i].several && !m->next_process)
+		b = &key_bindings[i];
+		if ((b->screen == KEYS_SITES) != v->sites && b->screen != KEYS_ANY &&
+		    b->screen != KEYS_STACKS)
+			continue;
+		if ((b->screen == KEYS_SEVERAL && !m->next_process) ||
+		    (b->screen == KEYS_STACKS && !v->stacks))
 			continue;
 		x = put(l->footer, x, color(PAIR_KEY) | A_BOLD | (tui.colors ? 0 : A_REVERSE),
-			"%s", keys_footer(&key_bindings[i], keys, sizeof(keys)));
-		x = put(l->footer, x, A_NORMAL, " %s  ", key_bindings[i].footer);
+			"%s", keys_footer(b, keys, sizeof(keys)));
+		x = put(l->footer, x, A_NORMAL, " %s  ", b->footer);
 	}
-	put(l->footer, x, A_DIM, "sort: %s %s, %s, exited %s", view_header(v, v->sort),
-	    view_descending(v) ? "descending" : "ascending",
-	    v->rate ? "per second" : "since attach", v->hide_exited ? "hidden" : "shown");
+	if (v->stack)
+		put(l->footer, x, A_DIM, "any key: back to the sites");
+	else if (v->sites)
+		put(l->footer, x, A_DIM, "order: %s", view_sites_order_name(v->sites_order));
+	else
+		put(l->footer, x, A_DIM, "sort: %s %s, %s, exited %s", view_header(v, v->sort),
+		    view_descending(v) ? "descending" : "ascending",
+		    v->rate ? "per second" : "since attach", v->hide_exited ? "hidden" : "shown");
 }
 
 static void draw_help(void)
@@ -504,15 +636,22 @@ static void draw(const struct mw_model *m)
 	else
 		draw_header(m);
 	draw_meters(m, &l);
-	draw_chart(m, &l);
-	draw_table(m, &l);
+	/* the sites take the chart's lines and the table's */
+	if (tui.view.stack)
+		draw_stack(m, l.meters_top + VIEW_METER_ROWS, l.footer);
+	else if (tui.view.sites)
+		draw_sites(m, l.meters_top + VIEW_METER_ROWS, l.footer);
+	else
+		draw_chart(m, &l);
+	if (!tui.view.sites)
+		draw_table(m, &l);
 	draw_footer(m, &l);
 	if (tui.view.help)
 		draw_help();
 	refresh();
 }
 
-static int tui_open(const struct mw_model *m)
+static int tui_open(const struct mw_model *m, struct stacks *stacks)
 {
 	sigset_t winch;
 
@@ -523,6 +662,8 @@ static int tui_open(const struct mw_model *m)
 		return -1;
 	view_init(&tui.view);
 	tui.view.ascii = !view_unicode(nl_langinfo(CODESET));
+	tui.stacks = stacks;
+	tui.view.stacks = stacks != NULL;
 	history_init(&tui.history);
 	cbreak();
 	noecho();
@@ -563,6 +704,9 @@ static void tui_close(void)
 	endwin();
 	delscreen(tui.screen);
 	tui.screen = NULL;
+	free(tui.rows);
+	tui.rows = NULL;
+	tui.nr_rows = tui.cap_rows = 0;
 }
 
 static void tui_interval(FILE *out, const struct mw_model *m)
@@ -578,6 +722,18 @@ static void tui_interval(FILE *out, const struct mw_model *m)
 	draw(m);
 }
 
+/* A curses key as the key table has it (keys.h). */
+static int table_key(int key)
+{
+	if (key >= KEY_F(1) && key <= KEY_F(63))
+		return KEYS_F(key - KEY_F0);
+	if (key == KEY_UP || key == KEY_DOWN)
+		return key == KEY_UP ? KEYS_UP : KEYS_DOWN;
+	if (key == KEY_ENTER || key == '\r')
+		return KEYS_ENTER;
+	return key;
+}
+
 static enum report_input tui_input(const struct mw_model *m)
 {
 	enum view_col cols[VIEW_COL_NR];
@@ -589,10 +745,24 @@ static enum report_input tui_input(const struct mw_model *m)
 		/* curses already knows the new size */
 		if (key == KEY_RESIZE)
 			continue;
-		if (key >= KEY_F(1) && key <= KEY_F(63))
-			key = KEYS_F(key - KEY_F0);
-		if (keys_press(&tui.view, key, cols, n) == VIEW_QUIT)
+		key = table_key(key);
+		switch (keys_press(&tui.view, key, cols, n)) {
+		case VIEW_QUIT:
 			return REPORT_QUIT;
+		case VIEW_UP:
+		case VIEW_DOWN:
+			/* the row moved to, whichever site it holds at the next look */
+			tui.selected = NULL;
+			break;
+		case VIEW_STACK:
+			if (tui.view.stack && tui.view.selected < tui.nr_rows)
+				tui.stack = tui.rows[tui.view.selected];
+			else
+				tui.view.stack = false;
+			break;
+		default:
+			break;
+		}
 	}
 	if (changed)
 		draw(m);

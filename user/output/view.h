@@ -13,6 +13,7 @@
 #include <wchar.h>
 #include "model/history.h"
 #include "model/model.h"
+#include "stacks/sites.h"
 
 /* every table's columns, in display order */
 enum view_col {
@@ -76,6 +77,12 @@ struct view {
 	bool help;		/* the help screen is up */
 	/* several processes: their rows alone; every thread in one list */
 	bool collapsed, flat;
+	bool stacks;		/* memwatch runs with --stacks: the sites screen can show */
+	/* the sites screen (s), in an order; a row selected (Up, Down), its stack shown (Enter) */
+	bool sites, stack;
+	enum sites_order sites_order;
+	size_t selected;
+	const char *notice;	/* what the last key could not do, shown until the next one */
 };
 
 void view_init(struct view *v);

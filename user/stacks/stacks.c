@@ -7,6 +7,7 @@
 #include "memwatch.h"
 #include "stacks/stacks.h"
 #include "stacks/unwind.h"
+#include "sys/clock.h"
 
 /* Every site of process slot @process, with its modules in @dwfl. 0 or -ENOMEM. */
 static int symbolize_process(struct stacks *s, __u32 process, Dwfl *dwfl)
@@ -140,12 +141,24 @@ static int on_alloc(struct stacks *s, const struct mw_stack_block *r)
 	return sites_alloc(&s->sites, call.b, r->head.process, r->ptr, r->size);
 }
 
+/*
+ * A look of the live view waits for the lock: it gets it now, between two
+ * records, rather than after the whole backlog (a mutex hands itself to
+ * nobody in particular, and this thread would take it back at once).
+ */
+static void yield_to_view(struct stacks *s)
+{
+	while (__atomic_load_n(&s->view_waiting, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&s->view_done, &s->lock);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct mw_stack_head *h = data;
 	struct stacks *s = ctx;
 	int err = 0;
 
+	yield_to_view(s);
 	if (size < sizeof(*h))
 		return 0;
 	/* an image announced meanwhile reads its modules before a backlog is unwound */
@@ -183,8 +196,11 @@ static void *consume(void *arg)
 			s->err = -errno;
 			break;
 		}
+		/* the records in a batch: the view's look waits for one at most */
+		pthread_mutex_lock(&s->lock);
 		ring_buffer__consume(s->images);
 		n = ring_buffer__consume(s->rb);
+		pthread_mutex_unlock(&s->lock);
 		if (n < 0) {
 			s->err = n;
 			break;
@@ -197,7 +213,11 @@ int stacks_start(struct stacks *s, int map_fd, int images_fd, __u64 sample_bytes
 {
 	int err;
 
-	*s = (struct stacks){ .sites.sample_bytes = sample_bytes };
+	*s = (struct stacks){
+		.sites.sample_bytes = sample_bytes,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.view_done = PTHREAD_COND_INITIALIZER,
+	};
 	s->unwinders = calloc(MW_MAX_PROCESSES, sizeof(*s->unwinders));
 	if (!s->unwinders)
 		return -ENOMEM;
@@ -212,21 +232,26 @@ int stacks_start(struct stacks *s, int map_fd, int images_fd, __u64 sample_bytes
 	return -err;
 }
 
+/* @site's frames from its process's modules (an ended image's sites have theirs already). */
+static int symbolize(struct stacks *s, const struct site *site)
+{
+	struct unwinder *u = s->unwinders[site->process];
+
+	return site_symbolize((struct site *)site, u ? u->dwfl : NULL);
+}
+
 /* The @top sites in @order, symbolized for the report. */
 static int symbolize_top(struct stacks *s, enum sites_order order, int top)
 {
 	const struct site **list = malloc((top ?: 1) * sizeof(*list));
-	struct unwinder *u;
 	size_t i, n;
 	int err = 0;
 
 	if (!list)
 		return -ENOMEM;
 	n = sites_top(&s->sites, order, list, top);
-	for (i = 0; i < n && !err; i++) {
-		u = s->unwinders[list[i]->process];
-		err = site_symbolize((struct site *)list[i], u ? u->dwfl : NULL);
-	}
+	for (i = 0; i < n && !err; i++)
+		err = symbolize(s, list[i]);
 	free(list);
 	return err;
 }
@@ -234,13 +259,11 @@ static int symbolize_top(struct stacks *s, enum sites_order order, int top)
 /* Every site, in its process's modules: the exports write them all. */
 static int symbolize_all(struct stacks *s)
 {
-	struct unwinder *u;
 	size_t i;
 	int err;
 
 	for (i = 0; i < s->sites.nr; i++) {
-		u = s->unwinders[s->sites.v[i].process];
-		err = site_symbolize(&s->sites.v[i], u ? u->dwfl : NULL);
+		err = symbolize(s, &s->sites.v[i]);
 		if (err)
 			return err;
 	}
@@ -270,6 +293,51 @@ int stacks_stop(struct stacks *s, int top, bool all)
 	if (!s->err && top)
 		s->err = symbolize_top(s, SITES_BY_MOVED, s->sites.nr);
 	return s->err;
+}
+
+/*
+ * The share of the thread's time the looks may take to symbolize, and what
+ * they may save of it: a site costs milliseconds (a deep stack, a module's
+ * first symbols tens or hundreds), the ring buffer fills in tens of
+ * milliseconds under --stacks=all, and a key every 50 ms (Down held) is a
+ * look every 50 ms. The rows left show their addresses until a later look.
+ */
+#define PEEK_SYMBOLIZE_SHARE 0.1
+#define PEEK_SYMBOLIZE_SAVED_S 0.02
+
+size_t stacks_peek(struct stacks *s, enum sites_order order, struct site *rows, size_t n,
+		   struct sites_totals *t)
+{
+	const struct site **top = malloc((n ?: 1) * sizeof(*top));
+	size_t i, k = 0;
+	double now;
+
+	if (!top)
+		return 0;
+	__atomic_store_n(&s->view_waiting, true, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&s->lock);
+	__atomic_store_n(&s->view_waiting, false, __ATOMIC_RELAXED);
+	now = monotonic_s();
+	s->symbolize_s += (now - s->peek_s) * PEEK_SYMBOLIZE_SHARE;
+	if (s->symbolize_s > PEEK_SYMBOLIZE_SAVED_S)
+		s->symbolize_s = PEEK_SYMBOLIZE_SAVED_S;
+	s->peek_s = now;
+	k = sites_top(&s->sites, order, top, n);
+	for (i = 0; i < k; i++) {
+		/* out of time or memory: the addresses until a later look */
+		if (!top[i]->frames && s->symbolize_s > 0) {
+			symbolize(s, top[i]);
+			s->symbolize_s -= monotonic_s() - now;
+			now = monotonic_s();
+		}
+		rows[i] = *top[i];
+	}
+	*t = (struct sites_totals){ s->sites.nr, s->sites.samples, s->sites.unpaired,
+				    s->sites.sample_bytes };
+	pthread_cond_signal(&s->view_done);
+	pthread_mutex_unlock(&s->lock);
+	free(top);
+	return k;
 }
 
 void stacks_close(struct stacks *s)
