@@ -3,25 +3,16 @@
  * Callers: a site's stack starts inside the allocator (malloc, or brk under
  * sysmalloc under malloc for a syscall malloc made), where a user wants the
  * line of their code that called it. A site's caller is its innermost frame
- * outside the allocator, found from the modules alone when the site is made;
- * the sites of one image with the same caller address are one caller, their
+ * outside the allocator (caller_frame.h), found when the site is made; the
+ * sites of one image with the same caller address are one caller, their
  * counts summed when a report asks.
  */
 #ifndef MW_CALLERS_H
 #define MW_CALLERS_H
 
 #include <stddef.h>
-#include <elfutils/libdwfl.h>
 #include <linux/types.h>
 #include "stacks/sites.h"
-
-/*
- * The index of the innermost frame of @pcs (@n frames, @dwfl's modules) in
- * neither frame 0's module (the allocator's, or libc's syscall wrapper) nor
- * the C++ runtime's (operator new); a stack wholly in them (a static
- * binary's own malloc, Go) has its frame 1 as caller, 0 without one.
- */
-int stack_caller(Dwfl *dwfl, const __u64 *pcs, int n);
 
 struct site_caller {
 	/* its sites' counts summed, with the stack and caller of its first site */

@@ -5,6 +5,7 @@
 #include <linux/types.h>
 #include <bpf/libbpf.h>
 #include "memwatch.h"
+#include "stacks/caller_frame.h"
 #include "stacks/callers.h"
 #include "stacks/stacks.h"
 #include "stacks/unwind.h"
