@@ -12,13 +12,13 @@ static const char *const cxx_runtimes[] = { "libstdc++.so", "libc++.so", "libc++
 
 static bool cxx_runtime(Dwfl_Module *mod)
 {
-	const char *path = mod ? dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL) :
-				 NULL;
-	const char *name = path ? strrchr(path, '/') : NULL;
+	const char *path, *name;
 	size_t i;
 
+	path = mod ? dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL) : NULL;
 	if (!path)
 		return false;
+	name = strrchr(path, '/');
 	name = name ? name + 1 : path;
 	for (i = 0; i < sizeof(cxx_runtimes) / sizeof(*cxx_runtimes); i++) {
 		if (!strncmp(name, cxx_runtimes[i], strlen(cxx_runtimes[i])))

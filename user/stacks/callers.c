@@ -63,9 +63,12 @@ static struct site_caller *caller_of(struct site_callers *c, struct u64map *inde
 	e->a = c->nr;
 	/* its first site's stack (borrowed: the sites own it), no count yet */
 	c->v[c->nr] = (struct site_caller){
-		.sum = { .process = s->v[site].process, .nr_frames = s->v[site].nr_frames,
-			 .pcs = s->v[site].pcs, .caller = s->v[site].caller,
-			 .frames = s->v[site].frames, .closed = s->v[site].closed },
+		.sum = { .process = s->v[site].process,
+			 .nr_frames = s->v[site].nr_frames,
+			 .pcs = s->v[site].pcs,
+			 .caller = s->v[site].caller,
+			 .frames = s->v[site].frames,
+			 .closed = s->v[site].closed },
 		.first = site,
 	};
 	return &c->v[c->nr++];
