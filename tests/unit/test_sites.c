@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-/* --stacks' user side without BPF: the block map, the sites' counts, demangling, escaping. */
+/*
+ * --stacks' user side without BPF: the block map, the sites' counts, their
+ * callers, demangling, escaping.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "output/report_sites.h"
+#include "stacks/caller_frame.h"
+#include "stacks/callers.h"
 #include "stacks/sites.h"
 #include "stacks/symbols.h"
 #include "stacks/u64map.h"
@@ -77,6 +82,101 @@ static void test_sites(void)
 	dwfl_end(dwfl);
 }
 
+/* Modules by address range alone: stack_caller() needs their names, not their files. */
+static Dwfl *callers_modules(void)
+{
+	Dwfl *dwfl = dwfl_begin(&no_modules);
+
+	dwfl_report_begin(dwfl);
+	dwfl_report_module(dwfl, "/usr/lib/x86_64-linux-gnu/libc.so.6", 0x10000, 0x20000);
+	dwfl_report_module(dwfl, "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.33", 0x30000,
+			   0x40000);
+	dwfl_report_module(dwfl, "/usr/bin/app", 0x50000, 0x60000);
+	dwfl_report_end(dwfl, NULL, NULL);
+	return dwfl;
+}
+
+static void test_stack_caller(void)
+{
+	/* malloc, operator new, the program's call, main, libc's start */
+	__u64 cxx[] = { 0x10100, 0x30100, 0x30200, 0x50100, 0x50200, 0x10200 };
+	/* brk, __sbrk, sysmalloc, malloc, then the program */
+	__u64 brk[] = { 0x10300, 0x10400, 0x10500, 0x10100, 0x50300 };
+	/* a static binary: its own malloc */
+	__u64 own[] = { 0x50400, 0x50500, 0x50600 };
+	/* a JIT's code, in no module, calls malloc */
+	__u64 jit[] = { 0x10100, 0x90000, 0x50100 };
+	__u64 alone[] = { 0x10100 };
+	Dwfl *dwfl = callers_modules();
+
+	ASSERT_EQ(stack_caller(dwfl, cxx, 6), 3, "caller: past malloc and operator new");
+	ASSERT_EQ(stack_caller(dwfl, brk, 5), 4, "caller: a syscall's, past the allocator in libc");
+	ASSERT_EQ(stack_caller(dwfl, own, 3), 1, "caller: a stack in one module: frame 1");
+	ASSERT_EQ(stack_caller(dwfl, brk, 4), 1, "caller: a stack cut inside libc: frame 1");
+	ASSERT_EQ(stack_caller(dwfl, jit, 3), 1, "caller: code in no module is a caller");
+	ASSERT_EQ(stack_caller(dwfl, alone, 1), 0, "caller: a lone frame is its own");
+	dwfl_end(dwfl);
+}
+
+/* A site of process @process at @pcs with @caller, @live bytes in one block made at @ptr. */
+static long caller_site(struct stack_sites *s, __u32 process, const __u64 *pcs, int caller,
+			__u64 ptr, __u64 live)
+{
+	long site = sites_find(s, process, pcs, 3);
+
+	s->v[site].caller = caller;
+	sites_alloc(s, site, process, ptr, live);
+	return site;
+}
+
+static void test_callers(void)
+{
+	/* three stacks through one caller's call (0x5000), and another caller's */
+	__u64 a[] = { 0x1000, 0x5000, 0x6000 }, b[] = { 0x1100, 0x5000, 0x6100 };
+	__u64 c[] = { 0x1000, 0x1200, 0x5000 }, d[] = { 0x1000, 0x7000, 0x6000 };
+	const struct site_caller *top[8];
+	struct site_callers callers;
+	struct stack_sites s = { 0 };
+	size_t n;
+
+	caller_site(&s, 1, a, 1, 0x100, 10);
+	caller_site(&s, 1, b, 1, 0x200, 20);
+	caller_site(&s, 1, c, 2, 0x300, 40);
+	caller_site(&s, 1, d, 1, 0x400, 50);
+	caller_site(&s, 2, a, 1, 0x100, 5);
+	sites_syscall(&s, 1, 4096, 0, 0);
+	ASSERT_OK(callers_group(&s, &callers), "callers: grouped");
+	ASSERT_EQ(callers.nr, 3, "callers: one per process and caller address");
+	ASSERT_TRUE(callers.v[0].sites == 3 && callers.v[0].first == 0 &&
+		    callers.v[0].sum.pcs == s.v[0].pcs && callers.v[0].sum.caller == 1,
+		    "callers: three sites, the first one's stack");
+	ASSERT_TRUE(callers.v[0].sum.alloc_calls == 3 && callers.v[0].sum.live_bytes == 70 &&
+		    callers.v[0].sum.grown_bytes == 4096 && callers.v[0].sum.syscall_calls == 1 &&
+		    callers.v[0].sum.samples == 3, "callers: their counts summed");
+	ASSERT_TRUE(callers.v[2].sites == 1 && callers.v[2].sum.process == 2 &&
+		    callers.v[2].sum.live_bytes == 5,
+		    "callers: another process's same address is another caller");
+	n = callers_top(&callers, SITES_BY_LIVE, top, 8);
+	ASSERT_TRUE(n == 3 && top[0] == &callers.v[0] && top[1] == &callers.v[1] &&
+		    top[2] == &callers.v[2], "callers: by live bytes, summed (70, 50, 5)");
+	ASSERT_EQ(callers_top(&callers, SITES_BY_LIVE, top, 1), 1, "callers: the top @n only");
+	n = callers_top(&callers, SITES_BY_GROWN, top, 8);
+	ASSERT_TRUE(n == 1 && top[0] == &callers.v[0], "callers: only those with the order's bytes");
+	callers_free(&callers);
+
+	/* process 1's image ends: its next image's same stack is another caller */
+	ASSERT_OK(sites_forget(&s, 1), "callers: an exec");
+	caller_site(&s, 1, a, 1, 0x100, 1);
+	ASSERT_OK(sites_forget(&s, 1), "callers: another exec");
+	caller_site(&s, 1, a, 1, 0x100, 1);
+	caller_site(&s, 1, b, 1, 0x200, 1);
+	ASSERT_OK(callers_group(&s, &callers), "callers: grouped again");
+	ASSERT_TRUE(callers.nr == 5 && callers.v[3].sites == 1 && callers.v[4].sites == 2,
+		    "callers: each closed image apart, the open one apart");
+	callers_free(&callers);
+	sites_free_all(&s);
+}
+
 static void test_demangle(void)
 {
 	char *d;
@@ -109,8 +209,8 @@ static void test_escaped(void)
 		.function = "evil\033]0;owned\007", .module = "/lib/\033[2Jmod.so", .file = "a\nb.c",
 		.line = 3,
 	};
-	struct site site = { .nr_frames = 1, .frames = &frame, .alloc_calls = 1, .alloc_bytes = 8,
-			     .live_calls = 1, .live_bytes = 8 };
+	struct site site = { .nr_frames = 1, .pcs = (__u64[]){ 0x1000 }, .frames = &frame,
+			     .alloc_calls = 1, .alloc_bytes = 8, .live_calls = 1, .live_bytes = 8 };
 	struct stack_sites s = { .v = &site, .nr = 1 };
 	struct mw_model m = { .sites = &s, .sites_top = 20 };
 	char text[4096] = "";
@@ -125,12 +225,16 @@ static void test_escaped(void)
 	ASSERT_TRUE(clean, "escaped: no control byte in the text");
 	ASSERT_TRUE(strstr(text, "evil\\x1b]0;owned\\x07 (\\x1b[2Jmod.so) a\\x0ab.c:3"),
 		    "escaped: the function, the module and the file, each escaped");
+	ASSERT_TRUE(strstr(text, "1 site\n      evil\\x1b]0;owned\\x07 (\\x1b[2Jmod.so) a\\x0ab.c:3"),
+		    "escaped: the caller's frame too");
 }
 
 int main(void)
 {
 	test_u64map();
 	test_sites();
+	test_stack_caller();
+	test_callers();
 	test_demangle();
 	test_escaped();
 	return tap_done();

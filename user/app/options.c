@@ -110,8 +110,8 @@ static const struct argp_option options[] = {
 	  "With --stacks=sampled: the mean bytes between two sampled allocations (K, M suffixes; "
 	  "default 512K)", 0 },
 	{ "top", OPT_TOP, "N", 0,
-	  "With --stacks: the summary lists the N sites with most live and most allocated bytes "
-	  "(default 20)", 0 },
+	  "With --stacks: the summary lists the N sites, and the N callers, with most live and "
+	  "most allocated bytes (default 20)", 0 },
 	{ "folded", OPT_FOLDED, "FILE", 0,
 	  "With --stacks: at the end, write every call site to FILE as folded stacks "
 	  "(flamegraph.pl, inferno, speedscope), each with its allocated bytes", 0 },

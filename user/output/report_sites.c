@@ -5,6 +5,7 @@
 #include "output/format.h"
 #include "output/json.h"
 #include "output/report_sites.h"
+#include "stacks/callers.h"
 #include "stacks/sites.h"
 
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
@@ -58,11 +59,11 @@ static bool go_system_stack(const struct site_frame *f)
 	return f->function && !strncmp(f->function, "runtime.systemstack", 19);
 }
 
-static void print_site(FILE *out, const struct stack_sites *sites, const struct site *s)
+/* A site's numbers, or a caller's (summed), without the line's end. */
+static void print_counts(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
 	/* sampled: each number an estimate */
 	const char *e = sites->sample_bytes ? "~" : "";
-	int i;
 
 	fputs(" ", out);
 	if (s->alloc_calls) {
@@ -77,6 +78,13 @@ static void print_site(FILE *out, const struct stack_sites *sites, const struct 
 		fprintf(out, " grew %s, returned %s (%s left RSS) in %s syscalls",
 			B(s->grown_bytes), B(s->returned_bytes), B(s->returned_actual_bytes),
 			N(s->syscall_calls));
+}
+
+static void print_site(FILE *out, const struct stack_sites *sites, const struct site *s)
+{
+	int i;
+
+	print_counts(out, sites, s);
 	fputc('\n', out);
 	for (i = 0; i < s->nr_frames; i++) {
 		fputs("      ", out);
@@ -87,6 +95,56 @@ static void print_site(FILE *out, const struct stack_sites *sites, const struct 
 							   &(struct site_frame){ 0 })))
 		fputs("      (Go's system stack: the goroutine's frames before it are not unwound)\n",
 		      out);
+}
+
+/* Its summed numbers, how many sites, then the caller's frame. */
+static void print_caller(FILE *out, const struct stack_sites *sites, const struct site_caller *c)
+{
+	print_counts(out, sites, &c->sum);
+	fprintf(out, "; %zu site%s\n      ", c->sites, c->sites == 1 ? "" : "s");
+	print_frame(out, site_frame_at(&c->sum, c->sum.caller, &(struct site_frame){ 0 }));
+	fputc('\n', out);
+}
+
+/* The callers that grew or returned SITES_MOVED_MIN or more, into @top (room for all). */
+static size_t moved_callers(const struct site_callers *c, const struct site_caller **top)
+{
+	size_t n = callers_top(c, SITES_BY_MOVED, top, c->nr);
+
+	while (n && top[n - 1]->sum.grown_bytes < SITES_MOVED_MIN &&
+	       top[n - 1]->sum.returned_bytes < SITES_MOVED_MIN)
+		n--;
+	return n;
+}
+
+/* The sites grouped by caller: the top ones by live and allocated bytes, those that moved. */
+static void print_callers(FILE *out, const struct mw_model *m)
+{
+	const struct site_caller **top;
+	struct site_callers c;
+	size_t n, i;
+
+	if (callers_group(m->sites, &c))
+		return;
+	top = malloc((c.nr ?: 1) * sizeof(*top));
+	if (!top) {
+		callers_free(&c);
+		return;
+	}
+	n = callers_top(&c, SITES_BY_LIVE, top, m->sites_top);
+	fprintf(out, "top %zu callers by live bytes:\n", n);
+	for (i = 0; i < n; i++)
+		print_caller(out, m->sites, top[i]);
+	n = callers_top(&c, SITES_BY_ALLOC, top, m->sites_top);
+	fprintf(out, "top %zu callers by allocated bytes:\n", n);
+	for (i = 0; i < n; i++)
+		print_caller(out, m->sites, top[i]);
+	n = moved_callers(&c, top);
+	fprintf(out, "%zu callers that grew or returned at least %s:\n", n, B(SITES_MOVED_MIN));
+	for (i = 0; i < n; i++)
+		print_caller(out, m->sites, top[i]);
+	free(top);
+	callers_free(&c);
 }
 
 void report_sites_text(FILE *out, const struct mw_model *m)
@@ -129,6 +187,7 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 	for (i = 0; i < n; i++)
 		print_site(out, s, top[i]);
 	free(top);
+	print_callers(out, m);
 }
 
 static void json_frame(FILE *out, const struct site_frame *f)
@@ -155,17 +214,10 @@ static void json_frame(FILE *out, const struct site_frame *f)
 	fprintf(out, ",\"offset\":%llu}", f->offset);
 }
 
-static void json_site(FILE *out, const struct stack_sites *sites, const struct site *s)
+/* A site's numbers, or a caller's (summed), and the object's end. */
+static void json_counts(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
-	int i;
-
-	fputs("{\"frames\":[", out);
-	for (i = 0; i < s->nr_frames; i++) {
-		if (i)
-			fputc(',', out);
-		json_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
-	}
-	fprintf(out, "],\"alloc_calls\":%llu,\"alloc_bytes\":%llu,\"live_calls\":%llu,"
+	fprintf(out, ",\"alloc_calls\":%llu,\"alloc_bytes\":%llu,\"live_calls\":%llu,"
 		"\"live_bytes\":%llu,\"free_calls\":%llu,\"syscall_calls\":%llu,"
 		"\"grown_bytes\":%llu,\"returned_bytes\":%llu,\"returned_actual_bytes\":%llu,"
 		"\"sampled\":%s,\"samples\":%llu}",
@@ -177,6 +229,20 @@ static void json_site(FILE *out, const struct stack_sites *sites, const struct s
 		(unsigned long long)s->samples);
 }
 
+static void json_site(FILE *out, const struct stack_sites *sites, const struct site *s)
+{
+	int i;
+
+	fputs("{\"frames\":[", out);
+	for (i = 0; i < s->nr_frames; i++) {
+		if (i)
+			fputc(',', out);
+		json_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
+	}
+	fputc(']', out);
+	json_counts(out, sites, s);
+}
+
 static bool listed(const struct site *const *top, size_t n, const struct site *s)
 {
 	size_t i;
@@ -186,6 +252,53 @@ static bool listed(const struct site *const *top, size_t n, const struct site *s
 			return true;
 	}
 	return false;
+}
+
+static bool caller_listed(const struct site_caller *const *top, size_t n,
+			  const struct site_caller *c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (top[i] == c)
+			return true;
+	}
+	return false;
+}
+
+static void json_caller(FILE *out, const struct stack_sites *sites, const struct site_caller *c)
+{
+	fputs("{\"frame\":", out);
+	json_frame(out, site_frame_at(&c->sum, c->sum.caller, &(struct site_frame){ 0 }));
+	fprintf(out, ",\"sites\":%zu", c->sites);
+	json_counts(out, sites, &c->sum);
+}
+
+/* ,"callers":[...]: listed as the sites are. */
+static void json_callers(FILE *out, const struct mw_model *m)
+{
+	const struct site_caller **top;
+	struct site_callers c;
+	size_t n, i;
+
+	fputs(",\"callers\":[", out);
+	top = callers_group(m->sites, &c) ? NULL :
+	      malloc((2 * m->sites_top + c.nr) * sizeof(*top));
+	if (top) {
+		n = callers_top(&c, SITES_BY_LIVE, top, m->sites_top);
+		n += callers_top(&c, SITES_BY_ALLOC, top + n, m->sites_top);
+		n += moved_callers(&c, top + n);
+		for (i = 0; i < n; i++) {
+			if (caller_listed(top, i, top[i]))
+				continue;
+			if (i)
+				fputc(',', out);
+			json_caller(out, m->sites, top[i]);
+		}
+	}
+	fputc(']', out);
+	free(top);
+	callers_free(&c);
 }
 
 void report_sites_json(FILE *out, const struct mw_model *m)
@@ -225,4 +338,5 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 	}
 	fputc(']', out);
 	free(top);
+	json_callers(out, m);
 }

@@ -184,13 +184,15 @@ int sites_forget(struct stack_sites *s, __u32 process)
 	for (i = 0; i < n; i++)
 		sites_free(s, process, keys[i] & ((1ULL << 48) - 1));
 	free(keys);
-	for (i = 0; i < s->nr; i++)
-		s->v[i].closed |= s->v[i].process == process;
+	s->forgets++;
+	for (i = 0; i < s->nr; i++) {
+		if (s->v[i].process == process && !s->v[i].closed)
+			s->v[i].closed = s->forgets;
+	}
 	return 0;
 }
 
-/* The bytes a site is sorted by in @order. */
-static __u64 order_key(const struct site *site, enum sites_order order)
+__u64 site_order_bytes(const struct site *site, enum sites_order order)
 {
 	switch (order) {
 	case SITES_BY_LIVE:
@@ -208,14 +210,14 @@ static __u64 order_key(const struct site *site, enum sites_order order)
 	return 0;
 }
 
-/* qsort() has no argument for the order: sites_top() sets it before sorting */
+/* qsort() has no argument for the order: sites_sort() sets it before sorting */
 static __thread enum sites_order sort_order;
 
 /* Descending by the order's bytes, then live, then allocated bytes, then where they are. */
 static int by_order(const void *a, const void *b)
 {
 	const struct site *x = *(const struct site **)a, *y = *(const struct site **)b;
-	__u64 kx = order_key(x, sort_order), ky = order_key(y, sort_order);
+	__u64 kx = site_order_bytes(x, sort_order), ky = site_order_bytes(y, sort_order);
 
 	if (kx != ky)
 		return kx < ky ? 1 : -1;
@@ -224,6 +226,12 @@ static int by_order(const void *a, const void *b)
 	if (x->alloc_bytes != y->alloc_bytes)
 		return x->alloc_bytes < y->alloc_bytes ? 1 : -1;
 	return x < y ? -1 : x > y;
+}
+
+void sites_sort(const struct site **v, size_t n, enum sites_order order)
+{
+	sort_order = order;
+	qsort(v, n, sizeof(*v), by_order);
 }
 
 size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,
@@ -236,11 +244,10 @@ size_t sites_top(const struct stack_sites *s, enum sites_order order, const stru
 	if (!all)
 		return 0;
 	for (i = 0; i < s->nr; i++) {
-		if (order_key(&s->v[i], order))
+		if (site_order_bytes(&s->v[i], order))
 			all[k++] = &s->v[i];
 	}
-	sort_order = order;
-	qsort(all, k, sizeof(*all), by_order);
+	sites_sort(all, k, order);
 	if (k > n)
 		k = n;
 	memcpy(top, all, k * sizeof(*all));

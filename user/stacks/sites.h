@@ -20,6 +20,7 @@ struct site {
 	__u32 process;		/* its process's slot */
 	int nr_frames;
 	__u64 *pcs;		/* innermost first */
+	int caller;		/* its innermost frame outside the allocator (callers.h) */
 	struct site_frame *frames;	/* NULL until symbolized */
 	/* --stacks=sampled: each sample's call weighed by how likely it was sampled */
 	__u64 alloc_calls, alloc_bytes;
@@ -30,7 +31,11 @@ struct site {
 	__u64 syscall_calls;
 	__u64 grown_bytes, returned_bytes;
 	__u64 returned_actual_bytes;	/* resident bytes that left RSS during them */
-	bool closed;		/* its image is done: no more calls */
+	/*
+	 * Its image is done, no more calls: 0 while it runs, else the number of
+	 * the sites_forget() that closed it, the same for every site of its image.
+	 */
+	__u32 closed;
 };
 
 struct stack_sites {
@@ -47,9 +52,10 @@ struct stack_sites {
 	__u64 lost_samples;	/* of them, samples: calls at no site */
 	__u64 lost_syscalls;	/* and syscalls' stacks */
 	__u64 sample_bytes;	/* --stacks=sampled: the mean bytes between two samples; 0: all */
+	__u32 forgets;		/* sites_forget() calls: the last image closed */
 };
 
-/* The site of a stack of process @process, made if new; -1: no memory. */
+/* The site of a stack of process @process, made if new (its caller frame 0); -1: no memory. */
 long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n);
 /* A block of @size at @ptr made at site @site. 0 or -ENOMEM. */
 int sites_alloc(struct stack_sites *s, size_t site, __u32 process, __u64 ptr, __u64 size);
@@ -81,6 +87,11 @@ enum sites_order {
  * (its symbols could not be had: no memory).
  */
 const struct site_frame *site_frame_at(const struct site *site, int i, struct site_frame *bare);
+
+/* The bytes @site is sorted by in @order. */
+__u64 site_order_bytes(const struct site *site, enum sites_order order);
+/* @v sorted in @order: descending by its bytes, then live, then allocated, then by address. */
+void sites_sort(const struct site **v, size_t n, enum sites_order order);
 
 /* The @n first sites in @order into @top (at most @n, those with the order's bytes): how many. */
 size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,

@@ -5,6 +5,8 @@
 #include <linux/types.h>
 #include <bpf/libbpf.h>
 #include "memwatch.h"
+#include "stacks/caller_frame.h"
+#include "stacks/callers.h"
 #include "stacks/stacks.h"
 #include "stacks/unwind.h"
 #include "sys/clock.h"
@@ -97,11 +99,19 @@ static int on_image(void *ctx, void *data, size_t size)
 static long site_of(struct stacks *s, const struct mw_stack_sample *r)
 {
 	struct unwinder *u = unwinder_of(s, &r->head);
+	size_t made = s->sites.nr;
 	__u64 pcs[MW_MAX_FRAMES];
+	long site;
+	int n;
 
 	if (!u)
 		return -1;
-	return sites_find(&s->sites, r->head.process, pcs, unwind_sample(u, r, pcs));
+	n = unwind_sample(u, r, pcs);
+	site = sites_find(&s->sites, r->head.process, pcs, n);
+	/* a new site: where its stack leaves the allocator, while its modules are at hand */
+	if (site >= 0 && (size_t)site == made)
+		s->sites.v[site].caller = stack_caller(u->dwfl, pcs, n);
+	return site;
 }
 
 static int on_sample(struct stacks *s, const struct mw_stack_sample *r)
@@ -256,6 +266,40 @@ static int symbolize_top(struct stacks *s, enum sites_order order, int top)
 	return err;
 }
 
+/*
+ * The first site of each caller a report lists: the @top by live and by
+ * allocated bytes, and every one whose syscalls moved bytes.
+ */
+static int symbolize_callers(struct stacks *s, size_t top)
+{
+	const enum sites_order orders[] = { SITES_BY_LIVE, SITES_BY_ALLOC, SITES_BY_MOVED };
+	const struct site_caller **list;
+	struct site_callers callers;
+	struct unwinder *u;
+	struct site *site;
+	size_t i, j, n;
+	int err;
+
+	err = callers_group(&s->sites, &callers);
+	list = err ? NULL : malloc((callers.nr ?: 1) * sizeof(*list));
+	if (!list) {
+		callers_free(&callers);
+		return -ENOMEM;
+	}
+	for (i = 0; i < sizeof(orders) / sizeof(*orders) && !err; i++) {
+		n = callers_top(&callers, orders[i], list,
+				orders[i] == SITES_BY_MOVED ? callers.nr : top);
+		for (j = 0; j < n && !err; j++) {
+			site = &s->sites.v[list[j]->first];
+			u = s->unwinders[site->process];
+			err = site_symbolize(site, u ? u->dwfl : NULL);
+		}
+	}
+	free(list);
+	callers_free(&callers);
+	return err;
+}
+
 /* Every site, in its process's modules: the exports write them all. */
 static int symbolize_all(struct stacks *s)
 {
@@ -292,6 +336,8 @@ int stacks_stop(struct stacks *s, int top, bool all)
 	/* the syscall sites listed are every one that moved enough, however many */
 	if (!s->err && top)
 		s->err = symbolize_top(s, SITES_BY_MOVED, s->sites.nr);
+	if (!s->err && top)
+		s->err = symbolize_callers(s, top);
 	return s->err;
 }
 
