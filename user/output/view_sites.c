@@ -115,25 +115,6 @@ char *view_site_cell(const struct site *site, enum view_site_col c, bool sampled
 	return buf;
 }
 
-static bool same_module(const struct site_frame *a, const struct site_frame *b)
-{
-	return a->module && b->module && !strcmp(a->module, b->module);
-}
-
-int view_site_first_frame(const struct site *site)
-{
-	int i;
-
-	if (site->nr_frames < 2)
-		return 0;
-	/* unsymbolized, no module is known: the probed function alone */
-	if (!site->frames)
-		return 1;
-	for (i = 1; i < site->nr_frames && same_module(&site->frames[i], &site->frames[0]); i++)
-		;
-	return i < site->nr_frames ? i : 1;
-}
-
 /* A frame's name in a row, as a folded stack names it, escaped. */
 static char *frame_name(const struct site_frame *f, char *buf, size_t len)
 {
@@ -157,7 +138,8 @@ char *view_site_frames(const struct site *site, char *buf, size_t len)
 	int i;
 
 	buf[0] = '\0';
-	for (i = view_site_first_frame(site); i < site->nr_frames; i++) {
+	/* from the innermost frame outside the allocator, as the callers are grouped */
+	for (i = site->caller; i < site->nr_frames; i++) {
 		frame_name(site_frame_at(site, i, &(struct site_frame){ 0 }), name, sizeof(name));
 		n = strlen(name) + (used ? 3 : 0);
 		/* a name cut would read as another function */
@@ -174,8 +156,10 @@ char *view_site_frame_line(const struct site *site, int i, char *buf, size_t len
 	char function[512], module[512], file[512];
 	int used;
 
+	/* symbolized: code in no file; not yet: its address alone */
 	if (!f->module) {
-		snprintf(buf, len, "#%-2d 0x%llx (in no module)", i, f->offset);
+		snprintf(buf, len, site->frames ? "#%-2d " FRAME_ANON "+0x%llx" : "#%-2d 0x%llx", i,
+			 f->offset);
 		return buf;
 	}
 	escape_str(module, sizeof(module), f->module);

@@ -53,13 +53,6 @@ char *view_site_cell(const struct site *site, enum view_site_col c, bool sampled
 		     size_t len);
 
 /*
- * The first frame of @site outside the allocator: past the probed
- * function and the frames of its module under it (a C++ operator new's
- * libstdc++, a libc function that allocates), unless the allocator's module
- * is all of the stack (a static binary): then past the probed function alone.
- */
-int view_site_first_frame(const struct site *site);
-/*
  * @site's frames from the first outside the allocator on, innermost first,
  * each its function or module+0xOFFSET (escaped), joined by " < ", cut
  * whole at @len.
