@@ -87,9 +87,9 @@ static __always_inline void stack_image(struct mw_process *p, const struct mw_th
 }
 
 /*
- * @t's process mapped code (the loader a library, dlopen, a JIT): read again,
- * its modules have the new one before any sample that needs it is unwound,
- * whether the process is still there by then or not.
+ * @t's process mapped a file's code (the loader a library, dlopen): read
+ * again, its modules have the new one before any sample that needs it is
+ * unwound, whether the process is still there by then or not.
  */
 static __always_inline void stack_code_mapped(const struct mw_thread *t)
 {

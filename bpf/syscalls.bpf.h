@@ -256,7 +256,8 @@ int tracepoint__syscalls__sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 	if (flags & MAP_ANONYMOUS)
 		region_created(t, ctx->ret, len);
 	sys_stack(t, s, MW_SYS_MMAP, prot && (flags & MAP_ANONYMOUS) ? len : 0, 0);
-	if (prot & PROT_EXEC)
+	/* a file's code: a module to read (a JIT's anonymous code is none, and is frequent) */
+	if ((prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS))
 		stack_code_mapped(t);
 	return 0;
 }
@@ -335,8 +336,6 @@ int tracepoint__syscalls__sys_exit_mprotect(struct trace_event_raw_sys_exit *ctx
 	else if (prot & PROT_WRITE)
 		t->mprotect_rw_bytes += len;
 	sys_stack(t, s, MW_SYS_MPROTECT, prot & PROT_WRITE ? len : 0, 0);
-	if (prot & PROT_EXEC)
-		stack_code_mapped(t);
 	return 0;
 }
 
