@@ -24,7 +24,7 @@ EXPECTED = [
     ("alloc_kept", N, N * KEPT, 0, N, N * KEPT),
 ]
 SITE_FIELDS = {"frames", "alloc_calls", "alloc_bytes", "live_calls", "live_bytes", "free_calls",
-               "syscall_calls", "grown_bytes", "returned_bytes", "returned_actual_bytes", "sampled", "samples"}
+               "syscall_calls", "threads", "grown_bytes", "returned_bytes", "returned_actual_bytes", "sampled", "samples"}
 FRAME_FIELDS = {"function", "module", "file", "line", "offset"}
 
 

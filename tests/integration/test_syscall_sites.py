@@ -116,6 +116,36 @@ def check_threads(tap):
                   [names(s)[:8] for s in sites if s["syscall_calls"]])
 
 
+COUNTS = ("alloc_calls", "alloc_bytes", "live_calls", "live_bytes", "free_calls", "syscall_calls",
+          "grown_bytes", "returned_bytes", "returned_actual_bytes")
+
+
+def check_by_thread(tap):
+    """--stacks=all --top 1000 on the channel's threads mode, every allocation site listed:
+    each site's threads' parts sum to its numbers, and each thread's allocator calls over
+    every site are the thread table's, exactly (a block's free is its allocating thread's
+    part)."""
+    run = mwtest.memwatch_launch(mwtest.channel("threads", "-n", "5000", "-q"),
+                                 options=("--stacks=all", "--top", "1000"))
+    summary = run.summary
+    if not tap.check(run.code == 0 and summary is not None and "sites" in summary,
+                     "by thread: memwatch ran with its sites", run.stderr[-2000:]):
+        return
+    sites, stacks = summary["sites"], summary["stacks"]
+    tap.check(all(all(sum(t[k] for t in site["threads"]) == site[k] for k in COUNTS)
+                  for site in sites), "by thread: each site's threads sum to its numbers",
+              [(site["alloc_calls"], site["threads"]) for site in sites][:5])
+    tids = {t["tid"] for site in sites for t in site["threads"]}
+    tap.ge(len(tids), 3, "by thread: the main thread and its workers")
+    if not tap.check(stacks["lost"] == 0 and stacks["unpaired"] == 0,
+                     "by thread: nothing lost, every block with its stack", stacks):
+        return
+    per_thread = {row["tid"]: row["alloc_calls"] for row in summary["threads"]}
+    counted = {tid: sum(t["alloc_calls"] for site in sites for t in site["threads"]
+                        if t["tid"] == tid) for tid in per_thread}
+    tap.eq(counted, per_thread, "by thread: each thread's calls over its sites, the table's")
+
+
 def check_cap(tap):
     """mprotect 20,000 times as fast as it goes: far over 100 stacks per 100 ms. The calls
     over the cap are counted with their bytes, and every call is one or the other."""
@@ -166,5 +196,5 @@ def check_go(tap):
 
 
 if __name__ == "__main__":
-    mwtest.run_checks("syscall sites", check_workload, check_text, check_threads, check_cap,
-                      check_go, needs=((WORKLOAD, "cc"),))
+    mwtest.run_checks("syscall sites", check_workload, check_text, check_threads,
+                      check_by_thread, check_cap, check_go, needs=((WORKLOAD, "cc"),))

@@ -59,19 +59,29 @@ static void test_sites(void)
 	ASSERT_OK(site_symbolize(&s.v[x], dwfl), "sites: symbolized");
 	ASSERT_TRUE(!s.v[x].frames[0].module && s.v[x].frames[0].offset == 0x1000,
 		    "sites: an address in no module is kept as it is");
-	sites_alloc(&s, x, 1, 0x7000, 100);
-	sites_alloc(&s, x, 1, 0x7100, 50);
-	sites_alloc(&s, y, 1, 0x7200, 10);
+	sites_alloc(&s, x, 1, 11, 0x7000, 100);
+	sites_alloc(&s, x, 1, 12, 0x7100, 50);
+	sites_alloc(&s, y, 1, 11, 0x7200, 10);
 	sites_free(&s, 1, 0x7000);
 	sites_free(&s, 1, 0x9999);
 	sites_free(&s, 2, 0x7100);
 	ASSERT_TRUE(s.v[x].alloc_calls == 2 && s.v[x].alloc_bytes == 150 && s.v[x].free_calls == 1 &&
 		    s.v[x].live_calls == 1 && s.v[x].live_bytes == 50,
 		    "sites: calls, bytes, frees and live blocks; another process's free is not its");
+	ASSERT_TRUE(s.v[x].nr_threads == 2 && s.v[x].threads[0].tid == 11 &&
+		    s.v[x].threads[0].alloc_bytes == 100 && s.v[x].threads[0].free_calls == 1 &&
+		    s.v[x].threads[0].live_bytes == 0 && s.v[x].threads[1].tid == 12 &&
+		    s.v[x].threads[1].live_bytes == 50 && s.v[y].nr_threads == 1,
+		    "sites: by thread, a block's free its allocating thread's");
+	ASSERT_OK(sites_syscall(&s, y, 13, 4096, 0, 0), "sites: a syscall counted");
+	ASSERT_TRUE(s.v[y].nr_threads == 2 && s.v[y].threads[1].grown_bytes == 4096 &&
+		    s.v[y].threads[1].syscall_calls == 1 && s.v[y].grown_bytes == 4096,
+		    "sites: a syscall's bytes, by thread too");
 	/* the free of 0x7200 was lost: its address made again */
-	sites_alloc(&s, x, 1, 0x7200, 20);
-	ASSERT_TRUE(s.unpaired == 1 && s.v[y].live_calls == 0 && s.v[x].live_bytes == 70,
-		    "sites: a block made again where one lived releases that one, counted");
+	sites_alloc(&s, x, 1, 12, 0x7200, 20);
+	ASSERT_TRUE(s.unpaired == 1 && s.v[y].live_calls == 0 && s.v[x].live_bytes == 70 &&
+		    s.v[y].threads[0].live_bytes == 0 && s.v[y].free_calls == 0,
+		    "sites: a block made again where one lived releases that one, counted, no free");
 	ASSERT_OK(sites_forget(&s, 1), "sites: an exec forgets");
 	ASSERT_TRUE(s.v[x].live_calls == 0 && s.v[x].live_bytes == 0 && s.blocks.nr == 0,
 		    "sites: an exec releases the process's blocks");
@@ -125,7 +135,7 @@ static long caller_site(struct stack_sites *s, __u32 process, const __u64 *pcs, 
 	long site = sites_find(s, process, pcs, 3);
 
 	s->v[site].caller = caller;
-	sites_alloc(s, site, process, ptr, live);
+	sites_alloc(s, site, process, 1, ptr, live);
 	return site;
 }
 
@@ -144,7 +154,7 @@ static void test_callers(void)
 	caller_site(&s, 1, c, 2, 0x300, 40);
 	caller_site(&s, 1, d, 1, 0x400, 50);
 	caller_site(&s, 2, a, 1, 0x100, 5);
-	sites_syscall(&s, 1, 4096, 0, 0);
+	sites_syscall(&s, 1, 1, 4096, 0, 0);
 	ASSERT_OK(callers_group(&s, &callers), "callers: grouped");
 	ASSERT_EQ(callers.nr, 3, "callers: one per process and caller address");
 	ASSERT_TRUE(callers.v[0].sites == 3 && callers.v[0].first == 0 &&

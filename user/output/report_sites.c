@@ -80,12 +80,61 @@ static void print_counts(FILE *out, const struct stack_sites *sites, const struc
 			N(s->syscall_calls));
 }
 
+/* The bytes a thread's part of a site weighs, to list the heaviest first. */
+static __u64 thread_weight(const struct site_thread *t)
+{
+	return t->live_bytes + t->alloc_bytes + t->grown_bytes + t->returned_bytes;
+}
+
+static int by_weight(const void *a, const void *b)
+{
+	__u64 x = thread_weight(*(const struct site_thread *const *)a);
+	__u64 y = thread_weight(*(const struct site_thread *const *)b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* the threads a site's text names, the heaviest; JSON has them all */
+#define TEXT_THREADS 4
+
+/* A site of several threads: each one's part, the heaviest first. */
+static void print_threads(FILE *out, const struct stack_sites *sites, const struct site *s)
+{
+	const struct site_thread **order;
+	const char *e = sites->sample_bytes ? "~" : "";
+	__u32 i;
+
+	if (s->nr_threads < 2)
+		return;
+	order = malloc(s->nr_threads * sizeof(*order));
+	if (!order)
+		return;
+	for (i = 0; i < s->nr_threads; i++)
+		order[i] = &s->threads[i];
+	qsort(order, s->nr_threads, sizeof(*order), by_weight);
+	fputs("      by thread:", out);
+	for (i = 0; i < s->nr_threads && i < TEXT_THREADS; i++) {
+		fprintf(out, "%s %u", i ? ";" : "", order[i]->tid);
+		if (order[i]->alloc_calls)
+			fprintf(out, " live %s%s, allocated %s%s", e, B(order[i]->live_bytes), e,
+				B(order[i]->alloc_bytes));
+		if (order[i]->syscall_calls)
+			fprintf(out, " grew %s, returned %s", B(order[i]->grown_bytes),
+				B(order[i]->returned_bytes));
+	}
+	if (s->nr_threads > TEXT_THREADS)
+		fprintf(out, "; %u more", s->nr_threads - TEXT_THREADS);
+	fputc('\n', out);
+	free(order);
+}
+
 static void print_site(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
 	int i;
 
 	print_counts(out, sites, s);
 	fputc('\n', out);
+	print_threads(out, sites, s);
 	for (i = 0; i < s->nr_frames; i++) {
 		fputs("      ", out);
 		print_frame(out, site_frame_at(s, i, &(struct site_frame){ 0 }));
@@ -214,13 +263,13 @@ static void json_frame(FILE *out, const struct site_frame *f)
 	fprintf(out, ",\"offset\":%llu}", f->offset);
 }
 
-/* A site's numbers, or a caller's (summed), and the object's end. */
+/* A site's numbers, or a caller's (summed). */
 static void json_counts(FILE *out, const struct stack_sites *sites, const struct site *s)
 {
 	fprintf(out, ",\"alloc_calls\":%llu,\"alloc_bytes\":%llu,\"live_calls\":%llu,"
 		"\"live_bytes\":%llu,\"free_calls\":%llu,\"syscall_calls\":%llu,"
 		"\"grown_bytes\":%llu,\"returned_bytes\":%llu,\"returned_actual_bytes\":%llu,"
-		"\"sampled\":%s,\"samples\":%llu}",
+		"\"sampled\":%s,\"samples\":%llu",
 		(unsigned long long)s->alloc_calls, (unsigned long long)s->alloc_bytes,
 		(unsigned long long)s->live_calls, (unsigned long long)s->live_bytes,
 		(unsigned long long)s->free_calls, (unsigned long long)s->syscall_calls,
@@ -241,6 +290,21 @@ static void json_site(FILE *out, const struct stack_sites *sites, const struct s
 	}
 	fputc(']', out);
 	json_counts(out, sites, s);
+	fputs(",\"threads\":[", out);
+	for (i = 0; i < (int)s->nr_threads; i++) {
+		const struct site_thread *t = &s->threads[i];
+
+		fprintf(out, "%s{\"tid\":%u,\"alloc_calls\":%llu,\"alloc_bytes\":%llu,"
+			"\"live_calls\":%llu,\"live_bytes\":%llu,\"free_calls\":%llu,"
+			"\"syscall_calls\":%llu,\"grown_bytes\":%llu,\"returned_bytes\":%llu,"
+			"\"returned_actual_bytes\":%llu}", i ? "," : "", t->tid,
+			(unsigned long long)t->alloc_calls, (unsigned long long)t->alloc_bytes,
+			(unsigned long long)t->live_calls, (unsigned long long)t->live_bytes,
+			(unsigned long long)t->free_calls, (unsigned long long)t->syscall_calls,
+			(unsigned long long)t->grown_bytes, (unsigned long long)t->returned_bytes,
+			(unsigned long long)t->returned_actual_bytes);
+	}
+	fputs("]}", out);
 }
 
 static bool listed(const struct site *const *top, size_t n, const struct site *s)
@@ -272,6 +336,7 @@ static void json_caller(FILE *out, const struct stack_sites *sites, const struct
 	json_frame(out, site_frame_at(&c->sum, c->sum.caller, &(struct site_frame){ 0 }));
 	fprintf(out, ",\"sites\":%zu", c->sites);
 	json_counts(out, sites, &c->sum);
+	fputc('}', out);
 }
 
 /* ,"callers":[...]: listed as the sites are. */

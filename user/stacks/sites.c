@@ -112,37 +112,78 @@ static __u64 sample_weight(const struct stack_sites *s, __u64 size, __u64 *bytes
 	return llround(calls);
 }
 
-/* A block's site lost its block: freed, or found replaced. */
-static void site_release(struct stack_sites *s, const struct u64map_entry *block)
+/*
+ * Thread @tid's part of @site, made if new; NULL when out of memory. A
+ * site has the few threads that run its code: a scan finds one.
+ */
+static struct site_thread *site_thread(struct site *site, __u32 tid)
 {
-	struct site *site = &s->v[block->a];
+	struct site_thread *more;
+	__u32 i, cap;
+
+	for (i = 0; i < site->nr_threads; i++) {
+		if (site->threads[i].tid == tid)
+			return &site->threads[i];
+	}
+	if (site->nr_threads == site->threads_cap) {
+		cap = site->threads_cap ? site->threads_cap * 2 : 2;
+		more = realloc(site->threads, cap * sizeof(*more));
+		if (!more)
+			return NULL;
+		site->threads = more;
+		site->threads_cap = cap;
+	}
+	site->threads[site->nr_threads] = (struct site_thread){ .tid = tid };
+	return &site->threads[site->nr_threads++];
+}
+
+/* A block's site lost its block: freed, or found replaced. @freed: by a free. */
+static void site_release(struct stack_sites *s, const struct u64map_entry *block, bool freed)
+{
+	struct site *site = &s->v[(__u32)block->a];
+	struct site_thread *t = site_thread(site, block->a >> 32);
 	__u64 bytes, calls = sample_weight(s, block->b, &bytes);
 
 	site->live_calls -= calls;
 	site->live_bytes -= bytes;
+	site->free_calls += freed ? calls : 0;
+	/* its thread's part was made with the block */
+	if (t) {
+		t->live_calls -= calls;
+		t->live_bytes -= bytes;
+		t->free_calls += freed ? calls : 0;
+	}
 }
 
-int sites_alloc(struct stack_sites *s, size_t index, __u32 process, __u64 ptr, __u64 size)
+int sites_alloc(struct stack_sites *s, size_t index, __u32 process, __u32 tid, __u64 ptr,
+		__u64 size)
 {
 	struct site *site = &s->v[index];
+	struct site_thread *t = site_thread(site, tid);
 	struct u64map_entry *e = u64map_find(&s->blocks, block_key(process, ptr));
 	__u64 bytes, calls = sample_weight(s, size, &bytes);
 
+	if (!t)
+		return -ENOMEM;
 	site->samples++;
 	site->alloc_calls += calls;
 	site->alloc_bytes += bytes;
 	site->live_calls += calls;
 	site->live_bytes += bytes;
+	t->alloc_calls += calls;
+	t->alloc_bytes += bytes;
+	t->live_calls += calls;
+	t->live_bytes += bytes;
 	/* the record of its last free was lost: that block is gone */
 	if (e) {
-		site_release(s, e);
+		site_release(s, e, false);
 		s->unpaired++;
 	} else {
 		e = u64map_get(&s->blocks, block_key(process, ptr));
 		if (!e)
 			return -ENOMEM;
 	}
-	e->a = index;
+	e->a = index | (__u64)tid << 32;
 	e->b = size;
 	return 0;
 }
@@ -151,22 +192,28 @@ void sites_free(struct stack_sites *s, __u32 process, __u64 ptr)
 {
 	struct u64map_entry block;
 
-	if (!u64map_take(&s->blocks, block_key(process, ptr), &block))
-		return;
-	site_release(s, &block);
-	s->v[block.a].free_calls += sample_weight(s, block.b, &(__u64){ 0 });
+	if (u64map_take(&s->blocks, block_key(process, ptr), &block))
+		site_release(s, &block, true);
 }
 
-void sites_syscall(struct stack_sites *s, size_t site, __u64 grown, __u64 returned,
-		   __u64 returned_actual)
+int sites_syscall(struct stack_sites *s, size_t site, __u32 tid, __u64 grown, __u64 returned,
+		  __u64 returned_actual)
 {
 	struct site *v = &s->v[site];
+	struct site_thread *t = site_thread(v, tid);
 
+	if (!t)
+		return -ENOMEM;
 	v->syscall_calls++;
 	v->grown_bytes += grown;
 	v->returned_bytes += returned;
 	v->returned_actual_bytes += returned_actual;
+	t->syscall_calls++;
+	t->grown_bytes += grown;
+	t->returned_bytes += returned;
+	t->returned_actual_bytes += returned_actual;
 	s->syscalls++;
+	return 0;
 }
 
 int sites_forget(struct stack_sites *s, __u32 process)
@@ -265,6 +312,7 @@ void sites_free_all(struct stack_sites *s)
 			frame_free(&s->v[i].frames[j]);
 		free(s->v[i].frames);
 		free(s->v[i].pcs);
+		free(s->v[i].threads);
 	}
 	free(s->v);
 	u64map_free(&s->index);

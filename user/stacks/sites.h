@@ -16,6 +16,16 @@
 #include "stacks/symbols.h"
 #include "stacks/u64map.h"
 
+/* What one thread did at a site: its part of the site's numbers, weighed alike. */
+struct site_thread {
+	__u32 tid;
+	__u64 alloc_calls, alloc_bytes;
+	__u64 live_calls, live_bytes;	/* of the blocks it allocated */
+	__u64 free_calls;		/* of the blocks it allocated, by any thread */
+	__u64 syscall_calls;
+	__u64 grown_bytes, returned_bytes, returned_actual_bytes;
+};
+
 struct site {
 	__u32 process;		/* its process's slot */
 	int nr_frames;
@@ -31,6 +41,9 @@ struct site {
 	__u64 syscall_calls;
 	__u64 grown_bytes, returned_bytes;
 	__u64 returned_actual_bytes;	/* resident bytes that left RSS during them */
+	/* the same by thread, in the order they first came (a copy of a site does not own them) */
+	struct site_thread *threads;
+	__u32 nr_threads, threads_cap;
 	/*
 	 * Its image is done, no more calls: 0 while it runs, else the number of
 	 * the sites_forget() that closed it, the same for every site of its image.
@@ -42,7 +55,8 @@ struct stack_sites {
 	struct site *v;
 	size_t nr, cap;
 	struct u64map index;	/* a stack's hash: its site's index + 1 */
-	struct u64map blocks;	/* process << 48 | address: a = site's index, b = size */
+	/* process << 48 | address: a = site's index | its thread's TID << 32, b = size */
+	struct u64map blocks;
 	__u64 samples;		/* allocator calls' stacks unwound */
 	__u64 syscalls;		/* memory syscalls' stacks unwound */
 	/* memory syscalls over the kernel's rate cap: no stack, and their grown + returned bytes */
@@ -57,11 +71,15 @@ struct stack_sites {
 
 /* The site of a stack of process @process, made if new (its caller frame 0); -1: no memory. */
 long sites_find(struct stack_sites *s, __u32 process, const __u64 *pcs, int n);
-/* A block of @size at @ptr made at site @site. 0 or -ENOMEM. */
-int sites_alloc(struct stack_sites *s, size_t site, __u32 process, __u64 ptr, __u64 size);
-/* A memory syscall at site @site that grew, returned and took out of RSS those bytes. */
-void sites_syscall(struct stack_sites *s, size_t site, __u64 grown, __u64 returned,
-		   __u64 returned_actual);
+/* A block of @size at @ptr made at site @site by thread @tid. 0 or -ENOMEM. */
+int sites_alloc(struct stack_sites *s, size_t site, __u32 process, __u32 tid, __u64 ptr,
+		__u64 size);
+/*
+ * A memory syscall at site @site by thread @tid that grew, returned and took
+ * out of RSS those bytes. 0 or -ENOMEM.
+ */
+int sites_syscall(struct stack_sites *s, size_t site, __u32 tid, __u64 grown, __u64 returned,
+		  __u64 returned_actual);
 /* The block at @ptr freed, if a site has it. */
 void sites_free(struct stack_sites *s, __u32 process, __u64 ptr);
 /*

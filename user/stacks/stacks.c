@@ -135,8 +135,8 @@ static int on_syscall(struct stacks *s, const struct mw_stack_sample *r)
 
 	if (site < 0)
 		return -ENOMEM;
-	sites_syscall(&s->sites, site, r->sys.grown, r->sys.returned, r->sys.returned_actual);
-	return 0;
+	return sites_syscall(&s->sites, site, r->head.tid, r->sys.grown, r->sys.returned,
+			     r->sys.returned_actual);
 }
 
 /* The block of the call whose sample came last from its thread, if that was its sample. */
@@ -148,7 +148,7 @@ static int on_alloc(struct stacks *s, const struct mw_stack_block *r)
 		s->sites.unpaired++;
 		return 0;
 	}
-	return sites_alloc(&s->sites, call.b, r->head.process, r->ptr, r->size);
+	return sites_alloc(&s->sites, call.b, r->head.process, r->head.tid, r->ptr, r->size);
 }
 
 /*
