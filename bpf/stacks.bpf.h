@@ -271,9 +271,11 @@ static __always_inline void stack_free(const struct mw_thread *t, __u64 ptr, __u
 
 __u64 stack_syscall_window;	/* the current window's start */
 __u64 stack_syscalls_sent;	/* stacks sent in it */
-/* calls over the cap, and their grown and returned bytes */
+/* calls over the cap, and their grown, returned and returned actual bytes */
 __u64 stacks_capped;
-__u64 stacks_capped_bytes;
+__u64 stacks_capped_grown;
+__u64 stacks_capped_returned;
+__u64 stacks_capped_returned_actual;
 
 /* Whether a syscall stack fits the current window (approximate across CPUs: only a rate). */
 static __always_inline bool stack_syscall_allowed(void)
@@ -301,7 +303,9 @@ static __always_inline void stack_syscall(const struct mw_thread *t, enum mw_sys
 		return;
 	if (!stack_syscall_allowed()) {
 		__sync_fetch_and_add(&stacks_capped, 1);
-		__sync_fetch_and_add(&stacks_capped_bytes, grown + returned);
+		__sync_fetch_and_add(&stacks_capped_grown, grown);
+		__sync_fetch_and_add(&stacks_capped_returned, returned);
+		__sync_fetch_and_add(&stacks_capped_returned_actual, returned_actual);
 		return;
 	}
 	s = stack_reserve((const void *)bpf_task_pt_regs(bpf_get_current_task_btf()),

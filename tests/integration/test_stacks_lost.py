@@ -43,11 +43,14 @@ class Throttle:
     def __init__(self):
         self.root, self.v2 = hierarchy_with_cpu()
         self.path = None
+        # the cpu controller enabled for the root's children by the test, to undo after
+        self.enabled = False
         if not self.root:
             return
         self.path = "%s/memwatch-throttle-%d" % (self.root, os.getpid())
         if self.v2 and "cpu" not in mwtest.read_file(self.root + "/cgroup.subtree_control"):
             self.write(self.root + "/cgroup.subtree_control", "+cpu")
+            self.enabled = True
         os.mkdir(self.path)
         self.limit(True)
 
@@ -67,7 +70,8 @@ class Throttle:
         self.write(self.path + "/cgroup.procs", str(pid))
 
     def remove(self):
-        """Its processes back to the hierarchy's root, then the cgroup itself."""
+        """Its processes back to the hierarchy's root, then the cgroup itself, then the
+        controller the test enabled (unless another cgroup uses it now)."""
         if not self.path or not os.path.isdir(self.path):
             return
         for pid in mwtest.read_file(self.path + "/cgroup.procs").split():
@@ -76,6 +80,11 @@ class Throttle:
             except OSError:
                 pass
         os.rmdir(self.path)
+        if self.enabled:
+            try:
+                self.write(self.root + "/cgroup.subtree_control", "-cpu")
+            except OSError:
+                pass
 
     def add_to_root(self, pid):
         self.write(self.root + "/cgroup.procs", pid)

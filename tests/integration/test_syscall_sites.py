@@ -46,6 +46,7 @@ def sites_with(sites, first, *functions):
 def check_unwound_or_capped(tap, name, summary):
     """Every successful memory syscall memwatch counted sent its stack or went over the cap."""
     stacks = summary["stacks"]
+    # one process: its syscalls are all the stacks'
     counted = sum(summary["process"]["syscalls"].values())
     tap.eq(stacks["syscalls"] + stacks["capped"] + stacks["lost_syscalls"], counted,
            "%s: every counted syscall unwound, over the cap or lost (%d)" % (name, counted))
@@ -157,7 +158,7 @@ def check_cap(tap):
                      "cap: memwatch ran with its sites", run.stderr[-2000:]):
         return
     stacks = summary["stacks"]
-    tap.check(stacks["capped"] > 0 and stacks["capped_bytes"] > 0,
+    tap.check(stacks["capped"] > 0 and stacks["capped_grown_bytes"] > 0,
               "cap: calls over the rate cap counted, with their bytes", stacks)
     check_unwound_or_capped(tap, "cap", summary)
 
@@ -186,8 +187,9 @@ def check_go(tap):
                               for s in advised),
               "go: the runtime's madvise sites end at its system stack switch",
               [names(s) for s in summary["sites"]])
-    # sites under 1 MiB are not listed
-    tap.between(sum(s["returned_bytes"] for s in advised),
+    # sites under 1 MiB are not listed; calls over the cap are at none
+    tap.between(sum(s["returned_bytes"] for s in advised) +
+                summary["stacks"]["capped_returned_bytes"],
                 summary["process"]["madvise"]["dontneed"] * 0.9,
                 summary["process"]["madvise"]["dontneed"],
                 "go: the madvise sites listed hold most of the bytes advised")

@@ -77,6 +77,13 @@ static void test_sites(void)
 	ASSERT_TRUE(s.v[y].nr_threads == 2 && s.v[y].threads[1].grown_bytes == 4096 &&
 		    s.v[y].threads[1].syscall_calls == 1 && s.v[y].grown_bytes == 4096,
 		    "sites: a syscall's bytes, by thread too");
+	for (__u32 tid = 100; tid < 120; tid++)
+		sites_syscall(&s, y, tid, 1, 0, 0);
+	ASSERT_TRUE(s.v[y].nr_threads == SITE_THREADS &&
+		    s.v[y].threads[SITE_THREADS - 1].tid == 0 &&
+		    s.v[y].threads[SITE_THREADS - 1].syscall_calls == 20 - (SITE_THREADS - 3) &&
+		    s.v[y].syscall_calls == 21,
+		    "sites: past SITE_THREADS - 1 threads, the others share one part, TID 0");
 	/* the free of 0x7200 was lost: its address made again */
 	sites_alloc(&s, x, 1, 12, 0x7200, 20);
 	ASSERT_TRUE(s.unpaired == 1 && s.v[y].live_calls == 0 && s.v[x].live_bytes == 70 &&

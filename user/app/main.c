@@ -710,8 +710,10 @@ static int report_loop(struct app *app)
 		app->stacks.sites.lost = kernel_stacks_lost(app->skel,
 							    &app->stacks.sites.lost_samples,
 							    &app->stacks.sites.lost_syscalls);
-		app->stacks.sites.capped = kernel_stacks_capped(app->skel,
-								&app->stacks.sites.capped_bytes);
+		app->stacks.sites.capped =
+			kernel_stacks_capped(app->skel, &app->stacks.sites.capped_grown,
+					     &app->stacks.sites.capped_returned,
+					     &app->stacks.sites.capped_returned_actual);
 	}
 	err = take_snapshot(app, start);
 	if (!err)

@@ -100,8 +100,12 @@ __u64 kernel_stacks_lost(const struct memwatch_bpf *skel, __u64 *samples, __u64 
 	return __atomic_load_n(&skel->bss->stacks_lost, __ATOMIC_RELAXED);
 }
 
-__u64 kernel_stacks_capped(const struct memwatch_bpf *skel, __u64 *bytes)
+__u64 kernel_stacks_capped(const struct memwatch_bpf *skel, __u64 *grown, __u64 *returned,
+			   __u64 *returned_actual)
 {
-	*bytes = __atomic_load_n(&skel->bss->stacks_capped_bytes, __ATOMIC_RELAXED);
+	*grown = __atomic_load_n(&skel->bss->stacks_capped_grown, __ATOMIC_RELAXED);
+	*returned = __atomic_load_n(&skel->bss->stacks_capped_returned, __ATOMIC_RELAXED);
+	*returned_actual = __atomic_load_n(&skel->bss->stacks_capped_returned_actual,
+					   __ATOMIC_RELAXED);
 	return __atomic_load_n(&skel->bss->stacks_capped, __ATOMIC_RELAXED);
 }

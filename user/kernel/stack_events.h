@@ -24,7 +24,8 @@ int kernel_stack_images_fd(const struct memwatch_bpf *skel);
  * samples (calls with no site) in *@samples and the syscalls' stacks in *@syscalls.
  */
 __u64 kernel_stacks_lost(const struct memwatch_bpf *skel, __u64 *samples, __u64 *syscalls);
-/* Memory syscalls over the rate cap of their stacks; their grown + returned bytes in *@bytes. */
-__u64 kernel_stacks_capped(const struct memwatch_bpf *skel, __u64 *bytes);
+/* Memory syscalls over the rate cap of their stacks, and what they grew and returned. */
+__u64 kernel_stacks_capped(const struct memwatch_bpf *skel, __u64 *grown, __u64 *returned,
+			   __u64 *returned_actual);
 
 #endif /* MW_STACK_EVENTS_H */

@@ -11,17 +11,6 @@
 #define B(v) format_bytes((char[16]){ 0 }, 16, (v))
 #define N(v) format_count((char[16]){ 0 }, 16, (v))
 
-/* The syscall sites that grew or returned SITES_MOVED_MIN or more, into @top (room for all). */
-static size_t moved_sites(const struct stack_sites *s, const struct site **top)
-{
-	size_t n = sites_top(s, SITES_BY_MOVED, top, s->nr);
-
-	while (n && top[n - 1]->grown_bytes < SITES_MOVED_MIN &&
-	       top[n - 1]->returned_bytes < SITES_MOVED_MIN)
-		n--;
-	return n;
-}
-
 /* Symbol names, modules and files are the target's: escaped, whatever their length. */
 static void put_escaped(FILE *out, const char *s)
 {
@@ -114,7 +103,10 @@ static void print_threads(FILE *out, const struct stack_sites *sites, const stru
 	qsort(order, s->nr_threads, sizeof(*order), by_weight);
 	fputs("      by thread:", out);
 	for (i = 0; i < s->nr_threads && i < TEXT_THREADS; i++) {
-		fprintf(out, "%s %u", i ? ";" : "", order[i]->tid);
+		if (order[i]->tid)
+			fprintf(out, "%s %u", i ? ";" : "", order[i]->tid);
+		else
+			fprintf(out, "%s other threads", i ? ";" : "");
 		if (order[i]->alloc_calls)
 			fprintf(out, " live %s%s, allocated %s%s", e, B(order[i]->live_bytes), e,
 				B(order[i]->alloc_bytes));
@@ -155,17 +147,6 @@ static void print_caller(FILE *out, const struct stack_sites *sites, const struc
 	fputc('\n', out);
 }
 
-/* The callers that grew or returned SITES_MOVED_MIN or more, into @top (room for all). */
-static size_t moved_callers(const struct site_callers *c, const struct site_caller **top)
-{
-	size_t n = callers_top(c, SITES_BY_MOVED, top, c->nr);
-
-	while (n && top[n - 1]->sum.grown_bytes < SITES_MOVED_MIN &&
-	       top[n - 1]->sum.returned_bytes < SITES_MOVED_MIN)
-		n--;
-	return n;
-}
-
 /* The sites grouped by caller: the top ones by live and allocated bytes, those that moved. */
 static void print_callers(FILE *out, const struct mw_model *m)
 {
@@ -188,7 +169,7 @@ static void print_callers(FILE *out, const struct mw_model *m)
 	fprintf(out, "top %zu callers by allocated bytes:\n", n);
 	for (i = 0; i < n; i++)
 		print_caller(out, m->sites, top[i]);
-	n = moved_callers(&c, top);
+	n = callers_top(&c, SITES_BY_MOVED, top, c.nr);
 	fprintf(out, "%zu callers that grew or returned at least %s:\n", n, B(SITES_MOVED_MIN));
 	for (i = 0; i < n; i++)
 		print_caller(out, m->sites, top[i]);
@@ -211,11 +192,12 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 		fputs("\ncall sites (--stacks=all)", out);
 	fprintf(out, ": %zu sites from %llu allocator and %llu syscall stacks; %llu records lost "
 		"to a full ring buffer (%llu allocator and %llu syscall stacks), %llu blocks "
-		"without their stack, %llu syscalls over the rate cap (%s grown or returned in no "
-		"site)\n", s->nr, (unsigned long long)s->samples, (unsigned long long)s->syscalls,
+		"without their stack, %llu syscalls over the rate cap (at no site: grew %s, "
+		"returned %s, %s left RSS)\n", s->nr, (unsigned long long)s->samples, (unsigned long long)s->syscalls,
 		(unsigned long long)s->lost, (unsigned long long)s->lost_samples,
 		(unsigned long long)s->lost_syscalls, (unsigned long long)s->unpaired,
-		(unsigned long long)s->capped, B(s->capped_bytes));
+		(unsigned long long)s->capped, B(s->capped_grown), B(s->capped_returned),
+		B(s->capped_returned_actual));
 	top = malloc(m->sites_top * sizeof(*top));
 	if (!top)
 		return;
@@ -231,7 +213,7 @@ void report_sites_text(FILE *out, const struct mw_model *m)
 	top = malloc((s->nr ?: 1) * sizeof(*top));
 	if (!top)
 		return;
-	n = moved_sites(s, top);
+	n = sites_top(s, SITES_BY_MOVED, top, s->nr);
 	fprintf(out, "%zu syscall sites that grew or returned at least %s:\n", n, B(SITES_MOVED_MIN));
 	for (i = 0; i < n; i++)
 		print_site(out, s, top[i]);
@@ -352,7 +334,7 @@ static void json_callers(FILE *out, const struct mw_model *m)
 	if (top) {
 		n = callers_top(&c, SITES_BY_LIVE, top, m->sites_top);
 		n += callers_top(&c, SITES_BY_ALLOC, top + n, m->sites_top);
-		n += moved_callers(&c, top + n);
+		n += callers_top(&c, SITES_BY_MOVED, top + n, c.nr);
 		for (i = 0; i < n; i++) {
 			if (caller_listed(top, i, top[i]))
 				continue;
@@ -376,13 +358,16 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 		return;
 	fprintf(out, ",\"stacks\":{\"mode\":\"%s\",\"sample_bytes\":%llu,\"sites\":%zu,"
 		"\"samples\":%llu,\"syscalls\":%llu,\"lost\":%llu,\"lost_samples\":%llu,"
-		"\"lost_syscalls\":%llu,\"unpaired\":%llu,\"capped\":%llu,\"capped_bytes\":%llu,"
+		"\"lost_syscalls\":%llu,\"unpaired\":%llu,\"capped\":%llu,\"capped_grown_bytes\":%llu,"
+		"\"capped_returned_bytes\":%llu,\"capped_returned_actual_bytes\":%llu,"
 		"\"top\":%d}",
 		s->sample_bytes ? "sampled" : "all", (unsigned long long)s->sample_bytes, s->nr,
 		(unsigned long long)s->samples, (unsigned long long)s->syscalls,
 		(unsigned long long)s->lost, (unsigned long long)s->lost_samples,
 		(unsigned long long)s->lost_syscalls, (unsigned long long)s->unpaired,
-		(unsigned long long)s->capped, (unsigned long long)s->capped_bytes, m->sites_top);
+		(unsigned long long)s->capped, (unsigned long long)s->capped_grown,
+		(unsigned long long)s->capped_returned,
+		(unsigned long long)s->capped_returned_actual, m->sites_top);
 	fputs(",\"sites\":[", out);
 	top = malloc((2 * m->sites_top + s->nr) * sizeof(*top));
 	if (top) {
@@ -392,7 +377,7 @@ void report_sites_json(FILE *out, const struct mw_model *m)
 		 */
 		n = sites_top(s, SITES_BY_LIVE, top, m->sites_top);
 		n += sites_top(s, SITES_BY_ALLOC, top + n, m->sites_top);
-		n += moved_sites(s, top + n);
+		n += sites_top(s, SITES_BY_MOVED, top + n, s->nr);
 		for (i = 0; i < n; i++) {
 			if (listed(top, i, top[i]))
 				continue;

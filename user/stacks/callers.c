@@ -105,7 +105,7 @@ size_t callers_top(const struct site_callers *c, enum sites_order order,
 	if (!all)
 		return 0;
 	for (i = 0; i < c->nr; i++) {
-		if (site_order_bytes(&c->v[i].sum, order))
+		if (site_listed(&c->v[i].sum, order))
 			all[k++] = &c->v[i].sum;
 	}
 	/* by their sums, then by address: the order of their first sites */

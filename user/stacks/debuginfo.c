@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <elfutils/libdwelf.h>
+#include <gelf.h>
 #include <libelf.h>
 #include "output/escape.h"
 #include "stacks/debuginfo.h"
@@ -25,21 +26,47 @@
 #define DEBUGINFO_MAX_BYTES (1ULL << 30)
 
 /*
- * Whether the ELF file @fd has the build ID @id: libdwfl takes the file a
- * find_debuginfo callback returns as it is, and symbols of another build of
- * the module would name the wrong functions without a word.
+ * The bytes @elf's sections take in memory once read, compressed ones
+ * inflated: their headers say what they inflate to, which the target wrote.
  */
-static bool build_id_is(int fd, const unsigned char *id, int len)
+static unsigned long long sections_bytes(Elf *elf)
+{
+	unsigned long long bytes = 0;
+	Elf_Scn *scn = NULL;
+	GElf_Chdr chdr;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		if ((sh.sh_flags & SHF_COMPRESSED) && gelf_getchdr(scn, &chdr))
+			bytes += chdr.ch_size;
+		else
+			bytes += sh.sh_size;
+	}
+	return bytes;
+}
+
+/*
+ * 0 when the ELF file @fd has the build ID @id (libdwfl takes the file a
+ * find_debuginfo callback returns as it is, and symbols of another build of
+ * the module would name the wrong functions without a word) and its
+ * sections, inflated, fit DEBUGINFO_MAX_BYTES; else -ESTALE or -EFBIG.
+ */
+static int debug_file_check(int fd, const unsigned char *id, int len)
 {
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	const void *got;
-	bool same;
+	int err = 0;
 
 	if (!elf)
-		return false;
-	same = dwelf_elf_gnu_build_id(elf, &got) == len && !memcmp(got, id, len);
+		return -ESTALE;
+	if (dwelf_elf_gnu_build_id(elf, &got) != len || memcmp(got, id, len))
+		err = -ESTALE;
+	else if (sections_bytes(elf) > DEBUGINFO_MAX_BYTES)
+		err = -EFBIG;
 	elf_end(elf);
-	return same;
+	return err;
 }
 
 int debuginfo_open(Dwfl_Module *mod, int root_fd, char **name)
@@ -69,10 +96,10 @@ int debuginfo_open(Dwfl_Module *mod, int root_fd, char **name)
 		err = -EFBIG;
 		goto fail;
 	}
-	if (!build_id_is(fd, id, len)) {
-		vlog("stacks: %s: debug file %s has another build ID: not read",
-		     ESC(modname, PATH_MAX), path);
-		err = -ESTALE;
+	err = debug_file_check(fd, id, len);
+	if (err) {
+		vlog("stacks: %s: debug file %s %s: not read", ESC(modname, PATH_MAX), path,
+		     err == -EFBIG ? "inflates past 1 GiB" : "has another build ID");
 		goto fail;
 	}
 	*name = strdup(path);

@@ -114,7 +114,9 @@ static __u64 sample_weight(const struct stack_sites *s, __u64 size, __u64 *bytes
 
 /*
  * Thread @tid's part of @site, made if new; NULL when out of memory. A
- * site has the few threads that run its code: a scan finds one.
+ * site has the few threads that run its code: a scan finds one. Past
+ * SITE_THREADS - 1 threads (a thread per task), the next ones share the last
+ * part, TID 0: the scan and the list stay short.
  */
 static struct site_thread *site_thread(struct site *site, __u32 tid)
 {
@@ -125,6 +127,10 @@ static struct site_thread *site_thread(struct site *site, __u32 tid)
 		if (site->threads[i].tid == tid)
 			return &site->threads[i];
 	}
+	if (site->nr_threads == SITE_THREADS)
+		return &site->threads[SITE_THREADS - 1];
+	if (site->nr_threads == SITE_THREADS - 1)
+		tid = 0;
 	if (site->nr_threads == site->threads_cap) {
 		cap = site->threads_cap ? site->threads_cap * 2 : 2;
 		more = realloc(site->threads, cap * sizeof(*more));
@@ -159,21 +165,10 @@ int sites_alloc(struct stack_sites *s, size_t index, __u32 process, __u32 tid, _
 		__u64 size)
 {
 	struct site *site = &s->v[index];
-	struct site_thread *t = site_thread(site, tid);
 	struct u64map_entry *e = u64map_find(&s->blocks, block_key(process, ptr));
 	__u64 bytes, calls = sample_weight(s, size, &bytes);
+	struct site_thread *t;
 
-	if (!t)
-		return -ENOMEM;
-	site->samples++;
-	site->alloc_calls += calls;
-	site->alloc_bytes += bytes;
-	site->live_calls += calls;
-	site->live_bytes += bytes;
-	t->alloc_calls += calls;
-	t->alloc_bytes += bytes;
-	t->live_calls += calls;
-	t->live_bytes += bytes;
 	/* the record of its last free was lost: that block is gone */
 	if (e) {
 		site_release(s, e, false);
@@ -183,6 +178,21 @@ int sites_alloc(struct stack_sites *s, size_t index, __u32 process, __u32 tid, _
 		if (!e)
 			return -ENOMEM;
 	}
+	/* after the release, which may add to the same site's parts */
+	t = site_thread(site, tid);
+	if (!t) {
+		u64map_take(&s->blocks, block_key(process, ptr), NULL);
+		return -ENOMEM;
+	}
+	site->samples++;
+	site->alloc_calls += calls;
+	site->alloc_bytes += bytes;
+	site->live_calls += calls;
+	site->live_bytes += bytes;
+	t->alloc_calls += calls;
+	t->alloc_bytes += bytes;
+	t->live_calls += calls;
+	t->live_bytes += bytes;
 	e->a = index | (__u64)tid << 32;
 	e->b = size;
 	return 0;
@@ -239,6 +249,11 @@ int sites_forget(struct stack_sites *s, __u32 process)
 	return 0;
 }
 
+bool site_listed(const struct site *site, enum sites_order order)
+{
+	return site_order_bytes(site, order) >= (order == SITES_BY_MOVED ? SITES_MOVED_MIN : 1);
+}
+
 __u64 site_order_bytes(const struct site *site, enum sites_order order)
 {
 	switch (order) {
@@ -291,7 +306,7 @@ size_t sites_top(const struct stack_sites *s, enum sites_order order, const stru
 	if (!all)
 		return 0;
 	for (i = 0; i < s->nr; i++) {
-		if (site_order_bytes(&s->v[i], order))
+		if (site_listed(&s->v[i], order))
 			all[k++] = &s->v[i];
 	}
 	sites_sort(all, k, order);

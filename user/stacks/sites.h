@@ -16,9 +16,12 @@
 #include "stacks/symbols.h"
 #include "stacks/u64map.h"
 
+/* the threads a site keeps apart; the others share its last part, TID 0 */
+#define SITE_THREADS 16
+
 /* What one thread did at a site: its part of the site's numbers, weighed alike. */
 struct site_thread {
-	__u32 tid;
+	__u32 tid;		/* 0: the threads past the first SITE_THREADS - 1, together */
 	__u64 alloc_calls, alloc_bytes;
 	__u64 live_calls, live_bytes;	/* of the blocks it allocated */
 	__u64 free_calls;		/* of the blocks it allocated, by any thread */
@@ -59,8 +62,8 @@ struct stack_sites {
 	struct u64map blocks;
 	__u64 samples;		/* allocator calls' stacks unwound */
 	__u64 syscalls;		/* memory syscalls' stacks unwound */
-	/* memory syscalls over the kernel's rate cap: no stack, and their grown + returned bytes */
-	__u64 capped, capped_bytes;
+	/* memory syscalls over the kernel's rate cap: no stack, and what they did */
+	__u64 capped, capped_grown, capped_returned, capped_returned_actual;
 	__u64 unpaired;		/* blocks whose stack record was lost (or a free's, seen again) */
 	__u64 lost;		/* records that found the kernel's ring buffer full */
 	__u64 lost_samples;	/* of them, samples: calls at no site */
@@ -94,7 +97,7 @@ enum sites_order {
 	SITES_BY_ALLOC,		/* allocated bytes, then live */
 	SITES_BY_GROWN,		/* bytes its syscalls took from the OS */
 	SITES_BY_RETURNED,	/* bytes its syscalls gave back, as asked */
-	SITES_BY_MOVED,		/* the larger of the two: SITES_MOVED_MIN lists a syscall site */
+	SITES_BY_MOVED,		/* the larger of the two, listed from SITES_MOVED_MIN */
 };
 
 /* a syscall site is listed in the summary when it grew or returned this much */
@@ -108,10 +111,12 @@ const struct site_frame *site_frame_at(const struct site *site, int i, struct si
 
 /* The bytes @site is sorted by in @order. */
 __u64 site_order_bytes(const struct site *site, enum sites_order order);
+/* Whether a list in @order has @site: some bytes of it (SITES_BY_MOVED: SITES_MOVED_MIN). */
+bool site_listed(const struct site *site, enum sites_order order);
 /* @v sorted in @order: descending by its bytes, then live, then allocated, then by address. */
 void sites_sort(const struct site **v, size_t n, enum sites_order order);
 
-/* The @n first sites in @order into @top (at most @n, those with the order's bytes): how many. */
+/* The @n first sites in @order into @top (at most @n, those site_listed()): how many. */
 size_t sites_top(const struct stack_sites *s, enum sites_order order, const struct site **top,
 		 size_t n);
 void sites_free_all(struct stack_sites *s);

@@ -11,12 +11,27 @@
 #include "stacks/unwind.h"
 #include "sys/clock.h"
 
-/* Every site of process slot @process, with its modules in @dwfl. 0 or -ENOMEM. */
+/*
+ * A look of the live view waits for the lock: it gets it now, between two
+ * records, rather than after the whole backlog (a mutex hands itself to
+ * nobody in particular, and this thread would take it back at once).
+ */
+static void yield_to_view(struct stacks *s)
+{
+	while (__atomic_load_n(&s->view_waiting, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&s->view_done, &s->lock);
+}
+
+/*
+ * Every site of process slot @process, with its modules in @dwfl, a site at
+ * a time for the view: thousands of sites may take seconds. 0 or -ENOMEM.
+ */
 static int symbolize_process(struct stacks *s, __u32 process, Dwfl *dwfl)
 {
 	size_t i;
 
 	for (i = 0; i < s->sites.nr; i++) {
+		yield_to_view(s);
 		if (s->sites.v[i].process == process && site_symbolize(&s->sites.v[i], dwfl))
 			return -ENOMEM;
 	}
@@ -83,11 +98,12 @@ static int on_image(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e) || e->process >= MW_MAX_PROCESSES)
 		return 0;
 	for (u = &s->unwinders[e->process]; *u; u = &(*u)->next) {
-		if ((*u)->pid == (pid_t)e->pid && (*u)->execs == e->execs)
-			break;
+		if ((*u)->pid == (pid_t)e->pid && (*u)->execs == e->execs) {
+			unwinder_mapped(*u);
+			return 0;
+		}
 	}
-	if (!*u)
-		*u = unwinder_new(e->pid, e->execs);
+	*u = unwinder_new(e->pid, e->execs);
 	if (*u)
 		unwinder_load(*u);
 	else if (!s->err)
@@ -151,16 +167,6 @@ static int on_alloc(struct stacks *s, const struct mw_stack_block *r)
 	return sites_alloc(&s->sites, call.b, r->head.process, r->head.tid, r->ptr, r->size);
 }
 
-/*
- * A look of the live view waits for the lock: it gets it now, between two
- * records, rather than after the whole backlog (a mutex hands itself to
- * nobody in particular, and this thread would take it back at once).
- */
-static void yield_to_view(struct stacks *s)
-{
-	while (__atomic_load_n(&s->view_waiting, __ATOMIC_ACQUIRE))
-		pthread_cond_wait(&s->view_done, &s->lock);
-}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -377,6 +383,9 @@ size_t stacks_peek(struct stacks *s, enum sites_order order, struct site *rows, 
 			now = monotonic_s();
 		}
 		rows[i] = *top[i];
+		/* the thread's to grow, once the lock is let go: not the view's to read */
+		rows[i].threads = NULL;
+		rows[i].nr_threads = rows[i].threads_cap = 0;
 	}
 	*t = (struct sites_totals){ s->sites.nr, s->sites.samples, s->sites.unpaired,
 				    s->sites.sample_bytes };

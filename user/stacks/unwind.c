@@ -236,6 +236,7 @@ void unwinder_load(struct unwinder *u)
 	struct maps_entry e;
 
 	u->maps_read_s = monotonic_s();
+	u->stale = false;
 	if (u->root_fd < 0)
 		u->root_fd = safe_open_root(u->pid);
 	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
@@ -308,6 +309,17 @@ static void unwind(struct unwinder *u, struct frames *f)
 		f->unknown |= !dwfl_addrmodule(u->dwfl, f->pcs[i]);
 }
 
+/* code mappings read at once as they come, before their rate is bounded */
+#define MAPPED_AT_ONCE 64
+
+void unwinder_mapped(struct unwinder *u)
+{
+	if (u->mapped++ < MAPPED_AT_ONCE || monotonic_s() - u->maps_read_s >= MAPS_REREAD_S)
+		unwinder_load(u);
+	else
+		u->stale = true;
+}
+
 int unwind_sample(struct unwinder *u, const struct mw_stack_sample *s, __u64 pcs[MW_MAX_FRAMES])
 {
 	struct frames f = { .u = u, .pcs = pcs };
@@ -317,7 +329,7 @@ int unwind_sample(struct unwinder *u, const struct mw_stack_sample *s, __u64 pcs
 		unwinder_load(u);
 	unwind(u, &f);
 	/* a library loaded since the modules were read: read them again, and unwind again */
-	if (f.unknown && monotonic_s() - u->maps_read_s >= MAPS_REREAD_S) {
+	if (f.unknown && (u->stale || monotonic_s() - u->maps_read_s >= MAPS_REREAD_S)) {
 		unwinder_load(u);
 		unwind(u, &f);
 	}

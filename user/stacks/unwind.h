@@ -30,6 +30,8 @@ struct unwinder {
 	struct unwinder *next;		/* its process's next image's, announced already */
 	bool attached;			/* dwfl_attach_state() took */
 	unsigned int modules;		/* reported so far */
+	unsigned int mapped;		/* code mappings announced (unwinder_mapped()) */
+	bool stale;			/* one of them not read yet */
 	/* a Go program's runtime.systemstack, where its stacks end (go_stack.h) */
 	__u64 go_switch_start, go_switch_end;
 };
@@ -41,6 +43,13 @@ struct unwinder {
 int unwinder_init(struct unwinder *u, pid_t pid, __u64 execs);
 /* Reports the modules the process maps now, those reported before kept. */
 void unwinder_load(struct unwinder *u);
+/*
+ * The process mapped a file's code: its modules are read now (a loader's
+ * libraries, before the process may be gone), or past the first few, at most
+ * every MAPS_REREAD_S and at the next frame in no module (a JIT remapping
+ * a memfd's code again and again).
+ */
+void unwinder_mapped(struct unwinder *u);
 void unwinder_free(struct unwinder *u);
 
 /*
