@@ -250,6 +250,7 @@ void kernel_read_counts(const struct memwatch_bpf *skel, struct kernel_counts *c
 	c->lost_events = bss->lost_events;
 	c->trace_lost = bss->trace_lost;
 	c->stacks_lost = bss->stacks_lost;
+	c->stacks_capped = bss->stacks_capped;
 }
 
 void kernel_read_process(const struct memwatch_bpf *skel, __u32 process,

@@ -33,6 +33,7 @@ struct kernel_counts {
 	__u64 lost_events;
 	__u64 trace_lost;
 	__u64 stacks_lost;		/* --stacks: records that found their ring buffer full */
+	__u64 stacks_capped;		/* --stacks: memory syscalls over the rate cap of stacks */
 };
 
 /* What the programs counted of one watched process beside its threads' records. */

@@ -122,6 +122,7 @@ struct mw_model {
 	__u64 kernel_bytes, peak_kernel_bytes;	/* memwatch's BPF maps, now and at most */
 	__u64 trace_records, trace_lost;	/* --trace: lines printed, records dropped */
 	__u64 stacks_lost;		/* --stacks: stack records dropped (memwatch's) */
+	__u64 stacks_capped;		/* --stacks: syscalls over the rate cap, with no stack */
 	double elapsed_s;		/* since attach */
 	double interval_s;		/* since the previous update */
 	/* the process's per second over the last interval: what the headers show */

@@ -214,6 +214,7 @@ int snapshot_take(struct memwatch_bpf *skel, __u32 process, struct thread_table 
 	m->lost_events = counts.lost_events;
 	m->trace_lost = counts.trace_lost;
 	m->stacks_lost = counts.stacks_lost;
+	m->stacks_capped = counts.stacks_capped;
 	kernel_read_process(skel, process, &process_counts);
 	m->orphan_released_calls = process_counts.orphan_released_calls + tt->late_released_calls;
 	m->orphan_released_bytes = process_counts.orphan_released_bytes + tt->late_released_bytes;
@@ -248,4 +249,5 @@ void snapshot_take_none(struct memwatch_bpf *skel, struct mw_model *m, double el
 	m->lost_events = counts.lost_events;
 	m->trace_lost = counts.trace_lost;
 	m->stacks_lost = counts.stacks_lost;
+	m->stacks_capped = counts.stacks_capped;
 }

@@ -497,8 +497,10 @@ static void draw_sites_title(const struct mw_model *m, int y)
 	int x;
 
 	x = put(y, 0, A_BOLD, "call sites by %s", view_sites_order_name(tui.view.sites_order));
-	x = put(y, x, A_NORMAL, ": %zu sites, %s stacks, %llu lost, %llu unpaired", t->sites,
-		N(t->samples), (unsigned long long)m->stacks_lost, (unsigned long long)t->unpaired);
+	x = put(y, x, A_NORMAL, ": %zu sites, %s allocator and %s syscall stacks, %llu lost, "
+		"%llu unpaired, %llu capped", t->sites, N(t->samples), N(t->syscalls),
+		(unsigned long long)m->stacks_lost, (unsigned long long)t->unpaired,
+		(unsigned long long)m->stacks_capped);
 	if (t->sample_bytes)
 		put(y, x, A_DIM, "  --stacks=sampled: a call per ~%s asked, ~ marks estimates",
 		    B(t->sample_bytes));

@@ -387,8 +387,8 @@ size_t stacks_peek(struct stacks *s, enum sites_order order, struct site *rows, 
 		rows[i].threads = NULL;
 		rows[i].nr_threads = rows[i].threads_cap = 0;
 	}
-	*t = (struct sites_totals){ s->sites.nr, s->sites.samples, s->sites.unpaired,
-				    s->sites.sample_bytes };
+	*t = (struct sites_totals){ s->sites.nr, s->sites.samples, s->sites.syscalls,
+				    s->sites.unpaired, s->sites.sample_bytes };
 	pthread_cond_signal(&s->view_done);
 	pthread_mutex_unlock(&s->lock);
 	free(top);

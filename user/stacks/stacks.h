@@ -46,7 +46,7 @@ struct stacks {
 /* What the sites add up to, beside the rows a look copies. */
 struct sites_totals {
 	size_t sites;
-	__u64 samples, unpaired;
+	__u64 samples, syscalls, unpaired;
 	__u64 sample_bytes;		/* --stacks=sampled: the mean bytes between two; 0: all */
 };
 
