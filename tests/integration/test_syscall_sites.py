@@ -3,8 +3,10 @@
 with exactly their calls and bytes (every page resident when unmapped: all of it left RSS), a
 malloc_trim call's madvise with malloc_trim on its stack, the heap's brk reaching its caller
 through malloc (a uretprobe's trampoline in the way); every syscall's stack unwound or over the
-rate cap, none missing. The channel's worker threads' arena mmap and mprotect reach the worker
-function through malloc (its unmapping and mprotect); a burst of mprotect calls goes over the cap, counted exactly."""
+rate cap, none missing. The channel's worker threads' arenas, made inside malloc, reach the
+worker function (their unmapping and mprotect); each site's threads' parts; a burst of
+mprotect calls goes over the cap, counted exactly; a static stripped binary's and a Go
+program's syscall stacks."""
 import os
 import re
 import subprocess
@@ -13,6 +15,7 @@ from test_stacks import run_gated
 
 WORKLOAD = os.path.join(mwtest.WORKLOADS, "syscall_sites")
 GO_HEAP = os.path.join(mwtest.WORKLOADS, "go_heap")
+STATIC = os.path.join(mwtest.WORKLOADS, "channel-static")
 ROUNDS = 3
 MAP_BYTES = 4 << 20
 HOLE_BYTES = 2048 * 4096
@@ -163,6 +166,29 @@ def check_cap(tap):
     check_unwound_or_capped(tap, "cap", summary)
 
 
+def check_static(tap):
+    """A static, stripped binary: no malloc to probe, no symbol; its heap's brk sites are
+    unwound all the same from the .eh_frame it keeps, each frame module+0xOFFSET."""
+    if not os.path.exists(STATIC):
+        mwtest.not_here(tap, "static", "no static channel built here")
+        return
+    run = mwtest.memwatch_launch([STATIC, "batch", "-n", "100000", "-q"], options=("--stacks",))
+    summary = run.summary
+    if not tap.check(run.code == 0 and summary is not None and "sites" in summary,
+                     "static: memwatch ran with its sites", run.stderr[-2000:]):
+        return
+    tap.check(not summary["probes"]["malloc"] and summary["stacks"]["samples"] == 0,
+              "static: no allocator probed, no allocator stack", summary["probes"])
+    check_unwound_or_capped(tap, "static", summary)
+    sites = summary["sites"]
+    frames = [f for site in sites for f in site["frames"]]
+    tap.check(sites and all(f["function"] is None and f["module"] == STATIC for f in frames),
+              "static: every frame in the binary, none named", frames[:5])
+    tap.check(sum(site["grown_bytes"] for site in sites if len(site["frames"]) >= 5) >= MIB,
+              "static: the heap's growth, unwound through its caller's frames",
+              [(len(site["frames"]), site["grown_bytes"]) for site in sites])
+
+
 def check_go(tap):
     """A Go binary has no malloc to probe: its sites are its syscalls' (the runtime's mmap and
     madvise), unwound from the DWARF Go writes; the scavenger's madvise stops where Go switched
@@ -199,4 +225,5 @@ def check_go(tap):
 
 if __name__ == "__main__":
     mwtest.run_checks("syscall sites", check_workload, check_text, check_threads,
-                      check_by_thread, check_cap, check_go, needs=((WORKLOAD, "cc"),))
+                      check_by_thread, check_cap, check_static, check_go,
+                      needs=((WORKLOAD, "cc"),))
