@@ -10,6 +10,7 @@
 #include "stacks/caller_frame.h"
 #include "stacks/callers.h"
 #include "stacks/sites.h"
+#include "stacks/symbol_cache.h"
 #include "stacks/symbols.h"
 #include "stacks/u64map.h"
 #include "tap.h"
@@ -56,7 +57,7 @@ static void test_sites(void)
 	ASSERT_EQ(sites_find(&s, 1, a, 3), x, "sites: a stack seen again is its site");
 	ASSERT_TRUE(sites_find(&s, 2, a, 3) == 2, "sites: another process's is another site");
 	ASSERT_TRUE(!s.v[x].frames, "sites: not symbolized as they come");
-	ASSERT_OK(site_symbolize(&s.v[x], dwfl), "sites: symbolized");
+	ASSERT_OK(site_symbolize(&s.v[x], dwfl, NULL), "sites: symbolized");
 	ASSERT_TRUE(!s.v[x].frames[0].module && s.v[x].frames[0].offset == 0x1000,
 		    "sites: an address in no module is kept as it is");
 	sites_alloc(&s, x, 1, 11, 0x7000, 100);
@@ -246,8 +247,33 @@ static void test_escaped(void)
 		    "escaped: the caller's frame too");
 }
 
+static void test_symbol_cache(void)
+{
+	struct symbol_cache c = { 0 };
+	const struct cached_symbol *hit;
+	int i, ok = 1;
+
+	ASSERT_TRUE(!symbol_cache_find(&c, "abcd", 0x10), "symbol cache: empty, a miss");
+	ASSERT_OK(symbol_cache_add(&c, "abcd", 0x10, "f", "f.c", 7), "symbol cache: kept");
+	ASSERT_OK(symbol_cache_add(&c, "abcd", 0x20, NULL, NULL, 0), "symbol cache: no symbol kept");
+	ASSERT_OK(symbol_cache_add(&c, "abcd", 0x10, "g", NULL, 0), "symbol cache: kept once");
+	hit = symbol_cache_find(&c, "abcd", 0x10);
+	ASSERT_TRUE(hit && !strcmp(hit->function, "f") && !strcmp(hit->file, "f.c") &&
+		    hit->line == 7 && c.nr == 2, "symbol cache: found as first kept");
+	hit = symbol_cache_find(&c, "abcd", 0x20);
+	ASSERT_TRUE(hit && !hit->function && !hit->file, "symbol cache: code without a symbol");
+	ASSERT_TRUE(!symbol_cache_find(&c, "abce", 0x10), "symbol cache: another build is another");
+	for (i = 0; i < 1000; i++)
+		ok &= !symbol_cache_add(&c, "ffff", i, "h", NULL, i);
+	for (i = 0; i < 1000 && ok; i++)
+		ok = (hit = symbol_cache_find(&c, "ffff", i)) && hit->line == i;
+	ASSERT_TRUE(ok && c.hits == 1002 && c.misses == 2, "symbol cache: grown, each found");
+	symbol_cache_free(&c);
+}
+
 int main(void)
 {
+	test_symbol_cache();
 	test_u64map();
 	test_sites();
 	test_stack_caller();

@@ -9,6 +9,7 @@
 #include "stacks/callers.h"
 #include "stacks/stacks.h"
 #include "stacks/unwind.h"
+#include "sys/log.h"
 #include "sys/clock.h"
 
 /*
@@ -32,7 +33,8 @@ static int symbolize_process(struct stacks *s, __u32 process, Dwfl *dwfl)
 
 	for (i = 0; i < s->sites.nr; i++) {
 		yield_to_view(s);
-		if (s->sites.v[i].process == process && site_symbolize(&s->sites.v[i], dwfl))
+		if (s->sites.v[i].process == process &&
+		    site_symbolize(&s->sites.v[i], dwfl, &s->symbols))
 			return -ENOMEM;
 	}
 	return 0;
@@ -253,7 +255,7 @@ static int symbolize(struct stacks *s, const struct site *site)
 {
 	struct unwinder *u = s->unwinders[site->process];
 
-	return site_symbolize((struct site *)site, u ? u->dwfl : NULL);
+	return site_symbolize((struct site *)site, u ? u->dwfl : NULL, &s->symbols);
 }
 
 /* The @top sites in @order, symbolized for the report. */
@@ -298,7 +300,7 @@ static int symbolize_callers(struct stacks *s, size_t top)
 		for (j = 0; j < n && !err; j++) {
 			site = &s->sites.v[list[j]->first];
 			u = s->unwinders[site->process];
-			err = site_symbolize(site, u ? u->dwfl : NULL);
+			err = site_symbolize(site, u ? u->dwfl : NULL, &s->symbols);
 		}
 	}
 	free(list);
@@ -344,6 +346,9 @@ int stacks_stop(struct stacks *s, int top, bool all)
 		s->err = symbolize_top(s, SITES_BY_MOVED, s->sites.nr);
 	if (!s->err && top)
 		s->err = symbolize_callers(s, top);
+	vlog("stacks: %llu frames looked up by build ID, %llu of them symbolized already",
+	     (unsigned long long)(s->symbols.hits + s->symbols.misses),
+	     (unsigned long long)s->symbols.hits);
 	return s->err;
 }
 
@@ -412,6 +417,7 @@ void stacks_close(struct stacks *s)
 	}
 	free(s->unwinders);
 	sites_free_all(&s->sites);
+	symbol_cache_free(&s->symbols);
 	u64map_free(&s->pending);
 	*s = (struct stacks){ 0 };
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 #include "stacks/sites.h"
+#include "stacks/symbol_cache.h"
 #include "stacks/u64map.h"
 
 struct ring_buffer;
@@ -23,6 +24,7 @@ struct stacks {
 	struct ring_buffer *rb;		/* samples, blocks and frees */
 	struct ring_buffer *images;	/* images announced */
 	struct stack_sites sites;
+	struct symbol_cache symbols;	/* under the lock, as the sites */
 	/* by process slot: the image being unwound, then the ones announced since (next) */
 	struct unwinder **unwinders;
 	/* a thread's call between its sample and its block: tid -> a = the call's id, b = site */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <libiberty/demangle.h>
 #include "stacks/sites.h"
+#include "stacks/symbol_cache.h"
 #include "stacks/symbols.h"
 
 char *symbol_demangle(const char *name)
@@ -40,9 +41,19 @@ static int build_id_hex(Dwfl_Module *mod, char **hex)
 	return 0;
 }
 
-int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)
+/* @f's function, file and line as @hit has them. 0 or -ENOMEM. */
+static int frame_copy(struct site_frame *f, const struct cached_symbol *hit)
+{
+	f->function = hit->function ? strdup(hit->function) : NULL;
+	f->file = hit->file ? strdup(hit->file) : NULL;
+	f->line = hit->line;
+	return (hit->function && !f->function) || (hit->file && !f->file) ? -ENOMEM : 0;
+}
+
+int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f, struct symbol_cache *cache)
 {
 	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
+	const struct cached_symbol *hit = NULL;
 	const char *name, *file;
 	Dwarf_Addr start;
 	Dwfl_Line *line;
@@ -57,6 +68,13 @@ int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)
 	f->module = strdup(name ?: "");
 	if (!f->module || build_id_hex(mod, &f->build_id))
 		goto nomem;
+	if (cache && f->build_id)
+		hit = symbol_cache_find(cache, f->build_id, f->offset);
+	if (hit) {
+		if (frame_copy(f, hit))
+			goto nomem;
+		return 0;
+	}
 	name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 	if (name) {
 		f->function = symbol_demangle(name);
@@ -70,6 +88,9 @@ int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f)
 		if (!f->file)
 			goto nomem;
 	}
+	if (cache && f->build_id &&
+	    symbol_cache_add(cache, f->build_id, f->offset, f->function, f->file, f->line))
+		goto nomem;
 	return 0;
 
 nomem:
@@ -77,7 +98,7 @@ nomem:
 	return -ENOMEM;
 }
 
-int site_symbolize(struct site *site, Dwfl *dwfl)
+int site_symbolize(struct site *site, Dwfl *dwfl, struct symbol_cache *cache)
 {
 	struct site_frame *frames;
 	int i;
@@ -88,7 +109,7 @@ int site_symbolize(struct site *site, Dwfl *dwfl)
 	if (!frames)
 		return -ENOMEM;
 	for (i = 0; i < site->nr_frames; i++) {
-		if (frame_symbolize(dwfl, site->pcs[i], &frames[i]))
+		if (frame_symbolize(dwfl, site->pcs[i], &frames[i], cache))
 			goto nomem;
 	}
 	site->frames = frames;

@@ -25,14 +25,20 @@ struct site_frame {
  */
 #define FRAME_ANON "[anon]"
 
-/* @pc (a call's address, not its return address) in @dwfl's modules (none if NULL). 0 or -ENOMEM. */
-int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f);
+struct symbol_cache;
+
+/*
+ * @pc (a call's address, not its return address) in @dwfl's modules (none if
+ * NULL), its function, file and line from @cache when the code was symbolized
+ * in any process before (and kept there if not; no cache: NULL). 0 or -ENOMEM.
+ */
+int frame_symbolize(Dwfl *dwfl, Dwarf_Addr pc, struct site_frame *f, struct symbol_cache *cache);
 /* Frees @f's strings (sites.c: the sites own their frames, symbolized or not). */
 void frame_free(struct site_frame *f);
 
 struct site;
-/* @site's frames from @dwfl, its process's modules, unless it has them. 0 or -ENOMEM. */
-int site_symbolize(struct site *site, Dwfl *dwfl);
+/* @site's frames from @dwfl, its process's modules, unless it has them (@cache as above). */
+int site_symbolize(struct site *site, Dwfl *dwfl, struct symbol_cache *cache);
 
 /*
  * @name without its symbol version ("f@@GLIBC_2.34": a .symtab's name of a
