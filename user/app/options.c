@@ -105,19 +105,20 @@ static const struct argp_option options[] = {
 	{ "stacks", OPT_STACKS, "MODE", OPTION_ARG_OPTIONAL,
 	  "Record allocations' call stacks (unwound from DWARF call-frame information) and list "
 	  "the call sites in the summary: sampled (the default: one allocation per about 512 KiB "
-	  "asked, the sites' numbers estimated from them) or all (every allocation's)", 0 },
+	  "asked, the sites' numbers estimated from them) or all (every allocation's); memory "
+	  "syscalls' stacks in both (at most 100 per 100 ms)", 0 },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0,
 	  "With --stacks=sampled: the mean bytes between two sampled allocations (K, M suffixes; "
 	  "default 512K)", 0 },
 	{ "top", OPT_TOP, "N", 0,
 	  "With --stacks: the summary lists the N sites, and the N callers, with most live and "
-	  "most allocated bytes (default 20)", 0 },
+	  "most allocated bytes (default 20), and those that grew or returned 1 MiB", 0 },
 	{ "folded", OPT_FOLDED, "FILE", 0,
 	  "With --stacks: at the end, write every call site to FILE as folded stacks "
 	  "(flamegraph.pl, inferno, speedscope), each with its allocated bytes", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0,
 	  "With --stacks: at the end, write every call site to FILE as a gzipped pprof profile "
-	  "(go tool pprof): allocated and live objects and bytes", 0 },
+	  "(go tool pprof): allocated and live objects and bytes, grown and returned bytes", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output and probe sites", 0 },
 	{},
 };

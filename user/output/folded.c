@@ -5,9 +5,8 @@
 
 static void folded_frame(FILE *out, const struct site_frame *f)
 {
-	const char *module = f->module ? strrchr(f->module, '/') : NULL;
+	const char *module = frame_module_name(f);
 
-	module = module ? module + 1 : f->module ?: FRAME_ANON;
 	/* an empty name would be an empty frame, which flamegraph.pl drops at a line's end */
 	if (f->function && *f->function) {
 		escape_write_folded(out, f->function, strlen(f->function));

@@ -112,14 +112,13 @@ static int64_t target_string_id(struct builder *b, const char *s)
 /* A frame's function name: its symbol's, else module+0xOFFSET ([anon]+0xADDRESS). */
 static int64_t function_name_id(struct builder *b, const struct site_frame *f)
 {
-	const char *module = f->module ? strrchr(f->module, '/') : NULL;
+	const char *module = frame_module_name(f);
 	size_t size;
 	int64_t id;
 	char *name;
 
 	if (f->function && *f->function)
 		return target_string_id(b, f->function);
-	module = module ? module + 1 : f->module ?: FRAME_ANON;
 	size = ESCAPED_SIZE(strlen(module)) + sizeof("+0x") + 16;
 	name = malloc(size);
 	if (!name)

@@ -20,9 +20,8 @@ static void put_escaped(FILE *out, const char *s)
 /* "function (module) file:line", or module+0xOFFSET without a symbol ([anon]+0xADDRESS). */
 static void print_frame(FILE *out, const struct site_frame *f)
 {
-	const char *module = f->module ? strrchr(f->module, '/') : NULL;
+	const char *module = frame_module_name(f);
 
-	module = module ? module + 1 : f->module ?: FRAME_ANON;
 	if (f->function) {
 		put_escaped(out, f->function);
 		fputs(" (", out);

@@ -118,10 +118,10 @@ char *view_site_cell(const struct site *site, enum view_site_col c, bool sampled
 /* A frame's name in a row, as a folded stack names it, escaped. */
 static char *frame_name(const struct site_frame *f, char *buf, size_t len)
 {
-	const char *module = f->module ? strrchr(f->module, '/') : NULL;
+	/* no module: not symbolized yet, or code in no file: its address alone */
+	const char *module = f->module ? frame_module_name(f) : NULL;
 	char esc[256];
 
-	module = module ? module + 1 : f->module;
 	if (f->function && *f->function)
 		escape_str(buf, len, f->function);
 	else if (module)

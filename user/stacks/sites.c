@@ -53,6 +53,13 @@ void frame_free(struct site_frame *f)
 	*f = (struct site_frame){ 0 };
 }
 
+const char *frame_module_name(const struct site_frame *f)
+{
+	const char *slash = f->module ? strrchr(f->module, '/') : NULL;
+
+	return slash ? slash + 1 : f->module ?: FRAME_ANON;
+}
+
 const struct site_frame *site_frame_at(const struct site *site, int i, struct site_frame *bare)
 {
 	if (site->frames)

@@ -283,8 +283,6 @@ static int symbolize_callers(struct stacks *s, size_t top)
 	const enum sites_order orders[] = { SITES_BY_LIVE, SITES_BY_ALLOC, SITES_BY_MOVED };
 	const struct site_caller **list;
 	struct site_callers callers;
-	struct unwinder *u;
-	struct site *site;
 	size_t i, j, n;
 	int err;
 
@@ -297,11 +295,8 @@ static int symbolize_callers(struct stacks *s, size_t top)
 	for (i = 0; i < sizeof(orders) / sizeof(*orders) && !err; i++) {
 		n = callers_top(&callers, orders[i], list,
 				orders[i] == SITES_BY_MOVED ? callers.nr : top);
-		for (j = 0; j < n && !err; j++) {
-			site = &s->sites.v[list[j]->first];
-			u = s->unwinders[site->process];
-			err = site_symbolize(site, u ? u->dwfl : NULL, &s->symbols);
-		}
+		for (j = 0; j < n && !err; j++)
+			err = symbolize(s, &s->sites.v[list[j]->first]);
 	}
 	free(list);
 	callers_free(&callers);

@@ -25,6 +25,9 @@ struct site_frame {
  */
 #define FRAME_ANON "[anon]"
 
+/* The name the writers give @f's module: its path's last part, FRAME_ANON in none (sites.c). */
+const char *frame_module_name(const struct site_frame *f);
+
 struct symbol_cache;
 
 /*
